@@ -1,0 +1,38 @@
+//! Who is asking, from where: what the protocol layer learns from a request's headers and the
+//! services need (account, region, the host to build queue URLs with).
+
+/// Per-request facts the services need, independent of the wire protocol.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub account: String,
+    pub region: String,
+    /// `Host` header as the client sent it, so returned URLs reach this server the same way.
+    pub host: String,
+    /// SigV4 access key id, if the request was signed.
+    pub access_key: Option<String>,
+    /// SigV4 credential-scope service (`sqs`, `sns`, `sts`), if the request was signed.
+    pub signing_service: Option<String>,
+    /// `X-Amzn-Trace-Id` header, recorded as the AWSTraceHeader system attribute.
+    pub trace_header: Option<String>,
+}
+
+impl RequestContext {
+    /// A context for code paths that run without a request (tests, start-up provisioning).
+    pub fn internal(account: &str, region: &str, host: &str) -> Self {
+        RequestContext {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            account: account.to_string(),
+            region: region.to_string(),
+            host: host.to_string(),
+            access_key: None,
+            signing_service: None,
+            trace_header: None,
+        }
+    }
+
+    /// The principal SQS reports as SenderId.
+    pub fn sender_id(&self) -> &str {
+        self.access_key.as_deref().unwrap_or(&self.account)
+    }
+}

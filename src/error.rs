@@ -1,0 +1,132 @@
+//! AWS errors as data: one `ErrorCode` per modeled (or well-known unmodeled) error, carrying every
+//! name a wire protocol needs, so a service returns `AwsError` and each codec renders it.
+
+use std::fmt;
+
+/// The identity of an AWS error across protocols.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ErrorCode {
+    /// Shape name, used as the JSON `__type` suffix and by SDKs to pick a typed exception.
+    pub shape: &'static str,
+    /// Query-protocol `<Code>` (also the `x-amzn-query-error` header value for SQS JSON).
+    pub query_code: &'static str,
+    /// HTTP status the query protocol uses for this error.
+    pub status: u16,
+    /// Unmodeled errors live in the `com.amazon.coral.service` namespace in JSON.
+    pub coral: bool,
+}
+
+macro_rules! codes {
+    ($($name:ident = ($shape:expr, $code:expr, $status:expr, $coral:expr);)*) => {
+        $(pub const $name: ErrorCode = ErrorCode { shape: $shape, query_code: $code, status: $status, coral: $coral };)*
+    };
+}
+
+/// Error codes of SQS, STS, SNS and of the protocols themselves.
+pub mod codes {
+    use super::ErrorCode;
+    codes! {
+        QUEUE_DOES_NOT_EXIST = ("QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue", 400, false);
+        QUEUE_NAME_EXISTS = ("QueueNameExists", "QueueAlreadyExists", 400, false);
+        QUEUE_DELETED_RECENTLY = ("QueueDeletedRecently", "AWS.SimpleQueueService.QueueDeletedRecently", 400, false);
+        PURGE_QUEUE_IN_PROGRESS = ("PurgeQueueInProgress", "AWS.SimpleQueueService.PurgeQueueInProgress", 403, false);
+        OVER_LIMIT = ("OverLimit", "OverLimit", 403, false);
+        TOO_MANY_ENTRIES_IN_BATCH_REQUEST = ("TooManyEntriesInBatchRequest", "AWS.SimpleQueueService.TooManyEntriesInBatchRequest", 400, false);
+        EMPTY_BATCH_REQUEST = ("EmptyBatchRequest", "AWS.SimpleQueueService.EmptyBatchRequest", 400, false);
+        BATCH_ENTRY_IDS_NOT_DISTINCT = ("BatchEntryIdsNotDistinct", "AWS.SimpleQueueService.BatchEntryIdsNotDistinct", 400, false);
+        INVALID_BATCH_ENTRY_ID = ("InvalidBatchEntryId", "AWS.SimpleQueueService.InvalidBatchEntryId", 400, false);
+        BATCH_REQUEST_TOO_LONG = ("BatchRequestTooLong", "AWS.SimpleQueueService.BatchRequestTooLong", 400, false);
+        MESSAGE_NOT_INFLIGHT = ("MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight", 400, false);
+        UNSUPPORTED_OPERATION = ("UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", 400, false);
+        RECEIPT_HANDLE_IS_INVALID = ("ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", 400, false);
+        INVALID_ATTRIBUTE_NAME = ("InvalidAttributeName", "InvalidAttributeName", 400, false);
+        INVALID_ATTRIBUTE_VALUE = ("InvalidAttributeValue", "InvalidAttributeValue", 400, false);
+        INVALID_MESSAGE_CONTENTS = ("InvalidMessageContents", "InvalidMessageContents", 400, false);
+        RESOURCE_NOT_FOUND = ("ResourceNotFoundException", "ResourceNotFoundException", 404, false);
+        INVALID_PARAMETER_VALUE = ("InvalidParameterValueException", "InvalidParameterValue", 400, true);
+        MISSING_PARAMETER = ("MissingRequiredParameterException", "MissingParameter", 400, true);
+        ACCESS_DENIED = ("AccessDeniedException", "AccessDenied", 403, true);
+        INVALID_ACTION = ("InvalidAction", "InvalidAction", 400, true);
+        MISSING_ACTION = ("MissingAction", "MissingAction", 400, true);
+        UNKNOWN_OPERATION = ("UnknownOperationException", "UnknownOperationException", 400, true);
+        SERIALIZATION = ("SerializationException", "SerializationException", 400, true);
+        REQUEST_TOO_LARGE = ("RequestEntityTooLarge", "RequestEntityTooLarge", 413, true);
+        INTERNAL_ERROR = ("InternalFailure", "InternalFailure", 500, true);
+    }
+}
+
+/// An error as AWS reports it. Services build these; codecs render them.
+#[derive(Debug, PartialEq, Eq)]
+pub struct AwsError {
+    pub code: &'static ErrorCode,
+    pub message: String,
+}
+
+pub type AwsResult<T> = Result<T, AwsError>;
+
+impl AwsError {
+    pub fn new(code: &'static ErrorCode, message: impl Into<String>) -> Self {
+        AwsError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// `Sender` for client faults (4xx), `Receiver` for server faults.
+    pub fn fault(&self) -> &'static str {
+        if self.code.status >= 500 {
+            "Receiver"
+        } else {
+            "Sender"
+        }
+    }
+
+    pub fn is_sender_fault(&self) -> bool {
+        self.code.status < 500
+    }
+
+    /// The message as the query protocol words it. AWS words one error differently there.
+    pub fn query_message(&self) -> &str {
+        if self.code == &codes::QUEUE_DOES_NOT_EXIST && self.message == QUEUE_DOES_NOT_EXIST_MSG {
+            "The specified queue does not exist for this wsdl version."
+        } else {
+            &self.message
+        }
+    }
+
+    pub fn queue_does_not_exist() -> Self {
+        Self::new(&codes::QUEUE_DOES_NOT_EXIST, QUEUE_DOES_NOT_EXIST_MSG)
+    }
+
+    pub fn invalid_parameter_value(message: impl Into<String>) -> Self {
+        Self::new(&codes::INVALID_PARAMETER_VALUE, message)
+    }
+
+    /// AWS's wording for an out-of-range or malformed parameter.
+    pub fn invalid_value_for(parameter: &str, value: impl fmt::Display, reason: &str) -> Self {
+        Self::invalid_parameter_value(format!(
+            "Value {value} for parameter {parameter} is invalid. Reason: {reason}"
+        ))
+    }
+
+    pub fn missing_parameter(name: &str) -> Self {
+        Self::new(
+            &codes::MISSING_PARAMETER,
+            format!("The request must contain the parameter {name}."),
+        )
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(&codes::INTERNAL_ERROR, message)
+    }
+}
+
+const QUEUE_DOES_NOT_EXIST_MSG: &str = "The specified queue does not exist.";
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.query_code, self.message)
+    }
+}
+
+impl std::error::Error for AwsError {}

@@ -1,0 +1,172 @@
+//! The HTTP server: lyrebird's own endpoints (`/_lyrebird/...`) and everything else handed to the
+//! protocol layer; start-up, and graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::StatusCode;
+use tokio::net::TcpListener;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::{codes, AwsError};
+use crate::protocol;
+use crate::sqs::SqsService;
+
+/// Largest request body accepted: a 1 MiB message survives form or JSON encoding within it.
+const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// Everything a request handler needs.
+#[derive(Debug)]
+pub struct App {
+    pub config: Config,
+    pub clock: Arc<Clock>,
+    pub sqs: SqsService,
+    pub started: Instant,
+    /// `host:port` for queue URLs when a request carries no Host header.
+    pub default_host: String,
+}
+
+impl App {
+    pub fn new(config: Config, local_addr: SocketAddr) -> Self {
+        let clock = Arc::new(Clock::new());
+        App {
+            sqs: SqsService::new(clock.clone()),
+            clock,
+            started: Instant::now(),
+            default_host: format!("localhost:{}", local_addr.port()),
+            config,
+        }
+    }
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    let mut router = Router::new()
+        .route("/_lyrebird/health", get(health))
+        .route("/_lyrebird/reset", post(reset));
+    if app.config.test_endpoints {
+        router = router.route("/_lyrebird/clock/advance", post(advance_clock));
+    }
+    router.fallback(aws).with_state(app)
+}
+
+/// Serves on `listener` until `shutdown` resolves, then drains in-flight requests (long polls
+/// are released at once).
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let closing = app.clone();
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            closing.sqs.close();
+        })
+        .await
+}
+
+/// A server running in the background, for tests and embedding.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// `http://127.0.0.1:<port>`
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Binds `config.host:config.port` (port 0 picks a free one) and serves in a background task.
+pub async fn spawn(config: Config) -> std::io::Result<RunningServer> {
+    let listener = TcpListener::bind((config.host.as_str(), config.port)).await?;
+    let addr = listener.local_addr()?;
+    let app = Arc::new(App::new(config, addr));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, app.clone(), async {
+        let _ = rx.await;
+    }));
+    Ok(RunningServer {
+        addr,
+        app,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+async fn aws(State(app): State<Arc<App>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            AwsError::new(
+                &codes::REQUEST_TOO_LARGE,
+                format!("Request body is larger than {MAX_BODY_BYTES} bytes."),
+            )
+        });
+    protocol::handle(&app, parts.method, parts.uri, parts.headers, body).await
+}
+
+async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
+    Json(serde_json::json!({
+        "status": "running",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": app.started.elapsed().as_secs(),
+        "services": { "sqs": "running", "sns": "not implemented", "sts": "running" },
+        "storage": "memory",
+        "queues": app.sqs.queue_count(),
+    }))
+}
+
+/// Wipes all state in every account and region, so test suites can isolate tests.
+async fn reset(State(app): State<Arc<App>>) -> impl IntoResponse {
+    app.sqs.reset();
+    tracing::info!("state reset");
+    Json(serde_json::json!({ "reset": true }))
+}
+
+#[derive(serde::Deserialize)]
+struct Advance {
+    seconds: f64,
+}
+
+/// Test-only: moves the service clock forward so timers fire without sleeping.
+async fn advance_clock(State(app): State<Arc<App>>, Json(advance): Json<Advance>) -> Response {
+    if !(advance.seconds.is_finite() && advance.seconds >= 0.0) {
+        return (
+            StatusCode::BAD_REQUEST,
+            "seconds must be a non-negative number",
+        )
+            .into_response();
+    }
+    app.clock.advance_ms((advance.seconds * 1000.0) as u64);
+    app.sqs.wake_all();
+    Json(serde_json::json!({ "offset_ms": app.clock.offset_ms() })).into_response()
+}
+
+impl IntoResponse for AwsError {
+    fn into_response(self) -> Response {
+        let mut response = Response::new(Body::from(self.to_string()));
+        *response.status_mut() =
+            StatusCode::from_u16(self.code.status).unwrap_or(StatusCode::BAD_REQUEST);
+        response
+    }
+}

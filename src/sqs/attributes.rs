@@ -1,0 +1,287 @@
+//! Queue attributes: the typed configuration behind `Attributes` maps, with AWS's defaults,
+//! ranges and error texts, and the rendering `GetQueueAttributes` returns.
+
+use crate::error::{codes, AwsError, AwsResult};
+
+use super::model::StringMap;
+
+/// Every name `GetQueueAttributes` accepts, in the order AWS lists them for `All`.
+pub const ALL_NAMES: &[&str] = &[
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesDelayed",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ContentBasedDeduplication",
+    "CreatedTimestamp",
+    "DeduplicationScope",
+    "DelaySeconds",
+    "FifoQueue",
+    "FifoThroughputLimit",
+    "KmsDataKeyReusePeriodSeconds",
+    "KmsMasterKeyId",
+    "LastModifiedTimestamp",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "Policy",
+    "QueueArn",
+    "ReceiveMessageWaitTimeSeconds",
+    "RedriveAllowPolicy",
+    "RedrivePolicy",
+    "SqsManagedSseEnabled",
+    "VisibilityTimeout",
+];
+
+/// Attributes computed by the engine; never settable.
+pub const COMPUTED: &[&str] = &[
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesDelayed",
+    "ApproximateNumberOfMessagesNotVisible",
+    "CreatedTimestamp",
+    "LastModifiedTimestamp",
+    "QueueArn",
+];
+
+const FIFO_ONLY: &[&str] = &[
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+];
+
+pub const DEFAULT_MAX_MESSAGE_SIZE: u32 = 1_048_576;
+
+/// The settable configuration of a queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueConfig {
+    pub delay_seconds: u32,
+    pub maximum_message_size: u32,
+    pub message_retention_period: u32,
+    pub receive_message_wait_time_seconds: u32,
+    pub visibility_timeout: u32,
+    pub policy: Option<String>,
+    pub redrive_policy: Option<String>,
+    pub redrive_allow_policy: Option<String>,
+    pub fifo_queue: bool,
+    pub content_based_deduplication: bool,
+    pub deduplication_scope: String,
+    pub fifo_throughput_limit: String,
+    pub kms_master_key_id: Option<String>,
+    pub kms_data_key_reuse_period_seconds: Option<u32>,
+    pub sqs_managed_sse_enabled: bool,
+}
+
+impl QueueConfig {
+    pub fn new(fifo_queue: bool) -> Self {
+        QueueConfig {
+            delay_seconds: 0,
+            maximum_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            message_retention_period: 345_600,
+            receive_message_wait_time_seconds: 0,
+            visibility_timeout: 30,
+            policy: None,
+            redrive_policy: None,
+            redrive_allow_policy: None,
+            fifo_queue,
+            content_based_deduplication: false,
+            deduplication_scope: "queue".into(),
+            fifo_throughput_limit: "perQueue".into(),
+            kms_master_key_id: None,
+            kms_data_key_reuse_period_seconds: None,
+            sqs_managed_sse_enabled: true,
+        }
+    }
+
+    /// Applies a whole `Attributes` map, checking every name and value first.
+    pub fn apply(&mut self, attributes: &StringMap, creating: bool) -> AwsResult<()> {
+        let mut next = self.clone();
+        for (name, value) in attributes {
+            next.set(name, value, creating)?;
+        }
+        if next.fifo_throughput_limit == "perMessageGroupId" && next.deduplication_scope == "queue"
+        {
+            return Err(AwsError::new(
+                &codes::INVALID_ATTRIBUTE_VALUE,
+                "Invalid value for the parameter FifoThroughputLimit. Reason: The perMessageGroupId value is allowed only when the value for DeduplicationScope is messageGroup.",
+            ));
+        }
+        *self = next;
+        Ok(())
+    }
+
+    fn set(&mut self, name: &str, value: &str, creating: bool) -> AwsResult<()> {
+        if FIFO_ONLY.contains(&name) && !self.fifo_queue {
+            return Err(match name {
+                "ContentBasedDeduplication" => unknown_attribute(name),
+                _ => AwsError::new(
+                    &codes::INVALID_ATTRIBUTE_NAME,
+                    format!("You can specify the {name} only when FifoQueue is set to true."),
+                ),
+            });
+        }
+        match name {
+            "DelaySeconds" => self.delay_seconds = int_attr(name, value, 0, 900)?,
+            "MaximumMessageSize" => {
+                self.maximum_message_size = int_attr(name, value, 1024, DEFAULT_MAX_MESSAGE_SIZE)?
+            }
+            "MessageRetentionPeriod" => {
+                self.message_retention_period = int_attr(name, value, 60, 1_209_600)?
+            }
+            "ReceiveMessageWaitTimeSeconds" => {
+                self.receive_message_wait_time_seconds = int_attr(name, value, 0, 20)?
+            }
+            "VisibilityTimeout" => self.visibility_timeout = int_attr(name, value, 0, 43_200)?,
+            "Policy" => self.policy = json_attr(name, value)?,
+            "RedrivePolicy" => self.redrive_policy = json_attr(name, value)?,
+            "RedriveAllowPolicy" => self.redrive_allow_policy = json_attr(name, value)?,
+            "FifoQueue" => {
+                let fifo = bool_attr(name, value)?;
+                if !creating && fifo != self.fifo_queue {
+                    return Err(AwsError::new(
+                        &codes::INVALID_ATTRIBUTE_VALUE,
+                        "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.",
+                    ));
+                }
+                if !fifo && !creating {
+                    return Err(unknown_attribute(name));
+                }
+            }
+            "ContentBasedDeduplication" => {
+                self.content_based_deduplication = bool_attr(name, value)?
+            }
+            "DeduplicationScope" => {
+                self.deduplication_scope = enum_attr(name, value, &["messageGroup", "queue"])?
+            }
+            "FifoThroughputLimit" => {
+                self.fifo_throughput_limit =
+                    enum_attr(name, value, &["perQueue", "perMessageGroupId"])?
+            }
+            "KmsMasterKeyId" => {
+                self.kms_master_key_id = (!value.is_empty()).then(|| value.to_string());
+                if self.kms_master_key_id.is_some() {
+                    self.sqs_managed_sse_enabled = false;
+                }
+            }
+            "KmsDataKeyReusePeriodSeconds" => {
+                let v = int_attr(name, value, 60, 86_400)?;
+                self.kms_data_key_reuse_period_seconds = (v != 300).then_some(v);
+            }
+            "SqsManagedSseEnabled" => {
+                let enabled = bool_attr(name, value)?;
+                if enabled && self.kms_master_key_id.is_some() {
+                    return Err(invalid_value(name));
+                }
+                self.sqs_managed_sse_enabled = enabled;
+            }
+            _ => return Err(unknown_attribute(name)),
+        }
+        Ok(())
+    }
+
+    /// The value of a settable attribute, as `GetQueueAttributes` renders it; `None` when
+    /// AWS leaves it out (unset optional attributes, FIFO attributes on standard queues).
+    pub fn get(&self, name: &str) -> Option<String> {
+        let fifo = |v: String| self.fifo_queue.then_some(v);
+        match name {
+            "DelaySeconds" => Some(self.delay_seconds.to_string()),
+            "MaximumMessageSize" => Some(self.maximum_message_size.to_string()),
+            "MessageRetentionPeriod" => Some(self.message_retention_period.to_string()),
+            "ReceiveMessageWaitTimeSeconds" => {
+                Some(self.receive_message_wait_time_seconds.to_string())
+            }
+            "VisibilityTimeout" => Some(self.visibility_timeout.to_string()),
+            "Policy" => self.policy.clone(),
+            "RedrivePolicy" => self.redrive_policy.clone(),
+            "RedriveAllowPolicy" => self.redrive_allow_policy.clone(),
+            "FifoQueue" => fifo("true".into()),
+            "ContentBasedDeduplication" => fifo(self.content_based_deduplication.to_string()),
+            "DeduplicationScope" => fifo(self.deduplication_scope.clone()),
+            "FifoThroughputLimit" => fifo(self.fifo_throughput_limit.clone()),
+            "KmsMasterKeyId" => self.kms_master_key_id.clone(),
+            "KmsDataKeyReusePeriodSeconds" => self.kms_master_key_id.as_ref().map(|_| {
+                self.kms_data_key_reuse_period_seconds
+                    .unwrap_or(300)
+                    .to_string()
+            }),
+            "SqsManagedSseEnabled" => Some(self.sqs_managed_sse_enabled.to_string()),
+            _ => None,
+        }
+    }
+
+    /// For an idempotent CreateQueue: the first supplied attribute whose value differs.
+    pub fn first_difference<'a>(
+        &self,
+        other: &QueueConfig,
+        supplied: &'a StringMap,
+    ) -> Option<&'a str> {
+        supplied
+            .keys()
+            .find(|name| self.get(name) != other.get(name))
+            .map(String::as_str)
+    }
+}
+
+fn unknown_attribute(name: &str) -> AwsError {
+    AwsError::new(
+        &codes::INVALID_ATTRIBUTE_NAME,
+        format!("Unknown Attribute {name}."),
+    )
+}
+
+fn invalid_value(name: &str) -> AwsError {
+    AwsError::new(
+        &codes::INVALID_ATTRIBUTE_VALUE,
+        format!("Invalid value for the parameter {name}."),
+    )
+}
+
+fn int_attr(name: &str, value: &str, min: u32, max: u32) -> AwsResult<u32> {
+    value
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|v| (min..=max).contains(v))
+        .ok_or_else(|| invalid_value(name))
+}
+
+fn bool_attr(name: &str, value: &str) -> AwsResult<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid_value(name)),
+    }
+}
+
+fn enum_attr(name: &str, value: &str, allowed: &[&str]) -> AwsResult<String> {
+    allowed
+        .iter()
+        .find(|a| **a == value)
+        .map(|a| a.to_string())
+        .ok_or_else(|| invalid_value(name))
+}
+
+/// JSON-document attributes; the empty string removes them.
+fn json_attr(name: &str, value: &str) -> AwsResult<Option<String>> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    match serde_json::from_str::<serde_json::Value>(value) {
+        Ok(serde_json::Value::Object(_)) => Ok(Some(value.to_string())),
+        _ => Err(invalid_value(name)),
+    }
+}
+
+/// Checks a requested attribute name for `GetQueueAttributes`.
+pub fn check_requested_name(name: &str) -> AwsResult<()> {
+    if name == "All" || ALL_NAMES.contains(&name) {
+        Ok(())
+    } else {
+        Err(unknown_attribute(name))
+    }
+}
+
+/// Checks that a name in a Create/SetQueueAttributes map is settable at all.
+pub fn check_settable_name(name: &str) -> AwsResult<()> {
+    if COMPUTED.contains(&name) || !ALL_NAMES.contains(&name) {
+        Err(unknown_attribute(name))
+    } else {
+        Ok(())
+    }
+}

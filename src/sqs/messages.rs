@@ -1,0 +1,505 @@
+//! Message operations: SendMessage(Batch), ReceiveMessage (with long polling),
+//! DeleteMessage(Batch), ChangeMessageVisibility(Batch).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::context::RequestContext;
+use crate::error::{codes, AwsError, AwsResult};
+
+use super::md5::{md5_hex, md5_of_attributes};
+use super::model::*;
+use super::queue::{HandleError, NewMessage, Queue, StoredMessage};
+use super::receipt::Receipt;
+use super::{validate, SqsService};
+
+/// A send that passed validation, ready to enqueue.
+struct ValidSend {
+    message: NewMessage,
+    output: SendMessageOutput,
+    /// Body plus attribute bytes, as SQS counts toward size limits.
+    size: usize,
+}
+
+impl SqsService {
+    pub fn send_message(
+        &self,
+        ctx: &RequestContext,
+        input: SendMessageInput,
+    ) -> AwsResult<SendMessageOutput> {
+        let queue = self.resolve(ctx, input.queue_url.as_deref())?;
+        let (delay, max_size) = {
+            let state = queue.lock(self.now_ms());
+            (
+                state.config.delay_seconds,
+                state.config.maximum_message_size,
+            )
+        };
+        let send = prepare_send(
+            ctx,
+            &queue,
+            SendFields {
+                body: input.message_body,
+                delay_seconds: input.delay_seconds,
+                attributes: input.message_attributes,
+                system_attributes: input.message_system_attributes,
+                deduplication_id: input.message_deduplication_id,
+                group_id: input.message_group_id,
+            },
+            delay,
+            max_size,
+        )?;
+        let now = self.now_ms();
+        let visible = queue.lock(now).enqueue(send.message, now);
+        if visible {
+            queue.notify().notify_one();
+        }
+        Ok(send.output)
+    }
+
+    pub fn send_message_batch(
+        &self,
+        ctx: &RequestContext,
+        input: SendMessageBatchInput,
+    ) -> AwsResult<SendMessageBatchOutput> {
+        let queue = self.resolve(ctx, input.queue_url.as_deref())?;
+        let entries = input.entries.unwrap_or_default();
+        validate::batch_size(entries.len(), "SendMessageBatchRequestEntry")?;
+        validate::batch_ids(entries.iter().map(|e| e.id.as_deref()))?;
+        let (delay, max_size) = {
+            let state = queue.lock(self.now_ms());
+            (
+                state.config.delay_seconds,
+                state.config.maximum_message_size,
+            )
+        };
+        let mut output = SendMessageBatchOutput::default();
+        let mut accepted = Vec::with_capacity(entries.len());
+        let mut total = 0;
+        for entry in entries {
+            let id = entry.id.unwrap_or_default();
+            let fields = SendFields {
+                body: entry.message_body,
+                delay_seconds: entry.delay_seconds,
+                attributes: entry.message_attributes,
+                system_attributes: entry.message_system_attributes,
+                deduplication_id: entry.message_deduplication_id,
+                group_id: entry.message_group_id,
+            };
+            match prepare_send(ctx, &queue, fields, delay, max_size) {
+                Ok(send) => {
+                    total += send.size;
+                    accepted.push((id, send));
+                }
+                Err(e) => output.failed.push(batch_error(id, &e)),
+            }
+        }
+        if total > validate::MAX_BATCH_PAYLOAD {
+            return Err(AwsError::new(
+                &codes::BATCH_REQUEST_TOO_LONG,
+                format!(
+                    "Batch requests cannot be longer than {} bytes. You have sent {total} bytes.",
+                    validate::MAX_BATCH_PAYLOAD
+                ),
+            ));
+        }
+        let now = self.now_ms();
+        let mut any_visible = false;
+        {
+            let mut state = queue.lock(now);
+            for (id, send) in accepted {
+                any_visible |= state.enqueue(send.message, now);
+                output.successful.push(SendMessageBatchResultEntry {
+                    id,
+                    result: send.output,
+                });
+            }
+        }
+        if any_visible {
+            queue.notify().notify_one();
+        }
+        Ok(output)
+    }
+
+    pub async fn receive_message(
+        &self,
+        ctx: &RequestContext,
+        input: ReceiveMessageInput,
+    ) -> AwsResult<ReceiveMessageOutput> {
+        let queue = self.resolve(ctx, input.queue_url.as_deref())?;
+        let max = match input.max_number_of_messages {
+            Some(n) => validate::int_in_range(
+                "MaxNumberOfMessages",
+                n,
+                1..=10,
+                "Must be between 1 and 10, if provided.",
+            )? as usize,
+            None => 1,
+        };
+        let wait = match input.wait_time_seconds {
+            Some(n) => Some(validate::int_in_range(
+                "WaitTimeSeconds",
+                n,
+                0..=20,
+                "Must be >= 0 and <= 20, if provided.",
+            )? as u64),
+            None => None,
+        };
+        let visibility = match input.visibility_timeout {
+            Some(n) => Some(validate::int_in_range(
+                "VisibilityTimeout",
+                n,
+                0..=43_200,
+                "Must be >= 0 and <= 43200, if provided.",
+            )? as u32),
+            None => None,
+        };
+        let selection = Selection::new(&input);
+        let start = self.now_ms();
+        let mut deadline = None;
+        loop {
+            // Register for wake-ups before looking, so a send in between is not missed.
+            let notified = queue.notify().notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+
+            let now = self.now_ms();
+            let (messages, next_due, more) = {
+                let mut state = queue.lock(now);
+                let visibility = visibility.unwrap_or(state.config.visibility_timeout);
+                let wait_s = wait.unwrap_or(state.config.receive_message_wait_time_seconds as u64);
+                deadline.get_or_insert(start + wait_s * 1000);
+                let messages = state.receive(queue.id, max, visibility, now, |m, handle| {
+                    selection.render(m, handle)
+                });
+                (messages, state.next_due_ms(), state.counts().visible > 0)
+            };
+            if !messages.is_empty() {
+                if more {
+                    // Pass the wake-up on: another waiter can take what is left.
+                    queue.notify().notify_one();
+                }
+                return Ok(ReceiveMessageOutput { messages });
+            }
+            let deadline = deadline.unwrap_or(start);
+            if now >= deadline || queue.is_deleted() || self.is_closing() {
+                return Ok(ReceiveMessageOutput::default());
+            }
+            let wake = next_due.map_or(deadline, |due| due.min(deadline));
+            let sleep = Duration::from_millis(wake.saturating_sub(now).max(1));
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+
+    pub fn delete_message(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteMessageInput,
+    ) -> AwsResult<Empty> {
+        let queue = self.resolve(ctx, input.queue_url.as_deref())?;
+        let handle = required_handle(input.receipt_handle.as_deref())?;
+        self.delete_one(&queue, handle)?;
+        Ok(Empty {})
+    }
+
+    fn delete_one(&self, queue: &Queue, handle: &str) -> AwsResult<()> {
+        let receipt = Receipt::decode(handle)?;
+        queue
+            .lock(self.now_ms())
+            .delete(queue.id, &receipt)
+            .map_err(|_| invalid_handle(handle))
+    }
+
+    pub fn delete_message_batch(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteMessageBatchInput,
+    ) -> AwsResult<BatchIdsOutput> {
+        let queue = self.resolve(ctx, input.queue_url.as_deref())?;
+        let entries = input.entries.unwrap_or_default();
+        validate::batch_size(entries.len(), "DeleteMessageBatchRequestEntry")?;
+        validate::batch_ids(entries.iter().map(|e| e.id.as_deref()))?;
+        let mut output = BatchIdsOutput::default();
+        for entry in entries {
+            let id = entry.id.unwrap_or_default();
+            let result = required_handle(entry.receipt_handle.as_deref())
+                .and_then(|h| self.delete_one(&queue, h));
+            match result {
+                Ok(()) => output.successful.push(BatchId { id }),
+                Err(e) => output.failed.push(batch_error(id, &e)),
+            }
+        }
+        Ok(output)
+    }
+
+    pub fn change_message_visibility(
+        &self,
+        ctx: &RequestContext,
+        input: ChangeMessageVisibilityInput,
+    ) -> AwsResult<Empty> {
+        let queue = self.resolve(ctx, input.queue_url.as_deref())?;
+        let handle = required_handle(input.receipt_handle.as_deref())?;
+        self.change_one(&queue, handle, input.visibility_timeout)?;
+        Ok(Empty {})
+    }
+
+    fn change_one(&self, queue: &Queue, handle: &str, timeout: Option<i64>) -> AwsResult<()> {
+        let timeout = match timeout {
+            Some(t) => validate::int_in_range(
+                "VisibilityTimeout",
+                t,
+                0..=43_200,
+                "Must be >= 0 and <= 43200, if provided.",
+            )? as u32,
+            None => return Err(AwsError::missing_parameter("VisibilityTimeout")),
+        };
+        let receipt = Receipt::decode(handle)?;
+        let now = self.now_ms();
+        let result = queue
+            .lock(now)
+            .change_visibility(queue.id, &receipt, timeout, now);
+        match result {
+            Ok(inner) => {
+                if inner.is_ok() && timeout == 0 {
+                    queue.notify().notify_one();
+                }
+                inner
+            }
+            Err(HandleError::WrongQueue) => Err(invalid_handle(handle)),
+            Err(HandleError::Gone) => Err(AwsError::invalid_value_for(
+                "ReceiptHandle",
+                handle,
+                "Message does not exist or is not available for visibility timeout change.",
+            )),
+        }
+    }
+
+    pub fn change_message_visibility_batch(
+        &self,
+        ctx: &RequestContext,
+        input: ChangeMessageVisibilityBatchInput,
+    ) -> AwsResult<BatchIdsOutput> {
+        let queue = self.resolve(ctx, input.queue_url.as_deref())?;
+        let entries = input.entries.unwrap_or_default();
+        validate::batch_size(entries.len(), "ChangeMessageVisibilityBatchRequestEntry")?;
+        validate::batch_ids(entries.iter().map(|e| e.id.as_deref()))?;
+        let mut output = BatchIdsOutput::default();
+        for entry in entries {
+            let id = entry.id.unwrap_or_default();
+            let result = required_handle(entry.receipt_handle.as_deref())
+                .and_then(|h| self.change_one(&queue, h, entry.visibility_timeout));
+            match result {
+                Ok(()) => output.successful.push(BatchId { id }),
+                Err(e) => output.failed.push(batch_error(id, &e)),
+            }
+        }
+        Ok(output)
+    }
+}
+
+/// The send parameters shared by SendMessage and each SendMessageBatch entry.
+struct SendFields {
+    body: Option<String>,
+    delay_seconds: Option<i64>,
+    attributes: Option<MessageAttributes>,
+    system_attributes: Option<MessageAttributes>,
+    deduplication_id: Option<String>,
+    group_id: Option<String>,
+}
+
+/// Validates one send and computes everything its response needs.
+fn prepare_send(
+    ctx: &RequestContext,
+    queue: &Queue,
+    fields: SendFields,
+    queue_delay: u32,
+    max_size: u32,
+) -> AwsResult<ValidSend> {
+    let body = validate::message_body(fields.body.as_deref())?;
+    let delay_seconds = match fields.delay_seconds {
+        Some(d) => validate::int_in_range(
+            "DelaySeconds",
+            d,
+            0..=900,
+            "DelaySeconds must be >= 0 and <= 900.",
+        )? as u32,
+        None => queue_delay,
+    };
+    if let Some(id) = &fields.deduplication_id {
+        validate::fifo_id("MessageDeduplicationId", id)?;
+        if !queue.is_fifo() {
+            return Err(AwsError::invalid_value_for(
+                "MessageDeduplicationId",
+                id,
+                "The request include parameter that is not valid for this queue type.",
+            ));
+        }
+    }
+    if let Some(id) = &fields.group_id {
+        validate::fifo_id("MessageGroupId", id)?;
+    }
+    let attributes = fields.attributes.unwrap_or_default();
+    let attributes_size = validate::message_attributes(&attributes)?;
+    let mut system = fields.system_attributes.unwrap_or_default();
+    validate::system_attributes(&system)?;
+    let size = body.len() + attributes_size;
+    if size > max_size as usize {
+        return Err(AwsError::invalid_parameter_value(format!(
+            "One or more parameters are invalid. Reason: Message must be shorter than {max_size} bytes."
+        )));
+    }
+    let md5_of_message_system_attributes = md5_of_attributes(&system);
+    let trace_header = system
+        .remove("AWSTraceHeader")
+        .and_then(|v| v.string_value)
+        .or_else(|| ctx.trace_header.clone());
+    let md5_of_body: Arc<str> = md5_hex(body.as_bytes()).into();
+    let message_id: Arc<str> = uuid::Uuid::new_v4().to_string().into();
+    let output = SendMessageOutput {
+        md5_of_message_body: md5_of_body.to_string(),
+        md5_of_message_attributes: md5_of_attributes(&attributes),
+        md5_of_message_system_attributes,
+        message_id: message_id.to_string(),
+        sequence_number: None,
+    };
+    let message = NewMessage {
+        message_id,
+        body: body.into(),
+        md5_of_body,
+        attributes,
+        trace_header,
+        sender_id: ctx.sender_id().into(),
+        message_group_id: fields.group_id,
+        delay_seconds,
+    };
+    Ok(ValidSend {
+        message,
+        output,
+        size,
+    })
+}
+
+fn required_handle(handle: Option<&str>) -> AwsResult<&str> {
+    match handle {
+        Some(h) if !h.is_empty() => Ok(h),
+        _ => Err(AwsError::missing_parameter("ReceiptHandle")),
+    }
+}
+
+fn invalid_handle(handle: &str) -> AwsError {
+    AwsError::new(
+        &codes::RECEIPT_HANDLE_IS_INVALID,
+        format!("The input receipt handle \"{handle}\" is not a valid receipt handle."),
+    )
+}
+
+fn batch_error(id: String, error: &AwsError) -> BatchResultErrorEntry {
+    BatchResultErrorEntry {
+        id,
+        sender_fault: error.is_sender_fault(),
+        code: error.code.query_code.to_string(),
+        message: error.message.clone(),
+    }
+}
+
+/// Which attributes a ReceiveMessage asked for.
+struct Selection {
+    system: Vec<String>,
+    all_system: bool,
+    user: Vec<String>,
+    all_user: bool,
+}
+
+/// System attributes in the order lyrebird returns them.
+const SYSTEM_ATTRIBUTES: &[&str] = &[
+    "SenderId",
+    "SentTimestamp",
+    "ApproximateReceiveCount",
+    "ApproximateFirstReceiveTimestamp",
+    "AWSTraceHeader",
+    "MessageGroupId",
+];
+
+impl Selection {
+    fn new(input: &ReceiveMessageInput) -> Self {
+        // When both lists are given, AWS follows the deprecated AttributeNames.
+        let system = match (
+            &input.attribute_names,
+            &input.message_system_attribute_names,
+        ) {
+            (Some(names), _) if !names.is_empty() => names.clone(),
+            (_, Some(names)) => names.clone(),
+            _ => Vec::new(),
+        };
+        let user = input.message_attribute_names.clone().unwrap_or_default();
+        Selection {
+            all_system: system.iter().any(|n| n == "All"),
+            all_user: user
+                .iter()
+                .any(|n| matches!(n.as_str(), "All" | "*" | ".*")),
+            system,
+            user,
+        }
+    }
+
+    fn wants_system(&self, name: &str) -> bool {
+        self.all_system || self.system.iter().any(|n| n == name)
+    }
+
+    fn wants_user(&self, name: &str) -> bool {
+        self.all_user
+            || self
+                .user
+                .iter()
+                .any(|pattern| match pattern.strip_suffix('*') {
+                    Some(prefix) if prefix.ends_with('.') => name.starts_with(prefix),
+                    _ => pattern == name,
+                })
+    }
+
+    fn render(&self, m: &StoredMessage, receipt_handle: String) -> ReceivedMessage {
+        let mut attributes = Vec::new();
+        for &name in SYSTEM_ATTRIBUTES {
+            if !self.wants_system(name) {
+                continue;
+            }
+            let value = match name {
+                "SenderId" => Some(m.sender_id.to_string()),
+                "SentTimestamp" => Some(m.sent_ms.to_string()),
+                "ApproximateReceiveCount" => Some(m.receive_count.to_string()),
+                "ApproximateFirstReceiveTimestamp" => {
+                    Some(m.first_receive_ms.unwrap_or(m.sent_ms).to_string())
+                }
+                "AWSTraceHeader" => m.trace_header.clone(),
+                "MessageGroupId" => m.message_group_id.clone(),
+                _ => None,
+            };
+            if let Some(value) = value {
+                attributes.push((name, value));
+            }
+        }
+        let message_attributes: MessageAttributes = if self.all_user {
+            m.attributes.clone()
+        } else if self.user.is_empty() {
+            MessageAttributes::new()
+        } else {
+            m.attributes
+                .iter()
+                .filter(|(name, _)| self.wants_user(name))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        ReceivedMessage {
+            message_id: m.message_id.clone(),
+            receipt_handle,
+            md5_of_body: m.md5_of_body.clone(),
+            body: m.body.clone(),
+            attributes,
+            md5_of_message_attributes: md5_of_attributes(&message_attributes),
+            message_attributes,
+        }
+    }
+}

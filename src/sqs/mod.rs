@@ -1,0 +1,206 @@
+//! The SQS service: queue registry and the operations, one file per family.
+//!
+//! - `queues.rs`: CreateQueue, GetQueueUrl, ListQueues, DeleteQueue, Get/SetQueueAttributes,
+//!   PurgeQueue
+//! - `messages.rs`: SendMessage(Batch), ReceiveMessage, DeleteMessage(Batch),
+//!   ChangeMessageVisibility(Batch)
+//! - `tags.rs`: TagQueue, UntagQueue, ListQueueTags
+//! - `queue.rs`: the per-queue engine they drive
+
+pub mod attributes;
+pub mod md5;
+pub mod messages;
+pub mod model;
+pub mod queue;
+pub mod queues;
+pub mod receipt;
+pub mod tags;
+pub mod validate;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::clock::Clock;
+use crate::context::RequestContext;
+use crate::error::{AwsError, AwsResult};
+
+use model::{Request, Response};
+use queue::Queue;
+
+/// Queues by account, then region, then name (sorted, for ListQueues).
+type Registry = HashMap<String, HashMap<String, BTreeMap<String, Arc<Queue>>>>;
+
+/// The SQS service. Cheap to share; each queue carries its own lock.
+#[derive(Debug)]
+pub struct SqsService {
+    clock: Arc<Clock>,
+    registry: RwLock<Registry>,
+    /// Set at shutdown: long polls return at once instead of holding the server open.
+    closing: AtomicBool,
+}
+
+impl SqsService {
+    pub fn new(clock: Arc<Clock>) -> Self {
+        SqsService {
+            clock,
+            registry: RwLock::new(HashMap::new()),
+            closing: AtomicBool::new(false),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// Runs one decoded request.
+    pub async fn call(&self, ctx: &RequestContext, request: Request) -> AwsResult<Response> {
+        Ok(match request {
+            Request::CreateQueue(i) => Response::CreateQueue(self.create_queue(ctx, i)?),
+            Request::GetQueueUrl(i) => Response::GetQueueUrl(self.get_queue_url(ctx, i)?),
+            Request::ListQueues(i) => Response::ListQueues(self.list_queues(ctx, i)?),
+            Request::DeleteQueue(i) => Response::DeleteQueue(self.delete_queue(ctx, i)?),
+            Request::PurgeQueue(i) => Response::PurgeQueue(self.purge_queue(ctx, i)?),
+            Request::GetQueueAttributes(i) => {
+                Response::GetQueueAttributes(self.get_queue_attributes(ctx, i)?)
+            }
+            Request::SetQueueAttributes(i) => {
+                Response::SetQueueAttributes(self.set_queue_attributes(ctx, i)?)
+            }
+            Request::TagQueue(i) => Response::TagQueue(self.tag_queue(ctx, i)?),
+            Request::UntagQueue(i) => Response::UntagQueue(self.untag_queue(ctx, i)?),
+            Request::ListQueueTags(i) => Response::ListQueueTags(self.list_queue_tags(ctx, i)?),
+            Request::SendMessage(i) => Response::SendMessage(self.send_message(ctx, i)?),
+            Request::SendMessageBatch(i) => {
+                Response::SendMessageBatch(self.send_message_batch(ctx, i)?)
+            }
+            Request::ReceiveMessage(i) => {
+                Response::ReceiveMessage(self.receive_message(ctx, i).await?)
+            }
+            Request::DeleteMessage(i) => Response::DeleteMessage(self.delete_message(ctx, i)?),
+            Request::DeleteMessageBatch(i) => {
+                Response::DeleteMessageBatch(self.delete_message_batch(ctx, i)?)
+            }
+            Request::ChangeMessageVisibility(i) => {
+                Response::ChangeMessageVisibility(self.change_message_visibility(ctx, i)?)
+            }
+            Request::ChangeMessageVisibilityBatch(i) => Response::ChangeMessageVisibilityBatch(
+                self.change_message_visibility_batch(ctx, i)?,
+            ),
+        })
+    }
+
+    fn lookup(&self, account: &str, region: &str, name: &str) -> Option<Arc<Queue>> {
+        self.registry
+            .read()
+            .get(account)?
+            .get(region)?
+            .get(name)
+            .cloned()
+    }
+
+    /// Finds the queue a `QueueUrl` names. Only the path matters (`/<account>/<name>`), so URLs
+    /// of real AWS or of another host still resolve; a bare queue name is accepted too.
+    pub fn resolve(&self, ctx: &RequestContext, queue_url: Option<&str>) -> AwsResult<Arc<Queue>> {
+        let url = match queue_url {
+            Some(u) if !u.is_empty() => u,
+            _ => return Err(AwsError::missing_parameter("QueueUrl")),
+        };
+        let (host, path) = match url.split_once("://") {
+            Some((_, rest)) => rest.split_once('/').unwrap_or((rest, "")),
+            None => ("", url),
+        };
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        let mut segments = path.split('/').filter(|s| !s.is_empty()).rev();
+        let (name, account) = match (segments.next(), segments.next()) {
+            (Some(name), Some(account)) => (name, account),
+            (Some(name), None) => (name, ctx.account.as_str()),
+            _ => return Err(AwsError::queue_does_not_exist()),
+        };
+        let region = region_of_host(host).unwrap_or(&ctx.region);
+        self.lookup(account, region, name)
+            .ok_or_else(AwsError::queue_does_not_exist)
+    }
+
+    /// The URL clients use for a queue: through the host they reached us by.
+    pub fn queue_url(ctx: &RequestContext, queue: &Queue) -> String {
+        format!("http://{}/{}/{}", ctx.host, queue.account, queue.name)
+    }
+
+    /// Forgets every queue in every account and region.
+    pub fn reset(&self) {
+        let old = std::mem::take(&mut *self.registry.write());
+        for queue in old
+            .values()
+            .flat_map(|r| r.values())
+            .flat_map(|q| q.values())
+        {
+            queue.mark_deleted();
+        }
+    }
+
+    /// Wakes every long-polling receiver so it re-reads the clock (after the test clock moved).
+    pub fn wake_all(&self) {
+        let registry = self.registry.read();
+        for queue in registry
+            .values()
+            .flat_map(|r| r.values())
+            .flat_map(|q| q.values())
+        {
+            queue.notify().notify_waiters();
+        }
+    }
+
+    /// Releases every long poll; called when the server shuts down.
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::Release);
+        self.wake_all();
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    pub fn queue_count(&self) -> usize {
+        let registry = self.registry.read();
+        registry
+            .values()
+            .flat_map(|r| r.values())
+            .map(|q| q.len())
+            .sum()
+    }
+}
+
+/// The region of an AWS SQS endpoint host (`sqs.<region>.amazonaws.com`,
+/// `<region>.queue.amazonaws.com`), if the host is one.
+fn region_of_host(host: &str) -> Option<&str> {
+    let host = host.split(':').next()?;
+    if let Some(rest) = host.strip_prefix("sqs.") {
+        let region = rest.split('.').next()?;
+        return (rest[region.len()..].starts_with(".amazonaws.com")).then_some(region);
+    }
+    let (region, rest) = host.split_once('.')?;
+    rest.starts_with("queue.amazonaws.com").then_some(region)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::region_of_host;
+
+    #[test]
+    fn region_from_aws_hosts() {
+        assert_eq!(
+            region_of_host("sqs.eu-west-1.amazonaws.com"),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            region_of_host("us-east-2.queue.amazonaws.com"),
+            Some("us-east-2")
+        );
+        assert_eq!(region_of_host("localhost:4566"), None);
+        assert_eq!(region_of_host("queue.amazonaws.com"), None);
+        assert_eq!(region_of_host("lyrebird"), None);
+    }
+}

@@ -1,0 +1,252 @@
+//! Queue life-cycle operations: CreateQueue, GetQueueUrl, ListQueues, DeleteQueue,
+//! GetQueueAttributes, SetQueueAttributes, PurgeQueue.
+
+use std::sync::Arc;
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+
+use crate::context::RequestContext;
+use crate::error::{codes, AwsError, AwsResult};
+
+use super::attributes::{self, QueueConfig};
+use super::model::*;
+use super::queue::Queue;
+use super::{tags, validate, SqsService};
+
+/// AWS allows one purge per queue per minute.
+const PURGE_INTERVAL_MS: u64 = 60_000;
+
+impl SqsService {
+    pub fn create_queue(
+        &self,
+        ctx: &RequestContext,
+        input: CreateQueueInput,
+    ) -> AwsResult<QueueUrlOutput> {
+        let name = required_name(input.queue_name.as_deref())?;
+        let supplied = input.attributes.unwrap_or_default();
+        for attribute in supplied.keys() {
+            attributes::check_settable_name(attribute)?;
+        }
+        let fifo = supplied
+            .get("FifoQueue")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        validate::queue_name(name, fifo)?;
+        let mut config = QueueConfig::new(fifo);
+        config.apply(&supplied, true)?;
+        let tags = input.tags.unwrap_or_default();
+        tags::validate_tags(&tags)?;
+
+        let now = self.now_ms();
+        let mut registry = self.registry.write();
+        let by_name = registry
+            .entry(ctx.account.clone())
+            .or_default()
+            .entry(ctx.region.clone())
+            .or_default();
+        if let Some(existing) = by_name.get(name) {
+            let state = existing.lock(now);
+            if let Some(different) = state.config.first_difference(&config, &supplied) {
+                return Err(AwsError::new(
+                    &codes::QUEUE_NAME_EXISTS,
+                    format!("A queue already exists with the same name and a different value for attribute {different}"),
+                ));
+            }
+            return Ok(QueueUrlOutput {
+                queue_url: Self::queue_url(ctx, existing),
+            });
+        }
+        let queue = Arc::new(Queue::new(
+            name.to_string(),
+            ctx.account.clone(),
+            ctx.region.clone(),
+            config,
+            tags,
+            now,
+        ));
+        by_name.insert(name.to_string(), queue.clone());
+        tracing::debug!(queue = %queue.arn, "created queue");
+        Ok(QueueUrlOutput {
+            queue_url: Self::queue_url(ctx, &queue),
+        })
+    }
+
+    pub fn get_queue_url(
+        &self,
+        ctx: &RequestContext,
+        input: GetQueueUrlInput,
+    ) -> AwsResult<QueueUrlOutput> {
+        let name = required_name(input.queue_name.as_deref())?;
+        let account = input
+            .queue_owner_aws_account_id
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .unwrap_or(&ctx.account);
+        let queue = self
+            .lookup(account, &ctx.region, name)
+            .ok_or_else(AwsError::queue_does_not_exist)?;
+        Ok(QueueUrlOutput {
+            queue_url: Self::queue_url(ctx, &queue),
+        })
+    }
+
+    pub fn list_queues(
+        &self,
+        ctx: &RequestContext,
+        input: ListQueuesInput,
+    ) -> AwsResult<ListQueuesOutput> {
+        let max = match input.max_results {
+            Some(n) => Some(validate::int_in_range(
+                "MaxResults",
+                n,
+                1..=1000,
+                "MaxResults must be an integer between 1 and 1000.",
+            )? as usize),
+            None => None,
+        };
+        let after = match input.next_token.as_deref().filter(|t| !t.is_empty()) {
+            Some(token) => Some(decode_token(token)?),
+            None => None,
+        };
+        let prefix = input.queue_name_prefix.unwrap_or_default();
+        let registry = self.registry.read();
+        let Some(by_name) = registry.get(&ctx.account).and_then(|r| r.get(&ctx.region)) else {
+            return Ok(ListQueuesOutput::default());
+        };
+        let start = match &after {
+            Some(name) => std::ops::Bound::Excluded(name.as_str()),
+            None => std::ops::Bound::Included(prefix.as_str()),
+        };
+        let limit = max.unwrap_or(1000);
+        let mut matching = by_name
+            .range::<str, _>((start, std::ops::Bound::Unbounded))
+            .take_while(|(name, _)| name.starts_with(prefix.as_str()));
+        let queue_urls: Vec<String> = matching
+            .by_ref()
+            .take(limit)
+            .map(|(_, q)| Self::queue_url(ctx, q))
+            .collect();
+        // AWS returns NextToken only to callers that asked for pages with MaxResults.
+        let next_token = match (max, matching.next()) {
+            (Some(_), Some(_)) => queue_urls
+                .last()
+                .and_then(|url| url.rsplit('/').next())
+                .map(encode_token),
+            _ => None,
+        };
+        Ok(ListQueuesOutput {
+            queue_urls,
+            next_token,
+        })
+    }
+
+    pub fn delete_queue(&self, ctx: &RequestContext, input: QueueUrlInput) -> AwsResult<Empty> {
+        let queue = self.resolve(ctx, input.queue_url.as_deref())?;
+        {
+            let mut registry = self.registry.write();
+            if let Some(by_name) = registry
+                .get_mut(&queue.account)
+                .and_then(|r| r.get_mut(&queue.region))
+            {
+                // Only remove this incarnation, not a queue re-created meanwhile.
+                if by_name.get(&queue.name).is_some_and(|q| q.id == queue.id) {
+                    by_name.remove(&queue.name);
+                }
+            }
+        }
+        queue.mark_deleted();
+        tracing::debug!(queue = %queue.arn, "deleted queue");
+        Ok(Empty {})
+    }
+
+    pub fn purge_queue(&self, ctx: &RequestContext, input: QueueUrlInput) -> AwsResult<Empty> {
+        let queue = self.resolve(ctx, input.queue_url.as_deref())?;
+        let now = self.now_ms();
+        let mut state = queue.lock(now);
+        if state
+            .last_purge_ms
+            .is_some_and(|t| now < t + PURGE_INTERVAL_MS)
+        {
+            return Err(AwsError::new(
+                &codes::PURGE_QUEUE_IN_PROGRESS,
+                format!(
+                    "Only one PurgeQueue operation on {} is allowed every 60 seconds.",
+                    queue.name
+                ),
+            ));
+        }
+        state.last_purge_ms = Some(now);
+        state.clear();
+        Ok(Empty {})
+    }
+
+    pub fn get_queue_attributes(
+        &self,
+        ctx: &RequestContext,
+        input: GetQueueAttributesInput,
+    ) -> AwsResult<GetQueueAttributesOutput> {
+        let queue = self.resolve(ctx, input.queue_url.as_deref())?;
+        let requested = input.attribute_names.unwrap_or_default();
+        for name in &requested {
+            attributes::check_requested_name(name)?;
+        }
+        let all = requested.iter().any(|n| n == "All");
+        let state = queue.lock(self.now_ms());
+        let counts = state.counts();
+        let mut out = Vec::new();
+        for &name in attributes::ALL_NAMES {
+            if !all && !requested.iter().any(|r| r == name) {
+                continue;
+            }
+            let value = match name {
+                "ApproximateNumberOfMessages" => Some(counts.visible.to_string()),
+                "ApproximateNumberOfMessagesNotVisible" => Some(counts.in_flight.to_string()),
+                "ApproximateNumberOfMessagesDelayed" => Some(counts.delayed.to_string()),
+                "CreatedTimestamp" => Some((queue.created_ms / 1000).to_string()),
+                "LastModifiedTimestamp" => Some((state.last_modified_ms / 1000).to_string()),
+                "QueueArn" => Some(queue.arn.clone()),
+                other => state.config.get(other),
+            };
+            if let Some(value) = value {
+                out.push((name, value));
+            }
+        }
+        Ok(GetQueueAttributesOutput { attributes: out })
+    }
+
+    pub fn set_queue_attributes(
+        &self,
+        ctx: &RequestContext,
+        input: SetQueueAttributesInput,
+    ) -> AwsResult<Empty> {
+        let queue = self.resolve(ctx, input.queue_url.as_deref())?;
+        let supplied = input.attributes.unwrap_or_default();
+        for name in supplied.keys() {
+            attributes::check_settable_name(name)?;
+        }
+        let now = self.now_ms();
+        let mut state = queue.lock(now);
+        state.config.apply(&supplied, false)?;
+        state.last_modified_ms = now;
+        Ok(Empty {})
+    }
+}
+
+fn required_name(name: Option<&str>) -> AwsResult<&str> {
+    match name {
+        Some(n) if !n.is_empty() => Ok(n),
+        _ => Err(AwsError::missing_parameter("QueueName")),
+    }
+}
+
+/// ListQueues page tokens carry the last name returned.
+fn encode_token(last_name: &str) -> String {
+    URL_SAFE_NO_PAD.encode(last_name)
+}
+
+fn decode_token(token: &str) -> AwsResult<String> {
+    URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| AwsError::invalid_parameter_value("Invalid NextToken value."))
+}

@@ -1,0 +1,73 @@
+//! Queue tags: TagQueue, UntagQueue, ListQueueTags, and the rules tags follow.
+
+use crate::context::RequestContext;
+use crate::error::{AwsError, AwsResult};
+
+use super::model::*;
+use super::SqsService;
+
+const MAX_TAGS: usize = 50;
+
+impl SqsService {
+    pub fn tag_queue(&self, ctx: &RequestContext, input: TagQueueInput) -> AwsResult<Empty> {
+        let queue = self.resolve(ctx, input.queue_url.as_deref())?;
+        let tags = match input.tags {
+            Some(t) if !t.is_empty() => t,
+            _ => return Err(AwsError::missing_parameter("Tags")),
+        };
+        validate_tags(&tags)?;
+        let mut state = queue.lock(self.now_ms());
+        let mut merged = state.tags.clone();
+        merged.extend(tags);
+        validate_tags(&merged)?;
+        state.tags = merged;
+        Ok(Empty {})
+    }
+
+    pub fn untag_queue(&self, ctx: &RequestContext, input: UntagQueueInput) -> AwsResult<Empty> {
+        let queue = self.resolve(ctx, input.queue_url.as_deref())?;
+        let keys = match input.tag_keys {
+            Some(k) if !k.is_empty() => k,
+            _ => return Err(AwsError::missing_parameter("TagKeys")),
+        };
+        let mut state = queue.lock(self.now_ms());
+        for key in keys {
+            state.tags.remove(&key);
+        }
+        Ok(Empty {})
+    }
+
+    pub fn list_queue_tags(
+        &self,
+        ctx: &RequestContext,
+        input: QueueUrlInput,
+    ) -> AwsResult<ListQueueTagsOutput> {
+        let queue = self.resolve(ctx, input.queue_url.as_deref())?;
+        let state = queue.lock(self.now_ms());
+        Ok(ListQueueTagsOutput {
+            tags: state.tags.clone(),
+        })
+    }
+}
+
+/// At most 50 tags; keys 1–128 characters, values up to 256.
+pub fn validate_tags(tags: &StringMap) -> AwsResult<()> {
+    if tags.len() > MAX_TAGS {
+        return Err(AwsError::invalid_parameter_value(format!(
+            "Too many tags added for queue. The limit is {MAX_TAGS}."
+        )));
+    }
+    for (key, value) in tags {
+        if key.is_empty() || key.chars().count() > 128 {
+            return Err(AwsError::invalid_parameter_value(format!(
+                "Tag key '{key}' must be between 1 and 128 characters."
+            )));
+        }
+        if value.chars().count() > 256 {
+            return Err(AwsError::invalid_parameter_value(format!(
+                "Tag value for key '{key}' must be at most 256 characters."
+            )));
+        }
+    }
+    Ok(())
+}
