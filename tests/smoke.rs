@@ -1,4 +1,8 @@
-use crate::common::*;
+//! A quick end-to-end check through aws-sdk-sqs.
+
+mod common;
+
+use common::*;
 
 #[tokio::test]
 async fn send_receive_delete_round_trip() {
