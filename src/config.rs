@@ -29,6 +29,11 @@ pub struct Config {
     #[arg(long, env = "LYREBIRD_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
 
+    /// Refuse to re-create a queue name within 60 s of deleting it, as AWS does
+    /// (`QueueDeletedRecently`). Off by default: test suites re-create queues constantly.
+    #[arg(long, env = "LYREBIRD_STRICT_QUEUE_RECREATE", default_value_t = false)]
+    pub strict_queue_recreate: bool,
+
     /// Enable test-only endpoints such as `POST /_lyrebird/clock/advance`.
     #[arg(long, env = "LYREBIRD_TEST_ENDPOINTS", default_value_t = false)]
     pub test_endpoints: bool,
@@ -43,6 +48,7 @@ impl Default for Config {
             account_id: "000000000000".into(),
             log_level: "info".into(),
             test_endpoints: false,
+            strict_queue_recreate: false,
         }
     }
 }

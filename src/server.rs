@@ -18,7 +18,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{codes, AwsError};
 use crate::protocol;
-use crate::sqs::SqsService;
+use crate::sqs::{SqsOptions, SqsService};
 
 /// Largest request body accepted: a 1 MiB message survives form or JSON encoding within it.
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -38,7 +38,12 @@ impl App {
     pub fn new(config: Config, local_addr: SocketAddr) -> Self {
         let clock = Arc::new(Clock::new());
         App {
-            sqs: SqsService::new(clock.clone()),
+            sqs: SqsService::new(
+                clock.clone(),
+                SqsOptions {
+                    strict_queue_recreate: config.strict_queue_recreate,
+                },
+            ),
             clock,
             started: Instant::now(),
             default_host: format!("localhost:{}", local_addr.port()),

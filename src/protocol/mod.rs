@@ -22,7 +22,7 @@ use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
 use crate::context::RequestContext;
 use crate::error::{codes, AwsError};
 use crate::server::App;
-use crate::sqs::model::{Operation, Request, NOT_YET_IMPLEMENTED};
+use crate::sqs::model::{Operation, Request};
 
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 const XML_CONTENT_TYPE: &str = "text/xml";
@@ -148,9 +148,6 @@ async fn sqs_json(
         let (service, name) = target.split_once('.').unwrap_or(("", target));
         let op = match (service, Operation::from_name(name)) {
             ("AmazonSQS", Some(op)) => op,
-            ("AmazonSQS", None) if NOT_YET_IMPLEMENTED.contains(&name) => {
-                return Err(not_yet_implemented(name))
-            }
             _ => {
                 return Err(AwsError::new(
                     &codes::UNKNOWN_OPERATION,
@@ -235,9 +232,6 @@ async fn sqs_query(
     let result = async {
         let op = match Operation::from_name(action) {
             Some(op) => op,
-            None if NOT_YET_IMPLEMENTED.contains(&action) => {
-                return Err(not_yet_implemented(action))
-            }
             None => return Err(invalid_action(action)),
         };
         if on_queue_path && matches!(op, Operation::CreateQueue | Operation::ListQueues) {
@@ -278,9 +272,8 @@ fn query_service(
         Some("2011-06-15") => return Service::Sts,
         _ => {}
     }
-    if on_queue_path
-        || Operation::from_name(action).is_some()
-        || NOT_YET_IMPLEMENTED.contains(&action)
+    // AddPermission and RemovePermission exist in both services: SNS ones name a topic.
+    if on_queue_path || (Operation::from_name(action).is_some() && params.str("TopicArn").is_none())
     {
         return Service::Sqs;
     }

@@ -133,6 +133,41 @@ pub fn decode(op: Operation, p: &Params) -> AwsResult<Request> {
                 ),
             })
         }
+        Operation::AddPermission => Request::AddPermission(AddPermissionInput {
+            queue_url: url(),
+            label: p.string("Label"),
+            aws_account_ids: p.list("AWSAccountId").or_else(|| p.list("AWSAccountIds")),
+            actions: p.list("ActionName").or_else(|| p.list("Actions")),
+        }),
+        Operation::RemovePermission => Request::RemovePermission(RemovePermissionInput {
+            queue_url: url(),
+            label: p.string("Label"),
+        }),
+        Operation::ListDeadLetterSourceQueues => {
+            Request::ListDeadLetterSourceQueues(ListDeadLetterSourceQueuesInput {
+                queue_url: url(),
+                next_token: p.string("NextToken"),
+                max_results: p.int("MaxResults")?,
+            })
+        }
+        Operation::StartMessageMoveTask => {
+            Request::StartMessageMoveTask(StartMessageMoveTaskInput {
+                source_arn: p.string("SourceArn"),
+                destination_arn: p.string("DestinationArn"),
+                max_number_of_messages_per_second: p.int("MaxNumberOfMessagesPerSecond")?,
+            })
+        }
+        Operation::ListMessageMoveTasks => {
+            Request::ListMessageMoveTasks(ListMessageMoveTasksInput {
+                source_arn: p.string("SourceArn"),
+                max_results: p.int("MaxResults")?,
+            })
+        }
+        Operation::CancelMessageMoveTask => {
+            Request::CancelMessageMoveTask(CancelMessageMoveTaskInput {
+                task_handle: p.string("TaskHandle"),
+            })
+        }
     })
 }
 
@@ -196,7 +231,9 @@ pub fn encode(response: &Response, request_id: &str) -> String {
         | Response::TagQueue(_)
         | Response::UntagQueue(_)
         | Response::DeleteMessage(_)
-        | Response::ChangeMessageVisibility(_) => {}
+        | Response::ChangeMessageVisibility(_)
+        | Response::AddPermission(_)
+        | Response::RemovePermission(_) => {}
         _ => {
             w.open(&result);
             encode_result(&mut w, response);
@@ -258,7 +295,52 @@ fn encode_result(w: &mut XmlWriter, response: &Response) {
         | Response::TagQueue(_)
         | Response::UntagQueue(_)
         | Response::DeleteMessage(_)
-        | Response::ChangeMessageVisibility(_) => {}
+        | Response::ChangeMessageVisibility(_)
+        | Response::AddPermission(_)
+        | Response::RemovePermission(_) => {}
+        Response::ListDeadLetterSourceQueues(o) => {
+            for url in &o.queue_urls {
+                w.text("QueueUrl", url);
+            }
+            w.opt_text("NextToken", o.next_token.as_deref());
+        }
+        Response::StartMessageMoveTask(o) => {
+            w.text("TaskHandle", &o.task_handle);
+        }
+        Response::CancelMessageMoveTask(o) => {
+            w.text(
+                "ApproximateNumberOfMessagesMoved",
+                &o.approximate_number_of_messages_moved.to_string(),
+            );
+        }
+        Response::ListMessageMoveTasks(o) => {
+            for t in &o.results {
+                w.open("ListMessageMoveTasksResultEntry")
+                    .opt_text("TaskHandle", t.task_handle.as_deref())
+                    .text("Status", &t.status)
+                    .text("SourceArn", &t.source_arn)
+                    .opt_text("DestinationArn", t.destination_arn.as_deref())
+                    .opt_text(
+                        "MaxNumberOfMessagesPerSecond",
+                        t.max_number_of_messages_per_second
+                            .map(|n| n.to_string())
+                            .as_deref(),
+                    )
+                    .text(
+                        "ApproximateNumberOfMessagesMoved",
+                        &t.approximate_number_of_messages_moved.to_string(),
+                    )
+                    .opt_text(
+                        "ApproximateNumberOfMessagesToMove",
+                        t.approximate_number_of_messages_to_move
+                            .map(|n| n.to_string())
+                            .as_deref(),
+                    )
+                    .opt_text("FailureReason", t.failure_reason.as_deref())
+                    .text("StartedTimestamp", &t.started_timestamp.to_string())
+                    .close("ListMessageMoveTasksResultEntry");
+            }
+        }
     }
 }
 

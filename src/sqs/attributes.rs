@@ -57,8 +57,8 @@ pub struct QueueConfig {
     pub receive_message_wait_time_seconds: u32,
     pub visibility_timeout: u32,
     pub policy: Option<String>,
-    pub redrive_policy: Option<String>,
-    pub redrive_allow_policy: Option<String>,
+    pub redrive_policy: Option<RedrivePolicy>,
+    pub redrive_allow_policy: Option<RedriveAllowPolicy>,
     pub fifo_queue: bool,
     pub content_based_deduplication: bool,
     pub deduplication_scope: String,
@@ -129,8 +129,8 @@ impl QueueConfig {
             }
             "VisibilityTimeout" => self.visibility_timeout = int_attr(name, value, 0, 43_200)?,
             "Policy" => self.policy = json_attr(name, value)?,
-            "RedrivePolicy" => self.redrive_policy = json_attr(name, value)?,
-            "RedriveAllowPolicy" => self.redrive_allow_policy = json_attr(name, value)?,
+            "RedrivePolicy" => self.redrive_policy = RedrivePolicy::parse(value)?,
+            "RedriveAllowPolicy" => self.redrive_allow_policy = RedriveAllowPolicy::parse(value)?,
             "FifoQueue" => {
                 let fifo = bool_attr(name, value)?;
                 if !creating && fifo != self.fifo_queue {
@@ -188,8 +188,11 @@ impl QueueConfig {
             }
             "VisibilityTimeout" => Some(self.visibility_timeout.to_string()),
             "Policy" => self.policy.clone(),
-            "RedrivePolicy" => self.redrive_policy.clone(),
-            "RedriveAllowPolicy" => self.redrive_allow_policy.clone(),
+            "RedrivePolicy" => self.redrive_policy.as_ref().map(RedrivePolicy::render),
+            "RedriveAllowPolicy" => self
+                .redrive_allow_policy
+                .as_ref()
+                .map(RedriveAllowPolicy::render),
             "FifoQueue" => fifo("true".into()),
             "ContentBasedDeduplication" => fifo(self.content_based_deduplication.to_string()),
             "DeduplicationScope" => fifo(self.deduplication_scope.clone()),
@@ -265,6 +268,155 @@ fn json_attr(name: &str, value: &str) -> AwsResult<Option<String>> {
     match serde_json::from_str::<serde_json::Value>(value) {
         Ok(serde_json::Value::Object(_)) => Ok(Some(value.to_string())),
         _ => Err(invalid_value(name)),
+    }
+}
+
+/// `RedrivePolicy`: where messages go after `maxReceiveCount` receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedrivePolicy {
+    pub dead_letter_target_arn: String,
+    pub max_receive_count: u32,
+}
+
+impl RedrivePolicy {
+    /// Parses the JSON AWS accepts (count as number or string); `""` removes the policy.
+    fn parse(value: &str) -> AwsResult<Option<Self>> {
+        if value.is_empty() {
+            return Ok(None);
+        }
+        let invalid = |reason: &str| {
+            AwsError::invalid_parameter_value(format!(
+                "Value {value} for parameter RedrivePolicy is invalid. Reason: {reason}"
+            ))
+        };
+        let map = match serde_json::from_str::<serde_json::Value>(value) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => return Err(invalid("Redrive policy is not a valid JSON map.")),
+        };
+        let arn = match map.get("deadLetterTargetArn") {
+            Some(serde_json::Value::String(arn)) => arn.clone(),
+            _ => {
+                return Err(invalid(
+                    "Redrive policy does not contain mandatory attribute: deadLetterTargetArn.",
+                ))
+            }
+        };
+        let count = match map.get("maxReceiveCount") {
+            Some(serde_json::Value::Number(n)) => n.as_i64(),
+            Some(serde_json::Value::String(s)) => s.trim().parse::<i64>().ok(),
+            None => {
+                return Err(invalid(
+                    "Redrive policy does not contain mandatory attribute: maxReceiveCount.",
+                ))
+            }
+            _ => None,
+        };
+        let shown = map
+            .get("maxReceiveCount")
+            .map(|v| v.to_string().trim_matches('"').to_string());
+        match count {
+            Some(n) if (1..=1000).contains(&n) => Ok(Some(RedrivePolicy {
+                dead_letter_target_arn: arn,
+                max_receive_count: n as u32,
+            })),
+            _ => Err(invalid(&format!(
+                "Invalid value for maxReceiveCount: {}, valid values are from 1 to 1000 both inclusive.",
+                shown.unwrap_or_default()
+            ))),
+        }
+    }
+
+    /// AWS returns the policy normalised, with a numeric count.
+    pub fn render(&self) -> String {
+        serde_json::json!({
+            "deadLetterTargetArn": self.dead_letter_target_arn,
+            "maxReceiveCount": self.max_receive_count,
+        })
+        .to_string()
+    }
+}
+
+/// `RedriveAllowPolicy`: which source queues may use this queue as their dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedriveAllowPolicy {
+    pub redrive_permission: String,
+    pub source_queue_arns: Vec<String>,
+}
+
+impl RedriveAllowPolicy {
+    fn parse(value: &str) -> AwsResult<Option<Self>> {
+        if value.is_empty() {
+            return Ok(None);
+        }
+        let invalid = |reason: &str| {
+            AwsError::invalid_parameter_value(format!(
+                "Value {value} for parameter RedriveAllowPolicy is invalid. Reason: {reason}"
+            ))
+        };
+        let map = match serde_json::from_str::<serde_json::Value>(value) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => return Err(invalid("Redrive allow policy is not a valid JSON map.")),
+        };
+        let permission = match map.get("redrivePermission").and_then(|v| v.as_str()) {
+            Some(p @ ("allowAll" | "denyAll" | "byQueue")) => p.to_string(),
+            Some(_) => return Err(invalid("Invalid value for redrivePermission. Valid values are allowAll, denyAll and byQueue.")),
+            None => return Err(invalid("Redrive allow policy does not contain mandatory attribute: redrivePermission.")),
+        };
+        let arns: Option<Vec<String>> = match map.get("sourceQueueArns") {
+            None => None,
+            Some(serde_json::Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .map(|i| i.as_str().map(str::to_string))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| invalid("sourceQueueArns must be a list of queue ARNs."))?,
+            ),
+            Some(_) => return Err(invalid("sourceQueueArns must be a list of queue ARNs.")),
+        };
+        let source_queue_arns = match (permission.as_str(), arns) {
+            ("byQueue", Some(arns)) if (1..=10).contains(&arns.len()) => arns,
+            ("byQueue", Some(_)) => {
+                return Err(invalid(
+                    "sourceQueueArns must contain between 1 and 10 queue ARNs.",
+                ))
+            }
+            ("byQueue", None) => {
+                return Err(invalid(
+                    "sourceQueueArns is required when redrivePermission is byQueue.",
+                ))
+            }
+            (_, Some(_)) => {
+                return Err(invalid(
+                    "sourceQueueArns is only allowed when redrivePermission is byQueue.",
+                ))
+            }
+            (_, None) => Vec::new(),
+        };
+        Ok(Some(RedriveAllowPolicy {
+            redrive_permission: permission,
+            source_queue_arns,
+        }))
+    }
+
+    pub fn render(&self) -> String {
+        if self.redrive_permission == "byQueue" {
+            serde_json::json!({
+                "redrivePermission": self.redrive_permission,
+                "sourceQueueArns": self.source_queue_arns,
+            })
+            .to_string()
+        } else {
+            serde_json::json!({ "redrivePermission": self.redrive_permission }).to_string()
+        }
+    }
+
+    /// Whether `source_arn` may use the queue with this policy as its dead-letter queue.
+    pub fn allows(&self, source_arn: &str) -> bool {
+        match self.redrive_permission.as_str() {
+            "allowAll" => true,
+            "byQueue" => self.source_queue_arns.iter().any(|a| a == source_arn),
+            _ => false,
+        }
     }
 }
 

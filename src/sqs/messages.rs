@@ -9,7 +9,7 @@ use crate::error::{codes, AwsError, AwsResult};
 
 use super::md5::{md5_hex, md5_of_attributes};
 use super::model::*;
-use super::queue::{HandleError, NewMessage, Queue, StoredMessage};
+use super::queue::{Enqueued, HandleError, NewMessage, Queue, StoredMessage};
 use super::receipt::Receipt;
 use super::{validate, SqsService};
 
@@ -28,16 +28,11 @@ impl SqsService {
         input: SendMessageInput,
     ) -> AwsResult<SendMessageOutput> {
         let queue = self.resolve(ctx, input.queue_url.as_deref())?;
-        let (delay, max_size) = {
-            let state = queue.lock(self.now_ms());
-            (
-                state.config.delay_seconds,
-                state.config.maximum_message_size,
-            )
-        };
-        let send = prepare_send(
+        let settings = SendSettings::of(&queue);
+        let mut send = prepare_send(
             ctx,
             &queue,
+            false,
             SendFields {
                 body: input.message_body,
                 delay_seconds: input.delay_seconds,
@@ -46,12 +41,11 @@ impl SqsService {
                 deduplication_id: input.message_deduplication_id,
                 group_id: input.message_group_id,
             },
-            delay,
-            max_size,
+            &settings,
         )?;
         let now = self.now_ms();
-        let visible = queue.lock(now).enqueue(send.message, now);
-        if visible {
+        let enqueued = queue.lock(now).enqueue(send.message, now);
+        if send.output.apply(enqueued) {
             queue.notify().notify_one();
         }
         Ok(send.output)
@@ -66,13 +60,7 @@ impl SqsService {
         let entries = input.entries.unwrap_or_default();
         validate::batch_size(entries.len(), "SendMessageBatchRequestEntry")?;
         validate::batch_ids(entries.iter().map(|e| e.id.as_deref()))?;
-        let (delay, max_size) = {
-            let state = queue.lock(self.now_ms());
-            (
-                state.config.delay_seconds,
-                state.config.maximum_message_size,
-            )
-        };
+        let settings = SendSettings::of(&queue);
         let mut output = SendMessageBatchOutput::default();
         let mut accepted = Vec::with_capacity(entries.len());
         let mut total = 0;
@@ -86,7 +74,7 @@ impl SqsService {
                 deduplication_id: entry.message_deduplication_id,
                 group_id: entry.message_group_id,
             };
-            match prepare_send(ctx, &queue, fields, delay, max_size) {
+            match prepare_send(ctx, &queue, true, fields, &settings) {
                 Ok(send) => {
                     total += send.size;
                     accepted.push((id, send));
@@ -107,8 +95,9 @@ impl SqsService {
         let mut any_visible = false;
         {
             let mut state = queue.lock(now);
-            for (id, send) in accepted {
-                any_visible |= state.enqueue(send.message, now);
+            for (id, mut send) in accepted {
+                let enqueued = state.enqueue(send.message, now);
+                any_visible |= send.output.apply(enqueued);
                 output.successful.push(SendMessageBatchResultEntry {
                     id,
                     result: send.output,
@@ -155,6 +144,19 @@ impl SqsService {
             None => None,
         };
         let selection = Selection::new(&input);
+        let attempt_id = match input.receive_request_attempt_id.as_deref() {
+            Some(id) if queue.is_fifo() => {
+                if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(AwsError::invalid_value_for(
+                        "ReceiveRequestAttemptId",
+                        id,
+                        "ReceiveRequestAttemptId can only include alphanumeric and punctuation characters. 1 to 128 in length.",
+                    ));
+                }
+                Some(id)
+            }
+            _ => None,
+        };
         let start = self.now_ms();
         let mut deadline = None;
         loop {
@@ -164,16 +166,37 @@ impl SqsService {
             notified.as_mut().enable();
 
             let now = self.now_ms();
-            let (messages, next_due, more) = {
+            let mut dead_letters = Vec::new();
+            let (messages, next_due, more, redrive) = {
                 let mut state = queue.lock(now);
                 let visibility = visibility.unwrap_or(state.config.visibility_timeout);
                 let wait_s = wait.unwrap_or(state.config.receive_message_wait_time_seconds as u64);
                 deadline.get_or_insert(start + wait_s * 1000);
-                let messages = state.receive(queue.id, max, visibility, now, |m, handle| {
-                    selection.render(m, handle)
-                });
-                (messages, state.next_due_ms(), state.counts().visible > 0)
+                let redrive = state.config.redrive_policy.clone();
+                let messages = state.receive(
+                    queue.id,
+                    max,
+                    visibility,
+                    now,
+                    redrive.as_ref().map(|r| r.max_receive_count),
+                    attempt_id,
+                    &mut dead_letters,
+                    |m, handle| selection.render(m, handle),
+                );
+                (
+                    messages,
+                    state.next_due_ms(),
+                    state.counts().visible > 0,
+                    redrive,
+                )
             };
+            if let Some(redrive) = redrive.filter(|_| !dead_letters.is_empty()) {
+                self.move_to_dead_letter_queue(
+                    &queue,
+                    &redrive.dead_letter_target_arn,
+                    dead_letters,
+                );
+            }
             if !messages.is_empty() {
                 if more {
                     // Pass the wake-up on: another waiter can take what is left.
@@ -207,10 +230,16 @@ impl SqsService {
 
     fn delete_one(&self, queue: &Queue, handle: &str) -> AwsResult<()> {
         let receipt = Receipt::decode(handle)?;
-        queue
-            .lock(self.now_ms())
-            .delete(queue.id, &receipt)
-            .map_err(|_| invalid_handle(handle))
+        let result = queue.lock(self.now_ms()).delete(queue.id, &receipt);
+        match result {
+            Ok(()) => Ok(()),
+            Err(HandleError::Expired) => Err(AwsError::invalid_value_for(
+                "ReceiptHandle",
+                handle,
+                "The receipt handle has expired.",
+            )),
+            Err(_) => Err(invalid_handle(handle)),
+        }
     }
 
     pub fn delete_message_batch(
@@ -269,7 +298,7 @@ impl SqsService {
                 inner
             }
             Err(HandleError::WrongQueue) => Err(invalid_handle(handle)),
-            Err(HandleError::Gone) => Err(AwsError::invalid_value_for(
+            Err(HandleError::Gone | HandleError::Expired) => Err(AwsError::invalid_value_for(
                 "ReceiptHandle",
                 handle,
                 "Message does not exist or is not available for visibility timeout change.",
@@ -310,27 +339,86 @@ struct SendFields {
     group_id: Option<String>,
 }
 
+impl SendMessageOutput {
+    /// Completes a send's response with what the queue decided; true when receivers should be
+    /// woken (the message is visible now).
+    fn apply(&mut self, enqueued: Enqueued) -> bool {
+        match enqueued {
+            Enqueued::Accepted {
+                sequence_number,
+                visible,
+            } => {
+                self.sequence_number = sequence_number;
+                visible
+            }
+            Enqueued::Duplicate {
+                message_id,
+                sequence_number,
+            } => {
+                self.message_id = message_id.to_string();
+                self.sequence_number = sequence_number;
+                false
+            }
+        }
+    }
+}
+
+/// The queue settings a send depends on, read once per request.
+#[derive(Clone, Copy)]
+struct SendSettings {
+    queue_delay: u32,
+    max_size: u32,
+    content_based: bool,
+    dedup_per_group: bool,
+}
+
+impl SendSettings {
+    fn of(queue: &Queue) -> Self {
+        queue.lock_config(|c| SendSettings {
+            queue_delay: c.delay_seconds,
+            max_size: c.maximum_message_size,
+            content_based: c.content_based_deduplication,
+            dedup_per_group: c.deduplication_scope == "messageGroup",
+        })
+    }
+}
+
 /// Validates one send and computes everything its response needs.
 fn prepare_send(
     ctx: &RequestContext,
     queue: &Queue,
+    in_batch: bool,
     fields: SendFields,
-    queue_delay: u32,
-    max_size: u32,
+    settings: &SendSettings,
 ) -> AwsResult<ValidSend> {
+    let SendSettings {
+        queue_delay,
+        max_size,
+        content_based,
+        dedup_per_group,
+    } = *settings;
     let body = validate::message_body(fields.body.as_deref())?;
+    let fifo = queue.is_fifo();
     let delay_seconds = match fields.delay_seconds {
-        Some(d) => validate::int_in_range(
+        // FIFO queues take only the queue's delay; an explicit 0 is accepted.
+        Some(d) if fifo && d != 0 => {
+            return Err(AwsError::invalid_value_for(
+                "DelaySeconds",
+                d,
+                "The request include parameter that is not valid for this queue type.",
+            ))
+        }
+        Some(d) if !fifo => validate::int_in_range(
             "DelaySeconds",
             d,
             0..=900,
             "DelaySeconds must be >= 0 and <= 900.",
         )? as u32,
-        None => queue_delay,
+        _ => queue_delay,
     };
     if let Some(id) = &fields.deduplication_id {
         validate::fifo_id("MessageDeduplicationId", id)?;
-        if !queue.is_fifo() {
+        if !fifo {
             return Err(AwsError::invalid_value_for(
                 "MessageDeduplicationId",
                 id,
@@ -338,8 +426,15 @@ fn prepare_send(
             ));
         }
     }
-    if let Some(id) = &fields.group_id {
-        validate::fifo_id("MessageGroupId", id)?;
+    match &fields.group_id {
+        Some(id) => validate::fifo_id("MessageGroupId", id)?,
+        None if fifo && in_batch => {
+            return Err(AwsError::invalid_parameter_value(
+                "The request must contain the parameter MessageGroupId.",
+            ))
+        }
+        None if fifo => return Err(AwsError::missing_parameter("MessageGroupId")),
+        None => {}
     }
     let attributes = fields.attributes.unwrap_or_default();
     let attributes_size = validate::message_attributes(&attributes)?;
@@ -351,6 +446,24 @@ fn prepare_send(
             "One or more parameters are invalid. Reason: Message must be shorter than {max_size} bytes."
         )));
     }
+    let (deduplication_id, dedup_key) = if fifo {
+        let id = match fields.deduplication_id {
+            Some(id) => id,
+            None if content_based => sha256_hex(body.as_bytes()),
+            None => {
+                return Err(AwsError::invalid_parameter_value(
+                    "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+                ))
+            }
+        };
+        let key = match (&fields.group_id, dedup_per_group) {
+            (Some(group), true) => format!("{group}\u{0}{id}"),
+            _ => id.clone(),
+        };
+        (Some(id), Some(key))
+    } else {
+        (None, None)
+    };
     let md5_of_message_system_attributes = md5_of_attributes(&system);
     let trace_header = system
         .remove("AWSTraceHeader")
@@ -372,14 +485,28 @@ fn prepare_send(
         attributes,
         trace_header,
         sender_id: ctx.sender_id().into(),
-        message_group_id: fields.group_id,
+        message_group_id: fields.group_id.map(Arc::from),
+        deduplication_id,
         delay_seconds,
+        sent_ms: None,
+        receive_count: 0,
+        first_receive_ms: None,
+        dead_letter_source_arn: None,
+        dedup_key,
     };
     Ok(ValidSend {
         message,
         output,
         size,
     })
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn required_handle(handle: Option<&str>) -> AwsResult<&str> {
@@ -419,8 +546,11 @@ const SYSTEM_ATTRIBUTES: &[&str] = &[
     "SentTimestamp",
     "ApproximateReceiveCount",
     "ApproximateFirstReceiveTimestamp",
-    "AWSTraceHeader",
+    "SequenceNumber",
+    "MessageDeduplicationId",
     "MessageGroupId",
+    "AWSTraceHeader",
+    "DeadLetterQueueSourceArn",
 ];
 
 impl Selection {
@@ -474,7 +604,12 @@ impl Selection {
                     Some(m.first_receive_ms.unwrap_or(m.sent_ms).to_string())
                 }
                 "AWSTraceHeader" => m.trace_header.clone(),
-                "MessageGroupId" => m.message_group_id.clone(),
+                "MessageGroupId" => m.message_group_id.as_deref().map(str::to_string),
+                "SequenceNumber" => m.sequence_number.clone(),
+                "MessageDeduplicationId" => m.deduplication_id.clone(),
+                "DeadLetterQueueSourceArn" => {
+                    m.dead_letter_source_arn.as_deref().map(str::to_string)
+                }
                 _ => None,
             };
             if let Some(value) = value {

@@ -5,12 +5,18 @@
 //! - `messages.rs`: SendMessage(Batch), ReceiveMessage, DeleteMessage(Batch),
 //!   ChangeMessageVisibility(Batch)
 //! - `tags.rs`: TagQueue, UntagQueue, ListQueueTags
+//! - `permissions.rs`: AddPermission, RemovePermission
+//! - `dead_letters.rs`: redrive checks and moves, ListDeadLetterSourceQueues
+//! - `move_tasks.rs`: Start/List/CancelMessageMoveTask
 //! - `queue.rs`: the per-queue engine they drive
 
 pub mod attributes;
+pub mod dead_letters;
 pub mod md5;
 pub mod messages;
 pub mod model;
+pub mod move_tasks;
+pub mod permissions;
 pub mod queue;
 pub mod queues;
 pub mod receipt;
@@ -21,7 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use crate::clock::Clock;
 use crate::context::RequestContext;
@@ -32,21 +38,36 @@ use queue::Queue;
 
 /// Queues by account, then region, then name (sorted, for ListQueues).
 type Registry = HashMap<String, HashMap<String, BTreeMap<String, Arc<Queue>>>>;
+type SharedRegistry = Arc<RwLock<Registry>>;
+
+/// Behaviours that differ from AWS on purpose, chosen by configuration.
+#[derive(Debug, Clone, Default)]
+pub struct SqsOptions {
+    /// Enforce AWS's 60-second wait before re-creating a deleted queue's name.
+    pub strict_queue_recreate: bool,
+}
 
 /// The SQS service. Cheap to share; each queue carries its own lock.
 #[derive(Debug)]
 pub struct SqsService {
     clock: Arc<Clock>,
-    registry: RwLock<Registry>,
+    options: SqsOptions,
+    registry: SharedRegistry,
+    /// When each (account, region, name) was last deleted, for `strict_queue_recreate`.
+    deleted_at: Mutex<HashMap<(String, String, String), u64>>,
+    move_tasks: Mutex<Vec<Arc<move_tasks::MoveTask>>>,
     /// Set at shutdown: long polls return at once instead of holding the server open.
     closing: AtomicBool,
 }
 
 impl SqsService {
-    pub fn new(clock: Arc<Clock>) -> Self {
+    pub fn new(clock: Arc<Clock>, options: SqsOptions) -> Self {
         SqsService {
             clock,
-            registry: RwLock::new(HashMap::new()),
+            options,
+            registry: Arc::new(RwLock::new(HashMap::new())),
+            deleted_at: Mutex::new(HashMap::new()),
+            move_tasks: Mutex::new(Vec::new()),
             closing: AtomicBool::new(false),
         }
     }
@@ -89,6 +110,22 @@ impl SqsService {
             Request::ChangeMessageVisibilityBatch(i) => Response::ChangeMessageVisibilityBatch(
                 self.change_message_visibility_batch(ctx, i)?,
             ),
+            Request::AddPermission(i) => Response::AddPermission(self.add_permission(ctx, i)?),
+            Request::RemovePermission(i) => {
+                Response::RemovePermission(self.remove_permission(ctx, i)?)
+            }
+            Request::ListDeadLetterSourceQueues(i) => {
+                Response::ListDeadLetterSourceQueues(self.list_dead_letter_source_queues(ctx, i)?)
+            }
+            Request::StartMessageMoveTask(i) => {
+                Response::StartMessageMoveTask(self.start_message_move_task(ctx, i)?)
+            }
+            Request::ListMessageMoveTasks(i) => {
+                Response::ListMessageMoveTasks(self.list_message_move_tasks(ctx, i)?)
+            }
+            Request::CancelMessageMoveTask(i) => {
+                Response::CancelMessageMoveTask(self.cancel_message_move_task(ctx, i)?)
+            }
         })
     }
 
@@ -99,6 +136,11 @@ impl SqsService {
             .get(region)?
             .get(name)
             .cloned()
+    }
+
+    /// Finds a queue by its ARN (`arn:aws:sqs:<region>:<account>:<name>`).
+    pub fn queue_by_arn(&self, arn: &str) -> Option<Arc<Queue>> {
+        lookup_arn(&self.registry, arn)
     }
 
     /// Finds the queue a `QueueUrl` names. Only the path matters (`/<account>/<name>`), so URLs
@@ -131,6 +173,10 @@ impl SqsService {
 
     /// Forgets every queue in every account and region.
     pub fn reset(&self) {
+        for task in self.move_tasks.lock().drain(..) {
+            task.cancel();
+        }
+        self.deleted_at.lock().clear();
         let old = std::mem::take(&mut *self.registry.write());
         for queue in old
             .values()
@@ -171,6 +217,27 @@ impl SqsService {
             .map(|q| q.len())
             .sum()
     }
+}
+
+fn lookup_arn(registry: &RwLock<Registry>, arn: &str) -> Option<Arc<Queue>> {
+    let mut parts = arn.split(':');
+    let (Some("arn"), Some(_partition), Some("sqs"), Some(region), Some(account), Some(name), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    registry
+        .read()
+        .get(account)?
+        .get(region)?
+        .get(name)
+        .cloned()
 }
 
 /// The region of an AWS SQS endpoint host (`sqs.<region>.amazonaws.com`,

@@ -75,17 +75,13 @@ operations! {
     DeleteMessageBatch(DeleteMessageBatchInput) -> BatchIdsOutput;
     ChangeMessageVisibility(ChangeMessageVisibilityInput) -> Empty;
     ChangeMessageVisibilityBatch(ChangeMessageVisibilityBatchInput) -> BatchIdsOutput;
+    AddPermission(AddPermissionInput) -> Empty;
+    RemovePermission(RemovePermissionInput) -> Empty;
+    ListDeadLetterSourceQueues(ListDeadLetterSourceQueuesInput) -> ListDeadLetterSourceQueuesOutput;
+    StartMessageMoveTask(StartMessageMoveTaskInput) -> StartMessageMoveTaskOutput;
+    ListMessageMoveTasks(ListMessageMoveTasksInput) -> ListMessageMoveTasksOutput;
+    CancelMessageMoveTask(CancelMessageMoveTaskInput) -> CancelMessageMoveTaskOutput;
 }
-
-/// SQS operations that exist in the API but that lyrebird does not serve yet.
-pub const NOT_YET_IMPLEMENTED: &[&str] = &[
-    "AddPermission",
-    "RemovePermission",
-    "ListDeadLetterSourceQueues",
-    "StartMessageMoveTask",
-    "ListMessageMoveTasks",
-    "CancelMessageMoveTask",
-];
 
 pub type StringMap = BTreeMap<String, String>;
 
@@ -375,6 +371,102 @@ pub struct ChangeMessageVisibilityBatchEntry {
 pub struct ChangeMessageVisibilityBatchInput {
     pub queue_url: Option<String>,
     pub entries: Option<Vec<ChangeMessageVisibilityBatchEntry>>,
+}
+
+// ---- permissions ----
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AddPermissionInput {
+    pub queue_url: Option<String>,
+    pub label: Option<String>,
+    #[serde(rename = "AWSAccountIds")]
+    pub aws_account_ids: Option<Vec<String>>,
+    pub actions: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RemovePermissionInput {
+    pub queue_url: Option<String>,
+    pub label: Option<String>,
+}
+
+// ---- dead-letter queues and move tasks ----
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListDeadLetterSourceQueuesInput {
+    pub queue_url: Option<String>,
+    pub next_token: Option<String>,
+    pub max_results: Option<i64>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ListDeadLetterSourceQueuesOutput {
+    #[serde(rename = "queueUrls")]
+    pub queue_urls: Vec<String>,
+    #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct StartMessageMoveTaskInput {
+    pub source_arn: Option<String>,
+    pub destination_arn: Option<String>,
+    pub max_number_of_messages_per_second: Option<i64>,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StartMessageMoveTaskOutput {
+    pub task_handle: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListMessageMoveTasksInput {
+    pub source_arn: Option<String>,
+    pub max_results: Option<i64>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MessageMoveTaskEntry {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_handle: Option<String>,
+    pub status: String,
+    pub source_arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_number_of_messages_per_second: Option<i64>,
+    pub approximate_number_of_messages_moved: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approximate_number_of_messages_to_move: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    pub started_timestamp: i64,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListMessageMoveTasksOutput {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<MessageMoveTaskEntry>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CancelMessageMoveTaskInput {
+    pub task_handle: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CancelMessageMoveTaskOutput {
+    pub approximate_number_of_messages_moved: i64,
 }
 
 // ---- serde helpers ----

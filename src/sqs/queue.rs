@@ -1,13 +1,18 @@
 //! The queue engine: one queue's messages and their life cycle (delayed → visible → in flight →
-//! deleted or visible again), with counters kept exact on every transition.
+//! deleted, expired, moved to a dead-letter queue, or visible again), with counters kept exact on
+//! every transition.
 //!
 //! Each queue has its own lock, so queues never contend with each other, and its own `Notify`,
 //! so long-polling receivers sleep until a send (or their own deadline) wakes them: no polling.
 //! Time is passed in by the caller (milliseconds since the epoch) so the engine never reads a
-//! clock itself; timed transitions happen lazily in `refresh`, driven by the heaps of deadlines.
+//! clock itself; timed transitions happen lazily in `refresh`, driven by heaps of deadlines.
+//!
+//! Standard queues deliver from one ready list. FIFO queues keep messages per message group in
+//! send order and hand out a group only while none of its messages is in flight.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -19,6 +24,10 @@ use crate::error::{AwsError, AwsResult};
 use super::attributes::QueueConfig;
 use super::model::{MessageAttributes, StringMap};
 use super::receipt::Receipt;
+
+/// How long FIFO queues remember deduplication ids and receive-request attempts.
+pub const DEDUPLICATION_INTERVAL_MS: u64 = 5 * 60 * 1000;
+const MAX_VISIBILITY_MS: u64 = 43_200_000;
 
 /// A queue: identity, plus its state behind a per-queue lock.
 #[derive(Debug)]
@@ -46,6 +55,7 @@ impl Queue {
         now_ms: u64,
     ) -> Self {
         let arn = format!("arn:aws:sqs:{region}:{account}:{name}");
+        let fifo = config.fifo_queue;
         Queue {
             id: rand::random(),
             name,
@@ -53,7 +63,7 @@ impl Queue {
             region,
             arn,
             created_ms: now_ms,
-            state: Mutex::new(QueueState::new(config, tags, now_ms)),
+            state: Mutex::new(QueueState::new(config, tags, now_ms, fifo)),
             notify: Notify::new(),
             deleted: AtomicBool::new(false),
         }
@@ -70,11 +80,16 @@ impl Queue {
         state
     }
 
+    /// Reads the configuration without applying due transitions.
+    pub fn lock_config<T>(&self, read: impl FnOnce(&QueueConfig) -> T) -> T {
+        read(&self.state.lock().config)
+    }
+
     pub fn notify(&self) -> &Notify {
         &self.notify
     }
 
-    /// Marks the queue deleted and releases every waiting receiver.
+    /// Marks the queue deleted, drops its messages and releases every waiting receiver.
     pub fn mark_deleted(&self) {
         self.deleted.store(true, Ordering::Release);
         self.state.lock().clear();
@@ -99,7 +114,11 @@ pub struct StoredMessage {
     pub sent_ms: u64,
     pub receive_count: u32,
     pub first_receive_ms: Option<u64>,
-    pub message_group_id: Option<String>,
+    pub message_group_id: Option<Arc<str>>,
+    pub deduplication_id: Option<String>,
+    pub sequence_number: Option<String>,
+    /// Set when a redrive moved the message here from its source queue.
+    pub dead_letter_source_arn: Option<Arc<str>>,
     pub state: MessageState,
 }
 
@@ -110,7 +129,7 @@ pub enum MessageState {
     InFlight { until_ms: u64, received_ms: u64 },
 }
 
-/// What a send needs to enqueue.
+/// What a send (or a move between queues) needs to enqueue.
 #[derive(Debug)]
 pub struct NewMessage {
     pub message_id: Arc<str>,
@@ -119,8 +138,56 @@ pub struct NewMessage {
     pub attributes: MessageAttributes,
     pub trace_header: Option<String>,
     pub sender_id: Arc<str>,
-    pub message_group_id: Option<String>,
+    pub message_group_id: Option<Arc<str>>,
+    pub deduplication_id: Option<String>,
     pub delay_seconds: u32,
+    /// Original send time for moved messages that keep it; `None` means now.
+    pub sent_ms: Option<u64>,
+    pub receive_count: u32,
+    pub first_receive_ms: Option<u64>,
+    pub dead_letter_source_arn: Option<Arc<str>>,
+    /// Deduplication key for FIFO sends; `None` skips deduplication (moves between queues).
+    pub dedup_key: Option<String>,
+}
+
+impl NewMessage {
+    /// A message leaving `source` for another queue (dead-letter redrive or move task).
+    pub fn moved_from(
+        m: StoredMessage,
+        dead_letter_source_arn: Option<Arc<str>>,
+        keep_sent: bool,
+    ) -> Self {
+        NewMessage {
+            message_id: m.message_id,
+            body: m.body,
+            md5_of_body: m.md5_of_body,
+            attributes: m.attributes,
+            trace_header: m.trace_header,
+            sender_id: m.sender_id,
+            message_group_id: m.message_group_id,
+            deduplication_id: m.deduplication_id,
+            delay_seconds: 0,
+            sent_ms: keep_sent.then_some(m.sent_ms),
+            receive_count: m.receive_count,
+            first_receive_ms: m.first_receive_ms,
+            dead_letter_source_arn,
+            dedup_key: None,
+        }
+    }
+}
+
+/// The outcome of an enqueue.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Enqueued {
+    Accepted {
+        sequence_number: Option<String>,
+        visible: bool,
+    },
+    /// A FIFO duplicate within the deduplication interval: nothing was enqueued.
+    Duplicate {
+        message_id: Arc<str>,
+        sequence_number: Option<String>,
+    },
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -135,8 +202,38 @@ pub struct Counts {
 pub enum HandleError {
     /// The handle was issued by another queue (or another incarnation of this one).
     WrongQueue,
-    /// The message is gone (deleted, purged, expired).
+    /// The message is gone (deleted, purged, expired, moved).
     Gone,
+    /// FIFO: the handle's receive is over (visibility expired or the message was received again).
+    Expired,
+}
+
+/// A FIFO message group: its messages in send order, and how many of them are in flight.
+#[derive(Debug, Default)]
+struct Group {
+    seqs: BTreeSet<u64>,
+    in_flight: usize,
+    /// Whether the group is in the ready list (avoids duplicates there).
+    queued: bool,
+}
+
+/// Delivery order: one list for standard queues, per-group lists for FIFO queues.
+#[derive(Debug)]
+enum Delivery {
+    /// Visible messages in delivery order; may hold stale sequence numbers, skipped on pop.
+    Standard { ready: VecDeque<u64> },
+    Fifo {
+        groups: HashMap<Arc<str>, Group>,
+        ready: VecDeque<Arc<str>>,
+    },
+}
+
+/// A FIFO receive remembered for `ReceiveRequestAttemptId` retries.
+#[derive(Debug)]
+struct Attempt {
+    expires_ms: u64,
+    /// (seq, receive count, receipt handle) of each message returned.
+    entries: Vec<(u64, u32, String)>,
 }
 
 #[derive(Debug)]
@@ -146,31 +243,50 @@ pub struct QueueState {
     pub last_modified_ms: u64,
     pub last_purge_ms: Option<u64>,
     next_seq: u64,
+    next_sequence_number: u128,
     messages: HashMap<u64, StoredMessage>,
-    /// Visible messages in delivery order; may hold stale sequence numbers, skipped on pop.
-    ready: VecDeque<u64>,
+    delivery: Delivery,
     /// (due time, seq) of delayed and in-flight messages; stale entries are skipped.
     delayed: BinaryHeap<Reverse<(u64, u64)>>,
     in_flight: BinaryHeap<Reverse<(u64, u64)>>,
     /// (sent time, seq) of every message, for retention expiry.
     by_age: BTreeSet<(u64, u64)>,
     counts: Counts,
+    /// FIFO deduplication: key → (expiry, message id, sequence number), and expiry order.
+    dedup: HashMap<String, (u64, Arc<str>, Option<String>)>,
+    dedup_expiry: VecDeque<(u64, String)>,
+    attempts: HashMap<String, Attempt>,
 }
 
 impl QueueState {
-    fn new(config: QueueConfig, tags: StringMap, now_ms: u64) -> Self {
+    fn new(config: QueueConfig, tags: StringMap, now_ms: u64, fifo: bool) -> Self {
+        let delivery = if fifo {
+            Delivery::Fifo {
+                groups: HashMap::new(),
+                ready: VecDeque::new(),
+            }
+        } else {
+            Delivery::Standard {
+                ready: VecDeque::new(),
+            }
+        };
         QueueState {
             config,
             tags,
             last_modified_ms: now_ms,
             last_purge_ms: None,
             next_seq: 1,
+            // 20-digit decimal like AWS's, increasing for the life of the queue.
+            next_sequence_number: 10_000_000_000_000_000_000 + now_ms as u128 * 1_000_000,
             messages: HashMap::new(),
-            ready: VecDeque::new(),
+            delivery,
             delayed: BinaryHeap::new(),
             in_flight: BinaryHeap::new(),
             by_age: BTreeSet::new(),
             counts: Counts::default(),
+            dedup: HashMap::new(),
+            dedup_expiry: VecDeque::new(),
+            attempts: HashMap::new(),
         }
     }
 
@@ -178,7 +294,8 @@ impl QueueState {
         self.counts
     }
 
-    /// Applies due transitions: retention expiry, end of delay, end of visibility timeout.
+    /// Applies due transitions: retention expiry, end of delay, end of visibility timeout,
+    /// and forgets expired deduplication ids.
     fn refresh(&mut self, now_ms: u64) {
         let retention_ms = self.config.message_retention_period as u64 * 1000;
         while let Some(&(sent, seq)) = self.by_age.first() {
@@ -192,10 +309,12 @@ impl QueueState {
                 break;
             }
             self.delayed.pop();
-            if let Some(m) = self.messages.get(&seq) {
-                if m.state == (MessageState::Delayed { until_ms: due }) {
-                    self.make_visible(seq);
-                }
+            if self
+                .messages
+                .get(&seq)
+                .is_some_and(|m| m.state == (MessageState::Delayed { until_ms: due }))
+            {
+                self.set_state(seq, MessageState::Visible);
             }
         }
         while let Some(&Reverse((due, seq))) = self.in_flight.peek() {
@@ -203,11 +322,24 @@ impl QueueState {
                 break;
             }
             self.in_flight.pop();
-            if let Some(m) = self.messages.get(&seq) {
-                if matches!(m.state, MessageState::InFlight { until_ms, .. } if until_ms == due) {
-                    self.make_visible(seq);
-                }
+            let expired = self.messages.get(&seq).is_some_and(
+                |m| matches!(m.state, MessageState::InFlight { until_ms, .. } if until_ms == due),
+            );
+            if expired {
+                self.set_state(seq, MessageState::Visible);
             }
+        }
+        while let Some((expires, _)) = self.dedup_expiry.front() {
+            if *expires > now_ms {
+                break;
+            }
+            let (expires, key) = self.dedup_expiry.pop_front().expect("peeked");
+            if self.dedup.get(&key).is_some_and(|(e, _, _)| *e == expires) {
+                self.dedup.remove(&key);
+            }
+        }
+        if !self.attempts.is_empty() {
+            self.attempts.retain(|_, a| a.expires_ms > now_ms);
         }
     }
 
@@ -221,12 +353,16 @@ impl QueueState {
         }
     }
 
+    /// Moves a message to `state`, keeping counters, deadline heaps and delivery order right.
     fn set_state(&mut self, seq: u64, state: MessageState) {
         let Some(m) = self.messages.get_mut(&seq) else {
             return;
         };
+        let old = m.state;
+        m.state = state;
+        let group = m.message_group_id.clone();
         let counts = &mut self.counts;
-        match m.state {
+        match old {
             MessageState::Delayed { .. } => counts.delayed -= 1,
             MessageState::Visible => counts.visible -= 1,
             MessageState::InFlight { .. } => counts.in_flight -= 1,
@@ -242,12 +378,49 @@ impl QueueState {
                 self.in_flight.push(Reverse((until_ms, seq)));
             }
         }
-        m.state = state;
+        let was_in_flight = matches!(old, MessageState::InFlight { .. });
+        let is_in_flight = matches!(state, MessageState::InFlight { .. });
+        match &mut self.delivery {
+            Delivery::Standard { ready } => {
+                if state == MessageState::Visible && old != MessageState::Visible {
+                    ready.push_back(seq);
+                }
+            }
+            Delivery::Fifo { groups, .. } => {
+                if let Some(g) = group.as_ref().and_then(|id| groups.get_mut(id)) {
+                    if was_in_flight {
+                        g.in_flight -= 1;
+                    }
+                    if is_in_flight {
+                        g.in_flight += 1;
+                    }
+                }
+                if let Some(id) = group {
+                    self.queue_group_if_ready(&id);
+                }
+            }
+        }
     }
 
-    fn make_visible(&mut self, seq: u64) {
-        self.set_state(seq, MessageState::Visible);
-        self.ready.push_back(seq);
+    /// FIFO: puts a group on the ready list when none of its messages is in flight and its
+    /// first message is visible.
+    fn queue_group_if_ready(&mut self, id: &Arc<str>) {
+        let Delivery::Fifo { groups, ready } = &mut self.delivery else {
+            return;
+        };
+        let Some(g) = groups.get_mut(id) else { return };
+        if g.queued || g.in_flight > 0 {
+            return;
+        }
+        let head_visible = g
+            .seqs
+            .first()
+            .and_then(|seq| self.messages.get(seq))
+            .is_some_and(|m| m.state == MessageState::Visible);
+        if head_visible {
+            g.queued = true;
+            ready.push_back(id.clone());
+        }
     }
 
     fn remove(&mut self, seq: u64) -> Option<StoredMessage> {
@@ -258,13 +431,50 @@ impl QueueState {
             MessageState::Visible => self.counts.visible -= 1,
             MessageState::InFlight { .. } => self.counts.in_flight -= 1,
         }
+        if let (Delivery::Fifo { groups, .. }, Some(id)) = (&mut self.delivery, &m.message_group_id)
+        {
+            if let Some(g) = groups.get_mut(id) {
+                g.seqs.remove(&seq);
+                if matches!(m.state, MessageState::InFlight { .. }) {
+                    g.in_flight -= 1;
+                }
+                if g.seqs.is_empty() && !g.queued {
+                    groups.remove(id);
+                } else {
+                    let id = id.clone();
+                    self.queue_group_if_ready(&id);
+                }
+            }
+        }
         Some(m)
     }
 
-    /// Adds a message; returns true when it is visible at once (so receivers should be woken).
-    pub fn enqueue(&mut self, new: NewMessage, now_ms: u64) -> bool {
+    /// Adds a message. FIFO sends carrying a `dedup_key` seen within the deduplication interval
+    /// are accepted but not enqueued, and answer with the original message's id.
+    pub fn enqueue(&mut self, new: NewMessage, now_ms: u64) -> Enqueued {
+        let fifo = matches!(self.delivery, Delivery::Fifo { .. });
+        if let Some(key) = &new.dedup_key {
+            if let Some((_, message_id, sequence_number)) = self.dedup.get(key) {
+                return Enqueued::Duplicate {
+                    message_id: message_id.clone(),
+                    sequence_number: sequence_number.clone(),
+                };
+            }
+        }
         let seq = self.next_seq;
         self.next_seq += 1;
+        let sequence_number = fifo.then(|| {
+            self.next_sequence_number += 1;
+            self.next_sequence_number.to_string()
+        });
+        if let Some(key) = new.dedup_key {
+            let expires = now_ms + DEDUPLICATION_INTERVAL_MS;
+            self.dedup.insert(
+                key.clone(),
+                (expires, new.message_id.clone(), sequence_number.clone()),
+            );
+            self.dedup_expiry.push_back((expires, key));
+        }
         let delay_ms = new.delay_seconds as u64 * 1000;
         let state = if delay_ms > 0 {
             MessageState::Delayed {
@@ -273,81 +483,246 @@ impl QueueState {
         } else {
             MessageState::Visible
         };
-        let message = StoredMessage {
-            message_id: new.message_id,
-            body: new.body,
-            md5_of_body: new.md5_of_body,
-            attributes: new.attributes,
-            trace_header: new.trace_header,
-            sender_id: new.sender_id,
-            sent_ms: now_ms,
-            receive_count: 0,
-            first_receive_ms: None,
-            message_group_id: new.message_group_id,
-            state,
-        };
-        self.messages.insert(seq, message);
-        self.by_age.insert((now_ms, seq));
+        let sent_ms = new.sent_ms.unwrap_or(now_ms);
+        let group = new.message_group_id.clone();
+        self.messages.insert(
+            seq,
+            StoredMessage {
+                message_id: new.message_id,
+                body: new.body,
+                md5_of_body: new.md5_of_body,
+                attributes: new.attributes,
+                trace_header: new.trace_header,
+                sender_id: new.sender_id,
+                sent_ms,
+                receive_count: new.receive_count,
+                first_receive_ms: new.first_receive_ms,
+                message_group_id: new.message_group_id,
+                deduplication_id: new.deduplication_id,
+                sequence_number: sequence_number.clone(),
+                dead_letter_source_arn: new.dead_letter_source_arn,
+                state,
+            },
+        );
+        self.by_age.insert((sent_ms, seq));
         match state {
             MessageState::Delayed { until_ms } => {
                 self.counts.delayed += 1;
                 self.delayed.push(Reverse((until_ms, seq)));
-                false
             }
-            _ => {
-                self.counts.visible += 1;
-                self.ready.push_back(seq);
-                true
+            _ => self.counts.visible += 1,
+        }
+        match &mut self.delivery {
+            Delivery::Standard { ready } => {
+                if state == MessageState::Visible {
+                    ready.push_back(seq);
+                }
             }
+            Delivery::Fifo { groups, .. } => {
+                // FIFO messages always carry a group (checked on send).
+                let id = group.unwrap_or_else(|| Arc::from(""));
+                groups.entry(id.clone()).or_default().seqs.insert(seq);
+                self.queue_group_if_ready(&id);
+            }
+        }
+        Enqueued::Accepted {
+            sequence_number,
+            visible: state == MessageState::Visible,
         }
     }
 
     /// Takes up to `max` visible messages into flight for `visibility_s` seconds, handing each
-    /// (with a fresh receipt handle) to `render`.
+    /// (with a fresh receipt handle) to `render`. With `max_receives` (a redrive policy), a
+    /// message already received that many times is removed into `dead_letters` instead.
+    #[allow(clippy::too_many_arguments)]
     pub fn receive<T>(
         &mut self,
         queue_id: u64,
         max: usize,
         visibility_s: u32,
         now_ms: u64,
+        max_receives: Option<u32>,
+        attempt_id: Option<&str>,
+        dead_letters: &mut Vec<StoredMessage>,
         mut render: impl FnMut(&StoredMessage, String) -> T,
     ) -> Vec<T> {
-        let mut out = Vec::with_capacity(max.min(self.counts.visible));
-        while out.len() < max {
-            let Some(seq) = self.ready.pop_front() else {
+        if let Some(previous) = attempt_id.and_then(|id| self.attempts.get(id)) {
+            // A retried FIFO receive gets the same messages and handles while none changed.
+            let unchanged = previous.entries.iter().all(|(seq, receive, _)| {
+                self.messages.get(seq).is_some_and(|m| {
+                    m.receive_count == *receive && matches!(m.state, MessageState::InFlight { .. })
+                })
+            });
+            if unchanged {
+                return previous
+                    .entries
+                    .iter()
+                    .map(|(seq, _, handle)| render(&self.messages[seq], handle.clone()))
+                    .collect();
+            }
+        }
+        let until_ms = now_ms + visibility_s as u64 * 1000;
+        let mut taken: Vec<(u64, u32, String)> = Vec::with_capacity(max.min(self.counts.visible));
+        let fifo = matches!(self.delivery, Delivery::Fifo { .. });
+        while taken.len() < max {
+            if !fifo {
+                let Some(seq) = self.pop_ready_message() else {
+                    break;
+                };
+                if !self.redrive_if_exhausted(seq, max_receives, dead_letters) {
+                    taken.push(self.take_into_flight(queue_id, seq, until_ms, now_ms));
+                }
+                continue;
+            }
+            // FIFO: drain the visible prefix of the next ready group, in order.
+            let Some(id) = self.pop_ready_group() else {
                 break;
             };
-            match self.messages.get(&seq) {
-                Some(m) if m.state == MessageState::Visible => {}
-                _ => continue, // stale entry: deleted or moved since it was queued
+            let mut cursor = None;
+            while taken.len() < max {
+                let Some(seq) = self.next_in_group(&id, cursor) else {
+                    break;
+                };
+                cursor = Some(seq);
+                if self.messages[&seq].state != MessageState::Visible {
+                    break;
+                }
+                if !self.redrive_if_exhausted(seq, max_receives, dead_letters) {
+                    taken.push(self.take_into_flight(queue_id, seq, until_ms, now_ms));
+                }
             }
-            let until_ms = now_ms + visibility_s as u64 * 1000;
-            self.set_state(
-                seq,
-                MessageState::InFlight {
-                    until_ms,
-                    received_ms: now_ms,
-                },
-            );
-            let m = self.messages.get_mut(&seq).expect("checked above");
-            m.receive_count += 1;
-            m.first_receive_ms.get_or_insert(now_ms);
-            let handle = Receipt {
-                queue_id,
-                seq,
-                receive: m.receive_count,
+            self.queue_group_if_ready(&id);
+        }
+        let out = taken
+            .iter()
+            .map(|(seq, _, handle)| render(&self.messages[seq], handle.clone()))
+            .collect();
+        if let Some(id) = attempt_id {
+            if !taken.is_empty() {
+                let attempt = Attempt {
+                    expires_ms: now_ms + DEDUPLICATION_INTERVAL_MS,
+                    entries: taken,
+                };
+                self.attempts.insert(id.to_string(), attempt);
             }
-            .encode();
-            out.push(render(m, handle));
         }
         out
     }
 
-    /// Deletes the message a handle names. Deleting a message that is already gone succeeds,
-    /// as on AWS; so does deleting with an older handle of the same message.
+    /// Removes a message into `dead_letters` if it has used up its receives.
+    fn redrive_if_exhausted(
+        &mut self,
+        seq: u64,
+        max_receives: Option<u32>,
+        dead_letters: &mut Vec<StoredMessage>,
+    ) -> bool {
+        let exhausted =
+            max_receives.is_some_and(|limit| self.messages[&seq].receive_count >= limit);
+        if exhausted {
+            dead_letters.extend(self.remove(seq));
+        }
+        exhausted
+    }
+
+    fn take_into_flight(
+        &mut self,
+        queue_id: u64,
+        seq: u64,
+        until_ms: u64,
+        now_ms: u64,
+    ) -> (u64, u32, String) {
+        self.set_state(
+            seq,
+            MessageState::InFlight {
+                until_ms,
+                received_ms: now_ms,
+            },
+        );
+        let m = self.messages.get_mut(&seq).expect("present");
+        m.receive_count += 1;
+        m.first_receive_ms.get_or_insert(now_ms);
+        let handle = Receipt {
+            queue_id,
+            seq,
+            receive: m.receive_count,
+        }
+        .encode();
+        (seq, m.receive_count, handle)
+    }
+
+    /// Standard queues: the next visible message in delivery order.
+    fn pop_ready_message(&mut self) -> Option<u64> {
+        let Delivery::Standard { ready } = &mut self.delivery else {
+            return None;
+        };
+        while let Some(seq) = ready.pop_front() {
+            if self
+                .messages
+                .get(&seq)
+                .is_some_and(|m| m.state == MessageState::Visible)
+            {
+                return Some(seq);
+            }
+        }
+        None
+    }
+
+    /// FIFO: the next group that may deliver (nothing in flight, first message visible).
+    fn pop_ready_group(&mut self) -> Option<Arc<str>> {
+        loop {
+            let Delivery::Fifo { groups, ready } = &mut self.delivery else {
+                return None;
+            };
+            let id = ready.pop_front()?;
+            let Some(g) = groups.get_mut(&id) else {
+                continue;
+            };
+            g.queued = false;
+            if g.seqs.is_empty() {
+                groups.remove(&id);
+                continue;
+            }
+            let head_visible = g
+                .seqs
+                .first()
+                .and_then(|seq| self.messages.get(seq))
+                .is_some_and(|m| m.state == MessageState::Visible);
+            if g.in_flight == 0 && head_visible {
+                return Some(id);
+            }
+        }
+    }
+
+    /// FIFO: the message after `after` in a group (the first one when `after` is `None`).
+    fn next_in_group(&self, id: &Arc<str>, after: Option<u64>) -> Option<u64> {
+        let Delivery::Fifo { groups, .. } = &self.delivery else {
+            return None;
+        };
+        let g = groups.get(id)?;
+        match after {
+            None => g.seqs.first().copied(),
+            Some(after) => g
+                .seqs
+                .range((Bound::Excluded(after), Bound::Unbounded))
+                .next()
+                .copied(),
+        }
+    }
+
+    /// Deletes the message a handle names. Deleting a message that is already gone succeeds, as
+    /// on AWS; on standard queues so does deleting with an older handle of the same message.
     pub fn delete(&mut self, queue_id: u64, receipt: &Receipt) -> Result<(), HandleError> {
         if receipt.queue_id != queue_id {
             return Err(HandleError::WrongQueue);
+        }
+        let Some(m) = self.messages.get(&receipt.seq) else {
+            return Ok(());
+        };
+        if matches!(self.delivery, Delivery::Fifo { .. })
+            && (m.receive_count != receipt.receive
+                || !matches!(m.state, MessageState::InFlight { .. }))
+        {
+            return Err(HandleError::Expired);
         }
         self.remove(receipt.seq);
         Ok(())
@@ -384,31 +759,45 @@ impl QueueState {
                 "Total VisibilityTimeout for the message is beyond the limit [43200 seconds].",
             )));
         }
-        if timeout_s == 0 {
-            self.set_state(receipt.seq, MessageState::Visible);
-            // Returned messages go to the front: they were due first.
-            self.ready.push_front(receipt.seq);
+        let state = if timeout_s == 0 {
+            MessageState::Visible
         } else {
-            self.set_state(
-                receipt.seq,
-                MessageState::InFlight {
-                    until_ms,
-                    received_ms,
-                },
-            );
-        }
+            MessageState::InFlight {
+                until_ms,
+                received_ms,
+            }
+        };
+        self.set_state(receipt.seq, state);
         Ok(Ok(()))
     }
 
-    /// Removes every message, in flight or not.
+    /// Takes the oldest visible message out of the queue (message move tasks).
+    pub fn take_visible(&mut self) -> Option<StoredMessage> {
+        if matches!(self.delivery, Delivery::Standard { .. }) {
+            let seq = self.pop_ready_message()?;
+            return self.remove(seq);
+        }
+        let id = self.pop_ready_group()?;
+        let seq = self.next_in_group(&id, None)?;
+        let m = self.remove(seq);
+        self.queue_group_if_ready(&id);
+        m
+    }
+
+    /// Removes every message, in flight or not. Deduplication memory survives, as on AWS.
     pub fn clear(&mut self) {
         self.messages.clear();
-        self.ready.clear();
+        match &mut self.delivery {
+            Delivery::Standard { ready } => ready.clear(),
+            Delivery::Fifo { groups, ready } => {
+                groups.clear();
+                ready.clear();
+            }
+        }
         self.delayed.clear();
         self.in_flight.clear();
         self.by_age.clear();
+        self.attempts.clear();
         self.counts = Counts::default();
     }
 }
-
-const MAX_VISIBILITY_MS: u64 = 43_200_000;

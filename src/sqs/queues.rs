@@ -15,6 +15,8 @@ use super::{tags, validate, SqsService};
 
 /// AWS allows one purge per queue per minute.
 const PURGE_INTERVAL_MS: u64 = 60_000;
+/// With strict re-creation, a deleted queue's name is blocked this long.
+const RECREATE_WAIT_MS: u64 = 60_000;
 
 impl SqsService {
     pub fn create_queue(
@@ -36,7 +38,24 @@ impl SqsService {
         let tags = input.tags.unwrap_or_default();
         tags::validate_tags(&tags)?;
 
+        let arn = format!("arn:aws:sqs:{}:{}:{name}", ctx.region, ctx.account);
+        self.check_redrive(&arn, fifo, &config)?;
+
         let now = self.now_ms();
+        if self.options.strict_queue_recreate {
+            let key = (ctx.account.clone(), ctx.region.clone(), name.to_string());
+            if self
+                .deleted_at
+                .lock()
+                .get(&key)
+                .is_some_and(|t| now < t + RECREATE_WAIT_MS)
+            {
+                return Err(AwsError::new(
+                    &codes::QUEUE_DELETED_RECENTLY,
+                    "You must wait 60 seconds after deleting a queue before you can create another with the same name.",
+                ));
+            }
+        }
         let mut registry = self.registry.write();
         let by_name = registry
             .entry(ctx.account.clone())
@@ -154,6 +173,12 @@ impl SqsService {
             }
         }
         queue.mark_deleted();
+        let key = (
+            queue.account.clone(),
+            queue.region.clone(),
+            queue.name.clone(),
+        );
+        self.deleted_at.lock().insert(key, self.now_ms());
         tracing::debug!(queue = %queue.arn, "deleted queue");
         Ok(Empty {})
     }
@@ -223,6 +248,12 @@ impl SqsService {
         for name in supplied.keys() {
             attributes::check_settable_name(name)?;
         }
+        // Checked on a copy: the redrive check reads other queues (maybe this one) unlocked.
+        let mut config = queue.lock_config(|c| c.clone());
+        config.apply(&supplied, false)?;
+        if supplied.contains_key("RedrivePolicy") {
+            self.check_redrive(&queue.arn, queue.is_fifo(), &config)?;
+        }
         let now = self.now_ms();
         let mut state = queue.lock(now);
         state.config.apply(&supplied, false)?;
@@ -239,11 +270,11 @@ fn required_name(name: Option<&str>) -> AwsResult<&str> {
 }
 
 /// ListQueues page tokens carry the last name returned.
-fn encode_token(last_name: &str) -> String {
+pub(super) fn encode_token(last_name: &str) -> String {
     URL_SAFE_NO_PAD.encode(last_name)
 }
 
-fn decode_token(token: &str) -> AwsResult<String> {
+pub(super) fn decode_token(token: &str) -> AwsResult<String> {
     URL_SAFE_NO_PAD
         .decode(token)
         .ok()

@@ -1,0 +1,144 @@
+//! Dead-letter queues: RedrivePolicy checks that need other queues, moving exhausted messages,
+//! and ListDeadLetterSourceQueues.
+
+use std::sync::Arc;
+
+use crate::context::RequestContext;
+use crate::error::{AwsError, AwsResult};
+
+use super::attributes::QueueConfig;
+use super::model::*;
+use super::queue::{NewMessage, Queue, StoredMessage};
+use super::{validate, SqsService};
+
+impl SqsService {
+    /// Checks a queue's redrive policy against the queues it names: the target must exist, be
+    /// of the same type, and allow this source in its RedriveAllowPolicy.
+    pub(super) fn check_redrive(
+        &self,
+        source_arn: &str,
+        fifo: bool,
+        config: &QueueConfig,
+    ) -> AwsResult<()> {
+        let Some(policy) = &config.redrive_policy else {
+            return Ok(());
+        };
+        let invalid = |reason: &str| {
+            AwsError::invalid_parameter_value(format!(
+                "Value {} for parameter RedrivePolicy is invalid. Reason: {reason}",
+                policy.render()
+            ))
+        };
+        let target = self
+            .queue_by_arn(&policy.dead_letter_target_arn)
+            .ok_or_else(|| invalid("Dead letter target does not exist."))?;
+        if target.is_fifo() != fifo {
+            return Err(invalid(
+                "Dead-letter queue must be same type of queue as the source.",
+            ));
+        }
+        let allowed = target.lock_config(|c| {
+            c.redrive_allow_policy
+                .as_ref()
+                .is_none_or(|p| p.allows(source_arn))
+        });
+        if !allowed {
+            return Err(invalid(&format!(
+                "Queue {source_arn} is not allowed to use {} as a dead-letter queue.",
+                target.arn
+            )));
+        }
+        Ok(())
+    }
+
+    /// Moves messages that used up their receives into the source's dead-letter queue. Standard
+    /// DLQs keep the original send time (retention counts from it); FIFO DLQs reset it. If the
+    /// dead-letter queue is gone the messages stay where they were.
+    pub(super) fn move_to_dead_letter_queue(
+        &self,
+        source: &Queue,
+        target_arn: &str,
+        messages: Vec<StoredMessage>,
+    ) {
+        let now = self.now_ms();
+        let source_arn: Arc<str> = Arc::from(source.arn.as_str());
+        let (queue, keep_sent) = match self.queue_by_arn(target_arn) {
+            Some(dlq) => {
+                let keep = !dlq.is_fifo();
+                (dlq, keep)
+            }
+            None => {
+                tracing::warn!(source = %source.arn, target = target_arn, "dead-letter queue missing; message kept");
+                let mut state = source.lock(now);
+                for m in messages {
+                    state.enqueue(NewMessage::moved_from(m, None, true), now);
+                }
+                return;
+            }
+        };
+        {
+            let mut state = queue.lock(now);
+            for m in messages {
+                state.enqueue(
+                    NewMessage::moved_from(m, Some(source_arn.clone()), keep_sent),
+                    now,
+                );
+            }
+        }
+        queue.notify().notify_one();
+    }
+
+    pub fn list_dead_letter_source_queues(
+        &self,
+        ctx: &RequestContext,
+        input: ListDeadLetterSourceQueuesInput,
+    ) -> AwsResult<ListDeadLetterSourceQueuesOutput> {
+        let dlq = self.resolve(ctx, input.queue_url.as_deref())?;
+        let max = match input.max_results {
+            Some(n) => Some(validate::int_in_range(
+                "MaxResults",
+                n,
+                1..=1000,
+                "MaxResults must be an integer between 1 and 1000.",
+            )? as usize),
+            None => None,
+        };
+        let after = match input.next_token.as_deref().filter(|t| !t.is_empty()) {
+            Some(token) => Some(super::queues::decode_token(token)?),
+            None => None,
+        };
+        let candidates: Vec<Arc<Queue>> = {
+            let registry = self.registry.read();
+            registry
+                .get(&dlq.account)
+                .and_then(|r| r.get(&dlq.region))
+                .map(|by_name| by_name.values().cloned().collect())
+                .unwrap_or_default()
+        };
+        let sources = candidates.into_iter().filter(|q| {
+            after.as_deref().is_none_or(|a| q.name.as_str() > a)
+                && q.lock_config(|c| {
+                    c.redrive_policy
+                        .as_ref()
+                        .is_some_and(|p| p.dead_letter_target_arn == dlq.arn)
+                })
+        });
+        let mut sources = sources.peekable();
+        let limit = max.unwrap_or(1000);
+        let mut page = Vec::new();
+        while page.len() < limit {
+            match sources.next() {
+                Some(q) => page.push(q),
+                None => break,
+            }
+        }
+        let next_token = match (max, sources.peek()) {
+            (Some(_), Some(_)) => page.last().map(|q| super::queues::encode_token(&q.name)),
+            _ => None,
+        };
+        Ok(ListDeadLetterSourceQueuesOutput {
+            queue_urls: page.iter().map(|q| Self::queue_url(ctx, q)).collect(),
+            next_token,
+        })
+    }
+}

@@ -1,0 +1,283 @@
+//! Message move tasks: StartMessageMoveTask, ListMessageMoveTasks, CancelMessageMoveTask.
+//! A task runs in the background, taking visible messages out of a dead-letter queue and
+//! sending each to the given destination or back to the queue it came from.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use parking_lot::Mutex;
+
+use crate::context::RequestContext;
+use crate::error::{codes, AwsError, AwsResult};
+
+use super::model::*;
+use super::queue::NewMessage;
+use super::{lookup_arn, SharedRegistry, SqsService};
+
+/// One task, shared between the worker and the API.
+#[derive(Debug)]
+pub struct MoveTask {
+    handle: String,
+    source_arn: String,
+    destination_arn: Option<String>,
+    max_per_second: Option<i64>,
+    started_ms: i64,
+    to_move: i64,
+    moved: AtomicI64,
+    cancelled: AtomicBool,
+    /// RUNNING, COMPLETED, CANCELLED or FAILED, and the failure reason.
+    status: Mutex<(&'static str, Option<String>)>,
+}
+
+impl MoveTask {
+    fn entry(&self) -> MessageMoveTaskEntry {
+        let (status, failure_reason) = self.status.lock().clone();
+        MessageMoveTaskEntry {
+            // AWS returns the handle only while the task can still be cancelled.
+            task_handle: (status == "RUNNING").then(|| self.handle.clone()),
+            status: status.to_string(),
+            source_arn: self.source_arn.clone(),
+            destination_arn: self.destination_arn.clone(),
+            max_number_of_messages_per_second: self.max_per_second,
+            approximate_number_of_messages_moved: self.moved.load(Ordering::Relaxed),
+            approximate_number_of_messages_to_move: Some(self.to_move),
+            failure_reason,
+            started_timestamp: self.started_ms,
+        }
+    }
+
+    /// Stops the worker (reset, CancelMessageMoveTask).
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+        self.finish("CANCELLED", None);
+    }
+
+    fn finish(&self, status: &'static str, reason: Option<String>) {
+        let mut current = self.status.lock();
+        if current.0 == "RUNNING" {
+            *current = (status, reason);
+        }
+    }
+}
+
+impl SqsService {
+    pub fn start_message_move_task(
+        &self,
+        ctx: &RequestContext,
+        input: StartMessageMoveTaskInput,
+    ) -> AwsResult<StartMessageMoveTaskOutput> {
+        let _ = ctx;
+        let source_arn = match input.source_arn {
+            Some(a) if !a.is_empty() => a,
+            _ => return Err(AwsError::missing_parameter("SourceArn")),
+        };
+        let source = self.queue_by_arn(&source_arn).ok_or_else(|| {
+            AwsError::new(
+                &codes::RESOURCE_NOT_FOUND,
+                "The resource that you specified for the SourceArn parameter doesn't exist.",
+            )
+        })?;
+        if !self.is_dead_letter_queue(&source.arn) {
+            return Err(AwsError::invalid_parameter_value(
+                "Source queue must be configured as a Dead Letter Queue.",
+            ));
+        }
+        let destination_arn = input.destination_arn.filter(|d| !d.is_empty());
+        if let Some(arn) = &destination_arn {
+            if self.queue_by_arn(arn).is_none() {
+                return Err(AwsError::new(
+                    &codes::RESOURCE_NOT_FOUND,
+                    "The resource that you specified for the DestinationArn parameter doesn't exist.",
+                ));
+            }
+        }
+        let max_per_second = match input.max_number_of_messages_per_second {
+            Some(n) => Some(super::validate::int_in_range(
+                "MaxNumberOfMessagesPerSecond",
+                n,
+                1..=500,
+                "MaxNumberOfMessagesPerSecond must be between 1 and 500.",
+            )?),
+            None => None,
+        };
+        let now = self.now_ms();
+        let mut tasks = self.move_tasks.lock();
+        if tasks
+            .iter()
+            .any(|t| t.source_arn == source.arn && t.status.lock().0 == "RUNNING")
+        {
+            return Err(AwsError::invalid_parameter_value(
+                "There is already a task running. Only one active task is allowed for a source queue arn at a given time.",
+            ));
+        }
+        let to_move = source.lock(now).counts().visible as i64;
+        let handle = STANDARD.encode(format!("{}|{}", uuid::Uuid::new_v4(), source.arn));
+        let task = Arc::new(MoveTask {
+            handle: handle.clone(),
+            source_arn: source.arn.clone(),
+            destination_arn,
+            max_per_second,
+            started_ms: now as i64,
+            to_move,
+            moved: AtomicI64::new(0),
+            cancelled: AtomicBool::new(false),
+            status: Mutex::new(("RUNNING", None)),
+        });
+        tasks.push(task.clone());
+        tokio::spawn(run(task, self.registry.clone(), self.clock.clone()));
+        Ok(StartMessageMoveTaskOutput {
+            task_handle: handle,
+        })
+    }
+
+    pub fn list_message_move_tasks(
+        &self,
+        ctx: &RequestContext,
+        input: ListMessageMoveTasksInput,
+    ) -> AwsResult<ListMessageMoveTasksOutput> {
+        let _ = ctx;
+        let source_arn = match input.source_arn {
+            Some(a) if !a.is_empty() => a,
+            _ => return Err(AwsError::missing_parameter("SourceArn")),
+        };
+        if self.queue_by_arn(&source_arn).is_none() {
+            return Err(AwsError::new(
+                &codes::RESOURCE_NOT_FOUND,
+                "The resource that you specified for the SourceArn parameter doesn't exist.",
+            ));
+        }
+        let max = match input.max_results {
+            Some(n) => super::validate::int_in_range(
+                "MaxResults",
+                n,
+                1..=10,
+                "MaxResults must be between 1 and 10.",
+            )? as usize,
+            None => 1,
+        };
+        let tasks = self.move_tasks.lock();
+        let results = tasks
+            .iter()
+            .rev()
+            .filter(|t| t.source_arn == source_arn)
+            .take(max)
+            .map(|t| t.entry())
+            .collect();
+        Ok(ListMessageMoveTasksOutput { results })
+    }
+
+    pub fn cancel_message_move_task(
+        &self,
+        ctx: &RequestContext,
+        input: CancelMessageMoveTaskInput,
+    ) -> AwsResult<CancelMessageMoveTaskOutput> {
+        let _ = ctx;
+        let handle = match input.task_handle {
+            Some(h) if !h.is_empty() => h,
+            _ => return Err(AwsError::missing_parameter("TaskHandle")),
+        };
+        let well_formed = STANDARD
+            .decode(&handle)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .is_some_and(|s| s.contains("|arn:"));
+        if !well_formed {
+            return Err(AwsError::invalid_parameter_value(
+                "Value for parameter TaskHandle is invalid.",
+            ));
+        }
+        let tasks = self.move_tasks.lock();
+        let task = tasks
+            .iter()
+            .find(|t| t.handle == handle)
+            .ok_or_else(|| AwsError::new(&codes::RESOURCE_NOT_FOUND, "Task does not exist."))?;
+        if task.status.lock().0 != "RUNNING" {
+            return Err(AwsError::new(
+                &codes::RESOURCE_NOT_FOUND,
+                "Task does not exist.",
+            ));
+        }
+        task.cancel();
+        Ok(CancelMessageMoveTaskOutput {
+            approximate_number_of_messages_moved: task.moved.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Whether some queue names `arn` as its dead-letter queue.
+    fn is_dead_letter_queue(&self, arn: &str) -> bool {
+        let queues: Vec<_> = {
+            let registry = self.registry.read();
+            registry
+                .values()
+                .flat_map(|r| r.values())
+                .flat_map(|q| q.values())
+                .cloned()
+                .collect()
+        };
+        queues.iter().any(|q| {
+            q.lock_config(|c| {
+                c.redrive_policy
+                    .as_ref()
+                    .is_some_and(|p| p.dead_letter_target_arn == arn)
+            })
+        })
+    }
+}
+
+/// The worker: moves up to `to_move` messages, honouring the rate limit and cancellation.
+async fn run(task: Arc<MoveTask>, registry: SharedRegistry, clock: Arc<crate::clock::Clock>) {
+    let pause = task
+        .max_per_second
+        .map(|n| Duration::from_secs_f64(1.0 / n as f64));
+    while task.moved.load(Ordering::Relaxed) < task.to_move
+        && !task.cancelled.load(Ordering::Acquire)
+    {
+        let Some(source) = lookup_arn(&registry, &task.source_arn) else {
+            task.finish(
+                "FAILED",
+                Some("AWS.SimpleQueueService.NonExistentQueue".into()),
+            );
+            return;
+        };
+        let now = clock.now_ms();
+        let Some(message) = source.lock(now).take_visible() else {
+            break;
+        };
+        let target_arn = task.destination_arn.clone().or_else(|| {
+            message
+                .dead_letter_source_arn
+                .as_deref()
+                .map(str::to_string)
+        });
+        let target = target_arn
+            .as_deref()
+            .and_then(|arn| lookup_arn(&registry, arn));
+        let Some(target) = target else {
+            // Nowhere to go: put it back and report the failure, as AWS does.
+            source
+                .lock(now)
+                .enqueue(NewMessage::moved_from(message, None, true), now);
+            task.finish(
+                "FAILED",
+                Some("AWS.SimpleQueueService.NonExistentQueue".into()),
+            );
+            return;
+        };
+        let keep_sent = !target.is_fifo();
+        let mut moved = NewMessage::moved_from(message, None, keep_sent);
+        // A redriven message starts over: it must not be dead-lettered again at once.
+        moved.receive_count = 0;
+        moved.first_receive_ms = None;
+        target.lock(now).enqueue(moved, now);
+        target.notify().notify_one();
+        let count = task.moved.fetch_add(1, Ordering::Relaxed) + 1;
+        match pause {
+            Some(p) => tokio::time::sleep(p).await,
+            None if count % 100 == 0 => tokio::task::yield_now().await,
+            None => {}
+        }
+    }
+    task.finish("COMPLETED", None);
+}
