@@ -52,6 +52,19 @@ pub mod codes {
         SERIALIZATION = ("SerializationException", "SerializationException", 400, true);
         REQUEST_TOO_LARGE = ("RequestEntityTooLarge", "RequestEntityTooLarge", 413, true);
         INTERNAL_ERROR = ("InternalFailure", "InternalFailure", 500, true);
+        // SNS
+        SNS_NOT_FOUND = ("NotFoundException", "NotFound", 404, false);
+        SNS_INVALID_PARAMETER = ("InvalidParameterException", "InvalidParameter", 400, false);
+        SNS_PARAMETER_VALUE_INVALID = ("InvalidParameterValueException", "ParameterValueInvalid", 400, false);
+        SNS_AUTHORIZATION_ERROR = ("AuthorizationErrorException", "AuthorizationError", 403, false);
+        SNS_TOO_MANY_ENTRIES = ("TooManyEntriesInBatchRequestException", "TooManyEntriesInBatchRequest", 400, false);
+        SNS_EMPTY_BATCH = ("EmptyBatchRequestException", "EmptyBatchRequest", 400, false);
+        SNS_BATCH_IDS_NOT_DISTINCT = ("BatchEntryIdsNotDistinctException", "BatchEntryIdsNotDistinct", 400, false);
+        SNS_INVALID_BATCH_ENTRY_ID = ("InvalidBatchEntryIdException", "InvalidBatchEntryId", 400, false);
+        SNS_BATCH_TOO_LONG = ("BatchRequestTooLongException", "BatchRequestTooLong", 400, false);
+        SNS_VALIDATION_ERROR = ("ValidationException", "ValidationError", 400, false);
+        SNS_FILTER_POLICY_LIMIT = ("FilterPolicyLimitExceededException", "FilterPolicyLimitExceeded", 403, false);
+        SNS_TAG_LIMIT_EXCEEDED = ("TagLimitExceededException", "TagLimitExceeded", 400, false);
     }
 }
 
@@ -118,6 +131,17 @@ impl AwsError {
 
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(&codes::INTERNAL_ERROR, message)
+    }
+}
+
+impl AwsError {
+    /// SNS's `InvalidParameter`, worded `Invalid parameter: <detail>`.
+    pub fn sns_invalid(detail: impl fmt::Display) -> Self {
+        Self::new(&codes::SNS_INVALID_PARAMETER, format!("Invalid parameter: {detail}"))
+    }
+
+    pub fn sns_not_found(what: &str) -> Self {
+        Self::new(&codes::SNS_NOT_FOUND, format!("{what} does not exist"))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod context;
 pub mod error;
 pub mod protocol;
 pub mod server;
+pub mod sns;
 pub mod sqs;
 pub mod sts;
 

@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{codes, AwsError};
 use crate::protocol;
+use crate::sns::SnsService;
 use crate::sqs::{SqsOptions, SqsService};
 
 /// Largest request body accepted: a 1 MiB message survives form or JSON encoding within it.
@@ -28,7 +29,8 @@ const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 pub struct App {
     pub config: Config,
     pub clock: Arc<Clock>,
-    pub sqs: SqsService,
+    pub sqs: Arc<SqsService>,
+    pub sns: SnsService,
     pub started: Instant,
     /// `host:port` for queue URLs when a request carries no Host header.
     pub default_host: String,
@@ -37,13 +39,13 @@ pub struct App {
 impl App {
     pub fn new(config: Config, local_addr: SocketAddr) -> Self {
         let clock = Arc::new(Clock::new());
+        let sqs = Arc::new(SqsService::new(
+            clock.clone(),
+            SqsOptions { strict_queue_recreate: config.strict_queue_recreate },
+        ));
         App {
-            sqs: SqsService::new(
-                clock.clone(),
-                SqsOptions {
-                    strict_queue_recreate: config.strict_queue_recreate,
-                },
-            ),
+            sns: SnsService::new(clock.clone(), sqs.clone()),
+            sqs,
             clock,
             started: Instant::now(),
             default_host: format!("localhost:{}", local_addr.port()),
@@ -55,7 +57,9 @@ impl App {
 pub fn router(app: Arc<App>) -> Router {
     let mut router = Router::new()
         .route("/_lyrebird/health", get(health))
-        .route("/_lyrebird/reset", post(reset));
+        .route("/_lyrebird/reset", post(reset))
+        .route("/_lyrebird/sns/deliveries", get(sns_deliveries).delete(clear_sns_deliveries))
+        .route(crate::sns::delivery::CERT_PATH, get(signing_certificate));
     if app.config.test_endpoints {
         router = router.route("/_lyrebird/clock/advance", post(advance_clock));
     }
@@ -135,17 +139,39 @@ async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
         "status": "running",
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": app.started.elapsed().as_secs(),
-        "services": { "sqs": "running", "sns": "not implemented", "sts": "running" },
+        "services": { "sqs": "running", "sns": "running", "sts": "running" },
         "storage": "memory",
         "queues": app.sqs.queue_count(),
+        "topics": app.sns.topic_count(),
     }))
 }
 
 /// Wipes all state in every account and region, so test suites can isolate tests.
 async fn reset(State(app): State<Arc<App>>) -> impl IntoResponse {
+    app.sns.reset();
     app.sqs.reset();
     tracing::info!("state reset");
     Json(serde_json::json!({ "reset": true }))
+}
+
+/// What SNS would have sent to email, SMS, Lambda, Firehose and mobile endpoints. Filters:
+/// `protocol`, `endpoint`, `topic_arn`, `subscription_arn`.
+async fn sns_deliveries(
+    State(app): State<Arc<App>>,
+    axum::extract::Query(filter): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> impl IntoResponse {
+    Json(app.sns.deliveries().list(&filter))
+}
+
+async fn clear_sns_deliveries(State(app): State<Arc<App>>) -> impl IntoResponse {
+    app.sns.deliveries().clear();
+    Json(serde_json::json!({ "cleared": true }))
+}
+
+/// The certificate SNS signatures verify against (`SigningCertURL`).
+async fn signing_certificate(State(app): State<Arc<App>>) -> impl IntoResponse {
+    let pem = app.sns.signer().certificate_pem().to_string();
+    ([(http::header::CONTENT_TYPE, "application/x-pem-file")], pem)
 }
 
 #[derive(serde::Deserialize)]

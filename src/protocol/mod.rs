@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod params;
+pub mod sns_query;
 pub mod sqs_query;
 pub mod xml;
 
@@ -217,7 +218,7 @@ async fn query(
             crate::sts::get_caller_identity(ctx),
         ),
         Service::Sts => xml_error(ctx, service, &invalid_action(&action)),
-        Service::Sns => xml_error(ctx, service, &not_yet_implemented(&action)),
+        Service::Sns => sns(app, ctx, &action, &params).await,
     };
     (action, response)
 }
@@ -249,6 +250,19 @@ async fn sqs_query(
             sqs_query::encode(&response, &ctx.request_id),
         ),
         Err(e) => xml_error(ctx, Service::Sqs, &e),
+    }
+}
+
+async fn sns(app: &App, ctx: &RequestContext, action: &str, params: &params::Params) -> Response<Body> {
+    let result = async {
+        let op = crate::sns::model::Operation::from_name(action).ok_or_else(|| not_yet_implemented(action))?;
+        let request = sns_query::decode(op, params)?;
+        app.sns.call(ctx, request).await
+    }
+    .await;
+    match result {
+        Ok(response) => respond(ctx, StatusCode::OK, XML_CONTENT_TYPE, sns_query::encode(&response, &ctx.request_id)),
+        Err(e) => xml_error(ctx, Service::Sns, &e),
     }
 }
 

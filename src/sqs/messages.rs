@@ -110,6 +110,39 @@ impl SqsService {
         Ok(output)
     }
 
+    /// Sends on behalf of another service (SNS delivery), with SendMessage's validation and
+    /// limits. Deduplication ids only reach FIFO queues.
+    pub fn send_from_service(
+        &self,
+        queue_arn: &str,
+        body: String,
+        attributes: MessageAttributes,
+        group_id: Option<String>,
+        deduplication_id: Option<String>,
+        sender_id: &str,
+    ) -> AwsResult<()> {
+        let queue = self.queue_by_arn(queue_arn).ok_or_else(AwsError::queue_does_not_exist)?;
+        let mut ctx = RequestContext::internal(&queue.account, &queue.region, "");
+        ctx.access_key = Some(sender_id.to_string());
+        let settings = SendSettings::of(&queue);
+        let fifo = queue.is_fifo();
+        let fields = SendFields {
+            body: Some(body),
+            delay_seconds: None,
+            attributes: (!attributes.is_empty()).then_some(attributes),
+            system_attributes: None,
+            deduplication_id: deduplication_id.filter(|_| fifo),
+            group_id,
+        };
+        let mut send = prepare_send(&ctx, &queue, false, fields, &settings)?;
+        let now = self.now_ms();
+        let enqueued = queue.lock(now).enqueue(send.message, now);
+        if send.output.apply(enqueued) {
+            queue.notify().notify_one();
+        }
+        Ok(())
+    }
+
     pub async fn receive_message(
         &self,
         ctx: &RequestContext,
@@ -584,9 +617,10 @@ impl Selection {
             || self
                 .user
                 .iter()
-                .any(|pattern| match pattern.strip_suffix('*') {
-                    Some(prefix) if prefix.ends_with('.') => name.starts_with(prefix),
-                    _ => pattern == name,
+                // `Hel.*` selects every name starting with `Hel` (AWS returns Hello and Help.Me).
+                .any(|pattern| match pattern.strip_suffix(".*") {
+                    Some(prefix) => name.starts_with(prefix),
+                    None => pattern == name,
                 })
     }
 

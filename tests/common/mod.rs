@@ -34,6 +34,39 @@ pub fn sqs_as(server: &RunningServer, access_key: &str, region: &str) -> aws_sdk
     aws_sdk_sqs::Client::from_conf(config)
 }
 
+/// An aws-sdk-sns client for `server` (query protocol), region us-east-1.
+pub fn sns(server: &RunningServer) -> aws_sdk_sns::Client {
+    let http = aws_smithy_http_client::Builder::new().build_http();
+    let config = aws_sdk_sns::Config::builder()
+        .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
+        .region(aws_sdk_sns::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sns::config::Credentials::new("test", "secret", None, None, "test"))
+        .endpoint_url(server.endpoint())
+        .http_client(http)
+        .build();
+    aws_sdk_sns::Client::from_conf(config)
+}
+
+/// The code of a failed aws-sdk-sns call.
+pub fn sns_error_code<E, R>(err: &aws_sdk_sns::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_sns::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .unwrap_or_else(|| panic!("expected a service error, got {err:?}"))
+        .to_string()
+}
+
+pub fn sns_error_message<E, R>(err: &aws_sdk_sns::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_sns::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    err.as_service_error().and_then(|e| e.message()).unwrap_or_default().to_string()
+}
+
 /// Creates a standard queue with optional attributes and returns its URL.
 pub async fn create_queue(
     client: &aws_sdk_sqs::Client,

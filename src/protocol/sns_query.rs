@@ -1,0 +1,261 @@
+//! The SNS query protocol: form parameters in (`Attributes.entry.N.key`, `Tags.member.N.Key`,
+//! `MessageAttributes.entry.N.Name`, …), XML out with `<member>` lists and `<entry>` maps.
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+
+use crate::error::{AwsError, AwsResult};
+use crate::sns::model::*;
+
+use super::params::Params;
+use super::xml::XmlWriter;
+
+pub const NAMESPACE: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
+
+pub fn decode(op: Operation, p: &Params) -> AwsResult<Request> {
+    let s = |name: &str| p.string(name);
+    Ok(match op {
+        Operation::CreateTopic => Request::CreateTopic(CreateTopicInput {
+            name: s("Name"),
+            attributes: entry_map(p, "Attributes"),
+            tags: tags(p, "Tags"),
+            data_protection_policy: s("DataProtectionPolicy"),
+        }),
+        Operation::DeleteTopic => Request::DeleteTopic(TopicArnInput { topic_arn: s("TopicArn") }),
+        Operation::ListTopics => Request::ListTopics(NextTokenInput { next_token: s("NextToken") }),
+        Operation::GetTopicAttributes => Request::GetTopicAttributes(TopicArnInput { topic_arn: s("TopicArn") }),
+        Operation::SetTopicAttributes => Request::SetTopicAttributes(SetAttributeInput {
+            arn: s("TopicArn"),
+            attribute_name: s("AttributeName"),
+            attribute_value: s("AttributeValue"),
+        }),
+        Operation::Subscribe => Request::Subscribe(SubscribeInput {
+            topic_arn: s("TopicArn"),
+            protocol: s("Protocol"),
+            endpoint: s("Endpoint"),
+            attributes: entry_map(p, "Attributes"),
+            return_subscription_arn: p.bool("ReturnSubscriptionArn")?.unwrap_or(false),
+        }),
+        Operation::ConfirmSubscription => Request::ConfirmSubscription(ConfirmSubscriptionInput {
+            topic_arn: s("TopicArn"),
+            token: s("Token"),
+            authenticate_on_unsubscribe: s("AuthenticateOnUnsubscribe"),
+        }),
+        Operation::Unsubscribe => Request::Unsubscribe(SubscriptionArnInput { subscription_arn: s("SubscriptionArn") }),
+        Operation::ListSubscriptions => Request::ListSubscriptions(NextTokenInput { next_token: s("NextToken") }),
+        Operation::ListSubscriptionsByTopic => Request::ListSubscriptionsByTopic(ListSubscriptionsByTopicInput {
+            topic_arn: s("TopicArn"),
+            next_token: s("NextToken"),
+        }),
+        Operation::GetSubscriptionAttributes => {
+            Request::GetSubscriptionAttributes(SubscriptionArnInput { subscription_arn: s("SubscriptionArn") })
+        }
+        Operation::SetSubscriptionAttributes => Request::SetSubscriptionAttributes(SetAttributeInput {
+            arn: s("SubscriptionArn"),
+            attribute_name: s("AttributeName"),
+            attribute_value: s("AttributeValue"),
+        }),
+        Operation::Publish => Request::Publish(PublishInput {
+            topic_arn: s("TopicArn"),
+            target_arn: s("TargetArn"),
+            phone_number: s("PhoneNumber"),
+            fields: publish_fields(p)?,
+        }),
+        Operation::PublishBatch => Request::PublishBatch(PublishBatchInput {
+            topic_arn: s("TopicArn"),
+            entries: p
+                .indexed("PublishBatchRequestEntries")
+                .into_iter()
+                .map(|e| Ok(PublishBatchEntry { id: e.string("Id"), fields: publish_fields(e)? }))
+                .collect::<AwsResult<_>>()?,
+        }),
+        Operation::TagResource => {
+            Request::TagResource(TagResourceInput { resource_arn: s("ResourceArn"), tags: tags(p, "Tags") })
+        }
+        Operation::UntagResource => Request::UntagResource(UntagResourceInput {
+            resource_arn: s("ResourceArn"),
+            tag_keys: p.list("TagKeys").unwrap_or_default(),
+        }),
+        Operation::ListTagsForResource => {
+            Request::ListTagsForResource(ResourceArnInput { resource_arn: s("ResourceArn") })
+        }
+        Operation::GetDataProtectionPolicy => {
+            Request::GetDataProtectionPolicy(ResourceArnInput { resource_arn: s("ResourceArn") })
+        }
+        Operation::PutDataProtectionPolicy => Request::PutDataProtectionPolicy(PutDataProtectionPolicyInput {
+            resource_arn: s("ResourceArn"),
+            data_protection_policy: s("DataProtectionPolicy"),
+        }),
+        Operation::AddPermission => Request::AddPermission(AddPermissionInput {
+            topic_arn: s("TopicArn"),
+            label: s("Label"),
+            aws_account_ids: p.list("AWSAccountId").unwrap_or_default(),
+            action_names: p.list("ActionName").unwrap_or_default(),
+        }),
+        Operation::RemovePermission => {
+            Request::RemovePermission(RemovePermissionInput { topic_arn: s("TopicArn"), label: s("Label") })
+        }
+    })
+}
+
+/// `Name.entry.N.key` / `Name.entry.N.value`.
+fn entry_map(p: &Params, name: &str) -> StringMap {
+    p.child(name)
+        .map(|node| {
+            node.indexed("entry")
+                .into_iter()
+                .filter_map(|e| Some((e.string("key")?, e.string("value").unwrap_or_default())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `Name.member.N.Key` / `.Value`.
+fn tags(p: &Params, name: &str) -> Vec<(String, String)> {
+    p.indexed(name)
+        .into_iter()
+        .filter_map(|t| Some((t.string("Key")?, t.string("Value").unwrap_or_default())))
+        .collect()
+}
+
+fn publish_fields(p: &Params) -> AwsResult<PublishFields> {
+    let mut attributes = MessageAttributes::new();
+    if let Some(node) = p.child("MessageAttributes") {
+        for entry in node.indexed("entry") {
+            let name = entry.string("Name").unwrap_or_default();
+            let value = entry.child("Value");
+            let field = |f: &str| value.and_then(|v| v.string(f));
+            let binary_value = match field("BinaryValue") {
+                Some(b64) => Some(STANDARD.decode(b64.trim()).map_err(|_| {
+                    AwsError::new(
+                        &crate::error::codes::SNS_PARAMETER_VALUE_INVALID,
+                        format!("The message attribute '{name}' has an invalid binary value."),
+                    )
+                })?),
+                None => None,
+            };
+            attributes.insert(
+                name,
+                MessageAttributeValue {
+                    data_type: field("DataType"),
+                    string_value: field("StringValue"),
+                    binary_value,
+                    ..Default::default()
+                },
+            );
+        }
+    }
+    Ok(PublishFields {
+        message: p.string("Message"),
+        subject: p.string("Subject"),
+        message_structure: p.string("MessageStructure"),
+        message_attributes: attributes,
+        message_deduplication_id: p.string("MessageDeduplicationId"),
+        message_group_id: p.string("MessageGroupId"),
+    })
+}
+
+pub fn encode(response: &Response, request_id: &str) -> String {
+    let op = response.operation().name();
+    let root = format!("{op}Response");
+    let result = format!("{op}Result");
+    let mut w = XmlWriter::new();
+    w.open_ns(&root, NAMESPACE);
+    let has_result = !matches!(
+        response,
+        Response::DeleteTopic(_)
+            | Response::SetTopicAttributes(_)
+            | Response::Unsubscribe(_)
+            | Response::SetSubscriptionAttributes(_)
+            | Response::PutDataProtectionPolicy(_)
+            | Response::AddPermission(_)
+            | Response::RemovePermission(_)
+    );
+    if has_result {
+        w.open(&result);
+        encode_result(&mut w, response);
+        w.close(&result);
+    }
+    w.response_metadata(request_id).close(&root);
+    w.finish()
+}
+
+fn encode_result(w: &mut XmlWriter, response: &Response) {
+    match response {
+        Response::CreateTopic(o) => {
+            w.text("TopicArn", &o.topic_arn);
+        }
+        Response::ListTopics(o) => {
+            w.open("Topics");
+            for arn in &o.topics {
+                w.open("member").text("TopicArn", arn).close("member");
+            }
+            w.close("Topics").opt_text("NextToken", o.next_token.as_deref());
+        }
+        Response::GetTopicAttributes(o) | Response::GetSubscriptionAttributes(o) => attributes(w, &o.attributes),
+        Response::Subscribe(o) | Response::ConfirmSubscription(o) => {
+            w.text("SubscriptionArn", &o.subscription_arn);
+        }
+        Response::ListSubscriptions(o) | Response::ListSubscriptionsByTopic(o) => {
+            w.open("Subscriptions");
+            for s in &o.subscriptions {
+                w.open("member")
+                    .text("SubscriptionArn", &s.subscription_arn)
+                    .text("Owner", &s.owner)
+                    .text("Protocol", &s.protocol)
+                    .text("Endpoint", &s.endpoint)
+                    .text("TopicArn", &s.topic_arn)
+                    .close("member");
+            }
+            w.close("Subscriptions").opt_text("NextToken", o.next_token.as_deref());
+        }
+        Response::Publish(o) => {
+            w.text("MessageId", &o.message_id).opt_text("SequenceNumber", o.sequence_number.as_deref());
+        }
+        Response::PublishBatch(o) => {
+            w.open("Successful");
+            for s in &o.successful {
+                w.open("member")
+                    .text("Id", &s.id)
+                    .text("MessageId", &s.message_id)
+                    .opt_text("SequenceNumber", s.sequence_number.as_deref())
+                    .close("member");
+            }
+            w.close("Successful").open("Failed");
+            for f in &o.failed {
+                w.open("member")
+                    .text("Id", &f.id)
+                    .text("Code", &f.code)
+                    .text("Message", &f.message)
+                    .text("SenderFault", if f.sender_fault { "true" } else { "false" })
+                    .close("member");
+            }
+            w.close("Failed");
+        }
+        Response::ListTagsForResource(o) => {
+            w.open("Tags");
+            for (k, v) in &o.tags {
+                w.open("member").text("Key", k).text("Value", v).close("member");
+            }
+            w.close("Tags");
+        }
+        Response::GetDataProtectionPolicy(o) => {
+            w.opt_text("DataProtectionPolicy", o.data_protection_policy.as_deref());
+        }
+        Response::TagResource(_) | Response::UntagResource(_) => {}
+        Response::DeleteTopic(_)
+        | Response::SetTopicAttributes(_)
+        | Response::Unsubscribe(_)
+        | Response::SetSubscriptionAttributes(_)
+        | Response::PutDataProtectionPolicy(_)
+        | Response::AddPermission(_)
+        | Response::RemovePermission(_) => {}
+    }
+}
+
+fn attributes(w: &mut XmlWriter, map: &StringMap) {
+    w.open("Attributes");
+    for (k, v) in map {
+        w.open("entry").text("key", k).text("value", v).close("entry");
+    }
+    w.close("Attributes");
+}

@@ -1,0 +1,408 @@
+//! Publish and PublishBatch: validation as AWS does it, FIFO deduplication and sequencing, then
+//! fan-out through `delivery`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::context::RequestContext;
+use crate::error::{codes, AwsError, AwsResult};
+
+use super::delivery::{Kind, Outgoing};
+use super::model::*;
+use super::topics::Topic;
+use super::{parse_arn, SnsService};
+
+const DEDUPLICATION_INTERVAL_MS: u64 = 5 * 60 * 1000;
+const MAX_BATCH_ENTRIES: usize = 10;
+/// Protocol keys a `MessageStructure=json` message may carry besides `default`.
+const STRUCTURE_KEYS: &[&str] =
+    &["sqs", "http", "https", "email", "email-json", "lambda", "sms", "application", "firehose"];
+
+/// What FIFO sequencing made of a message.
+enum Sequenced {
+    New(Prepared),
+    /// Seen within the deduplication interval: answered with the original, not delivered.
+    Duplicate { message_id: String, sequence_number: Option<String> },
+}
+
+/// A validated message, ready to fan out.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub message_id: String,
+    pub message: String,
+    /// Per-protocol messages of `MessageStructure=json` (`default` is `message`).
+    pub per_protocol: BTreeMap<String, String>,
+    pub subject: Option<String>,
+    pub attributes: MessageAttributes,
+    pub group_id: Option<String>,
+    pub deduplication_id: Option<String>,
+    pub sequence_number: Option<String>,
+    /// Publish time, the envelope's `Timestamp`.
+    pub timestamp_ms: u64,
+}
+
+impl Prepared {
+    /// The message a subscriber of `protocol` receives.
+    pub fn message_for(&self, protocol: &str) -> &str {
+        self.per_protocol.get(protocol).map(String::as_str).unwrap_or(&self.message)
+    }
+}
+
+impl SnsService {
+    pub fn publish(&self, ctx: &RequestContext, input: PublishInput) -> AwsResult<PublishOutput> {
+        let targets = [&input.topic_arn, &input.target_arn, &input.phone_number]
+            .iter()
+            .filter(|t| t.as_deref().is_some_and(|v| !v.is_empty()))
+            .count();
+        if targets == 0 {
+            return Err(AwsError::sns_invalid("TopicArn or TargetArn Reason: no value for required parameter"));
+        }
+        if targets > 1 {
+            return Err(AwsError::sns_invalid(
+                "TopicArn or TargetArn Reason: Only one of TopicArn, TargetArn or PhoneNumber may be specified",
+            ));
+        }
+        if let Some(phone) = input.phone_number.as_deref().filter(|p| !p.is_empty()) {
+            return self.publish_sms(ctx, phone, input.fields);
+        }
+        let (parameter, arn) = match &input.topic_arn {
+            Some(a) if !a.is_empty() => ("TopicArn", a.as_str()),
+            _ => ("TargetArn", input.target_arn.as_deref().unwrap_or_default()),
+        };
+        let parsed = parse_arn(parameter, Some(arn), ctx)?;
+        if parameter == "TargetArn" && (parsed.id.is_some() || !self.topics.read().contains_key(arn)) {
+            return Err(AwsError::sns_invalid("TargetArn Reason: No endpoint found for the target arn specified"));
+        }
+        let topic = self.topic(ctx, parameter, Some(arn))?;
+        let prepared = self.prepare(&topic, input.fields, "")?;
+        let (message_id, sequence_number) = match self.sequence(&topic, prepared) {
+            Sequenced::New(p) => {
+                self.fan_out(ctx, &topic, &p);
+                (p.message_id, p.sequence_number)
+            }
+            Sequenced::Duplicate { message_id, sequence_number } => (message_id, sequence_number),
+        };
+        Ok(PublishOutput { message_id, sequence_number })
+    }
+
+    pub fn publish_batch(&self, ctx: &RequestContext, input: PublishBatchInput) -> AwsResult<PublishBatchOutput> {
+        let topic = self.topic(ctx, "TopicArn", input.topic_arn.as_deref())?;
+        if input.entries.is_empty() {
+            return Err(AwsError::new(&codes::SNS_EMPTY_BATCH, "The batch request doesn't contain any entries"));
+        }
+        if input.entries.len() > MAX_BATCH_ENTRIES {
+            return Err(AwsError::new(
+                &codes::SNS_TOO_MANY_ENTRIES,
+                "The batch request contains more entries than permissible.",
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for entry in &input.entries {
+            let id = entry.id.as_deref().unwrap_or("");
+            if id.is_empty() || id.len() > 80 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                let detail = if id.len() > 80 { "is too long" } else { "contains an impermissible character" };
+                return Err(AwsError::new(
+                    &codes::SNS_INVALID_BATCH_ENTRY_ID,
+                    format!("The Id of a batch entry in the batch request {detail}: {id}"),
+                ));
+            }
+            if !seen.insert(id) {
+                return Err(AwsError::new(
+                    &codes::SNS_BATCH_IDS_NOT_DISTINCT,
+                    "Two or more batch entries in the request have the same Id.",
+                ));
+            }
+        }
+        let total: usize = input
+            .entries
+            .iter()
+            .map(|e| e.fields.message.as_deref().map_or(0, str::len) + attributes_size(&e.fields.message_attributes))
+            .sum();
+        if total > topic.max_message_size() {
+            return Err(AwsError::new(
+                &codes::SNS_BATCH_TOO_LONG,
+                "The length of all the messages put together is more than the limit.",
+            ));
+        }
+        let mut output = PublishBatchOutput::default();
+        for (index, entry) in input.entries.into_iter().enumerate() {
+            let id = entry.id.unwrap_or_default();
+            let prefix = format!("publishBatchRequestEntries.{}.member.", index + 1);
+            // Invalid message attributes fail the whole call, as on AWS.
+            check_attributes(&entry.fields.message_attributes, &prefix)?;
+            match self.prepare(&topic, entry.fields, &prefix) {
+                Ok(prepared) => {
+                    let (message_id, sequence_number) = match self.sequence(&topic, prepared) {
+                        Sequenced::New(p) => {
+                            self.fan_out(ctx, &topic, &p);
+                            (p.message_id, p.sequence_number)
+                        }
+                        Sequenced::Duplicate { message_id, sequence_number } => (message_id, sequence_number),
+                    };
+                    output.successful.push(PublishBatchResultEntry { id, message_id, sequence_number });
+                }
+                Err(e) => output.failed.push(BatchResultErrorEntry {
+                    id,
+                    code: e.code.query_code.to_string(),
+                    sender_fault: e.is_sender_fault(),
+                    message: e.message,
+                }),
+            }
+        }
+        Ok(output)
+    }
+
+    /// Checks a message against the topic and AWS's rules.
+    fn prepare(&self, topic: &Topic, fields: PublishFields, attribute_prefix: &str) -> AwsResult<Prepared> {
+        let message = match fields.message {
+            Some(m) if !m.is_empty() => m,
+            _ => return Err(AwsError::sns_invalid("Empty message")),
+        };
+        if let Some(subject) = &fields.subject {
+            if subject.is_empty() || subject.chars().count() >= 100 || subject.chars().any(char::is_control) {
+                return Err(AwsError::sns_invalid("Subject"));
+            }
+        }
+        check_attributes(&fields.message_attributes, attribute_prefix)?;
+        if message.len() + attributes_size(&fields.message_attributes) > topic.max_message_size() {
+            return Err(AwsError::sns_invalid("Message too long"));
+        }
+        let mut per_protocol = BTreeMap::new();
+        let mut default = message.clone();
+        match fields.message_structure.as_deref() {
+            None | Some("") => {}
+            Some("json") => {
+                let parsed: serde_json::Map<String, Value> = match serde_json::from_str(&message) {
+                    Ok(Value::Object(map)) => map,
+                    _ => return Err(AwsError::sns_invalid("Message Structure - JSON message body failed to parse")),
+                };
+                match parsed.get("default") {
+                    Some(Value::String(d)) => default = d.clone(),
+                    _ => return Err(AwsError::sns_invalid("Message Structure - No default entry in JSON message body")),
+                }
+                for (key, value) in &parsed {
+                    if let (true, Value::String(v)) = (STRUCTURE_KEYS.contains(&key.as_str()), value) {
+                        per_protocol.insert(key.clone(), v.clone());
+                    }
+                }
+            }
+            Some(_) => return Err(AwsError::sns_invalid("MessageStructure")),
+        }
+        let (group_id, deduplication_id) = if topic.fifo {
+            let group = match fields.message_group_id {
+                Some(g) if !g.is_empty() => g,
+                _ => return Err(AwsError::sns_invalid("The MessageGroupId parameter is required for FIFO topics")),
+            };
+            check_fifo_id("MessageGroupId", &group)?;
+            let content_based = topic
+                .state
+                .lock()
+                .attributes
+                .get("ContentBasedDeduplication")
+                .is_some_and(|v| v == "true");
+            let dedup = match fields.message_deduplication_id {
+                Some(d) if !d.is_empty() => {
+                    check_fifo_id("MessageDeduplicationId", &d)?;
+                    d
+                }
+                _ if content_based => sha256_hex(default.as_bytes()),
+                _ => {
+                    return Err(AwsError::sns_invalid(
+                        "The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+                    ))
+                }
+            };
+            (Some(group), Some(dedup))
+        } else {
+            if fields.message_deduplication_id.is_some() {
+                return Err(AwsError::sns_invalid(
+                    "MessageDeduplicationId Reason: The request includes MessageDeduplicationId parameter that is not valid for this topic type",
+                ));
+            }
+            if let Some(g) = &fields.message_group_id {
+                check_fifo_id("MessageGroupId", g)?;
+            }
+            (fields.message_group_id, None)
+        };
+        Ok(Prepared {
+            message_id: uuid::Uuid::new_v4().to_string(),
+            message: default,
+            per_protocol,
+            subject: fields.subject,
+            attributes: fields.message_attributes,
+            group_id,
+            deduplication_id,
+            sequence_number: None,
+            timestamp_ms: self.now_ms(),
+        })
+    }
+
+    /// FIFO topics: drops duplicates within five minutes and assigns sequence numbers.
+    fn sequence(&self, topic: &Topic, mut prepared: Prepared) -> Sequenced {
+        if !topic.fifo {
+            return Sequenced::New(prepared);
+        }
+        let now = self.now_ms();
+        let mut state = topic.state.lock();
+        while state.dedup_expiry.front().is_some_and(|(t, _)| *t <= now) {
+            let (expires, key) = state.dedup_expiry.pop_front().expect("checked");
+            if state.dedup.get(&key).is_some_and(|(e, _, _)| *e == expires) {
+                state.dedup.remove(&key);
+            }
+        }
+        let per_group = state.attributes.get("FifoThroughputScope").is_some_and(|s| s == "MessageGroup");
+        let dedup = prepared.deduplication_id.clone().unwrap_or_default();
+        let key = if per_group { format!("{}\u{0}{dedup}", prepared.group_id.as_deref().unwrap_or("")) } else { dedup };
+        if let Some((_, id, seq)) = state.dedup.get(&key) {
+            return Sequenced::Duplicate { message_id: id.clone(), sequence_number: seq.clone() };
+        }
+        state.next_sequence_number += 1;
+        prepared.sequence_number = Some(state.next_sequence_number.to_string());
+        let expires = now + DEDUPLICATION_INTERVAL_MS;
+        state.dedup.insert(key.clone(), (expires, prepared.message_id.clone(), prepared.sequence_number.clone()));
+        state.dedup_expiry.push_back((expires, key));
+        Sequenced::New(prepared)
+    }
+
+    /// Publishing straight to a phone number: captured, as lyrebird sends no SMS.
+    fn publish_sms(&self, ctx: &RequestContext, phone: &str, fields: PublishFields) -> AwsResult<PublishOutput> {
+        if !phone.starts_with('+') || phone.len() < 8 || !phone[1..].bytes().all(|b| b.is_ascii_digit()) {
+            return Err(AwsError::sns_invalid("PhoneNumber Reason: +1 is not valid to publish"));
+        }
+        let message = match fields.message {
+            Some(m) if !m.is_empty() => m,
+            _ => return Err(AwsError::sns_invalid("Empty message")),
+        };
+        check_attributes(&fields.message_attributes, "")?;
+        let message_id = uuid::Uuid::new_v4().to_string();
+        self.deliveries.capture(Outgoing {
+            kind: Kind::Notification,
+            protocol: "sms".into(),
+            endpoint: phone.to_string(),
+            subscription_arn: None,
+            topic_arn: None,
+            message_id: message_id.clone(),
+            subject: fields.subject,
+            message,
+            attributes: fields.message_attributes,
+            account: ctx.account.clone(),
+            region: ctx.region.clone(),
+        });
+        Ok(PublishOutput { message_id, sequence_number: None })
+    }
+
+    /// Hands a message to every confirmed subscription whose filter policy matches.
+    fn fan_out(&self, ctx: &RequestContext, topic: &Arc<Topic>, prepared: &Prepared) {
+        let subscriptions = topic.state.lock().subscriptions.clone();
+        let prepared = Arc::new(prepared.clone());
+        for sub in subscriptions.iter() {
+            let state = sub.snapshot();
+            if !state.confirmed {
+                continue;
+            }
+            if let Some(filter) = &state.filter {
+                let body = prepared.message_for(&sub.protocol);
+                if !filter.matches(&prepared.attributes, body) {
+                    continue;
+                }
+            }
+            self.deliver(ctx, topic, sub, &state, &prepared);
+        }
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn check_fifo_id(parameter: &str, value: &str) -> AwsResult<()> {
+    if value.len() > 128 || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b.is_ascii_punctuation()) {
+        return Err(AwsError::sns_invalid(format!(
+            "{parameter} Reason: {parameter} can only include alphanumeric and punctuation characters. 1 to 128 in length."
+        )));
+    }
+    Ok(())
+}
+
+fn attributes_size(attributes: &MessageAttributes) -> usize {
+    attributes
+        .iter()
+        .map(|(k, v)| {
+            k.len()
+                + v.data_type.as_deref().map_or(0, str::len)
+                + v.string_value.as_deref().map_or(0, str::len)
+                + v.binary_value.as_ref().map_or(0, Vec::len)
+        })
+        .sum()
+}
+
+/// SNS's message-attribute rules, with its error codes and wording.
+fn check_attributes(attributes: &MessageAttributes, prefix: &str) -> AwsResult<()> {
+    let invalid = |m: String| AwsError::new(&codes::SNS_PARAMETER_VALUE_INVALID, m);
+    for (name, value) in attributes {
+        if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
+            return Err(invalid(format!(
+                "Invalid non-alphanumeric character '#x{:X}' was found in the message attribute name. Can only include alphanumeric characters, hyphens, underscores, or dots.",
+                bad as u32
+            )));
+        }
+        if name.starts_with('.') {
+            return Err(invalid("Invalid message attribute name starting with character '.' was found.".into()));
+        }
+        if name.ends_with('.') {
+            return Err(invalid("Invalid message attribute name ending with character '.' was found.".into()));
+        }
+        if name.contains("..") {
+            return Err(invalid("Message attribute name can not have successive '.' character.".into()));
+        }
+        if name.len() >= 256 {
+            return Err(invalid("Length of message attribute name must be less than 256 bytes.".into()));
+        }
+        let Some(data_type) = value.data_type.as_deref() else {
+            return Err(AwsError::new(
+                &codes::SNS_VALIDATION_ERROR,
+                format!("1 validation error detected: Value null at '{prefix}messageAttributes.{name}.member.dataType' failed to satisfy constraint: Member must not be null"),
+            ));
+        };
+        let base = data_type.split('.').next().unwrap_or_default();
+        match base {
+            "String" | "Number" => {
+                if value.binary_value.is_some() && value.string_value.is_none() {
+                    return Err(invalid(format!(
+                        "The message attribute '{name}' with type '{base}' must use field 'String'."
+                    )));
+                }
+                let text = value.string_value.as_deref().unwrap_or_default();
+                if text.is_empty() {
+                    return Err(invalid(format!(
+                        "The message attribute '{name}' must contain non-empty message attribute value for message attribute type '{base}'."
+                    )));
+                }
+                if base == "Number" && text.trim().parse::<f64>().is_err() {
+                    return Err(invalid(format!(
+                        "Could not cast message attribute '{name}' value to number."
+                    )));
+                }
+                if data_type == "String.Array" && !matches!(serde_json::from_str::<Value>(text), Ok(Value::Array(_))) {
+                    return Err(invalid(format!(
+                        "The message attribute '{name}' has an invalid value of type 'String.Array': it must be a JSON array."
+                    )));
+                }
+            }
+            "Binary" => {
+                if value.binary_value.is_none() {
+                    return Err(invalid(format!("The message attribute '{name}' with type 'Binary' must use field 'Binary'.")));
+                }
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "The message attribute '{name}' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String."
+                )))
+            }
+        }
+    }
+    Ok(())
+}

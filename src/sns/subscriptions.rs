@@ -1,0 +1,382 @@
+//! Subscription operations: Subscribe, ConfirmSubscription, Unsubscribe, ListSubscriptions,
+//! ListSubscriptionsByTopic, Get/SetSubscriptionAttributes; and the checks on subscription
+//! attributes (filter policies are compiled here, once).
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde_json::Value;
+
+use crate::context::RequestContext;
+use crate::error::{AwsError, AwsResult};
+
+use super::delivery::Kind;
+use super::filter::{FilterPolicy, FilterScope};
+use super::model::*;
+use super::topics::Topic;
+use super::{decode_token, encode_token, parse_arn, SnsService, PAGE_SIZE};
+
+const PROTOCOLS: &[&str] = &["http", "https", "email", "email-json", "sms", "sqs", "application", "lambda", "firehose"];
+const SETTABLE: &[&str] = &[
+    "DeliveryPolicy",
+    "FilterPolicy",
+    "FilterPolicyScope",
+    "RawMessageDelivery",
+    "RedrivePolicy",
+    "SubscriptionRoleArn",
+    "ReplayPolicy",
+];
+
+pub struct Subscription {
+    pub arn: String,
+    pub topic_arn: String,
+    pub protocol: String,
+    pub endpoint: String,
+    pub owner: String,
+    pub state: Mutex<SubscriptionState>,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription").field("arn", &self.arn).finish()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionState {
+    /// Settable attributes as given (RawMessageDelivery normalised to lowercase).
+    pub attributes: StringMap,
+    pub filter: Option<Arc<FilterPolicy>>,
+    pub raw: bool,
+    pub confirmed: bool,
+    pub token: String,
+}
+
+impl Subscription {
+    pub fn is_confirmed(&self) -> bool {
+        self.state.lock().confirmed
+    }
+
+    /// What a publish needs, taken under one short lock.
+    pub fn snapshot(&self) -> SubscriptionState {
+        self.state.lock().clone()
+    }
+}
+
+impl SubscriptionState {
+    /// Applies one attribute; errors are AWS's detail text without the `Invalid parameter: `
+    /// prefix (Subscribe and SetSubscriptionAttributes word the prefix differently).
+    fn apply(&mut self, name: &str, value: &str) -> Result<(), String> {
+        match name {
+            "RawMessageDelivery" => match value.to_ascii_lowercase().as_str() {
+                v @ ("true" | "false") => {
+                    self.raw = v == "true";
+                    self.attributes.insert(name.into(), v.into());
+                }
+                _ => return Err(format!("RawMessageDelivery: Invalid value [{value}]. Must be true or false.")),
+            },
+            "FilterPolicyScope" => {
+                let scope = match value {
+                    "MessageAttributes" => FilterScope::MessageAttributes,
+                    "MessageBody" => FilterScope::MessageBody,
+                    _ => {
+                        return Err(format!(
+                            "FilterPolicyScope: Invalid value [{value}]. Please use either MessageBody or MessageAttributes"
+                        ))
+                    }
+                };
+                if let Some(policy) = self.attributes.get("FilterPolicy") {
+                    let compiled = FilterPolicy::compile(policy, scope).map_err(|e| format!("FilterPolicy: {e}"))?;
+                    self.filter = Some(Arc::new(compiled));
+                }
+                self.attributes.insert(name.into(), value.into());
+            }
+            "FilterPolicy" => {
+                if value.is_empty() {
+                    self.attributes.remove(name);
+                    self.filter = None;
+                    return Ok(());
+                }
+                let scope = match self.attributes.get("FilterPolicyScope").map(String::as_str) {
+                    Some("MessageBody") => FilterScope::MessageBody,
+                    _ => FilterScope::MessageAttributes,
+                };
+                let compiled = FilterPolicy::compile(value, scope).map_err(|e| format!("FilterPolicy: {e}"))?;
+                self.filter = Some(Arc::new(compiled));
+                self.attributes.insert(name.into(), value.into());
+                self.attributes.entry("FilterPolicyScope".into()).or_insert_with(|| "MessageAttributes".into());
+            }
+            "RedrivePolicy" => {
+                if value.is_empty() {
+                    self.attributes.remove(name);
+                    return Ok(());
+                }
+                let target = serde_json::from_str::<Value>(value)
+                    .ok()
+                    .and_then(|v| v.get("deadLetterTargetArn").and_then(Value::as_str).map(str::to_string));
+                match target {
+                    Some(arn) if arn.starts_with("arn:aws:sqs:") && arn.split(':').count() == 6 => {}
+                    _ => return Err("RedrivePolicy: deadLetterTargetArn is an invalid arn".into()),
+                }
+                self.attributes.insert(name.into(), value.into());
+            }
+            "DeliveryPolicy" | "ReplayPolicy" => {
+                if value.is_empty() {
+                    self.attributes.remove(name);
+                    return Ok(());
+                }
+                if !matches!(serde_json::from_str::<Value>(value), Ok(Value::Object(_))) {
+                    return Err(format!("{name}: failed to parse JSON"));
+                }
+                self.attributes.insert(name.into(), value.into());
+            }
+            "SubscriptionRoleArn" => {
+                self.attributes.insert(name.into(), value.into());
+            }
+            _ => return Err("AttributeName".into()),
+        }
+        Ok(())
+    }
+
+    /// The dead-letter queue of this subscription's RedrivePolicy, if any.
+    pub fn dead_letter_target(&self) -> Option<String> {
+        let policy = self.attributes.get("RedrivePolicy")?;
+        serde_json::from_str::<Value>(policy).ok()?.get("deadLetterTargetArn")?.as_str().map(str::to_string)
+    }
+}
+
+/// 288 hex characters, like AWS's confirmation tokens.
+fn new_token() -> String {
+    (0..9).map(|_| format!("{:032x}", rand::random::<u128>())).collect()
+}
+
+fn check_endpoint(protocol: &str, endpoint: &str, topic: &Topic) -> AwsResult<()> {
+    let ok = match protocol {
+        "sqs" => {
+            let parts: Vec<&str> = endpoint.split(':').collect();
+            if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sqs" {
+                return Err(AwsError::sns_invalid("SQS endpoint ARN"));
+            }
+            if endpoint.ends_with(".fifo") && !topic.fifo {
+                return Err(AwsError::sns_invalid(
+                    "Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed to standard SNS topics",
+                ));
+            }
+            true
+        }
+        "http" => endpoint.starts_with("http://"),
+        "https" => endpoint.starts_with("https://"),
+        "email" | "email-json" => endpoint.contains('@'),
+        "sms" => endpoint.trim_start_matches('+').bytes().all(|b| b.is_ascii_digit()) && !endpoint.is_empty(),
+        "lambda" | "firehose" | "application" => endpoint.starts_with("arn:"),
+        _ => true,
+    };
+    if !ok {
+        return Err(AwsError::sns_invalid("Endpoint must match the specified protocol"));
+    }
+    if topic.fifo && protocol != "sqs" {
+        return Err(AwsError::sns_invalid(format!(
+            "Invalid parameter: Endpoint Reason: FIFO topics support only SQS subscriptions, not {protocol}"
+        )));
+    }
+    Ok(())
+}
+
+impl SnsService {
+    fn subscription(&self, ctx: &RequestContext, arn: Option<&str>) -> AwsResult<Arc<Subscription>> {
+        let parsed = parse_arn("SubscriptionArn", arn, ctx)?;
+        if parsed.id.is_none() {
+            return Err(AwsError::sns_invalid("SubscriptionId"));
+        }
+        self.subscriptions
+            .read()
+            .get(arn.unwrap_or_default())
+            .cloned()
+            .ok_or_else(|| AwsError::sns_not_found("Subscription"))
+    }
+
+    pub fn subscribe(&self, ctx: &RequestContext, input: SubscribeInput) -> AwsResult<SubscriptionArnOutput> {
+        let topic = self.topic(ctx, "TopicArn", input.topic_arn.as_deref())?;
+        let protocol = input.protocol.unwrap_or_default();
+        if !PROTOCOLS.contains(&protocol.as_str()) {
+            return Err(AwsError::sns_invalid(format!("Amazon SNS does not support this protocol string: {protocol}")));
+        }
+        let endpoint = input.endpoint.unwrap_or_default();
+        check_endpoint(&protocol, &endpoint, &topic)?;
+        let mut state = SubscriptionState::default();
+        // Scope first, so a policy is compiled for the scope it is meant for.
+        let mut names: Vec<&String> = input.attributes.keys().collect();
+        names.sort_by_key(|n| *n != "FilterPolicyScope");
+        for name in names {
+            if !SETTABLE.contains(&name.as_str()) {
+                return Err(AwsError::sns_invalid(format!("Attributes Reason: Unknown attribute: {name}")));
+            }
+            state
+                .apply(name, &input.attributes[name])
+                .map_err(|e| AwsError::sns_invalid(format!("Attributes Reason: {e}")))?;
+        }
+
+        let mut topic_state = topic.state.lock();
+        if let Some(existing) =
+            topic_state.subscriptions.iter().find(|s| s.protocol == protocol && s.endpoint == endpoint)
+        {
+            let current = existing.state.lock();
+            if input.attributes.iter().any(|(k, v)| current.attributes.get(k) != Some(v)) {
+                return Err(AwsError::sns_invalid(
+                    "Attributes Reason: Subscription already exists with different attributes",
+                ));
+            }
+            let pending = !current.confirmed && !input.return_subscription_arn;
+            let arn = if pending { "pending confirmation".to_string() } else { existing.arn.clone() };
+            return Ok(SubscriptionArnOutput { subscription_arn: arn });
+        }
+        let needs_confirmation = matches!(protocol.as_str(), "http" | "https" | "email" | "email-json");
+        state.confirmed = !needs_confirmation;
+        state.token = new_token();
+        let subscription = Arc::new(Subscription {
+            arn: format!("{}:{}", topic.arn, uuid::Uuid::new_v4()),
+            topic_arn: topic.arn.clone(),
+            protocol: protocol.clone(),
+            endpoint,
+            owner: ctx.account.clone(),
+            state: Mutex::new(state),
+        });
+        let mut list = (*topic_state.subscriptions).clone();
+        list.push(subscription.clone());
+        topic_state.subscriptions = Arc::new(list);
+        drop(topic_state);
+        self.subscriptions.write().insert(subscription.arn.clone(), subscription.clone());
+        tracing::debug!(subscription = %subscription.arn, %protocol, "subscribed");
+
+        if needs_confirmation {
+            self.send_confirmation(ctx, &topic, &subscription, Kind::SubscriptionConfirmation);
+        }
+        let arn = if needs_confirmation && !input.return_subscription_arn {
+            "pending confirmation".to_string()
+        } else {
+            subscription.arn.clone()
+        };
+        Ok(SubscriptionArnOutput { subscription_arn: arn })
+    }
+
+    pub fn confirm_subscription(
+        &self,
+        ctx: &RequestContext,
+        input: ConfirmSubscriptionInput,
+    ) -> AwsResult<SubscriptionArnOutput> {
+        let topic = self.topic(ctx, "TopicArn", input.topic_arn.as_deref())?;
+        let token = input.token.unwrap_or_default();
+        let subs = topic.state.lock().subscriptions.clone();
+        for sub in subs.iter() {
+            let mut state = sub.state.lock();
+            if !token.is_empty() && state.token == token {
+                state.confirmed = true;
+                return Ok(SubscriptionArnOutput { subscription_arn: sub.arn.clone() });
+            }
+        }
+        Err(AwsError::sns_invalid("Token"))
+    }
+
+    pub fn unsubscribe(&self, ctx: &RequestContext, input: SubscriptionArnInput) -> AwsResult<Empty> {
+        let sub = self.subscription(ctx, input.subscription_arn.as_deref())?;
+        self.subscriptions.write().remove(&sub.arn);
+        let topic = self.topics.read().get(&sub.topic_arn).cloned();
+        if let Some(topic) = topic {
+            {
+                let mut state = topic.state.lock();
+                let list: Vec<_> = state.subscriptions.iter().filter(|s| s.arn != sub.arn).cloned().collect();
+                state.subscriptions = Arc::new(list);
+                state.deleted_subscriptions += 1;
+            }
+            if matches!(sub.protocol.as_str(), "http" | "https") {
+                self.send_confirmation(ctx, &topic, &sub, Kind::UnsubscribeConfirmation);
+            }
+        }
+        Ok(Empty {})
+    }
+
+    pub fn list_subscriptions(&self, ctx: &RequestContext, input: NextTokenInput) -> AwsResult<ListSubscriptionsOutput> {
+        let prefix = format!("arn:aws:sns:{}:{}:", ctx.region, ctx.account);
+        let subs = self.subscriptions.read();
+        page_of(subs.values().filter(|s| s.arn.starts_with(&prefix)), input.next_token.as_deref())
+    }
+
+    pub fn list_subscriptions_by_topic(
+        &self,
+        ctx: &RequestContext,
+        input: ListSubscriptionsByTopicInput,
+    ) -> AwsResult<ListSubscriptionsOutput> {
+        let topic = self.topic(ctx, "TopicArn", input.topic_arn.as_deref())?;
+        let mut subs: Vec<Arc<Subscription>> = topic.state.lock().subscriptions.iter().cloned().collect();
+        subs.sort_by(|a, b| a.arn.cmp(&b.arn));
+        page_of(subs.iter(), input.next_token.as_deref())
+    }
+
+    pub fn get_subscription_attributes(
+        &self,
+        ctx: &RequestContext,
+        input: SubscriptionArnInput,
+    ) -> AwsResult<AttributesOutput> {
+        let sub = self.subscription(ctx, input.subscription_arn.as_deref())?;
+        let state = sub.state.lock();
+        let mut out = state.attributes.clone();
+        out.insert("ConfirmationWasAuthenticated".into(), state.confirmed.to_string());
+        out.insert("Endpoint".into(), sub.endpoint.clone());
+        out.insert("Owner".into(), sub.owner.clone());
+        out.insert("PendingConfirmation".into(), (!state.confirmed).to_string());
+        out.insert("Protocol".into(), sub.protocol.clone());
+        out.entry("RawMessageDelivery".into()).or_insert_with(|| "false".into());
+        out.insert("SubscriptionArn".into(), sub.arn.clone());
+        out.insert("SubscriptionPrincipal".into(), format!("arn:aws:iam::{}:user/lyrebird", sub.owner));
+        out.insert("TopicArn".into(), sub.topic_arn.clone());
+        if matches!(sub.protocol.as_str(), "http" | "https") {
+            let effective = state
+                .attributes
+                .get("DeliveryPolicy")
+                .cloned()
+                .unwrap_or_else(super::topics::default_delivery_policy);
+            out.insert("EffectiveDeliveryPolicy".into(), effective);
+        }
+        Ok(AttributesOutput { attributes: out })
+    }
+
+    pub fn set_subscription_attributes(&self, ctx: &RequestContext, input: SetAttributeInput) -> AwsResult<Empty> {
+        let sub = self.subscription(ctx, input.arn.as_deref())?;
+        let name = input.attribute_name.unwrap_or_default();
+        if !SETTABLE.contains(&name.as_str()) {
+            return Err(AwsError::sns_invalid("AttributeName"));
+        }
+        let value = input.attribute_value.unwrap_or_default();
+        let mut state = sub.state.lock();
+        let mut next = state.clone();
+        next.apply(&name, &value).map_err(AwsError::sns_invalid)?;
+        *state = next;
+        Ok(Empty {})
+    }
+}
+
+/// One page (100) of subscriptions after `token`, in ARN order.
+fn page_of<'a>(
+    subs: impl Iterator<Item = &'a Arc<Subscription>>,
+    token: Option<&str>,
+) -> AwsResult<ListSubscriptionsOutput> {
+    let after = match token.filter(|t| !t.is_empty()) {
+        Some(t) => Some(decode_token(t)?),
+        None => None,
+    };
+    let mut rest = subs.filter(|s| after.as_deref().is_none_or(|a| s.arn.as_str() > a));
+    let page: Vec<&Arc<Subscription>> = rest.by_ref().take(PAGE_SIZE).collect();
+    // Tokens carry the real ARN of the last row, even when it shows as PendingConfirmation.
+    let next_token = rest.next().and(page.last()).map(|s| encode_token(&s.arn));
+    let page = page
+        .into_iter()
+        .map(|s| SubscriptionSummary {
+            subscription_arn: if s.is_confirmed() { s.arn.clone() } else { "PendingConfirmation".into() },
+            owner: s.owner.clone(),
+            protocol: s.protocol.clone(),
+            endpoint: s.endpoint.clone(),
+            topic_arn: s.topic_arn.clone(),
+        })
+        .collect();
+    Ok(ListSubscriptionsOutput { subscriptions: page, next_token })
+}
