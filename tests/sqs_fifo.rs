@@ -489,3 +489,69 @@ async fn change_visibility_zero_releases_the_group() {
     let bodies: Vec<_> = again.iter().map(|m| m.body().unwrap()).collect();
     assert_eq!(bodies, ["1", "2"], "order is kept when the head comes back");
 }
+
+#[tokio::test]
+async fn concurrent_consumers_never_share_a_group_and_keep_order() {
+    use std::collections::{HashMap, HashSet};
+    use std::sync::{Arc, Mutex};
+
+    let server = server().await;
+    let sqs = sqs(&server);
+    let url = fifo_queue(&sqs, "c.fifo", &[]).await;
+    const GROUPS: usize = 5;
+    const PER_GROUP: usize = 20;
+    for i in 0..PER_GROUP {
+        for g in 0..GROUPS {
+            send(&sqs, &url, &format!("{g}:{i}"), &format!("g{g}"), &format!("{g}-{i}")).await;
+        }
+    }
+    let busy: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let seen: Arc<Mutex<HashMap<String, Vec<usize>>>> = Arc::default();
+    let mut consumers = Vec::new();
+    for _ in 0..4 {
+        let (sqs, url, busy, seen) = (sqs.clone(), url.clone(), busy.clone(), seen.clone());
+        consumers.push(tokio::spawn(async move {
+            let mut idle = 0;
+            while idle < 3 {
+                let got = sqs
+                    .receive_message()
+                    .queue_url(&url)
+                    .max_number_of_messages(3)
+                    .send()
+                    .await
+                    .unwrap()
+                    .messages
+                    .unwrap_or_default();
+                if got.is_empty() {
+                    idle += 1;
+                    continue;
+                }
+                idle = 0;
+                let groups: HashSet<String> =
+                    got.iter().map(|m| m.body().unwrap().split(':').next().unwrap().to_string()).collect();
+                for g in &groups {
+                    assert!(busy.lock().unwrap().insert(g.clone()), "group {g} handed to two consumers at once");
+                }
+                tokio::task::yield_now().await;
+                for m in &got {
+                    let (g, i) = m.body().unwrap().split_once(':').unwrap();
+                    seen.lock().unwrap().entry(g.to_string()).or_default().push(i.parse().unwrap());
+                }
+                for g in &groups {
+                    busy.lock().unwrap().remove(g);
+                }
+                for m in &got {
+                    sqs.delete_message().queue_url(&url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+                }
+            }
+        }));
+    }
+    for c in consumers {
+        c.await.unwrap();
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), GROUPS);
+    for (g, order) in seen.iter() {
+        assert_eq!(order, &(0..PER_GROUP).collect::<Vec<_>>(), "group {g} out of order");
+    }
+}
