@@ -1,6 +1,10 @@
 //! Command-line flags, each also readable from a `LYREBIRD_*` environment variable.
 
+use std::path::PathBuf;
+
 use clap::Parser;
+
+use crate::store::Durability;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -34,6 +38,20 @@ pub struct Config {
     #[arg(long, env = "LYREBIRD_STRICT_QUEUE_RECREATE", default_value_t = false)]
     pub strict_queue_recreate: bool,
 
+    /// Where state is kept (default: `$XDG_DATA_HOME/lyrebird` or `~/.local/share/lyrebird`).
+    #[arg(long, env = "LYREBIRD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Keep nothing on disk: state lives and dies with the process (CI, throw-away runs).
+    #[arg(long, env = "LYREBIRD_IN_MEMORY", default_value_t = false)]
+    pub in_memory: bool,
+
+    /// `strict`: a send, publish or delete is acknowledged once it is on disk (concurrent
+    /// requests share one flush). `relaxed`: acknowledged at once, flushed every 200 ms; a crash
+    /// can lose the last moments of acknowledged work.
+    #[arg(long, env = "LYREBIRD_DURABILITY", value_enum, default_value_t = Durability::Strict)]
+    pub durability: Durability,
+
     /// Enable test-only endpoints such as `POST /_lyrebird/clock/advance`.
     #[arg(long, env = "LYREBIRD_TEST_ENDPOINTS", default_value_t = false)]
     pub test_endpoints: bool,
@@ -49,11 +67,30 @@ impl Default for Config {
             log_level: "info".into(),
             test_endpoints: false,
             strict_queue_recreate: false,
+            data_dir: None,
+            // Embedded servers (tests) keep nothing unless asked to.
+            in_memory: true,
+            durability: Durability::Strict,
         }
     }
 }
 
 impl Config {
+    /// The data directory in use, unless running in memory.
+    pub fn storage_dir(&self) -> Option<PathBuf> {
+        if self.in_memory {
+            return None;
+        }
+        if let Some(dir) = &self.data_dir {
+            return Some(dir.clone());
+        }
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+            .unwrap_or_else(|| PathBuf::from("."));
+        Some(base.join("lyrebird"))
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!(

@@ -1,6 +1,35 @@
 //! Who is asking, from where: what the protocol layer learns from a request's headers and the
 //! services need (account, region, the host to build queue URLs with).
 
+use std::sync::Arc;
+
+use crate::store::Ticket;
+
+/// Writes a request must see durable before it is acknowledged.
+#[derive(Default)]
+pub struct PendingWrites(parking_lot::Mutex<Vec<Ticket>>);
+
+impl PendingWrites {
+    pub fn push(&self, ticket: Ticket) {
+        self.0.lock().push(ticket);
+    }
+
+    /// Waits for every write this request made.
+    pub async fn durable(&self) -> Result<(), String> {
+        let tickets = std::mem::take(&mut *self.0.lock());
+        for ticket in tickets {
+            ticket.durable().await?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for PendingWrites {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PendingWrites({})", self.0.lock().len())
+    }
+}
+
 /// Per-request facts the services need, independent of the wire protocol.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
@@ -15,6 +44,8 @@ pub struct RequestContext {
     pub signing_service: Option<String>,
     /// `X-Amzn-Trace-Id` header, recorded as the AWSTraceHeader system attribute.
     pub trace_header: Option<String>,
+    /// Store writes to wait for before answering.
+    pub writes: Arc<PendingWrites>,
 }
 
 impl RequestContext {
@@ -28,6 +59,7 @@ impl RequestContext {
             access_key: None,
             signing_service: None,
             trace_header: None,
+            writes: Arc::default(),
         }
     }
 

@@ -11,6 +11,7 @@ pub mod protocol;
 pub mod server;
 pub mod sns;
 pub mod sqs;
+pub mod store;
 pub mod sts;
 
 pub use config::Config;

@@ -51,7 +51,7 @@ async fn run(config: Config) -> std::io::Result<()> {
             )
         })?;
     let addr = listener.local_addr()?;
-    let app = Arc::new(App::new(config, addr));
+    let app = Arc::new(App::new(config, addr).map_err(std::io::Error::other)?);
     tracing::info!(region = %app.config.region, account = %app.config.account_id, "lyrebird {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
     serve(listener, app, shutdown_signal()).await?;
     tracing::info!("lyrebird stopped");

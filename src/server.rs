@@ -20,6 +20,7 @@ use crate::error::{codes, AwsError};
 use crate::protocol;
 use crate::sns::SnsService;
 use crate::sqs::{SqsOptions, SqsService};
+use crate::store::{memory::MemoryStore, sled::SledStore, SharedStore};
 
 /// Largest request body accepted: a 1 MiB message survives form or JSON encoding within it.
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -30,6 +31,7 @@ pub struct App {
     pub config: Config,
     pub clock: Arc<Clock>,
     pub sqs: Arc<SqsService>,
+    pub store: SharedStore,
     pub sns: SnsService,
     pub started: Instant,
     /// `host:port` for queue URLs when a request carries no Host header.
@@ -37,20 +39,40 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(config: Config, local_addr: SocketAddr) -> Self {
+    /// Opens the store, restores what it holds, and builds the services.
+    pub fn new(config: Config, local_addr: SocketAddr) -> Result<Self, String> {
         let clock = Arc::new(Clock::new());
+        let store: SharedStore = match config.storage_dir() {
+            None => Arc::new(MemoryStore),
+            Some(dir) => Arc::new(SledStore::open(&dir, config.durability)?),
+        };
         let sqs = Arc::new(SqsService::new(
             clock.clone(),
-            SqsOptions { strict_queue_recreate: config.strict_queue_recreate },
+            SqsOptions {
+                strict_queue_recreate: config.strict_queue_recreate,
+            },
+            store.clone(),
         ));
-        App {
+        if store.persistent() {
+            let started = Instant::now();
+            let (queues, messages) = sqs.restore()?;
+            tracing::info!(
+                dir = %config.storage_dir().unwrap_or_default().display(),
+                queues,
+                messages,
+                millis = started.elapsed().as_millis() as u64,
+                "restored state"
+            );
+        }
+        Ok(App {
             sns: SnsService::new(clock.clone(), sqs.clone()),
             sqs,
+            store,
             clock,
             started: Instant::now(),
             default_host: format!("localhost:{}", local_addr.port()),
             config,
-        }
+        })
     }
 }
 
@@ -58,7 +80,10 @@ pub fn router(app: Arc<App>) -> Router {
     let mut router = Router::new()
         .route("/_lyrebird/health", get(health))
         .route("/_lyrebird/reset", post(reset))
-        .route("/_lyrebird/sns/deliveries", get(sns_deliveries).delete(clear_sns_deliveries))
+        .route(
+            "/_lyrebird/sns/deliveries",
+            get(sns_deliveries).delete(clear_sns_deliveries),
+        )
         .route(crate::sns::delivery::CERT_PATH, get(signing_certificate));
     if app.config.test_endpoints {
         router = router.route("/_lyrebird/clock/advance", post(advance_clock));
@@ -74,12 +99,17 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let closing = app.clone();
-    axum::serve(listener, router(app))
+    let result = axum::serve(listener, router(app.clone()))
         .with_graceful_shutdown(async move {
             shutdown.await;
             closing.sqs.close();
         })
-        .await
+        .await;
+    // Everything acknowledged is already durable; this also keeps receive state.
+    app.sqs.commit_all();
+    let store = app.store.clone();
+    let _ = tokio::task::spawn_blocking(move || store.flush()).await;
+    result
 }
 
 /// A server running in the background, for tests and embedding.
@@ -108,7 +138,7 @@ impl RunningServer {
 pub async fn spawn(config: Config) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind((config.host.as_str(), config.port)).await?;
     let addr = listener.local_addr()?;
-    let app = Arc::new(App::new(config, addr));
+    let app = Arc::new(App::new(config, addr).map_err(std::io::Error::other)?);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(serve(listener, app.clone(), async {
         let _ = rx.await;
@@ -140,7 +170,7 @@ async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": app.started.elapsed().as_secs(),
         "services": { "sqs": "running", "sns": "running", "sts": "running" },
-        "storage": "memory",
+        "storage": app.store.describe(),
         "queues": app.sqs.queue_count(),
         "topics": app.sns.topic_count(),
     }))
@@ -171,7 +201,10 @@ async fn clear_sns_deliveries(State(app): State<Arc<App>>) -> impl IntoResponse 
 /// The certificate SNS signatures verify against (`SigningCertURL`).
 async fn signing_certificate(State(app): State<Arc<App>>) -> impl IntoResponse {
     let pem = app.sns.signer().certificate_pem().to_string();
-    ([(http::header::CONTENT_TYPE, "application/x-pem-file")], pem)
+    (
+        [(http::header::CONTENT_TYPE, "application/x-pem-file")],
+        pem,
+    )
 }
 
 #[derive(serde::Deserialize)]

@@ -126,6 +126,7 @@ fn context(app: &App, headers: &HeaderMap, uri: &Uri) -> RequestContext {
             .get("x-amzn-trace-id")
             .and_then(|h| h.to_str().ok())
             .map(str::to_string),
+        writes: Default::default(),
     }
 }
 
@@ -162,7 +163,7 @@ async fn sqs_json(
                 format!("Could not parse request body: {e}"),
             )
         })?;
-        app.sqs.call(ctx, request).await
+        durable(ctx, app.sqs.call(ctx, request).await).await
     }
     .await;
     match result {
@@ -239,7 +240,7 @@ async fn sqs_query(
             return Err(invalid_action(action));
         }
         let request = sqs_query::decode(op, params)?;
-        app.sqs.call(ctx, request).await
+        durable(ctx, app.sqs.call(ctx, request).await).await
     }
     .await;
     match result {
@@ -253,17 +254,39 @@ async fn sqs_query(
     }
 }
 
-async fn sns(app: &App, ctx: &RequestContext, action: &str, params: &params::Params) -> Response<Body> {
+async fn sns(
+    app: &App,
+    ctx: &RequestContext,
+    action: &str,
+    params: &params::Params,
+) -> Response<Body> {
     let result = async {
-        let op = crate::sns::model::Operation::from_name(action).ok_or_else(|| not_yet_implemented(action))?;
+        let op = crate::sns::model::Operation::from_name(action)
+            .ok_or_else(|| not_yet_implemented(action))?;
         let request = sns_query::decode(op, params)?;
-        app.sns.call(ctx, request).await
+        durable(ctx, app.sns.call(ctx, request).await).await
     }
     .await;
     match result {
-        Ok(response) => respond(ctx, StatusCode::OK, XML_CONTENT_TYPE, sns_query::encode(&response, &ctx.request_id)),
+        Ok(response) => respond(
+            ctx,
+            StatusCode::OK,
+            XML_CONTENT_TYPE,
+            sns_query::encode(&response, &ctx.request_id),
+        ),
         Err(e) => xml_error(ctx, Service::Sns, &e),
     }
+}
+
+/// Answers success only once the request's writes are durable (see the README's durability
+/// contract); with the memory store this costs nothing.
+async fn durable<T>(ctx: &RequestContext, result: Result<T, AwsError>) -> Result<T, AwsError> {
+    let value = result?;
+    ctx.writes
+        .durable()
+        .await
+        .map_err(|e| AwsError::internal(format!("The change could not be stored: {e}")))?;
+    Ok(value)
 }
 
 /// Picks the service of a query request: the SigV4 signing service, else the API version,

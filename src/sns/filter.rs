@@ -14,7 +14,8 @@ pub struct FilterPolicy {
 
 impl FilterPolicy {
     pub fn compile(policy_json: &str, scope: FilterScope) -> Result<FilterPolicy, String> {
-        serde_json::from_str::<serde_json::Value>(policy_json).map_err(|e| format!("failed to parse JSON. {e}"))?;
+        serde_json::from_str::<serde_json::Value>(policy_json)
+            .map_err(|e| format!("failed to parse JSON. {e}"))?;
         Ok(FilterPolicy { scope })
     }
     pub fn scope(&self) -> FilterScope {

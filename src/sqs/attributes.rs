@@ -49,7 +49,7 @@ const FIFO_ONLY: &[&str] = &[
 pub const DEFAULT_MAX_MESSAGE_SIZE: u32 = 1_048_576;
 
 /// The settable configuration of a queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QueueConfig {
     pub delay_seconds: u32,
     pub maximum_message_size: u32,
@@ -272,7 +272,7 @@ fn json_attr(name: &str, value: &str) -> AwsResult<Option<String>> {
 }
 
 /// `RedrivePolicy`: where messages go after `maxReceiveCount` receives.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RedrivePolicy {
     pub dead_letter_target_arn: String,
     pub max_receive_count: u32,
@@ -337,7 +337,7 @@ impl RedrivePolicy {
 }
 
 /// `RedriveAllowPolicy`: which source queues may use this queue as their dead-letter queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RedriveAllowPolicy {
     pub redrive_permission: String,
     pub source_queue_arns: Vec<String>,

@@ -73,6 +73,7 @@ impl SqsService {
                 for m in messages {
                     state.enqueue(NewMessage::moved_from(m, None, true), now);
                 }
+                drop(source.commit(&mut state));
                 return;
             }
         };
@@ -84,6 +85,7 @@ impl SqsService {
                     now,
                 );
             }
+            drop(queue.commit(&mut state));
         }
         queue.notify().notify_one();
     }

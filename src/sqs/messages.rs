@@ -44,7 +44,12 @@ impl SqsService {
             &settings,
         )?;
         let now = self.now_ms();
-        let enqueued = queue.lock(now).enqueue(send.message, now);
+        let enqueued = {
+            let mut state = queue.lock(now);
+            let enqueued = state.enqueue(send.message, now);
+            ctx.writes.push(queue.commit(&mut state));
+            enqueued
+        };
         if send.output.apply(enqueued) {
             queue.notify().notify_one();
         }
@@ -103,6 +108,7 @@ impl SqsService {
                     result: send.output,
                 });
             }
+            ctx.writes.push(queue.commit(&mut state));
         }
         if any_visible {
             queue.notify().notify_one();
@@ -114,6 +120,7 @@ impl SqsService {
     /// limits. Deduplication ids only reach FIFO queues.
     pub fn send_from_service(
         &self,
+        caller: &RequestContext,
         queue_arn: &str,
         body: String,
         attributes: MessageAttributes,
@@ -121,7 +128,9 @@ impl SqsService {
         deduplication_id: Option<String>,
         sender_id: &str,
     ) -> AwsResult<()> {
-        let queue = self.queue_by_arn(queue_arn).ok_or_else(AwsError::queue_does_not_exist)?;
+        let queue = self
+            .queue_by_arn(queue_arn)
+            .ok_or_else(AwsError::queue_does_not_exist)?;
         let mut ctx = RequestContext::internal(&queue.account, &queue.region, "");
         ctx.access_key = Some(sender_id.to_string());
         let settings = SendSettings::of(&queue);
@@ -136,7 +145,12 @@ impl SqsService {
         };
         let mut send = prepare_send(&ctx, &queue, false, fields, &settings)?;
         let now = self.now_ms();
-        let enqueued = queue.lock(now).enqueue(send.message, now);
+        let enqueued = {
+            let mut state = queue.lock(now);
+            let enqueued = state.enqueue(send.message, now);
+            caller.writes.push(queue.commit(&mut state));
+            enqueued
+        };
         if send.output.apply(enqueued) {
             queue.notify().notify_one();
         }
@@ -216,6 +230,9 @@ impl SqsService {
                     &mut dead_letters,
                     |m, handle| selection.render(m, handle),
                 );
+                // Receive state is kept but not waited for: losing it in a crash only makes
+                // in-flight messages visible early.
+                drop(queue.commit(&mut state));
                 (
                     messages,
                     state.next_due_ms(),
@@ -257,13 +274,18 @@ impl SqsService {
     ) -> AwsResult<Empty> {
         let queue = self.resolve(ctx, input.queue_url.as_deref())?;
         let handle = required_handle(input.receipt_handle.as_deref())?;
-        self.delete_one(&queue, handle)?;
+        self.delete_one(ctx, &queue, handle)?;
         Ok(Empty {})
     }
 
-    fn delete_one(&self, queue: &Queue, handle: &str) -> AwsResult<()> {
+    fn delete_one(&self, ctx: &RequestContext, queue: &Queue, handle: &str) -> AwsResult<()> {
         let receipt = Receipt::decode(handle)?;
-        let result = queue.lock(self.now_ms()).delete(queue.id, &receipt);
+        let result = {
+            let mut state = queue.lock(self.now_ms());
+            let result = state.delete(queue.id, &receipt);
+            ctx.writes.push(queue.commit(&mut state));
+            result
+        };
         match result {
             Ok(()) => Ok(()),
             Err(HandleError::Expired) => Err(AwsError::invalid_value_for(
@@ -288,7 +310,7 @@ impl SqsService {
         for entry in entries {
             let id = entry.id.unwrap_or_default();
             let result = required_handle(entry.receipt_handle.as_deref())
-                .and_then(|h| self.delete_one(&queue, h));
+                .and_then(|h| self.delete_one(ctx, &queue, h));
             match result {
                 Ok(()) => output.successful.push(BatchId { id }),
                 Err(e) => output.failed.push(batch_error(id, &e)),
@@ -320,9 +342,12 @@ impl SqsService {
         };
         let receipt = Receipt::decode(handle)?;
         let now = self.now_ms();
-        let result = queue
-            .lock(now)
-            .change_visibility(queue.id, &receipt, timeout, now);
+        let result = {
+            let mut state = queue.lock(now);
+            let result = state.change_visibility(queue.id, &receipt, timeout, now);
+            drop(queue.commit(&mut state));
+            result
+        };
         match result {
             Ok(inner) => {
                 if inner.is_ok() && timeout == 0 {

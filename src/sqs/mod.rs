@@ -32,6 +32,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::{AwsError, AwsResult};
+use crate::store::{SharedStore, Space};
 
 use model::{Request, Response};
 use queue::Queue;
@@ -52,6 +53,7 @@ pub struct SqsOptions {
 pub struct SqsService {
     clock: Arc<Clock>,
     options: SqsOptions,
+    store: SharedStore,
     registry: SharedRegistry,
     /// When each (account, region, name) was last deleted, for `strict_queue_recreate`.
     deleted_at: Mutex<HashMap<(String, String, String), u64>>,
@@ -61,10 +63,11 @@ pub struct SqsService {
 }
 
 impl SqsService {
-    pub fn new(clock: Arc<Clock>, options: SqsOptions) -> Self {
+    pub fn new(clock: Arc<Clock>, options: SqsOptions, store: SharedStore) -> Self {
         SqsService {
             clock,
             options,
+            store,
             registry: Arc::new(RwLock::new(HashMap::new())),
             deleted_at: Mutex::new(HashMap::new()),
             move_tasks: Mutex::new(Vec::new()),
@@ -183,7 +186,7 @@ impl SqsService {
             .flat_map(|r| r.values())
             .flat_map(|q| q.values())
         {
-            queue.mark_deleted();
+            drop(queue.mark_deleted());
         }
     }
 
@@ -196,6 +199,78 @@ impl SqsService {
             .flat_map(|q| q.values())
         {
             queue.notify().notify_waiters();
+        }
+    }
+
+    /// Rebuilds every queue and message from the store (start-up). Returns (queues, messages).
+    pub fn restore(&self) -> Result<(usize, usize), String> {
+        let now = self.now_ms();
+        let mut by_id = HashMap::new();
+        for (_, value) in self.store.load(Space::Queues)? {
+            let record: queue::QueueRecord = serde_json::from_slice(&value)
+                .map_err(|e| format!("unreadable queue record: {e}"))?;
+            let queue = Arc::new(Queue::from_record(record, now, self.store.clone()));
+            by_id.insert(queue.id, queue);
+        }
+        let mut messages = 0;
+        let mut current: Option<(u64, parking_lot::MutexGuard<'_, queue::QueueState>)> = None;
+        let records = self.store.load(Space::Messages)?;
+        for (key, value) in &records {
+            let (Some(id), Some(seq)) = (key_u64(key, 0), key_u64(key, 8)) else {
+                continue;
+            };
+            let Some(queue) = by_id.get(&id) else {
+                continue;
+            };
+            if current.as_ref().map(|(c, _)| *c) != Some(id) {
+                current = Some((id, queue.lock_unrefreshed()));
+            }
+            let message: queue::StoredMessage = serde_json::from_slice(value)
+                .map_err(|e| format!("unreadable message record: {e}"))?;
+            current
+                .as_mut()
+                .expect("set above")
+                .1
+                .restore_message(seq, message, now);
+            messages += 1;
+        }
+        drop(current);
+        for (key, value) in self.store.load(Space::Deduplication)? {
+            let Some(queue) = key_u64(&key, 0).and_then(|id| by_id.get(&id)) else {
+                continue;
+            };
+            if let Ok(entry) = serde_json::from_slice(&value) {
+                queue.lock_unrefreshed().restore_dedup(&key, entry, now);
+            }
+        }
+        let mut registry = self.registry.write();
+        for queue in by_id.into_values() {
+            queue.lock_unrefreshed().finish_restore();
+            registry
+                .entry(queue.account.clone())
+                .or_default()
+                .entry(queue.region.clone())
+                .or_default()
+                .insert(queue.name.clone(), queue);
+        }
+        let queues = registry
+            .values()
+            .flat_map(|r| r.values())
+            .map(|q| q.len())
+            .sum();
+        Ok((queues, messages))
+    }
+
+    /// Hands every queue's outstanding changes (expiries found while reading) to the store.
+    pub fn commit_all(&self) {
+        let registry = self.registry.read();
+        for queue in registry
+            .values()
+            .flat_map(|r| r.values())
+            .flat_map(|q| q.values())
+        {
+            let mut state = queue.lock(self.now_ms());
+            drop(queue.commit(&mut state));
         }
     }
 
@@ -217,6 +292,11 @@ impl SqsService {
             .map(|q| q.len())
             .sum()
     }
+}
+
+fn key_u64(key: &[u8], at: usize) -> Option<u64> {
+    key.get(at..at + 8)
+        .map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")))
 }
 
 fn lookup_arn(registry: &RwLock<Registry>, arn: &str) -> Option<Arc<Queue>> {

@@ -256,9 +256,9 @@ async fn run(task: Arc<MoveTask>, registry: SharedRegistry, clock: Arc<crate::cl
             .and_then(|arn| lookup_arn(&registry, arn));
         let Some(target) = target else {
             // Nowhere to go: put it back and report the failure, as AWS does.
-            source
-                .lock(now)
-                .enqueue(NewMessage::moved_from(message, None, true), now);
+            let mut state = source.lock(now);
+            state.enqueue(NewMessage::moved_from(message, None, true), now);
+            drop(source.commit(&mut state));
             task.finish(
                 "FAILED",
                 Some("AWS.SimpleQueueService.NonExistentQueue".into()),
@@ -270,7 +270,16 @@ async fn run(task: Arc<MoveTask>, registry: SharedRegistry, clock: Arc<crate::cl
         // A redriven message starts over: it must not be dead-lettered again at once.
         moved.receive_count = 0;
         moved.first_receive_ms = None;
-        target.lock(now).enqueue(moved, now);
+        // The copy is made durable before the original's removal is handed to the store.
+        let ticket = {
+            let mut state = target.lock(now);
+            state.enqueue(moved, now);
+            target.commit(&mut state)
+        };
+        if let Err(e) = ticket.durable().await {
+            tracing::error!(error = %e, "move task could not store a message");
+        }
+        drop(source.commit(&mut source.lock(clock.now_ms())));
         target.notify().notify_one();
         let count = task.moved.fetch_add(1, Ordering::Relaxed) + 1;
         match pause {

@@ -95,6 +95,8 @@ impl SqsService {
         }
         state.config.policy = Some(policy.to_string());
         state.last_modified_ms = now;
+        queue.journal_record(&mut state);
+        ctx.writes.push(queue.commit(&mut state));
         Ok(Empty {})
     }
 
@@ -141,6 +143,8 @@ impl SqsService {
         // Removing the last statement removes the policy.
         state.config.policy = (!list.is_empty()).then(|| policy.to_string());
         state.last_modified_ms = now;
+        queue.journal_record(&mut state);
+        ctx.writes.push(queue.commit(&mut state));
         Ok(Empty {})
     }
 }

@@ -20,6 +20,7 @@ use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use crate::error::{AwsError, AwsResult};
+use crate::store::{Change, SharedStore, Space, Ticket};
 
 use super::attributes::QueueConfig;
 use super::model::{MessageAttributes, StringMap};
@@ -43,6 +44,7 @@ pub struct Queue {
     /// Wakes long-polling receivers.
     notify: Notify,
     deleted: AtomicBool,
+    store: SharedStore,
 }
 
 impl Queue {
@@ -53,19 +55,84 @@ impl Queue {
         config: QueueConfig,
         tags: StringMap,
         now_ms: u64,
+        store: SharedStore,
     ) -> Self {
-        let arn = format!("arn:aws:sqs:{region}:{account}:{name}");
-        let fifo = config.fifo_queue;
-        Queue {
+        let record = QueueRecord {
             id: rand::random(),
             name,
             account,
             region,
-            arn,
             created_ms: now_ms,
-            state: Mutex::new(QueueState::new(config, tags, now_ms, fifo)),
+            config,
+            tags,
+            last_modified_ms: now_ms,
+            last_purge_ms: None,
+        };
+        Self::from_record(record, now_ms, store)
+    }
+
+    /// Rebuilds a queue (without its messages) from its durable record.
+    pub fn from_record(record: QueueRecord, now_ms: u64, store: SharedStore) -> Self {
+        let arn = format!(
+            "arn:aws:sqs:{}:{}:{}",
+            record.region, record.account, record.name
+        );
+        let fifo = record.config.fifo_queue;
+        let mut state = QueueState::new(record.config, record.tags, now_ms, fifo);
+        state.queue_id = record.id;
+        state.last_modified_ms = record.last_modified_ms;
+        state.last_purge_ms = record.last_purge_ms;
+        if store.persistent() {
+            state.journal = Some(Vec::new());
+        }
+        Queue {
+            id: record.id,
+            name: record.name,
+            account: record.account,
+            region: record.region,
+            arn,
+            created_ms: record.created_ms,
+            state: Mutex::new(state),
             notify: Notify::new(),
             deleted: AtomicBool::new(false),
+            store,
+        }
+    }
+
+    /// The durable form of the queue's identity and settings.
+    pub fn record(&self, state: &QueueState) -> QueueRecord {
+        QueueRecord {
+            id: self.id,
+            name: self.name.clone(),
+            account: self.account.clone(),
+            region: self.region.clone(),
+            created_ms: self.created_ms,
+            config: state.config.clone(),
+            tags: state.tags.clone(),
+            last_modified_ms: state.last_modified_ms,
+            last_purge_ms: state.last_purge_ms,
+        }
+    }
+
+    /// Hands the changes journaled under `state`'s lock to the store. Called with the lock
+    /// held, so the store sees a queue's changes in the order they happened.
+    pub fn commit(&self, state: &mut QueueState) -> Ticket {
+        match state.journal.as_mut() {
+            Some(journal) if !journal.is_empty() => self.store.submit(std::mem::take(journal)),
+            _ => Ticket::done(),
+        }
+    }
+
+    /// Journals the queue record itself (after a settings, tags or purge change).
+    pub fn journal_record(&self, state: &mut QueueState) {
+        if state.journal.is_some() {
+            let value = serde_json::to_vec(&self.record(state)).unwrap_or_default();
+            let change = Change::Put {
+                space: Space::Queues,
+                key: self.id.to_be_bytes().to_vec(),
+                value,
+            };
+            state.journal.as_mut().expect("checked").push(change);
         }
     }
 
@@ -80,6 +147,11 @@ impl Queue {
         state
     }
 
+    /// Locks without applying due transitions (start-up restore).
+    pub fn lock_unrefreshed(&self) -> MutexGuard<'_, QueueState> {
+        self.state.lock()
+    }
+
     /// Reads the configuration without applying due transitions.
     pub fn lock_config<T>(&self, read: impl FnOnce(&QueueConfig) -> T) -> T {
         read(&self.state.lock().config)
@@ -89,11 +161,35 @@ impl Queue {
         &self.notify
     }
 
-    /// Marks the queue deleted, drops its messages and releases every waiting receiver.
-    pub fn mark_deleted(&self) {
+    /// Marks the queue deleted, drops its messages (durably too) and releases every waiting
+    /// receiver.
+    pub fn mark_deleted(&self) -> Ticket {
         self.deleted.store(true, Ordering::Release);
-        self.state.lock().clear();
+        let mut state = self.state.lock();
+        state.clear();
+        let ticket = match state.journal.as_mut() {
+            Some(journal) => {
+                let id = self.id.to_be_bytes().to_vec();
+                journal.clear();
+                journal.push(Change::Delete {
+                    space: Space::Queues,
+                    key: id.clone(),
+                });
+                journal.push(Change::DeletePrefix {
+                    space: Space::Messages,
+                    prefix: id.clone(),
+                });
+                journal.push(Change::DeletePrefix {
+                    space: Space::Deduplication,
+                    prefix: id,
+                });
+                self.commit(&mut state)
+            }
+            None => Ticket::done(),
+        };
+        drop(state);
         self.notify.notify_waiters();
+        ticket
     }
 
     pub fn is_deleted(&self) -> bool {
@@ -101,9 +197,23 @@ impl Queue {
     }
 }
 
+/// A queue's identity and settings as the store keeps them.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct QueueRecord {
+    pub id: u64,
+    pub name: String,
+    pub account: String,
+    pub region: String,
+    pub created_ms: u64,
+    pub config: QueueConfig,
+    pub tags: StringMap,
+    pub last_modified_ms: u64,
+    pub last_purge_ms: Option<u64>,
+}
+
 /// A message as stored. Shared strings are `Arc<str>` so a receive hands them out without
-/// copying the body.
-#[derive(Debug, Clone)]
+/// copying the body. Serialised as is into the durable store.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct StoredMessage {
     pub message_id: Arc<str>,
     pub body: Arc<str>,
@@ -122,7 +232,7 @@ pub struct StoredMessage {
     pub state: MessageState,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MessageState {
     Delayed { until_ms: u64 },
     Visible,
@@ -256,6 +366,9 @@ pub struct QueueState {
     dedup: HashMap<String, (u64, Arc<str>, Option<String>)>,
     dedup_expiry: VecDeque<(u64, String)>,
     attempts: HashMap<String, Attempt>,
+    /// Changes not yet handed to the store; `None` when nothing is kept.
+    journal: Option<Vec<Change>>,
+    queue_id: u64,
 }
 
 impl QueueState {
@@ -275,7 +388,8 @@ impl QueueState {
             tags,
             last_modified_ms: now_ms,
             last_purge_ms: None,
-            next_seq: 1,
+            // Time-based, so sequence numbers (and receipt handles) never repeat across restarts.
+            next_seq: now_ms << 20,
             // 20-digit decimal like AWS's, increasing for the life of the queue.
             next_sequence_number: 10_000_000_000_000_000_000 + now_ms as u128 * 1_000_000,
             messages: HashMap::new(),
@@ -287,6 +401,44 @@ impl QueueState {
             dedup: HashMap::new(),
             dedup_expiry: VecDeque::new(),
             attempts: HashMap::new(),
+            journal: None,
+            queue_id: 0,
+        }
+    }
+
+    fn message_key(&self, seq: u64) -> Vec<u8> {
+        let mut key = Vec::with_capacity(16);
+        key.extend_from_slice(&self.queue_id.to_be_bytes());
+        key.extend_from_slice(&seq.to_be_bytes());
+        key
+    }
+
+    fn dedup_key(&self, key: &str) -> Vec<u8> {
+        let mut k = self.queue_id.to_be_bytes().to_vec();
+        k.extend_from_slice(key.as_bytes());
+        k
+    }
+
+    /// Journals a message's current form.
+    fn journal_message(&mut self, seq: u64) {
+        if self.journal.is_none() {
+            return;
+        }
+        let key = self.message_key(seq);
+        if let (Some(journal), Some(m)) = (self.journal.as_mut(), self.messages.get(&seq)) {
+            let value = serde_json::to_vec(m).unwrap_or_default();
+            journal.push(Change::Put {
+                space: Space::Messages,
+                key,
+                value,
+            });
+        }
+    }
+
+    fn journal(&mut self, change: impl FnOnce(&Self) -> Change) {
+        if self.journal.is_some() {
+            let change = change(self);
+            self.journal.as_mut().expect("checked").push(change);
         }
     }
 
@@ -336,6 +488,10 @@ impl QueueState {
             let (expires, key) = self.dedup_expiry.pop_front().expect("peeked");
             if self.dedup.get(&key).is_some_and(|(e, _, _)| *e == expires) {
                 self.dedup.remove(&key);
+                self.journal(|s| Change::Delete {
+                    space: Space::Deduplication,
+                    key: s.dedup_key(&key),
+                });
             }
         }
         if !self.attempts.is_empty() {
@@ -425,6 +581,10 @@ impl QueueState {
 
     fn remove(&mut self, seq: u64) -> Option<StoredMessage> {
         let m = self.messages.remove(&seq)?;
+        self.journal(|s| Change::Delete {
+            space: Space::Messages,
+            key: s.message_key(seq),
+        });
         self.by_age.remove(&(m.sent_ms, seq));
         match m.state {
             MessageState::Delayed { .. } => self.counts.delayed -= 1,
@@ -473,6 +633,12 @@ impl QueueState {
                 key.clone(),
                 (expires, new.message_id.clone(), sequence_number.clone()),
             );
+            self.journal(|s| Change::Put {
+                space: Space::Deduplication,
+                key: s.dedup_key(&key),
+                value: serde_json::to_vec(&(expires, &new.message_id, &sequence_number))
+                    .unwrap_or_default(),
+            });
             self.dedup_expiry.push_back((expires, key));
         }
         let delay_ms = new.delay_seconds as u64 * 1000;
@@ -484,7 +650,6 @@ impl QueueState {
             MessageState::Visible
         };
         let sent_ms = new.sent_ms.unwrap_or(now_ms);
-        let group = new.message_group_id.clone();
         self.messages.insert(
             seq,
             StoredMessage {
@@ -504,13 +669,29 @@ impl QueueState {
                 state,
             },
         );
+        self.index_new(seq);
+        self.journal_message(seq);
+        Enqueued::Accepted {
+            sequence_number,
+            visible: state == MessageState::Visible,
+        }
+    }
+
+    /// Files a message just put into `messages` into the age, deadline and delivery indexes.
+    fn index_new(&mut self, seq: u64) {
+        let m = &self.messages[&seq];
+        let (state, sent_ms, group) = (m.state, m.sent_ms, m.message_group_id.clone());
         self.by_age.insert((sent_ms, seq));
         match state {
             MessageState::Delayed { until_ms } => {
                 self.counts.delayed += 1;
                 self.delayed.push(Reverse((until_ms, seq)));
             }
-            _ => self.counts.visible += 1,
+            MessageState::Visible => self.counts.visible += 1,
+            MessageState::InFlight { until_ms, .. } => {
+                self.counts.in_flight += 1;
+                self.in_flight.push(Reverse((until_ms, seq)));
+            }
         }
         match &mut self.delivery {
             Delivery::Standard { ready } => {
@@ -521,14 +702,59 @@ impl QueueState {
             Delivery::Fifo { groups, .. } => {
                 // FIFO messages always carry a group (checked on send).
                 let id = group.unwrap_or_else(|| Arc::from(""));
-                groups.entry(id.clone()).or_default().seqs.insert(seq);
+                let g = groups.entry(id.clone()).or_default();
+                g.seqs.insert(seq);
+                if matches!(state, MessageState::InFlight { .. }) {
+                    g.in_flight += 1;
+                }
                 self.queue_group_if_ready(&id);
             }
         }
-        Enqueued::Accepted {
-            sequence_number,
-            visible: state == MessageState::Visible,
+    }
+
+    /// Puts back a message read from the store (start-up, in key order). Deadlines that passed
+    /// while lyrebird was down have passed: such messages are visible again.
+    pub fn restore_message(&mut self, seq: u64, mut m: StoredMessage, now_ms: u64) {
+        m.state = match m.state {
+            MessageState::Delayed { until_ms } | MessageState::InFlight { until_ms, .. }
+                if until_ms <= now_ms =>
+            {
+                MessageState::Visible
+            }
+            other => other,
+        };
+        if let Some(n) = m
+            .sequence_number
+            .as_deref()
+            .and_then(|n| n.parse::<u128>().ok())
+        {
+            self.next_sequence_number = self.next_sequence_number.max(n);
         }
+        self.next_seq = self.next_seq.max(seq + 1);
+        self.messages.insert(seq, m);
+        self.index_new(seq);
+    }
+
+    /// Orders what `restore_*` added; called once the queue's records are all read.
+    pub fn finish_restore(&mut self) {
+        self.dedup_expiry.make_contiguous().sort();
+    }
+
+    /// Puts back a FIFO deduplication entry read from the store, unless it has expired.
+    pub fn restore_dedup(
+        &mut self,
+        key: &[u8],
+        entry: (u64, Arc<str>, Option<String>),
+        now_ms: u64,
+    ) {
+        let (expires, message_id, sequence_number) = entry;
+        if expires <= now_ms || key.len() < 8 {
+            return;
+        }
+        let key = String::from_utf8_lossy(&key[8..]).into_owned();
+        self.dedup
+            .insert(key.clone(), (expires, message_id, sequence_number));
+        self.dedup_expiry.push_back((expires, key));
     }
 
     /// Takes up to `max` visible messages into flight for `visibility_s` seconds, handing each
@@ -641,13 +867,15 @@ impl QueueState {
         let m = self.messages.get_mut(&seq).expect("present");
         m.receive_count += 1;
         m.first_receive_ms.get_or_insert(now_ms);
+        let receive = m.receive_count;
         let handle = Receipt {
             queue_id,
             seq,
-            receive: m.receive_count,
+            receive,
         }
         .encode();
-        (seq, m.receive_count, handle)
+        self.journal_message(seq);
+        (seq, receive, handle)
     }
 
     /// Standard queues: the next visible message in delivery order.
@@ -768,6 +996,7 @@ impl QueueState {
             }
         };
         self.set_state(receipt.seq, state);
+        self.journal_message(receipt.seq);
         Ok(Ok(()))
     }
 
@@ -787,6 +1016,10 @@ impl QueueState {
     /// Removes every message, in flight or not. Deduplication memory survives, as on AWS.
     pub fn clear(&mut self) {
         self.messages.clear();
+        self.journal(|s| Change::DeletePrefix {
+            space: Space::Messages,
+            prefix: s.queue_id.to_be_bytes().to_vec(),
+        });
         match &mut self.delivery {
             Delivery::Standard { ready } => ready.clear(),
             Delivery::Fifo { groups, ready } => {

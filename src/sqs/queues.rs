@@ -81,8 +81,14 @@ impl SqsService {
             config,
             tags,
             now,
+            self.store.clone(),
         ));
         by_name.insert(name.to_string(), queue.clone());
+        {
+            let mut state = queue.lock(now);
+            queue.journal_record(&mut state);
+            ctx.writes.push(queue.commit(&mut state));
+        }
         tracing::debug!(queue = %queue.arn, "created queue");
         Ok(QueueUrlOutput {
             queue_url: Self::queue_url(ctx, &queue),
@@ -172,7 +178,7 @@ impl SqsService {
                 }
             }
         }
-        queue.mark_deleted();
+        ctx.writes.push(queue.mark_deleted());
         let key = (
             queue.account.clone(),
             queue.region.clone(),
@@ -201,6 +207,8 @@ impl SqsService {
         }
         state.last_purge_ms = Some(now);
         state.clear();
+        queue.journal_record(&mut state);
+        ctx.writes.push(queue.commit(&mut state));
         Ok(Empty {})
     }
 
@@ -258,6 +266,8 @@ impl SqsService {
         let mut state = queue.lock(now);
         state.config.apply(&supplied, false)?;
         state.last_modified_ms = now;
+        queue.journal_record(&mut state);
+        ctx.writes.push(queue.commit(&mut state));
         Ok(Empty {})
     }
 }

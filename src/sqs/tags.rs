@@ -21,6 +21,8 @@ impl SqsService {
         merged.extend(tags);
         validate_tags(&merged)?;
         state.tags = merged;
+        queue.journal_record(&mut state);
+        ctx.writes.push(queue.commit(&mut state));
         Ok(Empty {})
     }
 
@@ -34,6 +36,8 @@ impl SqsService {
         for key in keys {
             state.tags.remove(&key);
         }
+        queue.journal_record(&mut state);
+        ctx.writes.push(queue.commit(&mut state));
         Ok(Empty {})
     }
 

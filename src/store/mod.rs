@@ -1,0 +1,110 @@
+//! Storage: durability, not AWS. The services keep their hot state in memory and describe every
+//! change to it as key/value `Change`s in a few `Space`s; a `Store` makes them durable and gives
+//! them back at start-up. `memory` keeps nothing (throw-away runs, CI); `sled` keeps everything,
+//! with group commit so concurrent requests share one flush.
+
+pub mod memory;
+pub mod sled;
+
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+/// Bump when the on-disk layout changes incompatibly.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A family of records, each its own keyspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Space {
+    Queues,
+    Messages,
+    Deduplication,
+    Topics,
+    Subscriptions,
+    Meta,
+}
+
+impl Space {
+    pub const ALL: [Space; 6] = [
+        Space::Queues,
+        Space::Messages,
+        Space::Deduplication,
+        Space::Topics,
+        Space::Subscriptions,
+        Space::Meta,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Space::Queues => "queues",
+            Space::Messages => "messages",
+            Space::Deduplication => "deduplication",
+            Space::Topics => "topics",
+            Space::Subscriptions => "subscriptions",
+            Space::Meta => "meta",
+        }
+    }
+}
+
+/// One change to durable state.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Put {
+        space: Space,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Delete {
+        space: Space,
+        key: Vec<u8>,
+    },
+    /// Deletes every key starting with `prefix` (a queue's messages when it is deleted).
+    DeletePrefix {
+        space: Space,
+        prefix: Vec<u8>,
+    },
+}
+
+/// How much an acknowledgement promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Durability {
+    /// A write is acknowledged after it is flushed to disk (shared by concurrent writers).
+    #[default]
+    Strict,
+    /// A write is acknowledged at once and flushed within the flush interval.
+    Relaxed,
+}
+
+/// Resolves when submitted changes are durable.
+#[must_use = "await durable() before acknowledging the request"]
+pub struct Ticket(Option<oneshot::Receiver<Result<(), String>>>);
+
+impl Ticket {
+    pub fn done() -> Self {
+        Ticket(None)
+    }
+
+    pub async fn durable(self) -> Result<(), String> {
+        match self.0 {
+            None => Ok(()),
+            Some(rx) => rx.await.unwrap_or_else(|_| Err("the store stopped".into())),
+        }
+    }
+}
+
+/// Everything a store holds, read back at start-up.
+pub type Records = Vec<(Vec<u8>, Vec<u8>)>;
+
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Whether changes are kept at all; services skip building them when not.
+    fn persistent(&self) -> bool;
+    /// Hands changes over; they are applied in submission order.
+    fn submit(&self, changes: Vec<Change>) -> Ticket;
+    /// All records of a space, in key order.
+    fn load(&self, space: Space) -> Result<Records, String>;
+    /// Flushes everything outstanding (clean shutdown).
+    fn flush(&self);
+    fn describe(&self) -> &'static str;
+}
+
+pub type SharedStore = Arc<dyn Store>;

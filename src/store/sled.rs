@@ -1,0 +1,217 @@
+//! The sled store. One writer thread applies changes in order and flushes once per batch of
+//! whatever arrived meanwhile (group commit): under load many requests share each fsync, and a
+//! lone request waits for just one. The directory is locked by sled, so two servers never share
+//! it; the layout carries `FORMAT_VERSION`, and a newer one is refused.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::{Change, Durability, Records, Space, Store, Ticket, FORMAT_VERSION};
+
+type Job = (Vec<Change>, Option<oneshot::Sender<Result<(), String>>>);
+
+#[derive(Debug)]
+pub struct SledStore {
+    db: sled::Db,
+    trees: Vec<(Space, sled::Tree)>,
+    durability: Durability,
+    jobs: mpsc::Sender<Job>,
+}
+
+const VERSION_KEY: &[u8] = b"format_version";
+
+impl SledStore {
+    pub fn open(dir: &Path, durability: Durability) -> Result<SledStore, String> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create data directory {}: {e}", dir.display()))?;
+        let db = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            // In relaxed mode sled's own timer bounds what a crash can lose.
+            .flush_every_ms(Some(200))
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
+                    format!(
+                        "data directory {} is in use by another lyrebird (it is locked): {io}",
+                        dir.display()
+                    )
+                }
+                other => format!("cannot open data directory {}: {other}", dir.display()),
+            })?;
+        let trees = Space::ALL
+            .iter()
+            .map(|s| db.open_tree(s.name()).map(|t| (*s, t)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let store_meta = &trees
+            .iter()
+            .find(|(s, _)| *s == Space::Meta)
+            .expect("meta tree")
+            .1;
+        match store_meta.get(VERSION_KEY).map_err(|e| e.to_string())? {
+            Some(v) => {
+                let version = std::str::from_utf8(&v)
+                    .ok()
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .unwrap_or(u32::MAX);
+                if version > FORMAT_VERSION {
+                    return Err(format!(
+                        "data directory {} was written by a newer lyrebird (format {version}; this one reads up to {FORMAT_VERSION}); refusing to open it",
+                        dir.display()
+                    ));
+                }
+            }
+            None => {
+                store_meta
+                    .insert(VERSION_KEY, FORMAT_VERSION.to_string().as_bytes())
+                    .map_err(|e| e.to_string())?;
+                db.flush().map_err(|e| e.to_string())?;
+            }
+        }
+        let (jobs, rx) = mpsc::channel::<Job>();
+        let writer = SledWriter {
+            db: db.clone(),
+            trees: trees.clone(),
+        };
+        thread::Builder::new()
+            .name("lyrebird-store".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| e.to_string())?;
+        Ok(SledStore {
+            db,
+            trees,
+            durability,
+            jobs,
+        })
+    }
+
+    fn tree(&self, space: Space) -> &sled::Tree {
+        &self
+            .trees
+            .iter()
+            .find(|(s, _)| *s == space)
+            .expect("every space has a tree")
+            .1
+    }
+}
+
+impl Store for SledStore {
+    fn persistent(&self) -> bool {
+        true
+    }
+
+    fn submit(&self, changes: Vec<Change>) -> Ticket {
+        if changes.is_empty() {
+            return Ticket::done();
+        }
+        match self.durability {
+            Durability::Relaxed => {
+                let _ = self.jobs.send((changes, None));
+                Ticket::done()
+            }
+            Durability::Strict => {
+                let (tx, rx) = oneshot::channel();
+                if self.jobs.send((changes, Some(tx))).is_err() {
+                    let (tx, rx) = oneshot::channel();
+                    let _ = tx.send(Err("the store stopped".into()));
+                    return Ticket(Some(rx));
+                }
+                Ticket(Some(rx))
+            }
+        }
+    }
+
+    fn load(&self, space: Space) -> Result<Records, String> {
+        self.tree(space)
+            .iter()
+            .map(|r| {
+                r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(|e| e.to_string())
+            })
+            .collect()
+    }
+
+    fn flush(&self) {
+        // Wait for the writer to drain what was submitted, then flush.
+        let (tx, rx) = oneshot::channel();
+        if self.jobs.send((Vec::new(), Some(tx))).is_ok() {
+            let _ = rx.blocking_recv();
+        }
+        let _ = self.db.flush();
+    }
+
+    fn describe(&self) -> &'static str {
+        "sled"
+    }
+}
+
+struct SledWriter {
+    db: sled::Db,
+    trees: Vec<(Space, sled::Tree)>,
+}
+
+impl SledWriter {
+    fn run(self, rx: mpsc::Receiver<Job>) {
+        while let Ok(first) = rx.recv() {
+            let mut waiters = Vec::new();
+            let mut result = self.apply(first.0);
+            waiters.extend(first.1);
+            // Group commit: take everything that queued up while we were busy.
+            while let Ok((changes, waiter)) = rx.recv_timeout(Duration::ZERO) {
+                if result.is_ok() {
+                    result = self.apply(changes);
+                }
+                waiters.extend(waiter);
+            }
+            if !waiters.is_empty() && result.is_ok() {
+                result = self.db.flush().map(|_| ()).map_err(|e| e.to_string());
+            }
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "store write failed");
+            }
+            for w in waiters {
+                let _ = w.send(result.clone());
+            }
+        }
+    }
+
+    fn tree(&self, space: Space) -> &sled::Tree {
+        &self
+            .trees
+            .iter()
+            .find(|(s, _)| *s == space)
+            .expect("every space has a tree")
+            .1
+    }
+
+    fn apply(&self, changes: Vec<Change>) -> Result<(), String> {
+        for change in changes {
+            match change {
+                Change::Put { space, key, value } => {
+                    self.tree(space)
+                        .insert(key, value)
+                        .map_err(|e| e.to_string())?;
+                }
+                Change::Delete { space, key } => {
+                    self.tree(space).remove(key).map_err(|e| e.to_string())?;
+                }
+                Change::DeletePrefix { space, prefix } => {
+                    let tree = self.tree(space);
+                    for key in tree.scan_prefix(&prefix).keys() {
+                        tree.remove(key.map_err(|e| e.to_string())?)
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

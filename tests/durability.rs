@@ -1,0 +1,377 @@
+//! Durability: the real `lyrebird` binary on a data directory, loaded by concurrent clients,
+//! SIGKILLed at several points and restarted. Every acknowledged send must be receivable, no
+//! acknowledged delete may come back, and the store must open cleanly every time.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::config::retry::RetryConfig;
+use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+
+struct Server {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Server {
+    /// A failing test must not leave a server behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start(dir: &Path) -> Server {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_lyrebird"))
+        .args(["--port", &port.to_string(), "--data-dir"])
+        .arg(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("lyrebird starts");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(r) = reqwest::get(format!("{endpoint}/_lyrebird/health")).await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "server did not come up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Server { child, endpoint }
+}
+
+fn client(endpoint: &str) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url(endpoint)
+        .retry_config(RetryConfig::disabled())
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
+/// Every body in a queue (received with a long visibility so nothing is seen twice, then made
+/// visible again for later checks).
+async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut handles = Vec::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(600)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if got.is_empty() {
+            break;
+        }
+        out.extend(got.iter().map(|m| m.body().unwrap().to_string()));
+        handles.extend(got.iter().map(|m| m.receipt_handle().unwrap().to_string()));
+    }
+    for chunk in handles.chunks(10) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(format!("h{i}"))
+                    .receipt_handle(h)
+                    .visibility_timeout(0)
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let out = sqs
+            .change_message_visibility_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap();
+        assert!(out.failed().is_empty());
+    }
+    out
+}
+
+#[derive(Default)]
+struct Ledger {
+    /// Sends the server acknowledged.
+    sent: HashSet<String>,
+    /// Deletes the server acknowledged.
+    deleted: HashSet<String>,
+    /// Deletes sent at all: one cut off by the kill may or may not have happened.
+    delete_attempted: HashSet<String>,
+}
+
+/// Loads `url` from several clients until the server is killed; records what was acknowledged.
+async fn load(
+    endpoint: &str,
+    url: &str,
+    round: usize,
+    ledger: Arc<Mutex<Ledger>>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for t in 0..6 {
+        let (sqs, url, ledger) = (client(endpoint), url.to_string(), ledger.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0.. {
+                let body = format!("r{round}-t{t}-{i}");
+                let sent = if i % 3 == 0 {
+                    let entries = (0..5)
+                        .map(|k| {
+                            aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                                .id(format!("e{k}"))
+                                .message_body(format!("{body}-b{k}"))
+                                .build()
+                                .unwrap()
+                        })
+                        .collect();
+                    match sqs
+                        .send_message_batch()
+                        .queue_url(&url)
+                        .set_entries(Some(entries))
+                        .send()
+                        .await
+                    {
+                        Ok(out) if out.failed().is_empty() => {
+                            (0..5).map(|k| format!("{body}-b{k}")).collect()
+                        }
+                        Ok(_) => panic!("batch entries failed"),
+                        Err(_) => return,
+                    }
+                } else {
+                    match sqs
+                        .send_message()
+                        .queue_url(&url)
+                        .message_body(&body)
+                        .send()
+                        .await
+                    {
+                        Ok(_) => vec![body],
+                        Err(_) => return,
+                    }
+                };
+                ledger.lock().unwrap().sent.extend(sent);
+            }
+        }));
+    }
+    for _ in 0..2 {
+        let (sqs, url, ledger) = (client(endpoint), url.to_string(), ledger.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let got = match sqs
+                    .receive_message()
+                    .queue_url(&url)
+                    .max_number_of_messages(10)
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                {
+                    Ok(r) => r.messages.unwrap_or_default(),
+                    Err(_) => return,
+                };
+                for m in got {
+                    // Delete every other message; the rest stay for the next round.
+                    if m.body().unwrap().ends_with(['0', '2', '4', '6', '8']) {
+                        ledger
+                            .lock()
+                            .unwrap()
+                            .delete_attempted
+                            .insert(m.body().unwrap().to_string());
+                        match sqs
+                            .delete_message()
+                            .queue_url(&url)
+                            .receipt_handle(m.receipt_handle().unwrap())
+                            .send()
+                            .await
+                        {
+                            Ok(_) => {
+                                ledger
+                                    .lock()
+                                    .unwrap()
+                                    .deleted
+                                    .insert(m.body().unwrap().to_string());
+                            }
+                            Err(_) => return,
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    tasks
+}
+
+fn check(ledger: &Ledger, present: &[String]) {
+    let present: HashSet<&String> = present.iter().collect();
+    for body in &ledger.deleted {
+        assert!(
+            !present.contains(body),
+            "acknowledged delete of {body} came back"
+        );
+    }
+    let missing: Vec<&String> = ledger
+        .sent
+        .iter()
+        .filter(|b| !ledger.delete_attempted.contains(*b) && !present.contains(b))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged sends lost, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+}
+
+fn data_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lyrebird-durability-{}", uuid_like()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn uuid_like() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        ^ std::process::id() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_work_survives_sigkill_and_restart() {
+    let dir = data_dir();
+    let mut ledgers: Vec<(String, Arc<Mutex<Ledger>>)> = Vec::new();
+    // Kill after different amounts of load.
+    for (round, millis) in [150u64, 400, 50, 700].into_iter().enumerate() {
+        let mut server = start(&dir).await;
+        let sqs = client(&server.endpoint);
+        // Everything from earlier rounds is still exactly right after each crash.
+        for (url, ledger) in &ledgers {
+            check(&ledger.lock().unwrap(), &drain(&sqs, url).await);
+        }
+        let url = sqs
+            .create_queue()
+            .queue_name(format!("crash-{round}"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let ledger = Arc::new(Mutex::new(Ledger::default()));
+        let tasks = load(&server.endpoint, &url, round, ledger.clone()).await;
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+        server.child.kill().unwrap(); // SIGKILL
+        server.child.wait().unwrap();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert!(
+            !ledger.lock().unwrap().sent.is_empty(),
+            "round {round} acknowledged nothing"
+        );
+        ledgers.push((url, ledger));
+    }
+    // A last restart, then a clean shutdown and one more restart: everything is still there.
+    let server = start(&dir).await;
+    let sqs = client(&server.endpoint);
+    let mut remaining = Vec::new();
+    for (url, ledger) in &ledgers {
+        let present = drain(&sqs, url).await;
+        check(&ledger.lock().unwrap(), &present);
+        remaining.push(present.len());
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut server = server;
+    server.child.wait().unwrap();
+    let mut server = start(&dir).await;
+    let sqs = client(&server.endpoint);
+    for ((url, _), count) in ledgers.iter().zip(&remaining) {
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap();
+        let total: usize = [
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+        ]
+        .iter()
+        .map(|k| {
+            attrs[&aws_sdk_sqs::types::QueueAttributeName::from(*k)]
+                .parse::<usize>()
+                .unwrap()
+        })
+        .sum();
+        assert_eq!(total, *count, "clean restart keeps every message of {url}");
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn directory_is_locked_and_format_is_versioned() {
+    let dir = data_dir();
+    let mut first = start(&dir).await;
+    let out = Command::new(env!("CARGO_BIN_EXE_lyrebird"))
+        .args(["--port", &free_port().to_string(), "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use by another lyrebird"));
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+
+    // A directory written by a newer lyrebird is refused, not misread.
+    {
+        let db = sled::open(&dir).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("format_version", "999")
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_lyrebird"))
+        .args(["--port", &free_port().to_string(), "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("newer lyrebird"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
