@@ -137,7 +137,10 @@ impl AwsError {
 impl AwsError {
     /// SNS's `InvalidParameter`, worded `Invalid parameter: <detail>`.
     pub fn sns_invalid(detail: impl fmt::Display) -> Self {
-        Self::new(&codes::SNS_INVALID_PARAMETER, format!("Invalid parameter: {detail}"))
+        Self::new(
+            &codes::SNS_INVALID_PARAMETER,
+            format!("Invalid parameter: {detail}"),
+        )
     }
 
     pub fn sns_not_found(what: &str) -> Self {

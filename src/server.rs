@@ -41,7 +41,9 @@ impl App {
         let clock = Arc::new(Clock::new());
         let sqs = Arc::new(SqsService::new(
             clock.clone(),
-            SqsOptions { strict_queue_recreate: config.strict_queue_recreate },
+            SqsOptions {
+                strict_queue_recreate: config.strict_queue_recreate,
+            },
         ));
         App {
             sns: SnsService::new(clock.clone(), sqs.clone()),
@@ -58,7 +60,10 @@ pub fn router(app: Arc<App>) -> Router {
     let mut router = Router::new()
         .route("/_lyrebird/health", get(health))
         .route("/_lyrebird/reset", post(reset))
-        .route("/_lyrebird/sns/deliveries", get(sns_deliveries).delete(clear_sns_deliveries))
+        .route(
+            "/_lyrebird/sns/deliveries",
+            get(sns_deliveries).delete(clear_sns_deliveries),
+        )
         .route(crate::sns::delivery::CERT_PATH, get(signing_certificate));
     if app.config.test_endpoints {
         router = router.route("/_lyrebird/clock/advance", post(advance_clock));
@@ -171,7 +176,10 @@ async fn clear_sns_deliveries(State(app): State<Arc<App>>) -> impl IntoResponse 
 /// The certificate SNS signatures verify against (`SigningCertURL`).
 async fn signing_certificate(State(app): State<Arc<App>>) -> impl IntoResponse {
     let pem = app.sns.signer().certificate_pem().to_string();
-    ([(http::header::CONTENT_TYPE, "application/x-pem-file")], pem)
+    (
+        [(http::header::CONTENT_TYPE, "application/x-pem-file")],
+        pem,
+    )
 }
 
 #[derive(serde::Deserialize)]

@@ -40,17 +40,35 @@ async fn bodies(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
         }
         for m in got {
             out.push(m.body().unwrap().to_string());
-            sqs.delete_message().queue_url(url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
         }
     }
 }
 
 fn string_attr(v: &str) -> MessageAttributeValue {
-    MessageAttributeValue::builder().data_type("String").string_value(v).build().unwrap()
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(v)
+        .build()
+        .unwrap()
 }
 
-async fn subscribe_queue(sns: &aws_sdk_sns::Client, topic: &str, queue_arn: &str, attrs: &[(&str, &str)]) -> String {
-    let mut req = sns.subscribe().topic_arn(topic).protocol("sqs").endpoint(queue_arn);
+async fn subscribe_queue(
+    sns: &aws_sdk_sns::Client,
+    topic: &str,
+    queue_arn: &str,
+    attrs: &[(&str, &str)],
+) -> String {
+    let mut req = sns
+        .subscribe()
+        .topic_arn(topic)
+        .protocol("sqs")
+        .endpoint(queue_arn);
     for (k, v) in attrs {
         req = req.attributes(*k, *v);
     }
@@ -61,15 +79,37 @@ async fn subscribe_queue(sns: &aws_sdk_sns::Client, topic: &str, queue_arn: &str
 async fn seed_pipeline_fans_out_by_priority() {
     let server = server().await;
     let (sns, sqs) = (sns(&server), sqs(&server));
-    let topic = sns.create_topic().name("order-events-dev").attributes("DisplayName", "Order Processing Events").send().await.unwrap().topic_arn.unwrap();
+    let topic = sns
+        .create_topic()
+        .name("order-events-dev")
+        .attributes("DisplayName", "Order Processing Events")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
     let critical = create_queue(&sqs, "critical-orders-dev", &[]).await;
     let standard = create_queue(&sqs, "standard-orders-dev", &[]).await;
-    subscribe_queue(&sns, &topic, &queue_arn(&sqs, &critical).await, &[("FilterPolicy", r#"{"priority":["HIGH"]}"#)]).await;
-    subscribe_queue(&sns, &topic, &queue_arn(&sqs, &standard).await, &[("FilterPolicy", r#"{"priority":["MEDIUM","LOW"]}"#)]).await;
+    subscribe_queue(
+        &sns,
+        &topic,
+        &queue_arn(&sqs, &critical).await,
+        &[("FilterPolicy", r#"{"priority":["HIGH"]}"#)],
+    )
+    .await;
+    subscribe_queue(
+        &sns,
+        &topic,
+        &queue_arn(&sqs, &standard).await,
+        &[("FilterPolicy", r#"{"priority":["MEDIUM","LOW"]}"#)],
+    )
+    .await;
     for priority in ["HIGH", "MEDIUM", "LOW", "HIGH"] {
         sns.publish()
             .topic_arn(&topic)
-            .message(format!(r#"{{"orderId":"o-{priority}","priority":"{priority}"}}"#))
+            .message(format!(
+                r#"{{"orderId":"o-{priority}","priority":"{priority}"}}"#
+            ))
             .message_attributes("priority", string_attr(priority))
             .message_attributes("eventType", string_attr("OrderCreated"))
             .send()
@@ -82,7 +122,8 @@ async fn seed_pipeline_fans_out_by_priority() {
             .map(|b| {
                 // Consumers parse the envelope: JSON.parse(record.body).Message
                 let envelope: serde_json::Value = serde_json::from_str(b).unwrap();
-                let order: serde_json::Value = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+                let order: serde_json::Value =
+                    serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
                 order["priority"].as_str().unwrap().to_string()
             })
             .collect()
@@ -97,7 +138,14 @@ async fn seed_pipeline_fans_out_by_priority() {
 async fn envelope_has_aws_fields_in_aws_order() {
     let server = server().await;
     let (sns, sqs) = (sns(&server), sqs(&server));
-    let topic = sns.create_topic().name("t").send().await.unwrap().topic_arn.unwrap();
+    let topic = sns
+        .create_topic()
+        .name("t")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
     let q = create_queue(&sqs, "q", &[]).await;
     let sub = subscribe_queue(&sns, &topic, &queue_arn(&sqs, &q).await, &[]).await;
     let published = sns
@@ -106,17 +154,31 @@ async fn envelope_has_aws_fields_in_aws_order() {
         .subject("greeting")
         .message("hello \"world\"\nline two")
         .message_attributes("priority", string_attr("HIGH"))
-        .message_attributes("count", MessageAttributeValue::builder().data_type("Number").string_value("42").build().unwrap())
+        .message_attributes(
+            "count",
+            MessageAttributeValue::builder()
+                .data_type("Number")
+                .string_value("42")
+                .build()
+                .unwrap(),
+        )
         .message_attributes(
             "blob",
-            MessageAttributeValue::builder().data_type("Binary").binary_value(aws_sdk_sns::primitives::Blob::new(vec![2, 3, 4])).build().unwrap(),
+            MessageAttributeValue::builder()
+                .data_type("Binary")
+                .binary_value(aws_sdk_sns::primitives::Blob::new(vec![2, 3, 4]))
+                .build()
+                .unwrap(),
         )
         .send()
         .await
         .unwrap();
     let body = bodies(&sqs, &q).await.remove(0);
     // Pretty-printed the way AWS writes it: two-space indent and " : " separators.
-    assert!(body.starts_with("{\n  \"Type\" : \"Notification\",\n  \"MessageId\" : \""), "{body}");
+    assert!(
+        body.starts_with("{\n  \"Type\" : \"Notification\",\n  \"MessageId\" : \""),
+        "{body}"
+    );
     let keys: Vec<&str> = body
         .lines()
         .filter(|l| l.starts_with("  \""))
@@ -124,7 +186,19 @@ async fn envelope_has_aws_fields_in_aws_order() {
         .collect();
     assert_eq!(
         keys,
-        ["Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp", "SignatureVersion", "Signature", "SigningCertURL", "UnsubscribeURL", "MessageAttributes"]
+        [
+            "Type",
+            "MessageId",
+            "TopicArn",
+            "Subject",
+            "Message",
+            "Timestamp",
+            "SignatureVersion",
+            "Signature",
+            "SigningCertURL",
+            "UnsubscribeURL",
+            "MessageAttributes"
+        ]
     );
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["MessageId"], published.message_id().unwrap());
@@ -133,33 +207,87 @@ async fn envelope_has_aws_fields_in_aws_order() {
     assert_eq!(v["Message"], "hello \"world\"\nline two");
     assert_eq!(v["SignatureVersion"], "1");
     let ts = v["Timestamp"].as_str().unwrap();
-    assert!(ts.len() == 24 && ts.ends_with('Z') && ts.as_bytes()[19] == b'.', "{ts}");
-    assert!(v["UnsubscribeURL"].as_str().unwrap().ends_with(&format!("?Action=Unsubscribe&SubscriptionArn={sub}")));
+    assert!(
+        ts.len() == 24 && ts.ends_with('Z') && ts.as_bytes()[19] == b'.',
+        "{ts}"
+    );
+    assert!(v["UnsubscribeURL"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("?Action=Unsubscribe&SubscriptionArn={sub}")));
     assert!(v["SigningCertURL"].as_str().unwrap().ends_with(".pem"));
-    assert_eq!(v["MessageAttributes"]["priority"], serde_json::json!({"Type": "String", "Value": "HIGH"}));
-    assert_eq!(v["MessageAttributes"]["count"], serde_json::json!({"Type": "Number", "Value": "42"}));
-    assert_eq!(v["MessageAttributes"]["blob"], serde_json::json!({"Type": "Binary", "Value": "AgME"}));
-    assert!(body.contains("\n    \"priority\" : {\"Type\":\"String\",\"Value\":\"HIGH\"}"), "{body}");
+    verify_signature(&v).await;
+    assert_eq!(
+        v["MessageAttributes"]["priority"],
+        serde_json::json!({"Type": "String", "Value": "HIGH"})
+    );
+    assert_eq!(
+        v["MessageAttributes"]["count"],
+        serde_json::json!({"Type": "Number", "Value": "42"})
+    );
+    assert_eq!(
+        v["MessageAttributes"]["blob"],
+        serde_json::json!({"Type": "Binary", "Value": "AgME"})
+    );
+    assert!(
+        body.contains("\n    \"priority\" : {\"Type\":\"String\",\"Value\":\"HIGH\"}"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn raw_delivery_carries_body_and_attributes() {
     let server = server().await;
     let (sns, sqs) = (sns(&server), sqs(&server));
-    let topic = sns.create_topic().name("raw").send().await.unwrap().topic_arn.unwrap();
+    let topic = sns
+        .create_topic()
+        .name("raw")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
     let q = create_queue(&sqs, "raw-q", &[]).await;
-    let sub = subscribe_queue(&sns, &topic, &queue_arn(&sqs, &q).await, &[("RawMessageDelivery", "true")]).await;
-    let attrs = sns.get_subscription_attributes().subscription_arn(&sub).send().await.unwrap().attributes.unwrap();
+    let sub = subscribe_queue(
+        &sns,
+        &topic,
+        &queue_arn(&sqs, &q).await,
+        &[("RawMessageDelivery", "true")],
+    )
+    .await;
+    let attrs = sns
+        .get_subscription_attributes()
+        .subscription_arn(&sub)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
     assert_eq!(attrs["RawMessageDelivery"], "true");
     sns.publish()
         .topic_arn(&topic)
         .message("just the body")
         .message_attributes("colour", string_attr("red"))
-        .message_attributes("tags", MessageAttributeValue::builder().data_type("String.Array").string_value(r#"["a","b"]"#).build().unwrap())
+        .message_attributes(
+            "tags",
+            MessageAttributeValue::builder()
+                .data_type("String.Array")
+                .string_value(r#"["a","b"]"#)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
-    let got = sqs.receive_message().queue_url(&q).message_attribute_names("All").send().await.unwrap().messages.unwrap();
+    let got = sqs
+        .receive_message()
+        .queue_url(&q)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap();
     assert_eq!(got[0].body(), Some("just the body"));
     let attrs = got[0].message_attributes().unwrap();
     assert_eq!(attrs["colour"].string_value(), Some("red"));
@@ -184,12 +312,26 @@ async fn fifo_topic_to_fifo_queue_keeps_order_and_ids() {
     subscribe_queue(&sns, &topic, &queue_arn(&sqs, &q).await, &[]).await;
     let mut seqs = Vec::new();
     for i in 0..5 {
-        let out = sns.publish().topic_arn(&topic).message(format!("m{i}")).message_group_id("g").send().await.unwrap();
+        let out = sns
+            .publish()
+            .topic_arn(&topic)
+            .message(format!("m{i}"))
+            .message_group_id("g")
+            .send()
+            .await
+            .unwrap();
         seqs.push(out.sequence_number().unwrap().parse::<u128>().unwrap());
     }
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
     // A duplicate (same content) is accepted but not delivered.
-    let dup = sns.publish().topic_arn(&topic).message("m0").message_group_id("g").send().await.unwrap();
+    let dup = sns
+        .publish()
+        .topic_arn(&topic)
+        .message("m0")
+        .message_group_id("g")
+        .send()
+        .await
+        .unwrap();
     let got = sqs
         .receive_message()
         .queue_url(&q)
@@ -202,23 +344,69 @@ async fn fifo_topic_to_fifo_queue_keeps_order_and_ids() {
         .unwrap();
     let messages: Vec<String> = got
         .iter()
-        .map(|m| serde_json::from_str::<serde_json::Value>(m.body().unwrap()).unwrap()["Message"].as_str().unwrap().to_string())
+        .map(|m| {
+            serde_json::from_str::<serde_json::Value>(m.body().unwrap()).unwrap()["Message"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(messages, ["m0", "m1", "m2", "m3", "m4"]);
     let first: serde_json::Value = serde_json::from_str(got[0].body().unwrap()).unwrap();
-    assert_eq!(first["MessageId"], dup.message_id().unwrap(), "duplicate answers with the original id");
-    assert!(first.get("Signature").is_none(), "FIFO notifications are unsigned");
+    assert_eq!(
+        first["MessageId"],
+        dup.message_id().unwrap(),
+        "duplicate answers with the original id"
+    );
+    assert!(
+        first.get("Signature").is_none(),
+        "FIFO notifications are unsigned"
+    );
     assert!(first.get("SequenceNumber").is_some());
-    assert_eq!(got[0].attributes().unwrap()[&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId], "g");
+    assert_eq!(
+        got[0].attributes().unwrap()
+            [&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId],
+        "g"
+    );
 
     // FIFO rules on publish.
-    let err = sns.publish().topic_arn(&topic).message("x").send().await.unwrap_err();
-    assert_eq!(sns_error_message(&err), "Invalid parameter: The MessageGroupId parameter is required for FIFO topics");
+    let err = sns
+        .publish()
+        .topic_arn(&topic)
+        .message("x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sns_error_message(&err),
+        "Invalid parameter: The MessageGroupId parameter is required for FIFO topics"
+    );
     // Standard topics cannot feed FIFO queues.
-    let std_topic = sns.create_topic().name("std").send().await.unwrap().topic_arn.unwrap();
-    let err = sns.subscribe().topic_arn(&std_topic).protocol("sqs").endpoint(queue_arn(&sqs, &q).await).send().await.unwrap_err();
+    let std_topic = sns
+        .create_topic()
+        .name("std")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let err = sns
+        .subscribe()
+        .topic_arn(&std_topic)
+        .protocol("sqs")
+        .endpoint(queue_arn(&sqs, &q).await)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(sns_error_code(&err), "InvalidParameter");
-    let err = sns.publish().topic_arn(&std_topic).message("x").message_deduplication_id("d").send().await.unwrap_err();
+    let err = sns
+        .publish()
+        .topic_arn(&std_topic)
+        .message("x")
+        .message_deduplication_id("d")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(sns_error_code(&err), "InvalidParameter");
 }
 
@@ -237,47 +425,142 @@ async fn topic_lifecycle_and_attributes() {
         .unwrap();
     assert_eq!(arn, "arn:aws:sns:us-east-1:000000000000:life");
     // Idempotent, but not with different attributes.
-    assert_eq!(sns.create_topic().name("life").send().await.unwrap().topic_arn.unwrap(), arn);
-    let err = sns.create_topic().name("life").attributes("DisplayName", "other").send().await.unwrap_err();
-    assert_eq!(sns_error_message(&err), "Invalid parameter: Attributes Reason: Topic already exists with different attributes");
-    let err = sns.create_topic().name("bad name").send().await.unwrap_err();
+    assert_eq!(
+        sns.create_topic()
+            .name("life")
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap(),
+        arn
+    );
+    let err = sns
+        .create_topic()
+        .name("life")
+        .attributes("DisplayName", "other")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sns_error_message(&err),
+        "Invalid parameter: Attributes Reason: Topic already exists with different attributes"
+    );
+    let err = sns
+        .create_topic()
+        .name("bad name")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(sns_error_message(&err), "Invalid parameter: Topic Name");
 
-    let attrs = sns.get_topic_attributes().topic_arn(&arn).send().await.unwrap().attributes.unwrap();
+    let attrs = sns
+        .get_topic_attributes()
+        .topic_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
     let mut keys: Vec<&str> = attrs.keys().map(String::as_str).collect();
     keys.sort();
     assert_eq!(
         keys,
-        ["DisplayName", "EffectiveDeliveryPolicy", "Owner", "Policy", "SubscriptionsConfirmed", "SubscriptionsDeleted", "SubscriptionsPending", "TopicArn"]
+        [
+            "DisplayName",
+            "EffectiveDeliveryPolicy",
+            "Owner",
+            "Policy",
+            "SubscriptionsConfirmed",
+            "SubscriptionsDeleted",
+            "SubscriptionsPending",
+            "TopicArn"
+        ]
     );
     assert_eq!(attrs["DisplayName"], "");
     assert_eq!(attrs["Owner"], "000000000000");
     let policy: serde_json::Value = serde_json::from_str(&attrs["Policy"]).unwrap();
     assert_eq!(policy["Statement"][0]["Resource"], arn.as_str());
 
-    sns.set_topic_attributes().topic_arn(&arn).attribute_name("DisplayName").attribute_value("Orders").send().await.unwrap();
-    sns.set_topic_attributes().topic_arn(&arn).attribute_name("SignatureVersion").attribute_value("2").send().await.unwrap();
-    let attrs = sns.get_topic_attributes().topic_arn(&arn).send().await.unwrap().attributes.unwrap();
+    sns.set_topic_attributes()
+        .topic_arn(&arn)
+        .attribute_name("DisplayName")
+        .attribute_value("Orders")
+        .send()
+        .await
+        .unwrap();
+    sns.set_topic_attributes()
+        .topic_arn(&arn)
+        .attribute_name("SignatureVersion")
+        .attribute_value("2")
+        .send()
+        .await
+        .unwrap();
+    let attrs = sns
+        .get_topic_attributes()
+        .topic_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
     assert_eq!(attrs["DisplayName"], "Orders");
     assert_eq!(attrs["SignatureVersion"], "2");
-    let err = sns.set_topic_attributes().topic_arn(&arn).attribute_name("Bogus").attribute_value("1").send().await.unwrap_err();
+    let err = sns
+        .set_topic_attributes()
+        .topic_arn(&arn)
+        .attribute_name("Bogus")
+        .attribute_value("1")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(sns_error_message(&err), "Invalid parameter: AttributeName");
 
-    let tags = sns.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+    let tags = sns
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(tags.tags()[0].key(), "team");
-    sns.untag_resource().resource_arn(&arn).tag_keys("team").send().await.unwrap();
-    assert!(sns.list_tags_for_resource().resource_arn(&arn).send().await.unwrap().tags().is_empty());
+    sns.untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("team")
+        .send()
+        .await
+        .unwrap();
+    assert!(sns
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .is_empty());
 
     let topics = sns.list_topics().send().await.unwrap();
     assert_eq!(topics.topics().len(), 1);
     sns.delete_topic().topic_arn(&arn).send().await.unwrap();
     sns.delete_topic().topic_arn(&arn).send().await.unwrap();
-    let err = sns.get_topic_attributes().topic_arn(&arn).send().await.unwrap_err();
+    let err = sns
+        .get_topic_attributes()
+        .topic_arn(&arn)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(sns_error_code(&err), "NotFound");
     assert_eq!(sns_error_message(&err), "Topic does not exist");
     assert!(err.as_service_error().unwrap().is_not_found_exception());
-    let err = sns.get_topic_attributes().topic_arn("arn:aws").send().await.unwrap_err();
-    assert_eq!(sns_error_message(&err), "Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 2");
+    let err = sns
+        .get_topic_attributes()
+        .topic_arn("arn:aws")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sns_error_message(&err),
+        "Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 2"
+    );
 }
 
 #[tokio::test]
@@ -285,11 +568,20 @@ async fn list_topics_pages_by_hundred() {
     let server = server().await;
     let sns = sns(&server);
     for i in 0..150 {
-        sns.create_topic().name(format!("t{i:03}")).send().await.unwrap();
+        sns.create_topic()
+            .name(format!("t{i:03}"))
+            .send()
+            .await
+            .unwrap();
     }
     let first = sns.list_topics().send().await.unwrap();
     assert_eq!(first.topics().len(), 100);
-    let second = sns.list_topics().next_token(first.next_token().unwrap()).send().await.unwrap();
+    let second = sns
+        .list_topics()
+        .next_token(first.next_token().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(second.topics().len(), 50);
     assert!(second.next_token().is_none());
 }
@@ -298,7 +590,14 @@ async fn list_topics_pages_by_hundred() {
 async fn subscription_attributes_and_listing() {
     let server = server().await;
     let (sns, sqs) = (sns(&server), sqs(&server));
-    let topic = sns.create_topic().name("subs").send().await.unwrap().topic_arn.unwrap();
+    let topic = sns
+        .create_topic()
+        .name("subs")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
     let q = create_queue(&sqs, "subs-q", &[]).await;
     let qarn = queue_arn(&sqs, &q).await;
     let sub = subscribe_queue(&sns, &topic, &qarn, &[]).await;
@@ -306,10 +605,25 @@ async fn subscription_attributes_and_listing() {
     // Subscribing again is idempotent…
     assert_eq!(subscribe_queue(&sns, &topic, &qarn, &[]).await, sub);
     // …unless the attributes differ.
-    let err = sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(&qarn).attributes("RawMessageDelivery", "true").send().await.unwrap_err();
+    let err = sns
+        .subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(&qarn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(sns_error_message(&err), "Invalid parameter: Attributes Reason: Subscription already exists with different attributes");
 
-    let attrs = sns.get_subscription_attributes().subscription_arn(&sub).send().await.unwrap().attributes.unwrap();
+    let attrs = sns
+        .get_subscription_attributes()
+        .subscription_arn(&sub)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
     assert_eq!(attrs["Protocol"], "sqs");
     assert_eq!(attrs["Endpoint"], qarn);
     assert_eq!(attrs["PendingConfirmation"], "false");
@@ -318,33 +632,133 @@ async fn subscription_attributes_and_listing() {
     assert_eq!(attrs["TopicArn"], topic);
     assert!(!attrs.contains_key("FilterPolicy"));
 
-    sns.set_subscription_attributes().subscription_arn(&sub).attribute_name("FilterPolicy").attribute_value(r#"{"a":["b"]}"#).send().await.unwrap();
-    let attrs = sns.get_subscription_attributes().subscription_arn(&sub).send().await.unwrap().attributes.unwrap();
+    sns.set_subscription_attributes()
+        .subscription_arn(&sub)
+        .attribute_name("FilterPolicy")
+        .attribute_value(r#"{"a":["b"]}"#)
+        .send()
+        .await
+        .unwrap();
+    let attrs = sns
+        .get_subscription_attributes()
+        .subscription_arn(&sub)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
     assert_eq!(attrs["FilterPolicyScope"], "MessageAttributes");
-    let err = sns.set_subscription_attributes().subscription_arn(&sub).attribute_name("RawMessageDelivery").attribute_value("maybe").send().await.unwrap_err();
-    assert_eq!(sns_error_message(&err), "Invalid parameter: RawMessageDelivery: Invalid value [maybe]. Must be true or false.");
-    let err = sns.set_subscription_attributes().subscription_arn(&sub).attribute_name("FilterPolicyScope").attribute_value("RandomValue").send().await.unwrap_err();
+    let err = sns
+        .set_subscription_attributes()
+        .subscription_arn(&sub)
+        .attribute_name("RawMessageDelivery")
+        .attribute_value("maybe")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sns_error_message(&err),
+        "Invalid parameter: RawMessageDelivery: Invalid value [maybe]. Must be true or false."
+    );
+    let err = sns
+        .set_subscription_attributes()
+        .subscription_arn(&sub)
+        .attribute_name("FilterPolicyScope")
+        .attribute_value("RandomValue")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(sns_error_message(&err), "Invalid parameter: FilterPolicyScope: Invalid value [RandomValue]. Please use either MessageBody or MessageAttributes");
-    let err = sns.set_subscription_attributes().subscription_arn(&sub).attribute_name("Nope").attribute_value("x").send().await.unwrap_err();
+    let err = sns
+        .set_subscription_attributes()
+        .subscription_arn(&sub)
+        .attribute_name("Nope")
+        .attribute_value("x")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(sns_error_message(&err), "Invalid parameter: AttributeName");
     // An empty FilterPolicy removes it.
-    sns.set_subscription_attributes().subscription_arn(&sub).attribute_name("FilterPolicy").attribute_value("").send().await.unwrap();
-    let attrs = sns.get_subscription_attributes().subscription_arn(&sub).send().await.unwrap().attributes.unwrap();
+    sns.set_subscription_attributes()
+        .subscription_arn(&sub)
+        .attribute_name("FilterPolicy")
+        .attribute_value("")
+        .send()
+        .await
+        .unwrap();
+    let attrs = sns
+        .get_subscription_attributes()
+        .subscription_arn(&sub)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
     assert!(!attrs.contains_key("FilterPolicy"));
 
-    let err = sns.subscribe().topic_arn(&topic).protocol("carrier-pigeon").endpoint("x").send().await.unwrap_err();
-    assert_eq!(sns_error_message(&err), "Invalid parameter: Amazon SNS does not support this protocol string: carrier-pigeon");
-    let err = sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint("not-an-arn").send().await.unwrap_err();
-    assert_eq!(sns_error_message(&err), "Invalid parameter: SQS endpoint ARN");
+    let err = sns
+        .subscribe()
+        .topic_arn(&topic)
+        .protocol("carrier-pigeon")
+        .endpoint("x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sns_error_message(&err),
+        "Invalid parameter: Amazon SNS does not support this protocol string: carrier-pigeon"
+    );
+    let err = sns
+        .subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint("not-an-arn")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sns_error_message(&err),
+        "Invalid parameter: SQS endpoint ARN"
+    );
 
-    let listed = sns.list_subscriptions_by_topic().topic_arn(&topic).send().await.unwrap();
+    let listed = sns
+        .list_subscriptions_by_topic()
+        .topic_arn(&topic)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(listed.subscriptions().len(), 1);
-    assert_eq!(listed.subscriptions()[0].subscription_arn(), Some(sub.as_str()));
-    sns.unsubscribe().subscription_arn(&sub).send().await.unwrap();
-    assert!(sns.list_subscriptions().send().await.unwrap().subscriptions().is_empty());
-    let attrs = sns.get_topic_attributes().topic_arn(&topic).send().await.unwrap().attributes.unwrap();
+    assert_eq!(
+        listed.subscriptions()[0].subscription_arn(),
+        Some(sub.as_str())
+    );
+    sns.unsubscribe()
+        .subscription_arn(&sub)
+        .send()
+        .await
+        .unwrap();
+    assert!(sns
+        .list_subscriptions()
+        .send()
+        .await
+        .unwrap()
+        .subscriptions()
+        .is_empty());
+    let attrs = sns
+        .get_topic_attributes()
+        .topic_arn(&topic)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
     assert_eq!(attrs["SubscriptionsDeleted"], "1");
-    let err = sns.get_subscription_attributes().subscription_arn(&sub).send().await.unwrap_err();
+    let err = sns
+        .get_subscription_attributes()
+        .subscription_arn(&sub)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(sns_error_message(&err), "Subscription does not exist");
 }
 
@@ -352,17 +766,66 @@ async fn subscription_attributes_and_listing() {
 async fn publish_validation() {
     let server = server().await;
     let sns = sns(&server);
-    let topic = sns.create_topic().name("v").send().await.unwrap().topic_arn.unwrap();
-    let err = sns.publish().topic_arn(&topic).message("").send().await.unwrap_err();
+    let topic = sns
+        .create_topic()
+        .name("v")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let err = sns
+        .publish()
+        .topic_arn(&topic)
+        .message("")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(sns_error_message(&err), "Invalid parameter: Empty message");
-    let err = sns.publish().topic_arn(&topic).message("x").subject("").send().await.unwrap_err();
+    let err = sns
+        .publish()
+        .topic_arn(&topic)
+        .message("x")
+        .subject("")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(sns_error_message(&err), "Invalid parameter: Subject");
-    let err = sns.publish().topic_arn(&topic).message("x".repeat(262_145)).send().await.unwrap_err();
-    assert_eq!(sns_error_message(&err), "Invalid parameter: Message too long");
-    let err = sns.publish().topic_arn(&topic).message("not json").message_structure("json").send().await.unwrap_err();
-    assert_eq!(sns_error_message(&err), "Invalid parameter: Message Structure - JSON message body failed to parse");
-    let err = sns.publish().topic_arn(&topic).message(r#"{"sqs":"x"}"#).message_structure("json").send().await.unwrap_err();
-    assert_eq!(sns_error_message(&err), "Invalid parameter: Message Structure - No default entry in JSON message body");
+    let err = sns
+        .publish()
+        .topic_arn(&topic)
+        .message("x".repeat(262_145))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sns_error_message(&err),
+        "Invalid parameter: Message too long"
+    );
+    let err = sns
+        .publish()
+        .topic_arn(&topic)
+        .message("not json")
+        .message_structure("json")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sns_error_message(&err),
+        "Invalid parameter: Message Structure - JSON message body failed to parse"
+    );
+    let err = sns
+        .publish()
+        .topic_arn(&topic)
+        .message(r#"{"sqs":"x"}"#)
+        .message_structure("json")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sns_error_message(&err),
+        "Invalid parameter: Message Structure - No default entry in JSON message body"
+    );
     let err = sns
         .publish()
         .topic_arn(&topic)
@@ -377,7 +840,14 @@ async fn publish_validation() {
         .publish()
         .topic_arn(&topic)
         .message("x")
-        .message_attributes("attr1", MessageAttributeValue::builder().data_type("Float").string_value("1").build().unwrap())
+        .message_attributes(
+            "attr1",
+            MessageAttributeValue::builder()
+                .data_type("Float")
+                .string_value("1")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap_err();
@@ -386,22 +856,52 @@ async fn publish_validation() {
         "The message attribute 'attr1' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String."
     );
     let missing = "arn:aws:sns:us-east-1:000000000000:missing";
-    let err = sns.publish().topic_arn(missing).message("x").send().await.unwrap_err();
+    let err = sns
+        .publish()
+        .topic_arn(missing)
+        .message("x")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(sns_error_code(&err), "NotFound");
     let err = sns.publish().message("x").send().await.unwrap_err();
     assert_eq!(sns_error_code(&err), "InvalidParameter");
     // TargetArn may name a topic.
-    sns.publish().target_arn(&topic).message("x").send().await.unwrap();
+    sns.publish()
+        .target_arn(&topic)
+        .message("x")
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn message_structure_json_picks_the_protocol_message() {
     let server = server().await;
     let (sns, sqs) = (sns(&server), sqs(&server));
-    let topic = sns.create_topic().name("structured").send().await.unwrap().topic_arn.unwrap();
+    let topic = sns
+        .create_topic()
+        .name("structured")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
     let q = create_queue(&sqs, "structured-q", &[]).await;
-    subscribe_queue(&sns, &topic, &queue_arn(&sqs, &q).await, &[("RawMessageDelivery", "true")]).await;
-    sns.subscribe().topic_arn(&topic).protocol("email").endpoint("ops@example.com").send().await.unwrap();
+    subscribe_queue(
+        &sns,
+        &topic,
+        &queue_arn(&sqs, &q).await,
+        &[("RawMessageDelivery", "true")],
+    )
+    .await;
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("email")
+        .endpoint("ops@example.com")
+        .send()
+        .await
+        .unwrap();
     sns.publish()
         .topic_arn(&topic)
         .message(r#"{"default":"plain","sqs":"for queues","email":"for people"}"#)
@@ -416,10 +916,29 @@ async fn message_structure_json_picks_the_protocol_message() {
 async fn publish_batch_reports_per_entry() {
     let server = server().await;
     let (sns, sqs) = (sns(&server), sqs(&server));
-    let topic = sns.create_topic().name("batch").send().await.unwrap().topic_arn.unwrap();
+    let topic = sns
+        .create_topic()
+        .name("batch")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
     let q = create_queue(&sqs, "batch-q", &[]).await;
-    subscribe_queue(&sns, &topic, &queue_arn(&sqs, &q).await, &[("RawMessageDelivery", "true")]).await;
-    let entry = |id: &str, msg: &str| PublishBatchRequestEntry::builder().id(id).message(msg).build().unwrap();
+    subscribe_queue(
+        &sns,
+        &topic,
+        &queue_arn(&sqs, &q).await,
+        &[("RawMessageDelivery", "true")],
+    )
+    .await;
+    let entry = |id: &str, msg: &str| {
+        PublishBatchRequestEntry::builder()
+            .id(id)
+            .message(msg)
+            .build()
+            .unwrap()
+    };
     let out = sns
         .publish_batch()
         .topic_arn(&topic)
@@ -454,7 +973,13 @@ async fn publish_batch_reports_per_entry() {
         .await
         .unwrap_err();
     assert_eq!(sns_error_code(&err), "BatchEntryIdsNotDistinct");
-    let err = sns.publish_batch().topic_arn(&topic).publish_batch_request_entries(entry("bad id!", "x")).send().await.unwrap_err();
+    let err = sns
+        .publish_batch()
+        .topic_arn(&topic)
+        .publish_batch_request_entries(entry("bad id!", "x"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(sns_error_code(&err), "InvalidBatchEntryId");
 }
 
@@ -462,42 +987,103 @@ async fn publish_batch_reports_per_entry() {
 async fn email_and_sms_are_captured() {
     let server = server().await;
     let sns = sns(&server);
-    let topic = sns.create_topic().name("notify").send().await.unwrap().topic_arn.unwrap();
-    let pending = sns.subscribe().topic_arn(&topic).protocol("email").endpoint("customer@example.com").send().await.unwrap();
+    let topic = sns
+        .create_topic()
+        .name("notify")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let pending = sns
+        .subscribe()
+        .topic_arn(&topic)
+        .protocol("email")
+        .endpoint("customer@example.com")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(pending.subscription_arn(), Some("pending confirmation"));
     let deliveries = |query: &'static str| {
         let url = format!("{}/_lyrebird/sns/deliveries?{query}", server.endpoint());
-        async move { serde_json::from_str::<serde_json::Value>(&http().get(url).send().await.unwrap().text().await.unwrap()).unwrap() }
+        async move {
+            serde_json::from_str::<serde_json::Value>(
+                &http().get(url).send().await.unwrap().text().await.unwrap(),
+            )
+            .unwrap()
+        }
     };
     // The confirmation e-mail carries the token.
     let captured = deliveries("protocol=email").await;
     let confirmation = &captured["deliveries"][0];
     assert_eq!(confirmation["type"], "SubscriptionConfirmation");
-    let doc: serde_json::Value = serde_json::from_str(confirmation["message"].as_str().unwrap()).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(confirmation["message"].as_str().unwrap()).unwrap();
     let token = doc["Token"].as_str().unwrap();
     assert_eq!(token.len(), 288);
     // Unconfirmed subscriptions receive nothing.
-    sns.publish().topic_arn(&topic).message("before").send().await.unwrap();
-    let confirmed = sns.confirm_subscription().topic_arn(&topic).token(token).send().await.unwrap();
+    sns.publish()
+        .topic_arn(&topic)
+        .message("before")
+        .send()
+        .await
+        .unwrap();
+    let confirmed = sns
+        .confirm_subscription()
+        .topic_arn(&topic)
+        .token(token)
+        .send()
+        .await
+        .unwrap();
     assert!(confirmed.subscription_arn().unwrap().starts_with(&topic));
-    let err = sns.confirm_subscription().topic_arn(&topic).token("wrong").send().await.unwrap_err();
+    let err = sns
+        .confirm_subscription()
+        .topic_arn(&topic)
+        .token("wrong")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(sns_error_message(&err), "Invalid parameter: Token");
-    sns.publish().topic_arn(&topic).subject("Your order").message("has shipped").send().await.unwrap();
+    sns.publish()
+        .topic_arn(&topic)
+        .subject("Your order")
+        .message("has shipped")
+        .send()
+        .await
+        .unwrap();
     let captured = deliveries("protocol=email&endpoint=customer%40example.com").await;
-    let notes: Vec<&serde_json::Value> =
-        captured["deliveries"].as_array().unwrap().iter().filter(|d| d["type"] == "Notification").collect();
+    let notes: Vec<&serde_json::Value> = captured["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["type"] == "Notification")
+        .collect();
     assert_eq!(notes.len(), 1);
     assert_eq!(notes[0]["message"], "has shipped");
     assert_eq!(notes[0]["subject"], "Your order");
 
-    let sms = sns.publish().phone_number("+15555550100").message("code 1234").send().await.unwrap();
+    let sms = sns
+        .publish()
+        .phone_number("+15555550100")
+        .message("code 1234")
+        .send()
+        .await
+        .unwrap();
     let captured = deliveries("protocol=sms").await;
     assert_eq!(captured["deliveries"][0]["endpoint"], "+15555550100");
-    assert_eq!(captured["deliveries"][0]["messageId"], sms.message_id().unwrap());
+    assert_eq!(
+        captured["deliveries"][0]["messageId"],
+        sms.message_id().unwrap()
+    );
 }
 
 /// A tiny HTTP endpoint that records what SNS posts to it and answers with `status`.
-async fn endpoint(status: u16) -> (String, tokio::sync::mpsc::UnboundedReceiver<(HashMap<String, String>, String)>) {
+async fn endpoint(
+    status: u16,
+) -> (
+    String,
+    tokio::sync::mpsc::UnboundedReceiver<(HashMap<String, String>, String)>,
+) {
     use axum::routing::post;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let app = axum::Router::new().route(
@@ -520,55 +1106,214 @@ async fn endpoint(status: u16) -> (String, tokio::sync::mpsc::UnboundedReceiver<
     (url, rx)
 }
 
-async fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<(HashMap<String, String>, String)>) -> (HashMap<String, String>, serde_json::Value) {
-    let (headers, body) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("delivery in time").unwrap();
-    (headers, serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)))
+/// Verifies an SNS message the way AWS's validators do, independently of lyrebird's signer:
+/// fetch the certificate from SigningCertURL, rebuild the string to sign, check RSA PKCS#1 v1.5.
+async fn verify_signature(doc: &serde_json::Value) {
+    use base64::Engine;
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::signature::Verifier;
+    use x509_cert::der::{DecodePem, Encode};
+
+    let pem = http()
+        .get(doc["SigningCertURL"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let cert = x509_cert::Certificate::from_pem(pem.as_bytes()).expect("a PEM certificate");
+    let spki = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap();
+    let key = rsa::RsaPublicKey::from_public_key_der(&spki).unwrap();
+    let keys: &[&str] = if doc["Type"] == "Notification" {
+        &[
+            "Message",
+            "MessageId",
+            "Subject",
+            "Timestamp",
+            "TopicArn",
+            "Type",
+        ]
+    } else {
+        &[
+            "Message",
+            "MessageId",
+            "SubscribeURL",
+            "Timestamp",
+            "Token",
+            "TopicArn",
+            "Type",
+        ]
+    };
+    let mut signed = String::new();
+    for key in keys {
+        if let Some(value) = doc[*key].as_str() {
+            signed.push_str(&format!("{key}\n{value}\n"));
+        }
+    }
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(doc["Signature"].as_str().unwrap())
+        .unwrap();
+    let signature = rsa::pkcs1v15::Signature::try_from(signature.as_slice()).unwrap();
+    let ok = match doc["SignatureVersion"].as_str().unwrap() {
+        "1" => rsa::pkcs1v15::VerifyingKey::<sha1::Sha1>::new(key)
+            .verify(signed.as_bytes(), &signature)
+            .is_ok(),
+        "2" => rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key)
+            .verify(signed.as_bytes(), &signature)
+            .is_ok(),
+        other => panic!("unknown SignatureVersion {other}"),
+    };
+    assert!(ok, "signature of {} does not verify", doc["Type"]);
+}
+
+async fn next(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<(HashMap<String, String>, String)>,
+) -> (HashMap<String, String>, serde_json::Value) {
+    let (headers, body) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("delivery in time")
+        .unwrap();
+    (
+        headers,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)),
+    )
 }
 
 #[tokio::test]
 async fn http_subscriber_confirms_and_receives() {
     let server = server().await;
     let sns = sns(&server);
-    let topic = sns.create_topic().name("web").send().await.unwrap().topic_arn.unwrap();
+    let topic = sns
+        .create_topic()
+        .name("web")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
     let (url, mut rx) = endpoint(200).await;
-    let sub = sns.subscribe().topic_arn(&topic).protocol("http").endpoint(&url).return_subscription_arn(true).send().await.unwrap();
+    let sub = sns
+        .subscribe()
+        .topic_arn(&topic)
+        .protocol("http")
+        .endpoint(&url)
+        .return_subscription_arn(true)
+        .send()
+        .await
+        .unwrap();
     let sub_arn = sub.subscription_arn().unwrap().to_string();
     let (headers, doc) = next(&mut rx).await;
-    assert_eq!(headers["x-amz-sns-message-type"], "SubscriptionConfirmation");
+    assert_eq!(
+        headers["x-amz-sns-message-type"],
+        "SubscriptionConfirmation"
+    );
     assert_eq!(headers["x-amz-sns-topic-arn"], topic);
-    assert_eq!(headers["user-agent"], "Amazon Simple Notification Service Agent");
+    assert_eq!(
+        headers["user-agent"],
+        "Amazon Simple Notification Service Agent"
+    );
     assert_eq!(doc["Type"], "SubscriptionConfirmation");
-    assert!(doc["Signature"].is_string());
-    let attrs = sns.get_subscription_attributes().subscription_arn(&sub_arn).send().await.unwrap().attributes.unwrap();
+    verify_signature(&doc).await;
+    let attrs = sns
+        .get_subscription_attributes()
+        .subscription_arn(&sub_arn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
     assert_eq!(attrs["PendingConfirmation"], "true");
     // The SubscribeURL is served by lyrebird and confirms, as a plain unsigned GET.
-    let confirm = http().get(doc["SubscribeURL"].as_str().unwrap()).send().await.unwrap();
+    let confirm = http()
+        .get(doc["SubscribeURL"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(confirm.status(), 200);
-    assert!(confirm.text().await.unwrap().contains("<ConfirmSubscriptionResult>"));
-    let attrs = sns.get_subscription_attributes().subscription_arn(&sub_arn).send().await.unwrap().attributes.unwrap();
+    assert!(confirm
+        .text()
+        .await
+        .unwrap()
+        .contains("<ConfirmSubscriptionResult>"));
+    let attrs = sns
+        .get_subscription_attributes()
+        .subscription_arn(&sub_arn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
     assert_eq!(attrs["PendingConfirmation"], "false");
 
-    sns.publish().topic_arn(&topic).message("ping").send().await.unwrap();
+    sns.publish()
+        .topic_arn(&topic)
+        .message("ping")
+        .send()
+        .await
+        .unwrap();
     let (headers, doc) = next(&mut rx).await;
     assert_eq!(headers["x-amz-sns-message-type"], "Notification");
     assert_eq!(headers["x-amz-sns-subscription-arn"], sub_arn);
     assert!(headers["content-type"].starts_with("text/plain"));
     assert_eq!(doc["Message"], "ping");
+    verify_signature(&doc).await;
+    // SignatureVersion 2 signs with SHA256withRSA.
+    sns.set_topic_attributes()
+        .topic_arn(&topic)
+        .attribute_name("SignatureVersion")
+        .attribute_value("2")
+        .send()
+        .await
+        .unwrap();
+    sns.publish()
+        .topic_arn(&topic)
+        .subject("v2")
+        .message("pong")
+        .send()
+        .await
+        .unwrap();
+    let (_, v2) = next(&mut rx).await;
+    assert_eq!(v2["SignatureVersion"], "2");
+    verify_signature(&v2).await;
 
     // The UnsubscribeURL unsubscribes, and the endpoint hears about it.
-    let unsubscribe = http().get(doc["UnsubscribeURL"].as_str().unwrap()).send().await.unwrap();
+    let unsubscribe = http()
+        .get(doc["UnsubscribeURL"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unsubscribe.status(), 200);
     let (headers, doc) = next(&mut rx).await;
     assert_eq!(headers["x-amz-sns-message-type"], "UnsubscribeConfirmation");
     assert_eq!(doc["Type"], "UnsubscribeConfirmation");
-    assert!(sns.list_subscriptions_by_topic().topic_arn(&topic).send().await.unwrap().subscriptions().is_empty());
+    verify_signature(&doc).await;
+    assert!(sns
+        .list_subscriptions_by_topic()
+        .topic_arn(&topic)
+        .send()
+        .await
+        .unwrap()
+        .subscriptions()
+        .is_empty());
 }
 
 #[tokio::test]
 async fn failing_http_endpoint_is_retried_then_dead_lettered() {
     let server = server().await;
     let (sns, sqs) = (sns(&server), sqs(&server));
-    let topic = sns.create_topic().name("flaky").send().await.unwrap().topic_arn.unwrap();
+    let topic = sns
+        .create_topic()
+        .name("flaky")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
     let dlq = create_queue(&sqs, "sns-dlq", &[]).await;
     let (url, mut rx) = endpoint(500).await;
     let policy = r#"{"healthyRetryPolicy":{"minDelayTarget":1,"maxDelayTarget":1,"numRetries":2,"numNoDelayRetries":0,"backoffFunction":"linear"}}"#;
@@ -578,7 +1323,13 @@ async fn failing_http_endpoint_is_retried_then_dead_lettered() {
         .protocol("http")
         .endpoint(&url)
         .attributes("DeliveryPolicy", policy)
-        .attributes("RedrivePolicy", format!(r#"{{"deadLetterTargetArn":"{}"}}"#, queue_arn(&sqs, &dlq).await))
+        .attributes(
+            "RedrivePolicy",
+            format!(
+                r#"{{"deadLetterTargetArn":"{}"}}"#,
+                queue_arn(&sqs, &dlq).await
+            ),
+        )
         .return_subscription_arn(true)
         .send()
         .await
@@ -586,9 +1337,19 @@ async fn failing_http_endpoint_is_retried_then_dead_lettered() {
         .subscription_arn
         .unwrap();
     let (_, confirmation) = next(&mut rx).await;
-    sns.confirm_subscription().topic_arn(&topic).token(confirmation["Token"].as_str().unwrap()).send().await.unwrap();
+    sns.confirm_subscription()
+        .topic_arn(&topic)
+        .token(confirmation["Token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     let _ = sub;
-    sns.publish().topic_arn(&topic).message("doomed").send().await.unwrap();
+    sns.publish()
+        .topic_arn(&topic)
+        .message("doomed")
+        .send()
+        .await
+        .unwrap();
     // First attempt, then two retries one (clock-)second apart.
     next(&mut rx).await;
     for _ in 0..2 {
@@ -606,4 +1367,233 @@ async fn failing_http_endpoint_is_retried_then_dead_lettered() {
     assert_eq!(dead.len(), 1);
     let v: serde_json::Value = serde_json::from_str(&dead[0]).unwrap();
     assert_eq!(v["Message"], "doomed");
+}
+
+#[tokio::test]
+async fn filter_operators_end_to_end() {
+    let server = server().await;
+    let (sns, sqs) = (sns(&server), sqs(&server));
+    let topic = sns
+        .create_topic()
+        .name("filters")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    // (queue, scope, policy)
+    let cases = [
+        (
+            "prefix",
+            "MessageAttributes",
+            r#"{"region":[{"prefix":"eu-"}]}"#,
+        ),
+        (
+            "numeric",
+            "MessageAttributes",
+            r#"{"amount":[{"numeric":[">",100,"<=",500]}]}"#,
+        ),
+        (
+            "anything-but",
+            "MessageAttributes",
+            r#"{"region":[{"anything-but":["us-east-1"]}]}"#,
+        ),
+        (
+            "exists-false",
+            "MessageAttributes",
+            r#"{"amount":[{"exists":false}]}"#,
+        ),
+        (
+            "ignore-case",
+            "MessageAttributes",
+            r#"{"region":[{"equals-ignore-case":"EU-WEST-1"}]}"#,
+        ),
+        (
+            "or",
+            "MessageAttributes",
+            r#"{"$or":[{"region":["us-east-1"]},{"amount":[{"numeric":["<",10]}]}]}"#,
+        ),
+        (
+            "body-nested",
+            "MessageBody",
+            r#"{"order":{"status":["shipped"],"total":[{"numeric":[">=",50]}]}}"#,
+        ),
+    ];
+    let mut queues = Vec::new();
+    for (name, scope, policy) in cases {
+        let q = create_queue(&sqs, name, &[]).await;
+        subscribe_queue(
+            &sns,
+            &topic,
+            &queue_arn(&sqs, &q).await,
+            &[
+                ("RawMessageDelivery", "true"),
+                ("FilterPolicyScope", scope),
+                ("FilterPolicy", policy),
+            ],
+        )
+        .await;
+        queues.push((name, q));
+    }
+    let number = |v: &str| {
+        MessageAttributeValue::builder()
+            .data_type("Number")
+            .string_value(v)
+            .build()
+            .unwrap()
+    };
+    type Case<'a> = (&'a str, &'a [(&'a str, MessageAttributeValue)], &'a str);
+    let messages: [Case; 5] = [
+        (
+            "m1",
+            &[
+                ("region", string_attr("eu-west-1")),
+                ("amount", number("250")),
+            ],
+            r#"{"order":{"status":"shipped","total":80}}"#,
+        ),
+        (
+            "m2",
+            &[
+                ("region", string_attr("us-east-1")),
+                ("amount", number("5")),
+            ],
+            r#"{"order":{"status":"pending","total":80}}"#,
+        ),
+        (
+            "m3",
+            &[("region", string_attr("ap-south-1"))],
+            r#"{"order":{"status":["shipped","late"],"total":20}}"#,
+        ),
+        ("m4", &[("amount", number("1e3"))], "not json"),
+        (
+            "m5",
+            &[
+                ("region", string_attr("EU-West-1")),
+                ("amount", number("100")),
+            ],
+            r#"{"order":{"status":"shipped","total":50}}"#,
+        ),
+    ];
+    for (id, attrs, body) in messages {
+        let mut req = sns
+            .publish()
+            .topic_arn(&topic)
+            .message(format!("{id}|{body}"));
+        for (k, v) in attrs {
+            req = req.message_attributes(*k, v.clone());
+        }
+        req.send().await.unwrap();
+    }
+    // Body-scope messages are JSON; publish them separately so the body policy can parse them.
+    for (id, _, body) in messages {
+        if body.starts_with('{') {
+            let mut doc: serde_json::Value = serde_json::from_str(body).unwrap();
+            doc["id"] = serde_json::json!(id);
+            sns.publish()
+                .topic_arn(&topic)
+                .message(doc.to_string())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let expected: HashMap<&str, Vec<&str>> = HashMap::from([
+        ("prefix", vec!["m1"]),
+        ("numeric", vec!["m1"]),
+        ("anything-but", vec!["m1", "m3", "m5"]),
+        ("exists-false", vec!["m3"]),
+        ("ignore-case", vec!["m1", "m5"]),
+        ("or", vec!["m2"]),
+        ("body-nested", vec!["m1", "m5"]),
+    ]);
+    for (name, q) in &queues {
+        let mut ids: Vec<String> = bodies(&sqs, q)
+            .await
+            .iter()
+            .map(|b| match serde_json::from_str::<serde_json::Value>(b) {
+                Ok(v) if v.get("id").is_some() => v["id"].as_str().unwrap().to_string(),
+                _ => b.split('|').next().unwrap().to_string(),
+            })
+            .collect();
+        ids.sort();
+        assert_eq!(ids, expected[name], "subscription {name}");
+    }
+}
+
+#[tokio::test]
+async fn invalid_filter_policies_are_refused() {
+    let server = server().await;
+    let (sns, sqs) = (sns(&server), sqs(&server));
+    let topic = sns
+        .create_topic()
+        .name("bad-filters")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let q = create_queue(&sqs, "bad-filters", &[]).await;
+    let arn = queue_arn(&sqs, &q).await;
+    let cases = [
+        (
+            r#"{"a":["b"],"c":["d"],"e":["f"],"g":["h"],"i":["j"],"k":["l"]}"#,
+            "Filter policy can not have more than 5 keys",
+        ),
+        (r#"{"a":[{"prefx":"b"}]}"#, "Unrecognized match type prefx"),
+        (r#"{"a":[]}"#, "Empty arrays are not allowed"),
+        (
+            r#"{"a":[{"prefix":1}]}"#,
+            "prefix match pattern must be a string",
+        ),
+        (
+            r#"{"a":[{"exists":"yes"}]}"#,
+            "exists match pattern must be either true or false.",
+        ),
+    ];
+    for (policy, reason) in cases {
+        let err = sns
+            .subscribe()
+            .topic_arn(&topic)
+            .protocol("sqs")
+            .endpoint(&arn)
+            .attributes("FilterPolicy", policy)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(sns_error_code(&err), "InvalidParameter", "{policy}");
+        assert!(
+            sns_error_message(&err).starts_with(&format!(
+                "Invalid parameter: Attributes Reason: FilterPolicy: {reason}"
+            )),
+            "{policy}: {}",
+            sns_error_message(&err)
+        );
+    }
+    let many: Vec<String> = (0..151).map(|i| format!("\"v{i}\"")).collect();
+    let sub = subscribe_queue(&sns, &topic, &arn, &[]).await;
+    let err = sns
+        .set_subscription_attributes()
+        .subscription_arn(&sub)
+        .attribute_name("FilterPolicy")
+        .attribute_value(format!(r#"{{"key":[{}]}}"#, many.join(",")))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sns_error_message(&err),
+        "Invalid parameter: FilterPolicy: Filter policy is too complex"
+    );
+    let err = sns
+        .set_subscription_attributes()
+        .subscription_arn(&sub)
+        .attribute_name("FilterPolicy")
+        .attribute_value(r#"{"a":{"b":["c"]}}"#)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sns_error_message(&err),
+        "Invalid parameter: Filter policy scope MessageAttributes does not support nested filter policy"
+    );
 }

@@ -502,7 +502,14 @@ async fn concurrent_consumers_never_share_a_group_and_keep_order() {
     const PER_GROUP: usize = 20;
     for i in 0..PER_GROUP {
         for g in 0..GROUPS {
-            send(&sqs, &url, &format!("{g}:{i}"), &format!("g{g}"), &format!("{g}-{i}")).await;
+            send(
+                &sqs,
+                &url,
+                &format!("{g}:{i}"),
+                &format!("g{g}"),
+                &format!("{g}-{i}"),
+            )
+            .await;
         }
     }
     let busy: Arc<Mutex<HashSet<String>>> = Arc::default();
@@ -527,21 +534,35 @@ async fn concurrent_consumers_never_share_a_group_and_keep_order() {
                     continue;
                 }
                 idle = 0;
-                let groups: HashSet<String> =
-                    got.iter().map(|m| m.body().unwrap().split(':').next().unwrap().to_string()).collect();
+                let groups: HashSet<String> = got
+                    .iter()
+                    .map(|m| m.body().unwrap().split(':').next().unwrap().to_string())
+                    .collect();
                 for g in &groups {
-                    assert!(busy.lock().unwrap().insert(g.clone()), "group {g} handed to two consumers at once");
+                    assert!(
+                        busy.lock().unwrap().insert(g.clone()),
+                        "group {g} handed to two consumers at once"
+                    );
                 }
                 tokio::task::yield_now().await;
                 for m in &got {
                     let (g, i) = m.body().unwrap().split_once(':').unwrap();
-                    seen.lock().unwrap().entry(g.to_string()).or_default().push(i.parse().unwrap());
+                    seen.lock()
+                        .unwrap()
+                        .entry(g.to_string())
+                        .or_default()
+                        .push(i.parse().unwrap());
                 }
                 for g in &groups {
                     busy.lock().unwrap().remove(g);
                 }
                 for m in &got {
-                    sqs.delete_message().queue_url(&url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+                    sqs.delete_message()
+                        .queue_url(&url)
+                        .receipt_handle(m.receipt_handle().unwrap())
+                        .send()
+                        .await
+                        .unwrap();
                 }
             }
         }));
@@ -552,6 +573,10 @@ async fn concurrent_consumers_never_share_a_group_and_keep_order() {
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), GROUPS);
     for (g, order) in seen.iter() {
-        assert_eq!(order, &(0..PER_GROUP).collect::<Vec<_>>(), "group {g} out of order");
+        assert_eq!(
+            order,
+            &(0..PER_GROUP).collect::<Vec<_>>(),
+            "group {g} out of order"
+        );
     }
 }

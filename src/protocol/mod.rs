@@ -253,15 +253,26 @@ async fn sqs_query(
     }
 }
 
-async fn sns(app: &App, ctx: &RequestContext, action: &str, params: &params::Params) -> Response<Body> {
+async fn sns(
+    app: &App,
+    ctx: &RequestContext,
+    action: &str,
+    params: &params::Params,
+) -> Response<Body> {
     let result = async {
-        let op = crate::sns::model::Operation::from_name(action).ok_or_else(|| not_yet_implemented(action))?;
+        let op = crate::sns::model::Operation::from_name(action)
+            .ok_or_else(|| not_yet_implemented(action))?;
         let request = sns_query::decode(op, params)?;
         app.sns.call(ctx, request).await
     }
     .await;
     match result {
-        Ok(response) => respond(ctx, StatusCode::OK, XML_CONTENT_TYPE, sns_query::encode(&response, &ctx.request_id)),
+        Ok(response) => respond(
+            ctx,
+            StatusCode::OK,
+            XML_CONTENT_TYPE,
+            sns_query::encode(&response, &ctx.request_id),
+        ),
         Err(e) => xml_error(ctx, Service::Sns, &e),
     }
 }

@@ -20,9 +20,15 @@ pub fn decode(op: Operation, p: &Params) -> AwsResult<Request> {
             tags: tags(p, "Tags"),
             data_protection_policy: s("DataProtectionPolicy"),
         }),
-        Operation::DeleteTopic => Request::DeleteTopic(TopicArnInput { topic_arn: s("TopicArn") }),
-        Operation::ListTopics => Request::ListTopics(NextTokenInput { next_token: s("NextToken") }),
-        Operation::GetTopicAttributes => Request::GetTopicAttributes(TopicArnInput { topic_arn: s("TopicArn") }),
+        Operation::DeleteTopic => Request::DeleteTopic(TopicArnInput {
+            topic_arn: s("TopicArn"),
+        }),
+        Operation::ListTopics => Request::ListTopics(NextTokenInput {
+            next_token: s("NextToken"),
+        }),
+        Operation::GetTopicAttributes => Request::GetTopicAttributes(TopicArnInput {
+            topic_arn: s("TopicArn"),
+        }),
         Operation::SetTopicAttributes => Request::SetTopicAttributes(SetAttributeInput {
             arn: s("TopicArn"),
             attribute_name: s("AttributeName"),
@@ -40,20 +46,30 @@ pub fn decode(op: Operation, p: &Params) -> AwsResult<Request> {
             token: s("Token"),
             authenticate_on_unsubscribe: s("AuthenticateOnUnsubscribe"),
         }),
-        Operation::Unsubscribe => Request::Unsubscribe(SubscriptionArnInput { subscription_arn: s("SubscriptionArn") }),
-        Operation::ListSubscriptions => Request::ListSubscriptions(NextTokenInput { next_token: s("NextToken") }),
-        Operation::ListSubscriptionsByTopic => Request::ListSubscriptionsByTopic(ListSubscriptionsByTopicInput {
-            topic_arn: s("TopicArn"),
+        Operation::Unsubscribe => Request::Unsubscribe(SubscriptionArnInput {
+            subscription_arn: s("SubscriptionArn"),
+        }),
+        Operation::ListSubscriptions => Request::ListSubscriptions(NextTokenInput {
             next_token: s("NextToken"),
         }),
-        Operation::GetSubscriptionAttributes => {
-            Request::GetSubscriptionAttributes(SubscriptionArnInput { subscription_arn: s("SubscriptionArn") })
+        Operation::ListSubscriptionsByTopic => {
+            Request::ListSubscriptionsByTopic(ListSubscriptionsByTopicInput {
+                topic_arn: s("TopicArn"),
+                next_token: s("NextToken"),
+            })
         }
-        Operation::SetSubscriptionAttributes => Request::SetSubscriptionAttributes(SetAttributeInput {
-            arn: s("SubscriptionArn"),
-            attribute_name: s("AttributeName"),
-            attribute_value: s("AttributeValue"),
-        }),
+        Operation::GetSubscriptionAttributes => {
+            Request::GetSubscriptionAttributes(SubscriptionArnInput {
+                subscription_arn: s("SubscriptionArn"),
+            })
+        }
+        Operation::SetSubscriptionAttributes => {
+            Request::SetSubscriptionAttributes(SetAttributeInput {
+                arn: s("SubscriptionArn"),
+                attribute_name: s("AttributeName"),
+                attribute_value: s("AttributeValue"),
+            })
+        }
         Operation::Publish => Request::Publish(PublishInput {
             topic_arn: s("TopicArn"),
             target_arn: s("TargetArn"),
@@ -65,35 +81,44 @@ pub fn decode(op: Operation, p: &Params) -> AwsResult<Request> {
             entries: p
                 .indexed("PublishBatchRequestEntries")
                 .into_iter()
-                .map(|e| Ok(PublishBatchEntry { id: e.string("Id"), fields: publish_fields(e)? }))
+                .map(|e| {
+                    Ok(PublishBatchEntry {
+                        id: e.string("Id"),
+                        fields: publish_fields(e)?,
+                    })
+                })
                 .collect::<AwsResult<_>>()?,
         }),
-        Operation::TagResource => {
-            Request::TagResource(TagResourceInput { resource_arn: s("ResourceArn"), tags: tags(p, "Tags") })
-        }
+        Operation::TagResource => Request::TagResource(TagResourceInput {
+            resource_arn: s("ResourceArn"),
+            tags: tags(p, "Tags"),
+        }),
         Operation::UntagResource => Request::UntagResource(UntagResourceInput {
             resource_arn: s("ResourceArn"),
             tag_keys: p.list("TagKeys").unwrap_or_default(),
         }),
-        Operation::ListTagsForResource => {
-            Request::ListTagsForResource(ResourceArnInput { resource_arn: s("ResourceArn") })
-        }
-        Operation::GetDataProtectionPolicy => {
-            Request::GetDataProtectionPolicy(ResourceArnInput { resource_arn: s("ResourceArn") })
-        }
-        Operation::PutDataProtectionPolicy => Request::PutDataProtectionPolicy(PutDataProtectionPolicyInput {
+        Operation::ListTagsForResource => Request::ListTagsForResource(ResourceArnInput {
             resource_arn: s("ResourceArn"),
-            data_protection_policy: s("DataProtectionPolicy"),
         }),
+        Operation::GetDataProtectionPolicy => Request::GetDataProtectionPolicy(ResourceArnInput {
+            resource_arn: s("ResourceArn"),
+        }),
+        Operation::PutDataProtectionPolicy => {
+            Request::PutDataProtectionPolicy(PutDataProtectionPolicyInput {
+                resource_arn: s("ResourceArn"),
+                data_protection_policy: s("DataProtectionPolicy"),
+            })
+        }
         Operation::AddPermission => Request::AddPermission(AddPermissionInput {
             topic_arn: s("TopicArn"),
             label: s("Label"),
             aws_account_ids: p.list("AWSAccountId").unwrap_or_default(),
             action_names: p.list("ActionName").unwrap_or_default(),
         }),
-        Operation::RemovePermission => {
-            Request::RemovePermission(RemovePermissionInput { topic_arn: s("TopicArn"), label: s("Label") })
-        }
+        Operation::RemovePermission => Request::RemovePermission(RemovePermissionInput {
+            topic_arn: s("TopicArn"),
+            label: s("Label"),
+        }),
     })
 }
 
@@ -189,9 +214,12 @@ fn encode_result(w: &mut XmlWriter, response: &Response) {
             for arn in &o.topics {
                 w.open("member").text("TopicArn", arn).close("member");
             }
-            w.close("Topics").opt_text("NextToken", o.next_token.as_deref());
+            w.close("Topics")
+                .opt_text("NextToken", o.next_token.as_deref());
         }
-        Response::GetTopicAttributes(o) | Response::GetSubscriptionAttributes(o) => attributes(w, &o.attributes),
+        Response::GetTopicAttributes(o) | Response::GetSubscriptionAttributes(o) => {
+            attributes(w, &o.attributes)
+        }
         Response::Subscribe(o) | Response::ConfirmSubscription(o) => {
             w.text("SubscriptionArn", &o.subscription_arn);
         }
@@ -206,10 +234,12 @@ fn encode_result(w: &mut XmlWriter, response: &Response) {
                     .text("TopicArn", &s.topic_arn)
                     .close("member");
             }
-            w.close("Subscriptions").opt_text("NextToken", o.next_token.as_deref());
+            w.close("Subscriptions")
+                .opt_text("NextToken", o.next_token.as_deref());
         }
         Response::Publish(o) => {
-            w.text("MessageId", &o.message_id).opt_text("SequenceNumber", o.sequence_number.as_deref());
+            w.text("MessageId", &o.message_id)
+                .opt_text("SequenceNumber", o.sequence_number.as_deref());
         }
         Response::PublishBatch(o) => {
             w.open("Successful");
@@ -234,7 +264,10 @@ fn encode_result(w: &mut XmlWriter, response: &Response) {
         Response::ListTagsForResource(o) => {
             w.open("Tags");
             for (k, v) in &o.tags {
-                w.open("member").text("Key", k).text("Value", v).close("member");
+                w.open("member")
+                    .text("Key", k)
+                    .text("Value", v)
+                    .close("member");
             }
             w.close("Tags");
         }
@@ -255,7 +288,10 @@ fn encode_result(w: &mut XmlWriter, response: &Response) {
 fn attributes(w: &mut XmlWriter, map: &StringMap) {
     w.open("Attributes");
     for (k, v) in map {
-        w.open("entry").text("key", k).text("value", v).close("entry");
+        w.open("entry")
+            .text("key", k)
+            .text("value", v)
+            .close("entry");
     }
     w.close("Attributes");
 }

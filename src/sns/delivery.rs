@@ -96,7 +96,9 @@ impl Deliveries {
     /// Captured deliveries as JSON, filtered by any of protocol, endpoint, topic and
     /// subscription ARN (`GET /_lyrebird/sns/deliveries`).
     pub fn list(&self, filter: &std::collections::HashMap<String, String>) -> Value {
-        let want = |key: &str, value: Option<&str>| filter.get(key).is_none_or(|w| Some(w.as_str()) == value);
+        let want = |key: &str, value: Option<&str>| {
+            filter.get(key).is_none_or(|w| Some(w.as_str()) == value)
+        };
         let captured = self.captured.lock();
         let items: Vec<Value> = captured
             .iter()
@@ -110,7 +112,12 @@ impl Deliveries {
                 let attributes: serde_json::Map<String, Value> = o
                     .attributes
                     .iter()
-                    .map(|(k, v)| (k.clone(), json!({ "Type": v.data_type, "Value": attribute_text(v) })))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            json!({ "Type": v.data_type, "Value": attribute_text(v) }),
+                        )
+                    })
                     .collect();
                 json!({
                     "type": o.kind.as_str(),
@@ -148,14 +155,20 @@ struct Document {
 
 impl Document {
     fn new() -> Self {
-        Document { out: String::from("{\n") }
+        Document {
+            out: String::from("{\n"),
+        }
     }
 
     fn field(&mut self, key: &str, value: &str) -> &mut Self {
         if self.out.len() > 2 {
             self.out.push_str(",\n");
         }
-        let _ = write!(self.out, "  \"{key}\" : {}", Value::String(value.to_string()));
+        let _ = write!(
+            self.out,
+            "  \"{key}\" : {}",
+            Value::String(value.to_string())
+        );
         self
     }
 
@@ -193,7 +206,11 @@ impl SnsService {
         };
         match sub.protocol.as_str() {
             "sqs" => {
-                let attributes = if state.raw { prepared.attributes.clone() } else { MessageAttributes::new() };
+                let attributes = if state.raw {
+                    prepared.attributes.clone()
+                } else {
+                    MessageAttributes::new()
+                };
                 let result = self.sqs.send_from_service(
                     &sub.endpoint,
                     body(),
@@ -204,22 +221,40 @@ impl SnsService {
                 );
                 if let Err(e) = result {
                     tracing::warn!(subscription = %sub.arn, error = %e, "SQS delivery failed");
-                    self.dead_letter(state, &sub.arn, self.notification(ctx, topic, &sub.arn, prepared, message));
+                    self.dead_letter(
+                        state,
+                        &sub.arn,
+                        self.notification(ctx, topic, &sub.arn, prepared, message),
+                    );
                 }
             }
             "http" | "https" => {
                 let body = body();
                 let headers = vec![
-                    ("x-amz-sns-message-type", Kind::Notification.as_str().to_string()),
+                    (
+                        "x-amz-sns-message-type",
+                        Kind::Notification.as_str().to_string(),
+                    ),
                     ("x-amz-sns-message-id", prepared.message_id.clone()),
                     ("x-amz-sns-topic-arn", topic.arn.clone()),
                     ("x-amz-sns-subscription-arn", sub.arn.clone()),
                 ];
                 let policy = RetryPolicy::of(topic, state);
-                self.post(sub.endpoint.clone(), headers, body, state.raw, policy, state.dead_letter_target(), sub.arn.clone());
+                self.post(
+                    sub.endpoint.clone(),
+                    headers,
+                    body,
+                    state.raw,
+                    policy,
+                    state.dead_letter_target(),
+                    sub.arn.clone(),
+                );
             }
             _ => {
-                let text = if sub.protocol == "email-json" || (!state.raw && matches!(sub.protocol.as_str(), "lambda" | "firehose" | "application")) {
+                let text = if sub.protocol == "email-json"
+                    || (!state.raw
+                        && matches!(sub.protocol.as_str(), "lambda" | "firehose" | "application"))
+                {
                     self.notification(ctx, topic, &sub.arn, prepared, message)
                 } else {
                     message.to_string()
@@ -243,7 +278,13 @@ impl SnsService {
 
     /// Sends SubscriptionConfirmation / UnsubscribeConfirmation to an HTTP/S endpoint, or
     /// captures it for email subscriptions.
-    pub(super) fn send_confirmation(&self, ctx: &RequestContext, topic: &Topic, sub: &Subscription, kind: Kind) {
+    pub(super) fn send_confirmation(
+        &self,
+        ctx: &RequestContext,
+        topic: &Topic,
+        sub: &Subscription,
+        kind: Kind,
+    ) {
         let token = sub.state.lock().token.clone();
         let message_id = uuid::Uuid::new_v4().to_string();
         let subscribe_url = format!(
@@ -291,7 +332,15 @@ impl SnsService {
                 ("x-amz-sns-topic-arn", topic.arn.clone()),
             ];
             // Confirmations are not retried through a DLQ; one try per AWS's default policy.
-            self.post(sub.endpoint.clone(), headers, body, false, RetryPolicy::default(), None, sub.arn.clone());
+            self.post(
+                sub.endpoint.clone(),
+                headers,
+                body,
+                false,
+                RetryPolicy::default(),
+                None,
+                sub.arn.clone(),
+            );
         } else {
             self.deliveries.capture(Outgoing {
                 kind,
@@ -315,10 +364,18 @@ impl SnsService {
     }
 
     /// The JSON envelope of a notification (SQS bodies, HTTP bodies, email-json).
-    fn notification(&self, ctx: &RequestContext, topic: &Topic, sub_arn: &str, p: &Prepared, message: &str) -> String {
+    fn notification(
+        &self,
+        ctx: &RequestContext,
+        topic: &Topic,
+        sub_arn: &str,
+        p: &Prepared,
+        message: &str,
+    ) -> String {
         let timestamp = iso8601_millis(p.timestamp_ms);
         let mut doc = Document::new();
-        doc.field("Type", "Notification").field("MessageId", &p.message_id);
+        doc.field("Type", "Notification")
+            .field("MessageId", &p.message_id);
         if let Some(seq) = &p.sequence_number {
             doc.field("SequenceNumber", seq);
         }
@@ -334,13 +391,23 @@ impl SnsService {
             if let Some(subject) = &p.subject {
                 signed.push(("Subject", subject.as_str()));
             }
-            signed.extend([("Timestamp", timestamp.as_str()), ("TopicArn", topic.arn.as_str()), ("Type", "Notification")]);
+            signed.extend([
+                ("Timestamp", timestamp.as_str()),
+                ("TopicArn", topic.arn.as_str()),
+                ("Type", "Notification"),
+            ]);
             let signature = self.signer().sign(&string_to_sign(&signed), version);
             doc.field("SignatureVersion", version.as_str())
                 .field("Signature", &signature)
                 .field("SigningCertURL", &self.signing_cert_url(ctx));
         }
-        doc.field("UnsubscribeURL", &format!("http://{}/?Action=Unsubscribe&SubscriptionArn={sub_arn}", ctx.host));
+        doc.field(
+            "UnsubscribeURL",
+            &format!(
+                "http://{}/?Action=Unsubscribe&SubscriptionArn={sub_arn}",
+                ctx.host
+            ),
+        );
         if !p.attributes.is_empty() {
             let mut attrs = String::from("{\n");
             for (i, (name, value)) in p.attributes.iter().enumerate() {
@@ -359,7 +426,10 @@ impl SnsService {
     /// Sends a message that could not be delivered to the subscription's dead-letter queue.
     fn dead_letter(&self, state: &SubscriptionState, sub_arn: &str, body: String) {
         if let Some(dlq) = state.dead_letter_target() {
-            if let Err(e) = self.sqs.send_from_service(&dlq, body, MessageAttributes::new(), None, None, "sns") {
+            if let Err(e) =
+                self.sqs
+                    .send_from_service(&dlq, body, MessageAttributes::new(), None, None, "sns")
+            {
                 tracing::warn!(subscription = sub_arn, dlq, error = %e, "dead-letter delivery failed");
             }
         }
@@ -395,10 +465,12 @@ impl SnsService {
                     request = request.header("x-amz-sns-rawdelivery", "true");
                 }
                 let outcome = match request.body(Full::new(Bytes::from(body.clone()))) {
-                    Ok(req) => match tokio::time::timeout(HTTP_TIMEOUT, client.request(req)).await {
-                        Ok(Ok(resp)) => Some(resp.status().as_u16()),
-                        _ => None,
-                    },
+                    Ok(req) => {
+                        match tokio::time::timeout(HTTP_TIMEOUT, client.request(req)).await {
+                            Ok(Ok(resp)) => Some(resp.status().as_u16()),
+                            _ => None,
+                        }
+                    }
                     Err(_) => Some(400),
                 };
                 match outcome {
@@ -407,13 +479,19 @@ impl SnsService {
                     Some(400..=499) => break,
                     _ => {}
                 }
-                let Some(delay) = policy.delay_before_retry(attempt) else { break };
+                let Some(delay) = policy.delay_before_retry(attempt) else {
+                    break;
+                };
                 attempt += 1;
-                clock.sleep_until_ms(clock.now_ms() + delay.as_millis() as u64).await;
+                clock
+                    .sleep_until_ms(clock.now_ms() + delay.as_millis() as u64)
+                    .await;
             }
             tracing::warn!(subscription = %sub_arn, %url, "HTTP delivery failed");
             if let Some(dlq) = dead_letter_queue {
-                if let Err(e) = sqs.send_from_service(&dlq, body, MessageAttributes::new(), None, None, "sns") {
+                if let Err(e) =
+                    sqs.send_from_service(&dlq, body, MessageAttributes::new(), None, None, "sns")
+                {
                     tracing::warn!(subscription = %sub_arn, dlq, error = %e, "dead-letter delivery failed");
                 }
             }
@@ -445,7 +523,10 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     /// AWS's default: 3 retries, 20 s apart.
     fn default() -> Self {
-        RetryPolicy { delays: vec![Duration::from_secs(20); 3], content_type: "text/plain; charset=UTF-8".into() }
+        RetryPolicy {
+            delays: vec![Duration::from_secs(20); 3],
+            content_type: "text/plain; charset=UTF-8".into(),
+        }
     }
 }
 
@@ -458,11 +539,20 @@ impl RetryPolicy {
         let retry = sub_policy
             .as_ref()
             .and_then(|p| p.get("healthyRetryPolicy").cloned())
-            .or_else(|| topic_policy.as_ref().and_then(|p| p.pointer("/http/defaultHealthyRetryPolicy").cloned()));
+            .or_else(|| {
+                topic_policy
+                    .as_ref()
+                    .and_then(|p| p.pointer("/http/defaultHealthyRetryPolicy").cloned())
+            });
         let content_type = sub_policy
             .as_ref()
             .and_then(|p| p.pointer("/requestPolicy/headerContentType").cloned())
-            .or_else(|| topic_policy.as_ref().and_then(|p| p.pointer("/http/defaultRequestPolicy/headerContentType").cloned()))
+            .or_else(|| {
+                topic_policy.as_ref().and_then(|p| {
+                    p.pointer("/http/defaultRequestPolicy/headerContentType")
+                        .cloned()
+                })
+            })
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_else(|| "text/plain; charset=UTF-8".into());
         let mut policy = match retry {
@@ -482,7 +572,10 @@ impl RetryPolicy {
         let min_retries = num("numMinDelayRetries", 0).min(retries - no_delay);
         let max_retries = num("numMaxDelayRetries", 0).min(retries - no_delay - min_retries);
         let backoff = retries - no_delay - min_retries - max_retries;
-        let function = p.get("backoffFunction").and_then(Value::as_str).unwrap_or("linear");
+        let function = p
+            .get("backoffFunction")
+            .and_then(Value::as_str)
+            .unwrap_or("linear");
         let mut delays = Vec::new();
         delays.extend((0..no_delay).map(|_| 0));
         delays.extend((0..min_retries).map(|_| min));

@@ -44,7 +44,9 @@ pub struct SnsService {
 
 impl std::fmt::Debug for SnsService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SnsService").field("topics", &self.topics.read().len()).finish()
+        f.debug_struct("SnsService")
+            .field("topics", &self.topics.read().len())
+            .finish()
     }
 }
 
@@ -165,7 +167,9 @@ pub(crate) fn parse_arn<'a>(
     if parts[3] != ctx.region {
         return Err(AwsError::sns_invalid(parameter));
     }
-    Ok(SnsArn { id: parts.get(6).copied() })
+    Ok(SnsArn {
+        id: parts.get(6).copied(),
+    })
 }
 
 /// What callers need of a checked ARN: whether it names a subscription (a seventh part).

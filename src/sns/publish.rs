@@ -17,14 +17,26 @@ use super::{parse_arn, SnsService};
 const DEDUPLICATION_INTERVAL_MS: u64 = 5 * 60 * 1000;
 const MAX_BATCH_ENTRIES: usize = 10;
 /// Protocol keys a `MessageStructure=json` message may carry besides `default`.
-const STRUCTURE_KEYS: &[&str] =
-    &["sqs", "http", "https", "email", "email-json", "lambda", "sms", "application", "firehose"];
+const STRUCTURE_KEYS: &[&str] = &[
+    "sqs",
+    "http",
+    "https",
+    "email",
+    "email-json",
+    "lambda",
+    "sms",
+    "application",
+    "firehose",
+];
 
 /// What FIFO sequencing made of a message.
 enum Sequenced {
     New(Prepared),
     /// Seen within the deduplication interval: answered with the original, not delivered.
-    Duplicate { message_id: String, sequence_number: Option<String> },
+    Duplicate {
+        message_id: String,
+        sequence_number: Option<String>,
+    },
 }
 
 /// A validated message, ready to fan out.
@@ -46,7 +58,10 @@ pub struct Prepared {
 impl Prepared {
     /// The message a subscriber of `protocol` receives.
     pub fn message_for(&self, protocol: &str) -> &str {
-        self.per_protocol.get(protocol).map(String::as_str).unwrap_or(&self.message)
+        self.per_protocol
+            .get(protocol)
+            .map(String::as_str)
+            .unwrap_or(&self.message)
     }
 }
 
@@ -57,7 +72,9 @@ impl SnsService {
             .filter(|t| t.as_deref().is_some_and(|v| !v.is_empty()))
             .count();
         if targets == 0 {
-            return Err(AwsError::sns_invalid("TopicArn or TargetArn Reason: no value for required parameter"));
+            return Err(AwsError::sns_invalid(
+                "TopicArn or TargetArn Reason: no value for required parameter",
+            ));
         }
         if targets > 1 {
             return Err(AwsError::sns_invalid(
@@ -72,8 +89,12 @@ impl SnsService {
             _ => ("TargetArn", input.target_arn.as_deref().unwrap_or_default()),
         };
         let parsed = parse_arn(parameter, Some(arn), ctx)?;
-        if parameter == "TargetArn" && (parsed.id.is_some() || !self.topics.read().contains_key(arn)) {
-            return Err(AwsError::sns_invalid("TargetArn Reason: No endpoint found for the target arn specified"));
+        if parameter == "TargetArn"
+            && (parsed.id.is_some() || !self.topics.read().contains_key(arn))
+        {
+            return Err(AwsError::sns_invalid(
+                "TargetArn Reason: No endpoint found for the target arn specified",
+            ));
         }
         let topic = self.topic(ctx, parameter, Some(arn))?;
         let prepared = self.prepare(&topic, input.fields, "")?;
@@ -82,15 +103,28 @@ impl SnsService {
                 self.fan_out(ctx, &topic, &p);
                 (p.message_id, p.sequence_number)
             }
-            Sequenced::Duplicate { message_id, sequence_number } => (message_id, sequence_number),
+            Sequenced::Duplicate {
+                message_id,
+                sequence_number,
+            } => (message_id, sequence_number),
         };
-        Ok(PublishOutput { message_id, sequence_number })
+        Ok(PublishOutput {
+            message_id,
+            sequence_number,
+        })
     }
 
-    pub fn publish_batch(&self, ctx: &RequestContext, input: PublishBatchInput) -> AwsResult<PublishBatchOutput> {
+    pub fn publish_batch(
+        &self,
+        ctx: &RequestContext,
+        input: PublishBatchInput,
+    ) -> AwsResult<PublishBatchOutput> {
         let topic = self.topic(ctx, "TopicArn", input.topic_arn.as_deref())?;
         if input.entries.is_empty() {
-            return Err(AwsError::new(&codes::SNS_EMPTY_BATCH, "The batch request doesn't contain any entries"));
+            return Err(AwsError::new(
+                &codes::SNS_EMPTY_BATCH,
+                "The batch request doesn't contain any entries",
+            ));
         }
         if input.entries.len() > MAX_BATCH_ENTRIES {
             return Err(AwsError::new(
@@ -101,8 +135,17 @@ impl SnsService {
         let mut seen = std::collections::HashSet::new();
         for entry in &input.entries {
             let id = entry.id.as_deref().unwrap_or("");
-            if id.is_empty() || id.len() > 80 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                let detail = if id.len() > 80 { "is too long" } else { "contains an impermissible character" };
+            if id.is_empty()
+                || id.len() > 80
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                let detail = if id.len() > 80 {
+                    "is too long"
+                } else {
+                    "contains an impermissible character"
+                };
                 return Err(AwsError::new(
                     &codes::SNS_INVALID_BATCH_ENTRY_ID,
                     format!("The Id of a batch entry in the batch request {detail}: {id}"),
@@ -118,7 +161,10 @@ impl SnsService {
         let total: usize = input
             .entries
             .iter()
-            .map(|e| e.fields.message.as_deref().map_or(0, str::len) + attributes_size(&e.fields.message_attributes))
+            .map(|e| {
+                e.fields.message.as_deref().map_or(0, str::len)
+                    + attributes_size(&e.fields.message_attributes)
+            })
             .sum();
         if total > topic.max_message_size() {
             return Err(AwsError::new(
@@ -139,9 +185,16 @@ impl SnsService {
                             self.fan_out(ctx, &topic, &p);
                             (p.message_id, p.sequence_number)
                         }
-                        Sequenced::Duplicate { message_id, sequence_number } => (message_id, sequence_number),
+                        Sequenced::Duplicate {
+                            message_id,
+                            sequence_number,
+                        } => (message_id, sequence_number),
                     };
-                    output.successful.push(PublishBatchResultEntry { id, message_id, sequence_number });
+                    output.successful.push(PublishBatchResultEntry {
+                        id,
+                        message_id,
+                        sequence_number,
+                    });
                 }
                 Err(e) => output.failed.push(BatchResultErrorEntry {
                     id,
@@ -155,13 +208,21 @@ impl SnsService {
     }
 
     /// Checks a message against the topic and AWS's rules.
-    fn prepare(&self, topic: &Topic, fields: PublishFields, attribute_prefix: &str) -> AwsResult<Prepared> {
+    fn prepare(
+        &self,
+        topic: &Topic,
+        fields: PublishFields,
+        attribute_prefix: &str,
+    ) -> AwsResult<Prepared> {
         let message = match fields.message {
             Some(m) if !m.is_empty() => m,
             _ => return Err(AwsError::sns_invalid("Empty message")),
         };
         if let Some(subject) = &fields.subject {
-            if subject.is_empty() || subject.chars().count() >= 100 || subject.chars().any(char::is_control) {
+            if subject.is_empty()
+                || subject.chars().count() >= 100
+                || subject.chars().any(char::is_control)
+            {
                 return Err(AwsError::sns_invalid("Subject"));
             }
         }
@@ -176,14 +237,24 @@ impl SnsService {
             Some("json") => {
                 let parsed: serde_json::Map<String, Value> = match serde_json::from_str(&message) {
                     Ok(Value::Object(map)) => map,
-                    _ => return Err(AwsError::sns_invalid("Message Structure - JSON message body failed to parse")),
+                    _ => {
+                        return Err(AwsError::sns_invalid(
+                            "Message Structure - JSON message body failed to parse",
+                        ))
+                    }
                 };
                 match parsed.get("default") {
                     Some(Value::String(d)) => default = d.clone(),
-                    _ => return Err(AwsError::sns_invalid("Message Structure - No default entry in JSON message body")),
+                    _ => {
+                        return Err(AwsError::sns_invalid(
+                            "Message Structure - No default entry in JSON message body",
+                        ))
+                    }
                 }
                 for (key, value) in &parsed {
-                    if let (true, Value::String(v)) = (STRUCTURE_KEYS.contains(&key.as_str()), value) {
+                    if let (true, Value::String(v)) =
+                        (STRUCTURE_KEYS.contains(&key.as_str()), value)
+                    {
                         per_protocol.insert(key.clone(), v.clone());
                     }
                 }
@@ -193,7 +264,11 @@ impl SnsService {
         let (group_id, deduplication_id) = if topic.fifo {
             let group = match fields.message_group_id {
                 Some(g) if !g.is_empty() => g,
-                _ => return Err(AwsError::sns_invalid("The MessageGroupId parameter is required for FIFO topics")),
+                _ => {
+                    return Err(AwsError::sns_invalid(
+                        "The MessageGroupId parameter is required for FIFO topics",
+                    ))
+                }
             };
             check_fifo_id("MessageGroupId", &group)?;
             let content_based = topic
@@ -252,24 +327,51 @@ impl SnsService {
                 state.dedup.remove(&key);
             }
         }
-        let per_group = state.attributes.get("FifoThroughputScope").is_some_and(|s| s == "MessageGroup");
+        let per_group = state
+            .attributes
+            .get("FifoThroughputScope")
+            .is_some_and(|s| s == "MessageGroup");
         let dedup = prepared.deduplication_id.clone().unwrap_or_default();
-        let key = if per_group { format!("{}\u{0}{dedup}", prepared.group_id.as_deref().unwrap_or("")) } else { dedup };
+        let key = if per_group {
+            format!("{}\u{0}{dedup}", prepared.group_id.as_deref().unwrap_or(""))
+        } else {
+            dedup
+        };
         if let Some((_, id, seq)) = state.dedup.get(&key) {
-            return Sequenced::Duplicate { message_id: id.clone(), sequence_number: seq.clone() };
+            return Sequenced::Duplicate {
+                message_id: id.clone(),
+                sequence_number: seq.clone(),
+            };
         }
         state.next_sequence_number += 1;
         prepared.sequence_number = Some(state.next_sequence_number.to_string());
         let expires = now + DEDUPLICATION_INTERVAL_MS;
-        state.dedup.insert(key.clone(), (expires, prepared.message_id.clone(), prepared.sequence_number.clone()));
+        state.dedup.insert(
+            key.clone(),
+            (
+                expires,
+                prepared.message_id.clone(),
+                prepared.sequence_number.clone(),
+            ),
+        );
         state.dedup_expiry.push_back((expires, key));
         Sequenced::New(prepared)
     }
 
     /// Publishing straight to a phone number: captured, as lyrebird sends no SMS.
-    fn publish_sms(&self, ctx: &RequestContext, phone: &str, fields: PublishFields) -> AwsResult<PublishOutput> {
-        if !phone.starts_with('+') || phone.len() < 8 || !phone[1..].bytes().all(|b| b.is_ascii_digit()) {
-            return Err(AwsError::sns_invalid("PhoneNumber Reason: +1 is not valid to publish"));
+    fn publish_sms(
+        &self,
+        ctx: &RequestContext,
+        phone: &str,
+        fields: PublishFields,
+    ) -> AwsResult<PublishOutput> {
+        if !phone.starts_with('+')
+            || phone.len() < 8
+            || !phone[1..].bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(AwsError::sns_invalid(
+                "PhoneNumber Reason: +1 is not valid to publish",
+            ));
         }
         let message = match fields.message {
             Some(m) if !m.is_empty() => m,
@@ -290,7 +392,10 @@ impl SnsService {
             account: ctx.account.clone(),
             region: ctx.region.clone(),
         });
-        Ok(PublishOutput { message_id, sequence_number: None })
+        Ok(PublishOutput {
+            message_id,
+            sequence_number: None,
+        })
     }
 
     /// Hands a message to every confirmed subscription whose filter policy matches.
@@ -315,11 +420,18 @@ impl SnsService {
 
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn check_fifo_id(parameter: &str, value: &str) -> AwsResult<()> {
-    if value.len() > 128 || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b.is_ascii_punctuation()) {
+    if value.len() > 128
+        || !value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b.is_ascii_punctuation())
+    {
         return Err(AwsError::sns_invalid(format!(
             "{parameter} Reason: {parameter} can only include alphanumeric and punctuation characters. 1 to 128 in length."
         )));
@@ -343,23 +455,34 @@ fn attributes_size(attributes: &MessageAttributes) -> usize {
 fn check_attributes(attributes: &MessageAttributes, prefix: &str) -> AwsResult<()> {
     let invalid = |m: String| AwsError::new(&codes::SNS_PARAMETER_VALUE_INVALID, m);
     for (name, value) in attributes {
-        if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
+        if let Some(bad) = name
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
             return Err(invalid(format!(
                 "Invalid non-alphanumeric character '#x{:X}' was found in the message attribute name. Can only include alphanumeric characters, hyphens, underscores, or dots.",
                 bad as u32
             )));
         }
         if name.starts_with('.') {
-            return Err(invalid("Invalid message attribute name starting with character '.' was found.".into()));
+            return Err(invalid(
+                "Invalid message attribute name starting with character '.' was found.".into(),
+            ));
         }
         if name.ends_with('.') {
-            return Err(invalid("Invalid message attribute name ending with character '.' was found.".into()));
+            return Err(invalid(
+                "Invalid message attribute name ending with character '.' was found.".into(),
+            ));
         }
         if name.contains("..") {
-            return Err(invalid("Message attribute name can not have successive '.' character.".into()));
+            return Err(invalid(
+                "Message attribute name can not have successive '.' character.".into(),
+            ));
         }
         if name.len() >= 256 {
-            return Err(invalid("Length of message attribute name must be less than 256 bytes.".into()));
+            return Err(invalid(
+                "Length of message attribute name must be less than 256 bytes.".into(),
+            ));
         }
         let Some(data_type) = value.data_type.as_deref() else {
             return Err(AwsError::new(

@@ -11,12 +11,22 @@ use crate::context::RequestContext;
 use crate::error::{AwsError, AwsResult};
 
 use super::delivery::Kind;
-use super::filter::{FilterPolicy, FilterScope};
+use super::filter::{FilterPolicy, FilterScope, NESTED_POLICY_REASON};
 use super::model::*;
 use super::topics::Topic;
 use super::{decode_token, encode_token, parse_arn, SnsService, PAGE_SIZE};
 
-const PROTOCOLS: &[&str] = &["http", "https", "email", "email-json", "sms", "sqs", "application", "lambda", "firehose"];
+const PROTOCOLS: &[&str] = &[
+    "http",
+    "https",
+    "email",
+    "email-json",
+    "sms",
+    "sqs",
+    "application",
+    "lambda",
+    "firehose",
+];
 const SETTABLE: &[&str] = &[
     "DeliveryPolicy",
     "FilterPolicy",
@@ -38,7 +48,9 @@ pub struct Subscription {
 
 impl std::fmt::Debug for Subscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Subscription").field("arn", &self.arn).finish()
+        f.debug_struct("Subscription")
+            .field("arn", &self.arn)
+            .finish()
     }
 }
 
@@ -73,7 +85,11 @@ impl SubscriptionState {
                     self.raw = v == "true";
                     self.attributes.insert(name.into(), v.into());
                 }
-                _ => return Err(format!("RawMessageDelivery: Invalid value [{value}]. Must be true or false.")),
+                _ => {
+                    return Err(format!(
+                        "RawMessageDelivery: Invalid value [{value}]. Must be true or false."
+                    ))
+                }
             },
             "FilterPolicyScope" => {
                 let scope = match value {
@@ -86,7 +102,7 @@ impl SubscriptionState {
                     }
                 };
                 if let Some(policy) = self.attributes.get("FilterPolicy") {
-                    let compiled = FilterPolicy::compile(policy, scope).map_err(|e| format!("FilterPolicy: {e}"))?;
+                    let compiled = FilterPolicy::compile(policy, scope).map_err(filter_error)?;
                     self.filter = Some(Arc::new(compiled));
                 }
                 self.attributes.insert(name.into(), value.into());
@@ -101,21 +117,26 @@ impl SubscriptionState {
                     Some("MessageBody") => FilterScope::MessageBody,
                     _ => FilterScope::MessageAttributes,
                 };
-                let compiled = FilterPolicy::compile(value, scope).map_err(|e| format!("FilterPolicy: {e}"))?;
+                let compiled = FilterPolicy::compile(value, scope).map_err(filter_error)?;
                 self.filter = Some(Arc::new(compiled));
                 self.attributes.insert(name.into(), value.into());
-                self.attributes.entry("FilterPolicyScope".into()).or_insert_with(|| "MessageAttributes".into());
+                self.attributes
+                    .entry("FilterPolicyScope".into())
+                    .or_insert_with(|| "MessageAttributes".into());
             }
             "RedrivePolicy" => {
                 if value.is_empty() {
                     self.attributes.remove(name);
                     return Ok(());
                 }
-                let target = serde_json::from_str::<Value>(value)
-                    .ok()
-                    .and_then(|v| v.get("deadLetterTargetArn").and_then(Value::as_str).map(str::to_string));
+                let target = serde_json::from_str::<Value>(value).ok().and_then(|v| {
+                    v.get("deadLetterTargetArn")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                });
                 match target {
-                    Some(arn) if arn.starts_with("arn:aws:sqs:") && arn.split(':').count() == 6 => {}
+                    Some(arn) if arn.starts_with("arn:aws:sqs:") && arn.split(':').count() == 6 => {
+                    }
                     _ => return Err("RedrivePolicy: deadLetterTargetArn is an invalid arn".into()),
                 }
                 self.attributes.insert(name.into(), value.into());
@@ -141,13 +162,28 @@ impl SubscriptionState {
     /// The dead-letter queue of this subscription's RedrivePolicy, if any.
     pub fn dead_letter_target(&self) -> Option<String> {
         let policy = self.attributes.get("RedrivePolicy")?;
-        serde_json::from_str::<Value>(policy).ok()?.get("deadLetterTargetArn")?.as_str().map(str::to_string)
+        serde_json::from_str::<Value>(policy)
+            .ok()?
+            .get("deadLetterTargetArn")?
+            .as_str()
+            .map(str::to_string)
+    }
+}
+
+/// AWS prefixes filter-policy errors with `FilterPolicy: `, except the nesting one.
+fn filter_error(reason: String) -> String {
+    if reason == NESTED_POLICY_REASON {
+        reason
+    } else {
+        format!("FilterPolicy: {reason}")
     }
 }
 
 /// 288 hex characters, like AWS's confirmation tokens.
 fn new_token() -> String {
-    (0..9).map(|_| format!("{:032x}", rand::random::<u128>())).collect()
+    (0..9)
+        .map(|_| format!("{:032x}", rand::random::<u128>()))
+        .collect()
 }
 
 fn check_endpoint(protocol: &str, endpoint: &str, topic: &Topic) -> AwsResult<()> {
@@ -167,12 +203,20 @@ fn check_endpoint(protocol: &str, endpoint: &str, topic: &Topic) -> AwsResult<()
         "http" => endpoint.starts_with("http://"),
         "https" => endpoint.starts_with("https://"),
         "email" | "email-json" => endpoint.contains('@'),
-        "sms" => endpoint.trim_start_matches('+').bytes().all(|b| b.is_ascii_digit()) && !endpoint.is_empty(),
+        "sms" => {
+            endpoint
+                .trim_start_matches('+')
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+                && !endpoint.is_empty()
+        }
         "lambda" | "firehose" | "application" => endpoint.starts_with("arn:"),
         _ => true,
     };
     if !ok {
-        return Err(AwsError::sns_invalid("Endpoint must match the specified protocol"));
+        return Err(AwsError::sns_invalid(
+            "Endpoint must match the specified protocol",
+        ));
     }
     if topic.fifo && protocol != "sqs" {
         return Err(AwsError::sns_invalid(format!(
@@ -183,7 +227,11 @@ fn check_endpoint(protocol: &str, endpoint: &str, topic: &Topic) -> AwsResult<()
 }
 
 impl SnsService {
-    fn subscription(&self, ctx: &RequestContext, arn: Option<&str>) -> AwsResult<Arc<Subscription>> {
+    fn subscription(
+        &self,
+        ctx: &RequestContext,
+        arn: Option<&str>,
+    ) -> AwsResult<Arc<Subscription>> {
         let parsed = parse_arn("SubscriptionArn", arn, ctx)?;
         if parsed.id.is_none() {
             return Err(AwsError::sns_invalid("SubscriptionId"));
@@ -195,11 +243,17 @@ impl SnsService {
             .ok_or_else(|| AwsError::sns_not_found("Subscription"))
     }
 
-    pub fn subscribe(&self, ctx: &RequestContext, input: SubscribeInput) -> AwsResult<SubscriptionArnOutput> {
+    pub fn subscribe(
+        &self,
+        ctx: &RequestContext,
+        input: SubscribeInput,
+    ) -> AwsResult<SubscriptionArnOutput> {
         let topic = self.topic(ctx, "TopicArn", input.topic_arn.as_deref())?;
         let protocol = input.protocol.unwrap_or_default();
         if !PROTOCOLS.contains(&protocol.as_str()) {
-            return Err(AwsError::sns_invalid(format!("Amazon SNS does not support this protocol string: {protocol}")));
+            return Err(AwsError::sns_invalid(format!(
+                "Amazon SNS does not support this protocol string: {protocol}"
+            )));
         }
         let endpoint = input.endpoint.unwrap_or_default();
         check_endpoint(&protocol, &endpoint, &topic)?;
@@ -209,7 +263,9 @@ impl SnsService {
         names.sort_by_key(|n| *n != "FilterPolicyScope");
         for name in names {
             if !SETTABLE.contains(&name.as_str()) {
-                return Err(AwsError::sns_invalid(format!("Attributes Reason: Unknown attribute: {name}")));
+                return Err(AwsError::sns_invalid(format!(
+                    "Attributes Reason: Unknown attribute: {name}"
+                )));
             }
             state
                 .apply(name, &input.attributes[name])
@@ -217,20 +273,33 @@ impl SnsService {
         }
 
         let mut topic_state = topic.state.lock();
-        if let Some(existing) =
-            topic_state.subscriptions.iter().find(|s| s.protocol == protocol && s.endpoint == endpoint)
+        if let Some(existing) = topic_state
+            .subscriptions
+            .iter()
+            .find(|s| s.protocol == protocol && s.endpoint == endpoint)
         {
             let current = existing.state.lock();
-            if input.attributes.iter().any(|(k, v)| current.attributes.get(k) != Some(v)) {
+            if input
+                .attributes
+                .iter()
+                .any(|(k, v)| current.attributes.get(k) != Some(v))
+            {
                 return Err(AwsError::sns_invalid(
                     "Attributes Reason: Subscription already exists with different attributes",
                 ));
             }
             let pending = !current.confirmed && !input.return_subscription_arn;
-            let arn = if pending { "pending confirmation".to_string() } else { existing.arn.clone() };
-            return Ok(SubscriptionArnOutput { subscription_arn: arn });
+            let arn = if pending {
+                "pending confirmation".to_string()
+            } else {
+                existing.arn.clone()
+            };
+            return Ok(SubscriptionArnOutput {
+                subscription_arn: arn,
+            });
         }
-        let needs_confirmation = matches!(protocol.as_str(), "http" | "https" | "email" | "email-json");
+        let needs_confirmation =
+            matches!(protocol.as_str(), "http" | "https" | "email" | "email-json");
         state.confirmed = !needs_confirmation;
         state.token = new_token();
         let subscription = Arc::new(Subscription {
@@ -245,7 +314,9 @@ impl SnsService {
         list.push(subscription.clone());
         topic_state.subscriptions = Arc::new(list);
         drop(topic_state);
-        self.subscriptions.write().insert(subscription.arn.clone(), subscription.clone());
+        self.subscriptions
+            .write()
+            .insert(subscription.arn.clone(), subscription.clone());
         tracing::debug!(subscription = %subscription.arn, %protocol, "subscribed");
 
         if needs_confirmation {
@@ -256,7 +327,9 @@ impl SnsService {
         } else {
             subscription.arn.clone()
         };
-        Ok(SubscriptionArnOutput { subscription_arn: arn })
+        Ok(SubscriptionArnOutput {
+            subscription_arn: arn,
+        })
     }
 
     pub fn confirm_subscription(
@@ -271,20 +344,31 @@ impl SnsService {
             let mut state = sub.state.lock();
             if !token.is_empty() && state.token == token {
                 state.confirmed = true;
-                return Ok(SubscriptionArnOutput { subscription_arn: sub.arn.clone() });
+                return Ok(SubscriptionArnOutput {
+                    subscription_arn: sub.arn.clone(),
+                });
             }
         }
         Err(AwsError::sns_invalid("Token"))
     }
 
-    pub fn unsubscribe(&self, ctx: &RequestContext, input: SubscriptionArnInput) -> AwsResult<Empty> {
+    pub fn unsubscribe(
+        &self,
+        ctx: &RequestContext,
+        input: SubscriptionArnInput,
+    ) -> AwsResult<Empty> {
         let sub = self.subscription(ctx, input.subscription_arn.as_deref())?;
         self.subscriptions.write().remove(&sub.arn);
         let topic = self.topics.read().get(&sub.topic_arn).cloned();
         if let Some(topic) = topic {
             {
                 let mut state = topic.state.lock();
-                let list: Vec<_> = state.subscriptions.iter().filter(|s| s.arn != sub.arn).cloned().collect();
+                let list: Vec<_> = state
+                    .subscriptions
+                    .iter()
+                    .filter(|s| s.arn != sub.arn)
+                    .cloned()
+                    .collect();
                 state.subscriptions = Arc::new(list);
                 state.deleted_subscriptions += 1;
             }
@@ -295,10 +379,17 @@ impl SnsService {
         Ok(Empty {})
     }
 
-    pub fn list_subscriptions(&self, ctx: &RequestContext, input: NextTokenInput) -> AwsResult<ListSubscriptionsOutput> {
+    pub fn list_subscriptions(
+        &self,
+        ctx: &RequestContext,
+        input: NextTokenInput,
+    ) -> AwsResult<ListSubscriptionsOutput> {
         let prefix = format!("arn:aws:sns:{}:{}:", ctx.region, ctx.account);
         let subs = self.subscriptions.read();
-        page_of(subs.values().filter(|s| s.arn.starts_with(&prefix)), input.next_token.as_deref())
+        page_of(
+            subs.values().filter(|s| s.arn.starts_with(&prefix)),
+            input.next_token.as_deref(),
+        )
     }
 
     pub fn list_subscriptions_by_topic(
@@ -307,7 +398,8 @@ impl SnsService {
         input: ListSubscriptionsByTopicInput,
     ) -> AwsResult<ListSubscriptionsOutput> {
         let topic = self.topic(ctx, "TopicArn", input.topic_arn.as_deref())?;
-        let mut subs: Vec<Arc<Subscription>> = topic.state.lock().subscriptions.iter().cloned().collect();
+        let mut subs: Vec<Arc<Subscription>> =
+            topic.state.lock().subscriptions.iter().cloned().collect();
         subs.sort_by(|a, b| a.arn.cmp(&b.arn));
         page_of(subs.iter(), input.next_token.as_deref())
     }
@@ -320,14 +412,21 @@ impl SnsService {
         let sub = self.subscription(ctx, input.subscription_arn.as_deref())?;
         let state = sub.state.lock();
         let mut out = state.attributes.clone();
-        out.insert("ConfirmationWasAuthenticated".into(), state.confirmed.to_string());
+        out.insert(
+            "ConfirmationWasAuthenticated".into(),
+            state.confirmed.to_string(),
+        );
         out.insert("Endpoint".into(), sub.endpoint.clone());
         out.insert("Owner".into(), sub.owner.clone());
         out.insert("PendingConfirmation".into(), (!state.confirmed).to_string());
         out.insert("Protocol".into(), sub.protocol.clone());
-        out.entry("RawMessageDelivery".into()).or_insert_with(|| "false".into());
+        out.entry("RawMessageDelivery".into())
+            .or_insert_with(|| "false".into());
         out.insert("SubscriptionArn".into(), sub.arn.clone());
-        out.insert("SubscriptionPrincipal".into(), format!("arn:aws:iam::{}:user/lyrebird", sub.owner));
+        out.insert(
+            "SubscriptionPrincipal".into(),
+            format!("arn:aws:iam::{}:user/lyrebird", sub.owner),
+        );
         out.insert("TopicArn".into(), sub.topic_arn.clone());
         if matches!(sub.protocol.as_str(), "http" | "https") {
             let effective = state
@@ -340,7 +439,11 @@ impl SnsService {
         Ok(AttributesOutput { attributes: out })
     }
 
-    pub fn set_subscription_attributes(&self, ctx: &RequestContext, input: SetAttributeInput) -> AwsResult<Empty> {
+    pub fn set_subscription_attributes(
+        &self,
+        ctx: &RequestContext,
+        input: SetAttributeInput,
+    ) -> AwsResult<Empty> {
         let sub = self.subscription(ctx, input.arn.as_deref())?;
         let name = input.attribute_name.unwrap_or_default();
         if !SETTABLE.contains(&name.as_str()) {
@@ -371,12 +474,19 @@ fn page_of<'a>(
     let page = page
         .into_iter()
         .map(|s| SubscriptionSummary {
-            subscription_arn: if s.is_confirmed() { s.arn.clone() } else { "PendingConfirmation".into() },
+            subscription_arn: if s.is_confirmed() {
+                s.arn.clone()
+            } else {
+                "PendingConfirmation".into()
+            },
             owner: s.owner.clone(),
             protocol: s.protocol.clone(),
             endpoint: s.endpoint.clone(),
             topic_arn: s.topic_arn.clone(),
         })
         .collect();
-    Ok(ListSubscriptionsOutput { subscriptions: page, next_token })
+    Ok(ListSubscriptionsOutput {
+        subscriptions: page,
+        next_token,
+    })
 }

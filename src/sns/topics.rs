@@ -72,14 +72,18 @@ const SETTABLE: &[&str] = &[
 ];
 
 fn is_feedback_attribute(name: &str) -> bool {
-    ["HTTP", "Firehose", "Lambda", "Application", "SQS"].iter().any(|p| {
-        name.strip_prefix(p).is_some_and(|rest| {
-            matches!(
-                rest,
-                "SuccessFeedbackRoleArn" | "FailureFeedbackRoleArn" | "SuccessFeedbackSampleRate"
-            )
+    ["HTTP", "Firehose", "Lambda", "Application", "SQS"]
+        .iter()
+        .any(|p| {
+            name.strip_prefix(p).is_some_and(|rest| {
+                matches!(
+                    rest,
+                    "SuccessFeedbackRoleArn"
+                        | "FailureFeedbackRoleArn"
+                        | "SuccessFeedbackSampleRate"
+                )
+            })
         })
-    })
 }
 
 /// Checks one topic attribute; returns the value to store (`None` removes it).
@@ -87,14 +91,20 @@ fn check_attribute(name: &str, value: &str, fifo: bool) -> AwsResult<Option<Stri
     if !SETTABLE.contains(&name) && !is_feedback_attribute(name) {
         return Err(AwsError::sns_invalid("AttributeName"));
     }
-    let bad = || Err(AwsError::sns_invalid(format!("{name}: Invalid value [{value}]")));
+    let bad = || {
+        Err(AwsError::sns_invalid(format!(
+            "{name}: Invalid value [{value}]"
+        )))
+    };
     match name {
         "SignatureVersion" if !matches!(value, "1" | "2") => return bad(),
         "TracingConfig" if !matches!(value, "PassThrough" | "Active") => return bad(),
-        "MaximumMessageSize" => {
-            if !value.parse::<usize>().is_ok_and(|n| (1024..=1_048_576).contains(&n)) {
-                return bad();
-            }
+        "MaximumMessageSize"
+            if !value
+                .parse::<usize>()
+                .is_ok_and(|n| (1024..=1_048_576).contains(&n)) =>
+        {
+            return bad();
         }
         "ContentBasedDeduplication" | "FifoThroughputScope" | "ArchivePolicy" if !fifo => {
             return Err(AwsError::sns_invalid(format!(
@@ -103,10 +113,13 @@ fn check_attribute(name: &str, value: &str, fifo: bool) -> AwsResult<Option<Stri
         }
         "ContentBasedDeduplication" if !matches!(value, "true" | "false") => return bad(),
         "FifoThroughputScope" if !matches!(value, "Topic" | "MessageGroup") => return bad(),
-        "Policy" | "DeliveryPolicy" | "ArchivePolicy" if !value.is_empty() => {
-            if !matches!(serde_json::from_str::<Value>(value), Ok(Value::Object(_))) {
-                return Err(AwsError::sns_invalid(format!("{name}: failed to parse JSON")));
-            }
+        "Policy" | "DeliveryPolicy" | "ArchivePolicy"
+            if !value.is_empty()
+                && !matches!(serde_json::from_str::<Value>(value), Ok(Value::Object(_))) =>
+        {
+            return Err(AwsError::sns_invalid(format!(
+                "{name}: failed to parse JSON"
+            )));
         }
         _ => {}
     }
@@ -114,21 +127,44 @@ fn check_attribute(name: &str, value: &str, fifo: bool) -> AwsResult<Option<Stri
 }
 
 impl SnsService {
-    pub(crate) fn topic(&self, ctx: &RequestContext, parameter: &str, arn: Option<&str>) -> AwsResult<Arc<Topic>> {
+    pub(crate) fn topic(
+        &self,
+        ctx: &RequestContext,
+        parameter: &str,
+        arn: Option<&str>,
+    ) -> AwsResult<Arc<Topic>> {
         let parsed = parse_arn(parameter, arn, ctx)?;
         let arn = arn.unwrap_or_default();
         if parsed.id.is_some() {
             return Err(AwsError::sns_invalid(parameter));
         }
-        self.topics.read().get(arn).cloned().ok_or_else(|| AwsError::sns_not_found("Topic"))
+        self.topics
+            .read()
+            .get(arn)
+            .cloned()
+            .ok_or_else(|| AwsError::sns_not_found("Topic"))
     }
 
-    pub fn create_topic(&self, ctx: &RequestContext, input: CreateTopicInput) -> AwsResult<TopicArnOutput> {
+    pub fn create_topic(
+        &self,
+        ctx: &RequestContext,
+        input: CreateTopicInput,
+    ) -> AwsResult<TopicArnOutput> {
         let name = input.name.unwrap_or_default();
-        let fifo = input.attributes.get("FifoTopic").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let stem = if fifo { name.strip_suffix(".fifo") } else { Some(name.as_str()) };
+        let fifo = input
+            .attributes
+            .get("FifoTopic")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let stem = if fifo {
+            name.strip_suffix(".fifo")
+        } else {
+            Some(name.as_str())
+        };
         let valid = stem.is_some_and(|s| {
-            !s.is_empty() && name.len() <= 256 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            !s.is_empty()
+                && name.len() <= 256
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         });
         if !valid {
             return Err(AwsError::sns_invalid("Topic Name"));
@@ -147,11 +183,18 @@ impl SnsService {
         let mut topics = self.topics.write();
         if let Some(existing) = topics.get(&arn) {
             let state = existing.state.lock();
-            if attributes.iter().any(|(k, v)| state.attributes.get(k) != Some(v)) {
-                return Err(AwsError::sns_invalid("Attributes Reason: Topic already exists with different attributes"));
+            if attributes
+                .iter()
+                .any(|(k, v)| state.attributes.get(k) != Some(v))
+            {
+                return Err(AwsError::sns_invalid(
+                    "Attributes Reason: Topic already exists with different attributes",
+                ));
             }
             if !tags.is_empty() && tags != state.tags {
-                return Err(AwsError::sns_invalid("Tags Reason: Topic already exists with different tags"));
+                return Err(AwsError::sns_invalid(
+                    "Tags Reason: Topic already exists with different tags",
+                ));
             }
             return Ok(TopicArnOutput { topic_arn: arn });
         }
@@ -167,7 +210,8 @@ impl SnsService {
                 data_protection_policy: input.data_protection_policy.filter(|p| !p.is_empty()),
                 subscriptions: Arc::new(Vec::new()),
                 deleted_subscriptions: 0,
-                next_sequence_number: 10_000_000_000_000_000_000 + self.now_ms() as u128 * 1_000_000,
+                next_sequence_number: 10_000_000_000_000_000_000
+                    + self.now_ms() as u128 * 1_000_000,
                 dedup: HashMap::new(),
                 dedup_expiry: VecDeque::new(),
             }),
@@ -181,7 +225,9 @@ impl SnsService {
     pub fn delete_topic(&self, ctx: &RequestContext, input: TopicArnInput) -> AwsResult<Empty> {
         parse_arn("TopicArn", input.topic_arn.as_deref(), ctx)?;
         let arn = input.topic_arn.unwrap_or_default();
-        let Some(topic) = self.topics.write().remove(&arn) else { return Ok(Empty {}) };
+        let Some(topic) = self.topics.write().remove(&arn) else {
+            return Ok(Empty {});
+        };
         let subs = topic.state.lock().subscriptions.clone();
         let mut index = self.subscriptions.write();
         for sub in subs.iter() {
@@ -190,7 +236,11 @@ impl SnsService {
         Ok(Empty {})
     }
 
-    pub fn list_topics(&self, ctx: &RequestContext, input: NextTokenInput) -> AwsResult<ListTopicsOutput> {
+    pub fn list_topics(
+        &self,
+        ctx: &RequestContext,
+        input: NextTokenInput,
+    ) -> AwsResult<ListTopicsOutput> {
         let prefix = format!("arn:aws:sns:{}:{}:", ctx.region, ctx.account);
         let after = match input.next_token.as_deref().filter(|t| !t.is_empty()) {
             Some(t) => Some(decode_token(t)?),
@@ -204,10 +254,17 @@ impl SnsService {
             .take_while(|arn| arn.starts_with(&prefix));
         let page: Vec<String> = iter.by_ref().take(PAGE_SIZE).cloned().collect();
         let next_token = iter.next().and(page.last()).map(|last| encode_token(last));
-        Ok(ListTopicsOutput { topics: page, next_token })
+        Ok(ListTopicsOutput {
+            topics: page,
+            next_token,
+        })
     }
 
-    pub fn get_topic_attributes(&self, ctx: &RequestContext, input: TopicArnInput) -> AwsResult<AttributesOutput> {
+    pub fn get_topic_attributes(
+        &self,
+        ctx: &RequestContext,
+        input: TopicArnInput,
+    ) -> AwsResult<AttributesOutput> {
         let topic = self.topic(ctx, "TopicArn", input.topic_arn.as_deref())?;
         let state = topic.state.lock();
         let mut out = state.attributes.clone();
@@ -220,22 +277,35 @@ impl SnsService {
             }
         }
         out.entry("DisplayName".into()).or_default();
-        out.entry("Policy".into()).or_insert_with(|| default_policy(&topic.arn, &topic.account));
-        let effective = state.attributes.get("DeliveryPolicy").cloned().unwrap_or_else(default_delivery_policy);
+        out.entry("Policy".into())
+            .or_insert_with(|| default_policy(&topic.arn, &topic.account));
+        let effective = state
+            .attributes
+            .get("DeliveryPolicy")
+            .cloned()
+            .unwrap_or_else(default_delivery_policy);
         out.insert("EffectiveDeliveryPolicy".into(), effective);
         out.insert("Owner".into(), topic.account.clone());
         out.insert("SubscriptionsConfirmed".into(), confirmed.to_string());
         out.insert("SubscriptionsPending".into(), pending.to_string());
-        out.insert("SubscriptionsDeleted".into(), state.deleted_subscriptions.to_string());
+        out.insert(
+            "SubscriptionsDeleted".into(),
+            state.deleted_subscriptions.to_string(),
+        );
         out.insert("TopicArn".into(), topic.arn.clone());
         if topic.fifo {
             out.insert("FifoTopic".into(), "true".into());
-            out.entry("ContentBasedDeduplication".into()).or_insert_with(|| "false".into());
+            out.entry("ContentBasedDeduplication".into())
+                .or_insert_with(|| "false".into());
         }
         Ok(AttributesOutput { attributes: out })
     }
 
-    pub fn set_topic_attributes(&self, ctx: &RequestContext, input: SetAttributeInput) -> AwsResult<Empty> {
+    pub fn set_topic_attributes(
+        &self,
+        ctx: &RequestContext,
+        input: SetAttributeInput,
+    ) -> AwsResult<Empty> {
         let topic = self.topic(ctx, "TopicArn", input.arn.as_deref())?;
         let name = match input.attribute_name.as_deref() {
             Some(n) if !n.is_empty() => n,
@@ -270,7 +340,11 @@ impl SnsService {
         Ok(Empty {})
     }
 
-    pub fn untag_resource(&self, ctx: &RequestContext, input: UntagResourceInput) -> AwsResult<Empty> {
+    pub fn untag_resource(
+        &self,
+        ctx: &RequestContext,
+        input: UntagResourceInput,
+    ) -> AwsResult<Empty> {
         let topic = self.tagged_topic(ctx, input.resource_arn.as_deref())?;
         let mut state = topic.state.lock();
         for key in &input.tag_keys {
@@ -279,10 +353,20 @@ impl SnsService {
         Ok(Empty {})
     }
 
-    pub fn list_tags_for_resource(&self, ctx: &RequestContext, input: ResourceArnInput) -> AwsResult<TagsOutput> {
+    pub fn list_tags_for_resource(
+        &self,
+        ctx: &RequestContext,
+        input: ResourceArnInput,
+    ) -> AwsResult<TagsOutput> {
         let topic = self.tagged_topic(ctx, input.resource_arn.as_deref())?;
         let state = topic.state.lock();
-        Ok(TagsOutput { tags: state.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect() })
+        Ok(TagsOutput {
+            tags: state
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        })
     }
 
     /// Tag operations answer `ResourceNotFound` rather than `NotFound`.
@@ -303,7 +387,9 @@ impl SnsService {
     ) -> AwsResult<DataProtectionPolicyOutput> {
         let topic = self.topic(ctx, "ResourceArn", input.resource_arn.as_deref())?;
         let policy = topic.state.lock().data_protection_policy.clone();
-        Ok(DataProtectionPolicyOutput { data_protection_policy: policy })
+        Ok(DataProtectionPolicyOutput {
+            data_protection_policy: policy,
+        })
     }
 
     pub fn put_data_protection_policy(
@@ -313,16 +399,25 @@ impl SnsService {
     ) -> AwsResult<Empty> {
         let topic = self.topic(ctx, "ResourceArn", input.resource_arn.as_deref())?;
         let policy = input.data_protection_policy.unwrap_or_default();
-        if !policy.is_empty() && !matches!(serde_json::from_str::<Value>(&policy), Ok(Value::Object(_))) {
+        if !policy.is_empty()
+            && !matches!(serde_json::from_str::<Value>(&policy), Ok(Value::Object(_)))
+        {
             return Err(AwsError::sns_invalid("DataProtectionPolicy"));
         }
         topic.state.lock().data_protection_policy = (!policy.is_empty()).then_some(policy);
         Ok(Empty {})
     }
 
-    pub fn add_permission(&self, ctx: &RequestContext, input: AddPermissionInput) -> AwsResult<Empty> {
+    pub fn add_permission(
+        &self,
+        ctx: &RequestContext,
+        input: AddPermissionInput,
+    ) -> AwsResult<Empty> {
         let topic = self.topic(ctx, "TopicArn", input.topic_arn.as_deref())?;
-        let label = input.label.filter(|l| !l.is_empty()).ok_or_else(|| AwsError::sns_invalid("Label"))?;
+        let label = input
+            .label
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| AwsError::sns_invalid("Label"))?;
         if input.aws_account_ids.is_empty() {
             return Err(AwsError::sns_invalid("AWSAccountId"));
         }
@@ -330,21 +425,48 @@ impl SnsService {
             return Err(AwsError::sns_invalid("ActionName"));
         }
         const ACTIONS: &[&str] = &[
-            "*", "AddPermission", "DeleteTopic", "GetTopicAttributes", "ListSubscriptionsByTopic",
-            "Publish", "Receive", "RemovePermission", "SetTopicAttributes", "Subscribe",
+            "*",
+            "AddPermission",
+            "DeleteTopic",
+            "GetTopicAttributes",
+            "ListSubscriptionsByTopic",
+            "Publish",
+            "Receive",
+            "RemovePermission",
+            "SetTopicAttributes",
+            "Subscribe",
         ];
-        if input.action_names.iter().any(|a| !ACTIONS.contains(&a.as_str())) {
-            return Err(AwsError::sns_invalid("Policy statement action out of service scope!"));
+        if input
+            .action_names
+            .iter()
+            .any(|a| !ACTIONS.contains(&a.as_str()))
+        {
+            return Err(AwsError::sns_invalid(
+                "Policy statement action out of service scope!",
+            ));
         }
         let mut state = topic.state.lock();
-        let current = state.attributes.get("Policy").cloned().unwrap_or_else(|| default_policy(&topic.arn, &topic.account));
-        let mut policy: Value = serde_json::from_str(&current).unwrap_or_else(|_| json!({"Version": "2008-10-17", "Statement": []}));
+        let current = state
+            .attributes
+            .get("Policy")
+            .cloned()
+            .unwrap_or_else(|| default_policy(&topic.arn, &topic.account));
+        let mut policy: Value = serde_json::from_str(&current)
+            .unwrap_or_else(|_| json!({"Version": "2008-10-17", "Statement": []}));
         let statements = policy["Statement"].as_array().cloned().unwrap_or_default();
         if statements.iter().any(|s| s["Sid"] == label.as_str()) {
             return Err(AwsError::sns_invalid("Statement already exists"));
         }
-        let principals: Vec<String> = input.aws_account_ids.iter().map(|a| format!("arn:aws:iam::{a}:root")).collect();
-        let actions: Vec<String> = input.action_names.iter().map(|a| format!("SNS:{a}")).collect();
+        let principals: Vec<String> = input
+            .aws_account_ids
+            .iter()
+            .map(|a| format!("arn:aws:iam::{a}:root"))
+            .collect();
+        let actions: Vec<String> = input
+            .action_names
+            .iter()
+            .map(|a| format!("SNS:{a}"))
+            .collect();
         let mut list = statements;
         list.push(json!({
             "Sid": label,
@@ -358,12 +480,24 @@ impl SnsService {
         Ok(Empty {})
     }
 
-    pub fn remove_permission(&self, ctx: &RequestContext, input: RemovePermissionInput) -> AwsResult<Empty> {
+    pub fn remove_permission(
+        &self,
+        ctx: &RequestContext,
+        input: RemovePermissionInput,
+    ) -> AwsResult<Empty> {
         let topic = self.topic(ctx, "TopicArn", input.topic_arn.as_deref())?;
-        let label = input.label.filter(|l| !l.is_empty()).ok_or_else(|| AwsError::sns_invalid("Label"))?;
+        let label = input
+            .label
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| AwsError::sns_invalid("Label"))?;
         let mut state = topic.state.lock();
-        let current = state.attributes.get("Policy").cloned().unwrap_or_else(|| default_policy(&topic.arn, &topic.account));
-        let mut policy: Value = serde_json::from_str(&current).unwrap_or_else(|_| json!({"Statement": []}));
+        let current = state
+            .attributes
+            .get("Policy")
+            .cloned()
+            .unwrap_or_else(|| default_policy(&topic.arn, &topic.account));
+        let mut policy: Value =
+            serde_json::from_str(&current).unwrap_or_else(|_| json!({"Statement": []}));
         if let Some(list) = policy["Statement"].as_array_mut() {
             list.retain(|s| s["Sid"] != label.as_str());
         }

@@ -121,7 +121,9 @@ impl SqsService {
         deduplication_id: Option<String>,
         sender_id: &str,
     ) -> AwsResult<()> {
-        let queue = self.queue_by_arn(queue_arn).ok_or_else(AwsError::queue_does_not_exist)?;
+        let queue = self
+            .queue_by_arn(queue_arn)
+            .ok_or_else(AwsError::queue_does_not_exist)?;
         let mut ctx = RequestContext::internal(&queue.account, &queue.region, "");
         ctx.access_key = Some(sender_id.to_string());
         let settings = SendSettings::of(&queue);

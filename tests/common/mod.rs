@@ -40,7 +40,9 @@ pub fn sns(server: &RunningServer) -> aws_sdk_sns::Client {
     let config = aws_sdk_sns::Config::builder()
         .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
         .region(aws_sdk_sns::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sns::config::Credentials::new("test", "secret", None, None, "test"))
+        .credentials_provider(aws_sdk_sns::config::Credentials::new(
+            "test", "secret", None, None, "test",
+        ))
         .endpoint_url(server.endpoint())
         .http_client(http)
         .build();
@@ -64,7 +66,10 @@ where
     E: aws_sdk_sns::error::ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug,
 {
-    err.as_service_error().and_then(|e| e.message()).unwrap_or_default().to_string()
+    err.as_service_error()
+        .and_then(|e| e.message())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Creates a standard queue with optional attributes and returns its URL.
