@@ -269,7 +269,8 @@ async fn acknowledged_work_survives_sigkill_and_restart() {
         let sqs = client(&server.endpoint);
         // Everything from earlier rounds is still exactly right after each crash.
         for (url, ledger) in &ledgers {
-            check(&ledger.lock().unwrap(), &drain(&sqs, url).await);
+            let present = drain(&sqs, url).await;
+            check(&ledger.lock().unwrap(), &present);
         }
         let url = sqs
             .create_queue()
@@ -281,6 +282,11 @@ async fn acknowledged_work_survives_sigkill_and_restart() {
             .unwrap();
         let ledger = Arc::new(Mutex::new(Ledger::default()));
         let tasks = load(&server.endpoint, &url, round, ledger.clone()).await;
+        // Let the load get going (a slow machine may need a moment), then kill mid-flight.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while ledger.lock().unwrap().sent.len() < 20 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         tokio::time::sleep(Duration::from_millis(millis)).await;
         server.child.kill().unwrap(); // SIGKILL
         server.child.wait().unwrap();

@@ -216,6 +216,7 @@ async fn envelope_has_aws_fields_in_aws_order() {
         .unwrap()
         .ends_with(&format!("?Action=Unsubscribe&SubscriptionArn={sub}")));
     assert!(v["SigningCertURL"].as_str().unwrap().ends_with(".pem"));
+    verify_signature(&v).await;
     assert_eq!(
         v["MessageAttributes"]["priority"],
         serde_json::json!({"Type": "String", "Value": "HIGH"})
@@ -1105,6 +1106,71 @@ async fn endpoint(
     (url, rx)
 }
 
+/// Verifies an SNS message the way AWS's validators do, independently of lyrebird's signer:
+/// fetch the certificate from SigningCertURL, rebuild the string to sign, check RSA PKCS#1 v1.5.
+async fn verify_signature(doc: &serde_json::Value) {
+    use base64::Engine;
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::signature::Verifier;
+    use x509_cert::der::{DecodePem, Encode};
+
+    let pem = http()
+        .get(doc["SigningCertURL"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let cert = x509_cert::Certificate::from_pem(pem.as_bytes()).expect("a PEM certificate");
+    let spki = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap();
+    let key = rsa::RsaPublicKey::from_public_key_der(&spki).unwrap();
+    let keys: &[&str] = if doc["Type"] == "Notification" {
+        &[
+            "Message",
+            "MessageId",
+            "Subject",
+            "Timestamp",
+            "TopicArn",
+            "Type",
+        ]
+    } else {
+        &[
+            "Message",
+            "MessageId",
+            "SubscribeURL",
+            "Timestamp",
+            "Token",
+            "TopicArn",
+            "Type",
+        ]
+    };
+    let mut signed = String::new();
+    for key in keys {
+        if let Some(value) = doc[*key].as_str() {
+            signed.push_str(&format!("{key}\n{value}\n"));
+        }
+    }
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(doc["Signature"].as_str().unwrap())
+        .unwrap();
+    let signature = rsa::pkcs1v15::Signature::try_from(signature.as_slice()).unwrap();
+    let ok = match doc["SignatureVersion"].as_str().unwrap() {
+        "1" => rsa::pkcs1v15::VerifyingKey::<sha1::Sha1>::new(key)
+            .verify(signed.as_bytes(), &signature)
+            .is_ok(),
+        "2" => rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key)
+            .verify(signed.as_bytes(), &signature)
+            .is_ok(),
+        other => panic!("unknown SignatureVersion {other}"),
+    };
+    assert!(ok, "signature of {} does not verify", doc["Type"]);
+}
+
 async fn next(
     rx: &mut tokio::sync::mpsc::UnboundedReceiver<(HashMap<String, String>, String)>,
 ) -> (HashMap<String, String>, serde_json::Value) {
@@ -1152,7 +1218,7 @@ async fn http_subscriber_confirms_and_receives() {
         "Amazon Simple Notification Service Agent"
     );
     assert_eq!(doc["Type"], "SubscriptionConfirmation");
-    assert!(doc["Signature"].is_string());
+    verify_signature(&doc).await;
     let attrs = sns
         .get_subscription_attributes()
         .subscription_arn(&sub_arn)
@@ -1195,6 +1261,25 @@ async fn http_subscriber_confirms_and_receives() {
     assert_eq!(headers["x-amz-sns-subscription-arn"], sub_arn);
     assert!(headers["content-type"].starts_with("text/plain"));
     assert_eq!(doc["Message"], "ping");
+    verify_signature(&doc).await;
+    // SignatureVersion 2 signs with SHA256withRSA.
+    sns.set_topic_attributes()
+        .topic_arn(&topic)
+        .attribute_name("SignatureVersion")
+        .attribute_value("2")
+        .send()
+        .await
+        .unwrap();
+    sns.publish()
+        .topic_arn(&topic)
+        .subject("v2")
+        .message("pong")
+        .send()
+        .await
+        .unwrap();
+    let (_, v2) = next(&mut rx).await;
+    assert_eq!(v2["SignatureVersion"], "2");
+    verify_signature(&v2).await;
 
     // The UnsubscribeURL unsubscribes, and the endpoint hears about it.
     let unsubscribe = http()
@@ -1206,6 +1291,7 @@ async fn http_subscriber_confirms_and_receives() {
     let (headers, doc) = next(&mut rx).await;
     assert_eq!(headers["x-amz-sns-message-type"], "UnsubscribeConfirmation");
     assert_eq!(doc["Type"], "UnsubscribeConfirmation");
+    verify_signature(&doc).await;
     assert!(sns
         .list_subscriptions_by_topic()
         .topic_arn(&topic)
@@ -1281,4 +1367,233 @@ async fn failing_http_endpoint_is_retried_then_dead_lettered() {
     assert_eq!(dead.len(), 1);
     let v: serde_json::Value = serde_json::from_str(&dead[0]).unwrap();
     assert_eq!(v["Message"], "doomed");
+}
+
+#[tokio::test]
+async fn filter_operators_end_to_end() {
+    let server = server().await;
+    let (sns, sqs) = (sns(&server), sqs(&server));
+    let topic = sns
+        .create_topic()
+        .name("filters")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    // (queue, scope, policy)
+    let cases = [
+        (
+            "prefix",
+            "MessageAttributes",
+            r#"{"region":[{"prefix":"eu-"}]}"#,
+        ),
+        (
+            "numeric",
+            "MessageAttributes",
+            r#"{"amount":[{"numeric":[">",100,"<=",500]}]}"#,
+        ),
+        (
+            "anything-but",
+            "MessageAttributes",
+            r#"{"region":[{"anything-but":["us-east-1"]}]}"#,
+        ),
+        (
+            "exists-false",
+            "MessageAttributes",
+            r#"{"amount":[{"exists":false}]}"#,
+        ),
+        (
+            "ignore-case",
+            "MessageAttributes",
+            r#"{"region":[{"equals-ignore-case":"EU-WEST-1"}]}"#,
+        ),
+        (
+            "or",
+            "MessageAttributes",
+            r#"{"$or":[{"region":["us-east-1"]},{"amount":[{"numeric":["<",10]}]}]}"#,
+        ),
+        (
+            "body-nested",
+            "MessageBody",
+            r#"{"order":{"status":["shipped"],"total":[{"numeric":[">=",50]}]}}"#,
+        ),
+    ];
+    let mut queues = Vec::new();
+    for (name, scope, policy) in cases {
+        let q = create_queue(&sqs, name, &[]).await;
+        subscribe_queue(
+            &sns,
+            &topic,
+            &queue_arn(&sqs, &q).await,
+            &[
+                ("RawMessageDelivery", "true"),
+                ("FilterPolicyScope", scope),
+                ("FilterPolicy", policy),
+            ],
+        )
+        .await;
+        queues.push((name, q));
+    }
+    let number = |v: &str| {
+        MessageAttributeValue::builder()
+            .data_type("Number")
+            .string_value(v)
+            .build()
+            .unwrap()
+    };
+    type Case<'a> = (&'a str, &'a [(&'a str, MessageAttributeValue)], &'a str);
+    let messages: [Case; 5] = [
+        (
+            "m1",
+            &[
+                ("region", string_attr("eu-west-1")),
+                ("amount", number("250")),
+            ],
+            r#"{"order":{"status":"shipped","total":80}}"#,
+        ),
+        (
+            "m2",
+            &[
+                ("region", string_attr("us-east-1")),
+                ("amount", number("5")),
+            ],
+            r#"{"order":{"status":"pending","total":80}}"#,
+        ),
+        (
+            "m3",
+            &[("region", string_attr("ap-south-1"))],
+            r#"{"order":{"status":["shipped","late"],"total":20}}"#,
+        ),
+        ("m4", &[("amount", number("1e3"))], "not json"),
+        (
+            "m5",
+            &[
+                ("region", string_attr("EU-West-1")),
+                ("amount", number("100")),
+            ],
+            r#"{"order":{"status":"shipped","total":50}}"#,
+        ),
+    ];
+    for (id, attrs, body) in messages {
+        let mut req = sns
+            .publish()
+            .topic_arn(&topic)
+            .message(format!("{id}|{body}"));
+        for (k, v) in attrs {
+            req = req.message_attributes(*k, v.clone());
+        }
+        req.send().await.unwrap();
+    }
+    // Body-scope messages are JSON; publish them separately so the body policy can parse them.
+    for (id, _, body) in messages {
+        if body.starts_with('{') {
+            let mut doc: serde_json::Value = serde_json::from_str(body).unwrap();
+            doc["id"] = serde_json::json!(id);
+            sns.publish()
+                .topic_arn(&topic)
+                .message(doc.to_string())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let expected: HashMap<&str, Vec<&str>> = HashMap::from([
+        ("prefix", vec!["m1"]),
+        ("numeric", vec!["m1"]),
+        ("anything-but", vec!["m1", "m3", "m5"]),
+        ("exists-false", vec!["m3"]),
+        ("ignore-case", vec!["m1", "m5"]),
+        ("or", vec!["m2"]),
+        ("body-nested", vec!["m1", "m5"]),
+    ]);
+    for (name, q) in &queues {
+        let mut ids: Vec<String> = bodies(&sqs, q)
+            .await
+            .iter()
+            .map(|b| match serde_json::from_str::<serde_json::Value>(b) {
+                Ok(v) if v.get("id").is_some() => v["id"].as_str().unwrap().to_string(),
+                _ => b.split('|').next().unwrap().to_string(),
+            })
+            .collect();
+        ids.sort();
+        assert_eq!(ids, expected[name], "subscription {name}");
+    }
+}
+
+#[tokio::test]
+async fn invalid_filter_policies_are_refused() {
+    let server = server().await;
+    let (sns, sqs) = (sns(&server), sqs(&server));
+    let topic = sns
+        .create_topic()
+        .name("bad-filters")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let q = create_queue(&sqs, "bad-filters", &[]).await;
+    let arn = queue_arn(&sqs, &q).await;
+    let cases = [
+        (
+            r#"{"a":["b"],"c":["d"],"e":["f"],"g":["h"],"i":["j"],"k":["l"]}"#,
+            "Filter policy can not have more than 5 keys",
+        ),
+        (r#"{"a":[{"prefx":"b"}]}"#, "Unrecognized match type prefx"),
+        (r#"{"a":[]}"#, "Empty arrays are not allowed"),
+        (
+            r#"{"a":[{"prefix":1}]}"#,
+            "prefix match pattern must be a string",
+        ),
+        (
+            r#"{"a":[{"exists":"yes"}]}"#,
+            "exists match pattern must be either true or false.",
+        ),
+    ];
+    for (policy, reason) in cases {
+        let err = sns
+            .subscribe()
+            .topic_arn(&topic)
+            .protocol("sqs")
+            .endpoint(&arn)
+            .attributes("FilterPolicy", policy)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(sns_error_code(&err), "InvalidParameter", "{policy}");
+        assert!(
+            sns_error_message(&err).starts_with(&format!(
+                "Invalid parameter: Attributes Reason: FilterPolicy: {reason}"
+            )),
+            "{policy}: {}",
+            sns_error_message(&err)
+        );
+    }
+    let many: Vec<String> = (0..151).map(|i| format!("\"v{i}\"")).collect();
+    let sub = subscribe_queue(&sns, &topic, &arn, &[]).await;
+    let err = sns
+        .set_subscription_attributes()
+        .subscription_arn(&sub)
+        .attribute_name("FilterPolicy")
+        .attribute_value(format!(r#"{{"key":[{}]}}"#, many.join(",")))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sns_error_message(&err),
+        "Invalid parameter: FilterPolicy: Filter policy is too complex"
+    );
+    let err = sns
+        .set_subscription_attributes()
+        .subscription_arn(&sub)
+        .attribute_name("FilterPolicy")
+        .attribute_value(r#"{"a":{"b":["c"]}}"#)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        sns_error_message(&err),
+        "Invalid parameter: Filter policy scope MessageAttributes does not support nested filter policy"
+    );
 }

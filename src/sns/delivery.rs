@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use crate::clock::{iso8601_millis, Clock};
 use crate::context::RequestContext;
+use crate::sqs::messages::Forwarded;
 
 use super::model::MessageAttributes;
 use super::publish::Prepared;
@@ -211,15 +212,15 @@ impl SnsService {
                 } else {
                     MessageAttributes::new()
                 };
-                let result = self.sqs.send_from_service(
-                    ctx,
-                    &sub.endpoint,
-                    body(),
+                let forwarded = Forwarded {
+                    body: body(),
                     attributes,
-                    prepared.group_id.clone(),
-                    prepared.deduplication_id.clone(),
-                    &topic.account,
-                );
+                    group_id: prepared.group_id.clone(),
+                    deduplication_id: prepared.deduplication_id.clone(),
+                };
+                let result =
+                    self.sqs
+                        .send_from_service(ctx, &sub.endpoint, forwarded, &topic.account);
                 if let Err(e) = result {
                     tracing::warn!(subscription = %sub.arn, error = %e, "SQS delivery failed");
                     self.dead_letter(
@@ -434,15 +435,10 @@ impl SnsService {
         body: String,
     ) {
         if let Some(dlq) = state.dead_letter_target() {
-            if let Err(e) = self.sqs.send_from_service(
-                ctx,
-                &dlq,
-                body,
-                MessageAttributes::new(),
-                None,
-                None,
-                "sns",
-            ) {
+            if let Err(e) = self
+                .sqs
+                .send_from_service(ctx, &dlq, Forwarded::body(body), "sns")
+            {
                 tracing::warn!(subscription = sub_arn, dlq, error = %e, "dead-letter delivery failed");
             }
         }
@@ -503,15 +499,8 @@ impl SnsService {
             tracing::warn!(subscription = %sub_arn, %url, "HTTP delivery failed");
             if let Some(dlq) = dead_letter_queue {
                 let internal = RequestContext::internal("", "", "");
-                if let Err(e) = sqs.send_from_service(
-                    &internal,
-                    &dlq,
-                    body,
-                    MessageAttributes::new(),
-                    None,
-                    None,
-                    "sns",
-                ) {
+                if let Err(e) = sqs.send_from_service(&internal, &dlq, Forwarded::body(body), "sns")
+                {
                     tracing::warn!(subscription = %sub_arn, dlq, error = %e, "dead-letter delivery failed");
                 }
             }

@@ -11,7 +11,7 @@ use crate::context::RequestContext;
 use crate::error::{AwsError, AwsResult};
 
 use super::delivery::Kind;
-use super::filter::{FilterPolicy, FilterScope};
+use super::filter::{FilterPolicy, FilterScope, NESTED_POLICY_REASON};
 use super::model::*;
 use super::topics::Topic;
 use super::{decode_token, encode_token, parse_arn, SnsService, PAGE_SIZE};
@@ -102,8 +102,7 @@ impl SubscriptionState {
                     }
                 };
                 if let Some(policy) = self.attributes.get("FilterPolicy") {
-                    let compiled = FilterPolicy::compile(policy, scope)
-                        .map_err(|e| format!("FilterPolicy: {e}"))?;
+                    let compiled = FilterPolicy::compile(policy, scope).map_err(filter_error)?;
                     self.filter = Some(Arc::new(compiled));
                 }
                 self.attributes.insert(name.into(), value.into());
@@ -118,8 +117,7 @@ impl SubscriptionState {
                     Some("MessageBody") => FilterScope::MessageBody,
                     _ => FilterScope::MessageAttributes,
                 };
-                let compiled = FilterPolicy::compile(value, scope)
-                    .map_err(|e| format!("FilterPolicy: {e}"))?;
+                let compiled = FilterPolicy::compile(value, scope).map_err(filter_error)?;
                 self.filter = Some(Arc::new(compiled));
                 self.attributes.insert(name.into(), value.into());
                 self.attributes
@@ -169,6 +167,15 @@ impl SubscriptionState {
             .get("deadLetterTargetArn")?
             .as_str()
             .map(str::to_string)
+    }
+}
+
+/// AWS prefixes filter-policy errors with `FilterPolicy: `, except the nesting one.
+fn filter_error(reason: String) -> String {
+    if reason == NESTED_POLICY_REASON {
+        reason
+    } else {
+        format!("FilterPolicy: {reason}")
     }
 }
 

@@ -99,13 +99,12 @@ fn check_attribute(name: &str, value: &str, fifo: bool) -> AwsResult<Option<Stri
     match name {
         "SignatureVersion" if !matches!(value, "1" | "2") => return bad(),
         "TracingConfig" if !matches!(value, "PassThrough" | "Active") => return bad(),
-        "MaximumMessageSize" => {
+        "MaximumMessageSize"
             if !value
                 .parse::<usize>()
-                .is_ok_and(|n| (1024..=1_048_576).contains(&n))
-            {
-                return bad();
-            }
+                .is_ok_and(|n| (1024..=1_048_576).contains(&n)) =>
+        {
+            return bad();
         }
         "ContentBasedDeduplication" | "FifoThroughputScope" | "ArchivePolicy" if !fifo => {
             return Err(AwsError::sns_invalid(format!(
@@ -114,12 +113,13 @@ fn check_attribute(name: &str, value: &str, fifo: bool) -> AwsResult<Option<Stri
         }
         "ContentBasedDeduplication" if !matches!(value, "true" | "false") => return bad(),
         "FifoThroughputScope" if !matches!(value, "Topic" | "MessageGroup") => return bad(),
-        "Policy" | "DeliveryPolicy" | "ArchivePolicy" if !value.is_empty() => {
-            if !matches!(serde_json::from_str::<Value>(value), Ok(Value::Object(_))) {
-                return Err(AwsError::sns_invalid(format!(
-                    "{name}: failed to parse JSON"
-                )));
-            }
+        "Policy" | "DeliveryPolicy" | "ArchivePolicy"
+            if !value.is_empty()
+                && !matches!(serde_json::from_str::<Value>(value), Ok(Value::Object(_))) =>
+        {
+            return Err(AwsError::sns_invalid(format!(
+                "{name}: failed to parse JSON"
+            )));
         }
         _ => {}
     }

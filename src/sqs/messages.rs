@@ -122,12 +122,15 @@ impl SqsService {
         &self,
         caller: &RequestContext,
         queue_arn: &str,
-        body: String,
-        attributes: MessageAttributes,
-        group_id: Option<String>,
-        deduplication_id: Option<String>,
+        message: Forwarded,
         sender_id: &str,
     ) -> AwsResult<()> {
+        let Forwarded {
+            body,
+            attributes,
+            group_id,
+            deduplication_id,
+        } = message;
         let queue = self
             .queue_by_arn(queue_arn)
             .ok_or_else(AwsError::queue_does_not_exist)?;
@@ -384,6 +387,24 @@ impl SqsService {
             }
         }
         Ok(output)
+    }
+}
+
+/// A message another service (SNS) sends into a queue.
+#[derive(Debug, Default)]
+pub struct Forwarded {
+    pub body: String,
+    pub attributes: MessageAttributes,
+    pub group_id: Option<String>,
+    pub deduplication_id: Option<String>,
+}
+
+impl Forwarded {
+    pub fn body(body: String) -> Self {
+        Forwarded {
+            body,
+            ..Default::default()
+        }
     }
 }
 

@@ -125,14 +125,17 @@ impl Queue {
 
     /// Journals the queue record itself (after a settings, tags or purge change).
     pub fn journal_record(&self, state: &mut QueueState) {
-        if state.journal.is_some() {
-            let value = serde_json::to_vec(&self.record(state)).unwrap_or_default();
-            let change = Change::Put {
+        if state.journal.is_none() {
+            return;
+        }
+        let value = serde_json::to_vec(&self.record(state)).unwrap_or_default();
+        let key = self.id.to_be_bytes().to_vec();
+        if let Some(journal) = &mut state.journal {
+            journal.push(Change::Put {
                 space: Space::Queues,
-                key: self.id.to_be_bytes().to_vec(),
+                key,
                 value,
-            };
-            state.journal.as_mut().expect("checked").push(change);
+            });
         }
     }
 
@@ -436,9 +439,12 @@ impl QueueState {
     }
 
     fn journal(&mut self, change: impl FnOnce(&Self) -> Change) {
-        if self.journal.is_some() {
-            let change = change(self);
-            self.journal.as_mut().expect("checked").push(change);
+        if self.journal.is_none() {
+            return;
+        }
+        let change = change(self);
+        if let Some(journal) = &mut self.journal {
+            journal.push(change);
         }
     }
 
