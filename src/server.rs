@@ -53,19 +53,23 @@ impl App {
             },
             store.clone(),
         ));
+        let sns = SnsService::new(clock.clone(), sqs.clone(), store.clone());
         if store.persistent() {
             let started = Instant::now();
             let (queues, messages) = sqs.restore()?;
+            let (topics, subscriptions) = sns.restore()?;
             tracing::info!(
                 dir = %config.storage_dir().unwrap_or_default().display(),
                 queues,
                 messages,
+                topics,
+                subscriptions,
                 millis = started.elapsed().as_millis() as u64,
                 "restored state"
             );
         }
         Ok(App {
-            sns: SnsService::new(clock.clone(), sqs.clone()),
+            sns,
             sqs,
             store,
             clock,

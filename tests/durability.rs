@@ -381,3 +381,137 @@ async fn directory_is_locked_and_format_is_versioned() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn sns_client(endpoint: &str) -> aws_sdk_sns::Client {
+    let config = aws_sdk_sns::Config::builder()
+        .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
+        .region(aws_sdk_sns::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sns::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .endpoint_url(endpoint)
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    aws_sdk_sns::Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn sns_topics_subscriptions_and_signing_key_survive_a_crash() {
+    let dir = data_dir();
+    let mut server = start(&dir).await;
+    let (sqs, sns) = (client(&server.endpoint), sns_client(&server.endpoint));
+    let topic = sns
+        .create_topic()
+        .name("orders")
+        .attributes("DisplayName", "Orders")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let url = sqs
+        .create_queue()
+        .queue_name("high")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = "arn:aws:sqs:us-east-1:000000000000:high";
+    let sub = sns
+        .subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(&arn)
+        .attributes("FilterPolicy", r#"{"priority":["HIGH"]}"#)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .unwrap()
+        .subscription_arn
+        .unwrap();
+    // A pending e-mail subscription keeps its token across the restart.
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("email")
+        .endpoint("a@example.com")
+        .send()
+        .await
+        .unwrap();
+    let captured: serde_json::Value = serde_json::from_str(
+        &reqwest::get(format!(
+            "{}/_lyrebird/sns/deliveries?protocol=email",
+            server.endpoint
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(captured["deliveries"][0]["message"].as_str().unwrap()).unwrap();
+    let token = doc["Token"].as_str().unwrap().to_string();
+    let cert_url = doc["SigningCertURL"].as_str().unwrap().to_string();
+    let cert_before = reqwest::get(&cert_url).await.unwrap().text().await.unwrap();
+
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let server = start(&dir).await;
+    let (sqs, sns) = (client(&server.endpoint), sns_client(&server.endpoint));
+    let attrs = sns
+        .get_subscription_attributes()
+        .subscription_arn(&sub)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    assert_eq!(attrs["FilterPolicy"], r#"{"priority":["HIGH"]}"#);
+    assert_eq!(attrs["RawMessageDelivery"], "true");
+    let topic_attrs = sns
+        .get_topic_attributes()
+        .topic_arn(&topic)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    assert_eq!(topic_attrs["DisplayName"], "Orders");
+    assert_eq!(topic_attrs["SubscriptionsPending"], "1");
+    sns.confirm_subscription()
+        .topic_arn(&topic)
+        .token(&token)
+        .send()
+        .await
+        .unwrap();
+    // The filter policy was recompiled: only HIGH reaches the queue.
+    for p in ["LOW", "HIGH"] {
+        sns.publish()
+            .topic_arn(&topic)
+            .message(p)
+            .message_attributes(
+                "priority",
+                aws_sdk_sns::types::MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(p)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(drain(&sqs, &url).await, ["HIGH"]);
+    let cert_url = cert_url.replace(
+        &cert_url[..cert_url.find("/Simple").unwrap()],
+        &server.endpoint,
+    );
+    let cert_after = reqwest::get(&cert_url).await.unwrap().text().await.unwrap();
+    assert_eq!(
+        cert_before, cert_after,
+        "the signing key (and so its certificate) is kept"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

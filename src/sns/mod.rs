@@ -10,6 +10,7 @@
 pub mod delivery;
 pub mod filter;
 pub mod model;
+pub mod persist;
 pub mod publish;
 pub mod signing;
 pub mod subscriptions;
@@ -24,6 +25,7 @@ use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::{AwsError, AwsResult};
 use crate::sqs::SqsService;
+use crate::store::SharedStore;
 
 use model::{Request, Response};
 use subscriptions::Subscription;
@@ -33,6 +35,7 @@ use topics::Topic;
 pub struct SnsService {
     clock: Arc<Clock>,
     sqs: Arc<SqsService>,
+    store: SharedStore,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     subscriptions: RwLock<BTreeMap<String, Arc<Subscription>>>,
     deliveries: delivery::Deliveries,
@@ -51,8 +54,9 @@ impl std::fmt::Debug for SnsService {
 }
 
 impl SnsService {
-    pub fn new(clock: Arc<Clock>, sqs: Arc<SqsService>) -> Self {
+    pub fn new(clock: Arc<Clock>, sqs: Arc<SqsService>, store: SharedStore) -> Self {
         SnsService {
+            store,
             deliveries: delivery::Deliveries::new(clock.clone()),
             clock,
             sqs,
@@ -72,7 +76,7 @@ impl SnsService {
             return s;
         }
         let _guard = self.signer_init.lock();
-        self.signer.get_or_init(signing::Signer::generate)
+        self.signer.get_or_init(|| self.load_or_create_signer())
     }
 
     pub fn deliveries(&self) -> &delivery::Deliveries {

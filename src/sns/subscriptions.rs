@@ -159,6 +159,21 @@ impl SubscriptionState {
         Ok(())
     }
 
+    /// Rebuilds a stored subscription's state, recompiling its filter policy.
+    pub fn restore(attributes: StringMap, confirmed: bool, token: String) -> Result<Self, String> {
+        let mut state = SubscriptionState {
+            confirmed,
+            token,
+            ..Default::default()
+        };
+        let mut names: Vec<&String> = attributes.keys().collect();
+        names.sort_by_key(|n| *n != "FilterPolicyScope");
+        for name in names {
+            state.apply(name, &attributes[name])?;
+        }
+        Ok(state)
+    }
+
     /// The dead-letter queue of this subscription's RedrivePolicy, if any.
     pub fn dead_letter_target(&self) -> Option<String> {
         let policy = self.attributes.get("RedrivePolicy")?;
@@ -314,6 +329,7 @@ impl SnsService {
         list.push(subscription.clone());
         topic_state.subscriptions = Arc::new(list);
         drop(topic_state);
+        self.persist_subscription(ctx, &subscription, &subscription.state.lock());
         self.subscriptions
             .write()
             .insert(subscription.arn.clone(), subscription.clone());
@@ -344,6 +360,7 @@ impl SnsService {
             let mut state = sub.state.lock();
             if !token.is_empty() && state.token == token {
                 state.confirmed = true;
+                self.persist_subscription(ctx, sub, &state);
                 return Ok(SubscriptionArnOutput {
                     subscription_arn: sub.arn.clone(),
                 });
@@ -359,6 +376,7 @@ impl SnsService {
     ) -> AwsResult<Empty> {
         let sub = self.subscription(ctx, input.subscription_arn.as_deref())?;
         self.subscriptions.write().remove(&sub.arn);
+        self.forget_subscription(ctx, &sub.arn);
         let topic = self.topics.read().get(&sub.topic_arn).cloned();
         if let Some(topic) = topic {
             {
@@ -371,6 +389,7 @@ impl SnsService {
                     .collect();
                 state.subscriptions = Arc::new(list);
                 state.deleted_subscriptions += 1;
+                self.persist_topic(ctx, &topic, &state);
             }
             if matches!(sub.protocol.as_str(), "http" | "https") {
                 self.send_confirmation(ctx, &topic, &sub, Kind::UnsubscribeConfirmation);
@@ -454,6 +473,7 @@ impl SnsService {
         let mut next = state.clone();
         next.apply(&name, &value).map_err(AwsError::sns_invalid)?;
         *state = next;
+        self.persist_subscription(ctx, &sub, &state);
         Ok(Empty {})
     }
 }

@@ -216,7 +216,9 @@ impl SnsService {
                 dedup_expiry: VecDeque::new(),
             }),
         };
-        topics.insert(arn.clone(), Arc::new(topic));
+        let topic = Arc::new(topic);
+        self.persist_topic(ctx, &topic, &topic.state.lock());
+        topics.insert(arn.clone(), topic);
         tracing::debug!(topic = %arn, "created topic");
         Ok(TopicArnOutput { topic_arn: arn })
     }
@@ -233,6 +235,7 @@ impl SnsService {
         for sub in subs.iter() {
             index.remove(&sub.arn);
         }
+        self.forget_topic(ctx, &arn);
         Ok(Empty {})
     }
 
@@ -321,6 +324,7 @@ impl SnsService {
             Some(v) => state.attributes.insert(name.to_string(), v),
             None => state.attributes.remove(name),
         };
+        self.persist_topic(ctx, &topic, &state);
         Ok(Empty {})
     }
 
@@ -337,6 +341,7 @@ impl SnsService {
             ));
         }
         state.tags = merged;
+        self.persist_topic(ctx, &topic, &state);
         Ok(Empty {})
     }
 
@@ -350,6 +355,7 @@ impl SnsService {
         for key in &input.tag_keys {
             state.tags.remove(key);
         }
+        self.persist_topic(ctx, &topic, &state);
         Ok(Empty {})
     }
 
@@ -404,7 +410,9 @@ impl SnsService {
         {
             return Err(AwsError::sns_invalid("DataProtectionPolicy"));
         }
-        topic.state.lock().data_protection_policy = (!policy.is_empty()).then_some(policy);
+        let mut state = topic.state.lock();
+        state.data_protection_policy = (!policy.is_empty()).then_some(policy);
+        self.persist_topic(ctx, &topic, &state);
         Ok(Empty {})
     }
 
@@ -477,6 +485,7 @@ impl SnsService {
         }));
         policy["Statement"] = Value::Array(list);
         state.attributes.insert("Policy".into(), policy.to_string());
+        self.persist_topic(ctx, &topic, &state);
         Ok(Empty {})
     }
 
@@ -502,6 +511,7 @@ impl SnsService {
             list.retain(|s| s["Sid"] != label.as_str());
         }
         state.attributes.insert("Policy".into(), policy.to_string());
+        self.persist_topic(ctx, &topic, &state);
         Ok(Empty {})
     }
 }

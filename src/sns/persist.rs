@@ -1,0 +1,219 @@
+//! SNS state in the durable store: topics, subscriptions (with confirmation state and tokens)
+//! and the signing key. Records are written under the owning lock, so the store sees each
+//! topic's and subscription's changes in order; restore rebuilds compiled filter policies.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::context::RequestContext;
+use crate::store::{Change, Space};
+
+use super::model::StringMap;
+use super::signing::Signer;
+use super::subscriptions::{Subscription, SubscriptionState};
+use super::topics::{Topic, TopicState};
+use super::SnsService;
+
+const SIGNING_KEY: &[u8] = b"sns_signing_key";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct TopicRecord {
+    arn: String,
+    name: String,
+    account: String,
+    region: String,
+    fifo: bool,
+    attributes: StringMap,
+    tags: BTreeMap<String, String>,
+    data_protection_policy: Option<String>,
+    deleted_subscriptions: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SubscriptionRecord {
+    arn: String,
+    topic_arn: String,
+    protocol: String,
+    endpoint: String,
+    owner: String,
+    attributes: StringMap,
+    confirmed: bool,
+    token: String,
+}
+
+impl SnsService {
+    fn submit(&self, ctx: &RequestContext, change: Change) {
+        if self.store.persistent() {
+            ctx.writes.push(self.store.submit(vec![change]));
+        }
+    }
+
+    /// Writes a topic's record; call with the topic's lock held (`state`).
+    pub(super) fn persist_topic(&self, ctx: &RequestContext, topic: &Topic, state: &TopicState) {
+        if !self.store.persistent() {
+            return;
+        }
+        let record = TopicRecord {
+            arn: topic.arn.clone(),
+            name: topic.name.clone(),
+            account: topic.account.clone(),
+            region: topic.region.clone(),
+            fifo: topic.fifo,
+            attributes: state.attributes.clone(),
+            tags: state.tags.clone(),
+            data_protection_policy: state.data_protection_policy.clone(),
+            deleted_subscriptions: state.deleted_subscriptions,
+        };
+        let value = serde_json::to_vec(&record).unwrap_or_default();
+        self.submit(
+            ctx,
+            Change::Put {
+                space: Space::Topics,
+                key: topic.arn.as_bytes().to_vec(),
+                value,
+            },
+        );
+    }
+
+    pub(super) fn forget_topic(&self, ctx: &RequestContext, arn: &str) {
+        self.submit(
+            ctx,
+            Change::Delete {
+                space: Space::Topics,
+                key: arn.as_bytes().to_vec(),
+            },
+        );
+        // Subscription ARNs start with their topic's ARN and a colon.
+        let prefix = format!("{arn}:").into_bytes();
+        self.submit(
+            ctx,
+            Change::DeletePrefix {
+                space: Space::Subscriptions,
+                prefix,
+            },
+        );
+    }
+
+    /// Writes a subscription's record; call with its lock held (`state`).
+    pub(super) fn persist_subscription(
+        &self,
+        ctx: &RequestContext,
+        sub: &Subscription,
+        state: &SubscriptionState,
+    ) {
+        if !self.store.persistent() {
+            return;
+        }
+        let record = SubscriptionRecord {
+            arn: sub.arn.clone(),
+            topic_arn: sub.topic_arn.clone(),
+            protocol: sub.protocol.clone(),
+            endpoint: sub.endpoint.clone(),
+            owner: sub.owner.clone(),
+            attributes: state.attributes.clone(),
+            confirmed: state.confirmed,
+            token: state.token.clone(),
+        };
+        let value = serde_json::to_vec(&record).unwrap_or_default();
+        self.submit(
+            ctx,
+            Change::Put {
+                space: Space::Subscriptions,
+                key: sub.arn.as_bytes().to_vec(),
+                value,
+            },
+        );
+    }
+
+    pub(super) fn forget_subscription(&self, ctx: &RequestContext, arn: &str) {
+        self.submit(
+            ctx,
+            Change::Delete {
+                space: Space::Subscriptions,
+                key: arn.as_bytes().to_vec(),
+            },
+        );
+    }
+
+    /// The signing identity kept in the store, or a new one (then kept).
+    pub(super) fn load_or_create_signer(&self) -> Signer {
+        let stored = self
+            .store
+            .load(Space::Meta)
+            .ok()
+            .and_then(|records| records.into_iter().find(|(k, _)| k == SIGNING_KEY))
+            .and_then(|(_, der)| Signer::from_pkcs8_der(&der).ok());
+        if let Some(signer) = stored {
+            return signer;
+        }
+        let signer = Signer::generate();
+        if self.store.persistent() {
+            let change = Change::Put {
+                space: Space::Meta,
+                key: SIGNING_KEY.to_vec(),
+                value: signer.key_pkcs8_der(),
+            };
+            drop(self.store.submit(vec![change]));
+        }
+        signer
+    }
+
+    /// Rebuilds topics and subscriptions from the store (start-up). Returns (topics, subscriptions).
+    pub fn restore(&self) -> Result<(usize, usize), String> {
+        let now = self.now_ms();
+        let mut topics = self.topics.write();
+        for (_, value) in self.store.load(Space::Topics)? {
+            let r: TopicRecord = serde_json::from_slice(&value)
+                .map_err(|e| format!("unreadable topic record: {e}"))?;
+            let topic = Topic {
+                arn: r.arn.clone(),
+                name: r.name,
+                account: r.account,
+                region: r.region,
+                fifo: r.fifo,
+                state: Mutex::new(TopicState {
+                    attributes: r.attributes,
+                    tags: r.tags,
+                    data_protection_policy: r.data_protection_policy,
+                    subscriptions: Arc::new(Vec::new()),
+                    deleted_subscriptions: r.deleted_subscriptions,
+                    // Time-based, so FIFO sequence numbers keep increasing across restarts.
+                    next_sequence_number: 10_000_000_000_000_000_000 + now as u128 * 1_000_000,
+                    dedup: HashMap::new(),
+                    dedup_expiry: VecDeque::new(),
+                }),
+            };
+            topics.insert(r.arn, Arc::new(topic));
+        }
+        let mut index = self.subscriptions.write();
+        let mut per_topic: HashMap<String, Vec<Arc<Subscription>>> = HashMap::new();
+        for (_, value) in self.store.load(Space::Subscriptions)? {
+            let r: SubscriptionRecord = serde_json::from_slice(&value)
+                .map_err(|e| format!("unreadable subscription record: {e}"))?;
+            if !topics.contains_key(&r.topic_arn) {
+                continue;
+            }
+            let state = SubscriptionState::restore(r.attributes, r.confirmed, r.token)
+                .map_err(|e| format!("subscription {}: {e}", r.arn))?;
+            let sub = Arc::new(Subscription {
+                arn: r.arn.clone(),
+                topic_arn: r.topic_arn.clone(),
+                protocol: r.protocol,
+                endpoint: r.endpoint,
+                owner: r.owner,
+                state: Mutex::new(state),
+            });
+            per_topic.entry(r.topic_arn).or_default().push(sub.clone());
+            index.insert(r.arn, sub);
+        }
+        for (arn, subs) in per_topic {
+            if let Some(topic) = topics.get(&arn) {
+                topic.state.lock().subscriptions = Arc::new(subs);
+            }
+        }
+        Ok((topics.len(), index.len()))
+    }
+}
