@@ -422,7 +422,7 @@ async fn sns_topics_subscriptions_and_signing_key_survive_a_crash() {
         .subscribe()
         .topic_arn(&topic)
         .protocol("sqs")
-        .endpoint(&arn)
+        .endpoint(arn)
         .attributes("FilterPolicy", r#"{"priority":["HIGH"]}"#)
         .attributes("RawMessageDelivery", "true")
         .send()
