@@ -1597,3 +1597,121 @@ async fn invalid_filter_policies_are_refused() {
         "Invalid parameter: Filter policy scope MessageAttributes does not support nested filter policy"
     );
 }
+
+/// An HTTPS endpoint with a self-signed certificate; yields each POSTed body.
+async fn https_endpoint() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use base64::Engine;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let identity = lyrebird::sns::signing::Signer::generate();
+    let pem: String = identity
+        .certificate_pem()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let cert = base64::engine::general_purpose::STANDARD
+        .decode(pem)
+        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(identity.key_pkcs8_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.into()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // Read the head, then Content-Length bytes of body.
+                loop {
+                    let n = tls.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some(head_end) = text.find("\r\n\r\n") {
+                        let length: usize = text[..head_end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if buf.len() >= head_end + 4 + length {
+                            let body =
+                                String::from_utf8_lossy(&buf[head_end + 4..head_end + 4 + length])
+                                    .to_string();
+                            let _ = tx.send(body);
+                            let _ = tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+                            let _ = tls.shutdown().await;
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (url, rx)
+}
+
+#[tokio::test]
+async fn https_subscriber_with_a_self_signed_certificate() {
+    let server = server().await;
+    let sns = sns(&server);
+    let topic = sns
+        .create_topic()
+        .name("secure")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let (url, mut rx) = https_endpoint().await;
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("https")
+        .endpoint(&url)
+        .send()
+        .await
+        .unwrap();
+    let body = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("confirmation in time")
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["Type"], "SubscriptionConfirmation");
+    sns.confirm_subscription()
+        .topic_arn(&topic)
+        .token(doc["Token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    sns.publish()
+        .topic_arn(&topic)
+        .message("over tls")
+        .send()
+        .await
+        .unwrap();
+    let body = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("notification in time")
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["Message"], "over tls");
+    verify_signature(&doc).await;
+}

@@ -9,6 +9,7 @@ use std::time::Duration;
 use base64::{engine::general_purpose::STANDARD, Engine};
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use parking_lot::Mutex;
@@ -67,7 +68,7 @@ pub struct Outgoing {
 /// Delivery machinery shared by all topics: the HTTP client and the capture log.
 pub struct Deliveries {
     clock: Arc<Clock>,
-    http: Client<HttpConnector, Full<Bytes>>,
+    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     captured: Mutex<std::collections::VecDeque<(u64, Outgoing)>>,
 }
 
@@ -75,6 +76,12 @@ impl Deliveries {
     pub fn new(clock: Arc<Clock>) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        connector.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls::client_config())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         Deliveries {
             clock,
             http: Client::builder(TokioExecutor::new()).build(connector),
@@ -607,5 +614,75 @@ impl RetryPolicy {
 
     fn delay_before_retry(&self, attempt: usize) -> Option<Duration> {
         self.delays.get(attempt).copied()
+    }
+}
+
+/// TLS for HTTPS subscriptions. Endpoints in development are usually self-signed, so, like other
+/// emulators, lyrebird does not verify their certificates (it only delivers test data).
+mod tls {
+    use std::sync::Arc;
+
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::{ring, verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+
+    pub fn client_config() -> ClientConfig {
+        let provider = Arc::new(ring::default_provider());
+        ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default protocol versions")
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+            .with_no_client_auth()
+    }
+
+    /// Accepts any certificate, but still checks that the handshake is signed by it.
+    #[derive(Debug)]
+    struct AcceptAny(Arc<CryptoProvider>);
+
+    impl ServerCertVerifier for AcceptAny {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp_response: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
     }
 }
