@@ -240,18 +240,11 @@ async fn sqs_query(
             return Err(invalid_action(action));
         }
         let request = sqs_query::decode(op, params)?;
-        durable(ctx, app.sqs.call(ctx, request).await).await
+        let response = durable(ctx, app.sqs.call(ctx, request).await).await?;
+        Ok(sqs_query::encode(&response, &ctx.request_id))
     }
     .await;
-    match result {
-        Ok(response) => respond(
-            ctx,
-            StatusCode::OK,
-            XML_CONTENT_TYPE,
-            sqs_query::encode(&response, &ctx.request_id),
-        ),
-        Err(e) => xml_error(ctx, Service::Sqs, &e),
-    }
+    xml_reply(ctx, Service::Sqs, result)
 }
 
 async fn sns(
@@ -264,17 +257,22 @@ async fn sns(
         let op = crate::sns::model::Operation::from_name(action)
             .ok_or_else(|| not_yet_implemented(action))?;
         let request = sns_query::decode(op, params)?;
-        durable(ctx, app.sns.call(ctx, request).await).await
+        let response = durable(ctx, app.sns.call(ctx, request).await).await?;
+        Ok(sns_query::encode(&response, &ctx.request_id))
     }
     .await;
-    match result {
-        Ok(response) => respond(
-            ctx,
-            StatusCode::OK,
-            XML_CONTENT_TYPE,
-            sns_query::encode(&response, &ctx.request_id),
-        ),
-        Err(e) => xml_error(ctx, Service::Sns, &e),
+    xml_reply(ctx, Service::Sns, result)
+}
+
+/// A query-protocol answer: the success document, or the error in the service's namespace.
+fn xml_reply(
+    ctx: &RequestContext,
+    service: Service,
+    document: Result<String, AwsError>,
+) -> Response<Body> {
+    match document {
+        Ok(xml) => respond(ctx, StatusCode::OK, XML_CONTENT_TYPE, xml),
+        Err(e) => xml_error(ctx, service, &e),
     }
 }
 
