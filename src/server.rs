@@ -181,11 +181,20 @@ async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
 }
 
 /// Wipes all state in every account and region, so test suites can isolate tests.
-async fn reset(State(app): State<Arc<App>>) -> impl IntoResponse {
-    app.sns.reset();
-    app.sqs.reset();
+async fn reset(State(app): State<Arc<App>>) -> Response {
+    let mut tickets = app.sqs.reset();
+    tickets.push(app.sns.reset());
+    for ticket in tickets {
+        if let Err(e) = ticket.durable().await {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("reset could not be stored: {e}"),
+            )
+                .into_response();
+        }
+    }
     tracing::info!("state reset");
-    Json(serde_json::json!({ "reset": true }))
+    Json(serde_json::json!({ "reset": true })).into_response()
 }
 
 /// What SNS would have sent to email, SMS, Lambda, Firehose and mobile endpoints. Filters:

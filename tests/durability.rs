@@ -515,3 +515,44 @@ async fn sns_topics_subscriptions_and_signing_key_survive_a_crash() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn reset_is_durable_too() {
+    let dir = data_dir();
+    let mut server = start(&dir).await;
+    let (sqs, sns) = (client(&server.endpoint), sns_client(&server.endpoint));
+    let url = sqs
+        .create_queue()
+        .queue_name("gone")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .send()
+        .await
+        .unwrap();
+    sns.create_topic().name("gone").send().await.unwrap();
+    let reset = reqwest::Client::new()
+        .post(format!("{}/_lyrebird/reset", server.endpoint))
+        .send()
+        .await
+        .unwrap();
+    assert!(reset.status().is_success());
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let server = start(&dir).await;
+    let (sqs, sns) = (client(&server.endpoint), sns_client(&server.endpoint));
+    assert!(sqs
+        .list_queues()
+        .send()
+        .await
+        .unwrap()
+        .queue_urls()
+        .is_empty());
+    assert!(sns.list_topics().send().await.unwrap().topics().is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}

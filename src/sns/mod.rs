@@ -132,10 +132,19 @@ impl SnsService {
     }
 
     /// Forgets every topic and subscription.
-    pub fn reset(&self) {
+    /// Forgets every topic and subscription (the signing key stays).
+    pub fn reset(&self) -> crate::store::Ticket {
         self.topics.write().clear();
         self.subscriptions.write().clear();
         self.deliveries.clear();
+        let everything = |space| crate::store::Change::DeletePrefix {
+            space,
+            prefix: Vec::new(),
+        };
+        self.store.submit(vec![
+            everything(crate::store::Space::Topics),
+            everything(crate::store::Space::Subscriptions),
+        ])
     }
 
     pub fn topic_count(&self) -> usize {

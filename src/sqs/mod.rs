@@ -175,19 +175,17 @@ impl SqsService {
     }
 
     /// Forgets every queue in every account and region.
-    pub fn reset(&self) {
+    pub fn reset(&self) -> Vec<crate::store::Ticket> {
         for task in self.move_tasks.lock().drain(..) {
             task.cancel();
         }
         self.deleted_at.lock().clear();
         let old = std::mem::take(&mut *self.registry.write());
-        for queue in old
-            .values()
+        old.values()
             .flat_map(|r| r.values())
             .flat_map(|q| q.values())
-        {
-            drop(queue.mark_deleted());
-        }
+            .map(|queue| queue.mark_deleted())
+            .collect()
     }
 
     /// Wakes every long-polling receiver so it re-reads the clock (after the test clock moved).
