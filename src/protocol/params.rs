@@ -5,6 +5,10 @@ use std::collections::BTreeMap;
 
 use crate::error::{AwsError, AwsResult};
 
+/// Deepest parameter path accepted (`SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.
+/// StringListValue.1` has 7 levels).
+const MAX_DEPTH: usize = 16;
+
 /// One node of the parameter tree: `a.b.c=v` becomes a → b → c holding `v`.
 #[derive(Debug, Default)]
 pub struct Params {
@@ -31,6 +35,11 @@ impl Params {
     }
 
     fn insert(&mut self, key: &str, value: String) {
+        // No AWS parameter name nests deeper than a handful of levels; a hostile key of
+        // thousands would only build a tree deep enough to overflow the stack when dropped.
+        if key.split('.').nth(MAX_DEPTH).is_some() {
+            return;
+        }
         let mut node = self;
         for segment in key.split('.') {
             node = node.children.entry(segment.to_string()).or_default();

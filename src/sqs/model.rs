@@ -38,6 +38,11 @@ macro_rules! operations {
             /// Decodes an AWS JSON 1.0 body for `op`.
             pub fn from_json(op: Operation, body: &[u8]) -> Result<Self, serde_json::Error> {
                 let body = if body.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { body };
+                // awsJson input is always an object; serde would otherwise accept an array
+                // positionally as a struct.
+                if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+                    return Err(serde::de::Error::custom("the request body must be a JSON object"));
+                }
                 Ok(match op { $(Operation::$op => Request::$op(serde_json::from_slice(body)?)),* })
             }
             pub fn operation(&self) -> Operation {
