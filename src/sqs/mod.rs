@@ -212,26 +212,25 @@ impl SqsService {
         }
         let mut messages = 0;
         let mut current: Option<(u64, parking_lot::MutexGuard<'_, queue::QueueState>)> = None;
-        let records = self.store.load(Space::Messages)?;
-        for (key, value) in &records {
+        // Streamed: a large backlog is never held twice (records and messages) in memory.
+        self.store.scan(Space::Messages, &mut |key, value| {
             let (Some(id), Some(seq)) = (key_u64(key, 0), key_u64(key, 8)) else {
-                continue;
+                return Ok(());
             };
             let Some(queue) = by_id.get(&id) else {
-                continue;
+                return Ok(());
             };
             if current.as_ref().map(|(c, _)| *c) != Some(id) {
                 current = Some((id, queue.lock_unrefreshed()));
             }
             let message: queue::StoredMessage = serde_json::from_slice(value)
                 .map_err(|e| format!("unreadable message record: {e}"))?;
-            current
-                .as_mut()
-                .expect("set above")
-                .1
-                .restore_message(seq, message, now);
+            if let Some((_, state)) = current.as_mut() {
+                state.restore_message(seq, message, now);
+            }
             messages += 1;
-        }
+            Ok(())
+        })?;
         drop(current);
         for (key, value) in self.store.load(Space::Deduplication)? {
             let Some(queue) = key_u64(&key, 0).and_then(|id| by_id.get(&id)) else {

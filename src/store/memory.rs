@@ -1,6 +1,6 @@
 //! The store that keeps nothing: state lives only in the services' memory.
 
-use super::{Change, Records, Space, Store, Ticket};
+use super::{Change, Space, Store, Ticket};
 
 #[derive(Debug, Default)]
 pub struct MemoryStore;
@@ -14,8 +14,12 @@ impl Store for MemoryStore {
         Ticket::done()
     }
 
-    fn load(&self, _space: Space) -> Result<Records, String> {
-        Ok(Vec::new())
+    fn scan(
+        &self,
+        _space: Space,
+        _visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<(), String>,
+    ) -> Result<(), String> {
+        Ok(())
     }
 
     fn flush(&self) {}

@@ -100,8 +100,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn persistent(&self) -> bool;
     /// Hands changes over; they are applied in submission order.
     fn submit(&self, changes: Vec<Change>) -> Ticket;
-    /// All records of a space, in key order.
-    fn load(&self, space: Space) -> Result<Records, String>;
+    /// Visits every record of a space in key order, without holding them all in memory.
+    fn scan(
+        &self,
+        space: Space,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<(), String>,
+    ) -> Result<(), String>;
+    /// All records of a (small) space, in key order.
+    fn load(&self, space: Space) -> Result<Records, String> {
+        let mut records = Vec::new();
+        self.scan(space, &mut |k, v| {
+            records.push((k.to_vec(), v.to_vec()));
+            Ok(())
+        })?;
+        Ok(records)
+    }
     /// Flushes everything outstanding (clean shutdown).
     fn flush(&self);
     fn describe(&self) -> &'static str;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::{Change, Durability, Records, Space, Store, Ticket, FORMAT_VERSION};
+use super::{Change, Durability, Space, Store, Ticket, FORMAT_VERSION};
 
 type Job = (Vec<Change>, Option<oneshot::Sender<Result<(), String>>>);
 
@@ -31,6 +31,8 @@ impl SledStore {
         let db = sled::Config::new()
             .path(dir)
             .mode(sled::Mode::HighThroughput)
+            // sled's default page cache is 1 GiB; lyrebird keeps its hot state itself.
+            .cache_capacity(64 * 1024 * 1024)
             // In relaxed mode sled's own timer bounds what a crash can lose.
             .flush_every_ms(Some(200))
             .open()
@@ -129,14 +131,16 @@ impl Store for SledStore {
         }
     }
 
-    fn load(&self, space: Space) -> Result<Records, String> {
-        self.tree(space)
-            .iter()
-            .map(|r| {
-                r.map(|(k, v)| (k.to_vec(), v.to_vec()))
-                    .map_err(|e| e.to_string())
-            })
-            .collect()
+    fn scan(
+        &self,
+        space: Space,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<(), String>,
+    ) -> Result<(), String> {
+        for record in self.tree(space).iter() {
+            let (key, value) = record.map_err(|e| e.to_string())?;
+            visit(&key, &value)?;
+        }
+        Ok(())
     }
 
     fn flush(&self) {
