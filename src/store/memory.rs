@@ -1,6 +1,6 @@
 //! The store that keeps nothing: state lives only in the services' memory.
 
-use super::{Change, Space, Store, Ticket};
+use super::{Change, Space, Store, Ticket, Visitor};
 
 #[derive(Debug, Default)]
 pub struct MemoryStore;
@@ -14,11 +14,7 @@ impl Store for MemoryStore {
         Ticket::done()
     }
 
-    fn scan(
-        &self,
-        _space: Space,
-        _visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<(), String>,
-    ) -> Result<(), String> {
+    fn scan(&self, _space: Space, _visit: &mut Visitor<'_>) -> Result<(), String> {
         Ok(())
     }
 

@@ -92,6 +92,9 @@ impl Ticket {
     }
 }
 
+/// Called with each (key, value) of a space by `Store::scan`.
+pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), String> + 'a;
+
 /// Everything a store holds, read back at start-up.
 pub type Records = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -101,11 +104,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Hands changes over; they are applied in submission order.
     fn submit(&self, changes: Vec<Change>) -> Ticket;
     /// Visits every record of a space in key order, without holding them all in memory.
-    fn scan(
-        &self,
-        space: Space,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<(), String>,
-    ) -> Result<(), String>;
+    fn scan(&self, space: Space, visit: &mut Visitor<'_>) -> Result<(), String>;
     /// All records of a (small) space, in key order.
     fn load(&self, space: Space) -> Result<Records, String> {
         let mut records = Vec::new();

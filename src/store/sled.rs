@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::{Change, Durability, Space, Store, Ticket, FORMAT_VERSION};
+use super::{Change, Durability, Space, Store, Ticket, Visitor, FORMAT_VERSION};
 
 type Job = (Vec<Change>, Option<oneshot::Sender<Result<(), String>>>);
 
@@ -131,11 +131,7 @@ impl Store for SledStore {
         }
     }
 
-    fn scan(
-        &self,
-        space: Space,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<(), String>,
-    ) -> Result<(), String> {
+    fn scan(&self, space: Space, visit: &mut Visitor<'_>) -> Result<(), String> {
         for record in self.tree(space).iter() {
             let (key, value) = record.map_err(|e| e.to_string())?;
             visit(&key, &value)?;
