@@ -556,3 +556,97 @@ async fn reset_is_durable_too() {
     assert!(sns.list_topics().send().await.unwrap().topics().is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn move_tasks_survive_a_restart() {
+    let dir = data_dir();
+    let mut server = start(&dir).await;
+    let sqs = client(&server.endpoint);
+    let dlq = sqs
+        .create_queue()
+        .queue_name("dlq")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dlq_arn = "arn:aws:sqs:us-east-1:000000000000:dlq";
+    let policy = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":1}}"#);
+    let src = sqs
+        .create_queue()
+        .queue_name("src")
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+            policy,
+        )
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "0",
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    for i in 0..3 {
+        sqs.send_message()
+            .queue_url(&src)
+            .message_body(format!("m{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    // Receive each once; the next receives move them to the DLQ.
+    for _ in 0..4 {
+        sqs.receive_message()
+            .queue_url(&src)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(drain(&sqs, &dlq).await.len(), 3);
+    // One message a second: still running when the server is killed.
+    sqs.start_message_move_task()
+        .source_arn(dlq_arn)
+        .max_number_of_messages_per_second(1)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let server = start(&dir).await;
+    let sqs = client(&server.endpoint);
+    let listed = sqs
+        .list_message_move_tasks()
+        .source_arn(dlq_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.results().len(), 1, "the task is remembered");
+    let mut status = listed.results()[0].status().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status == "RUNNING" && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = sqs
+            .list_message_move_tasks()
+            .source_arn(dlq_arn)
+            .send()
+            .await
+            .unwrap()
+            .results()[0]
+            .status()
+            .unwrap()
+            .to_string();
+    }
+    assert_eq!(status, "COMPLETED", "the task resumed and finished");
+    let mut back = drain(&sqs, &src).await;
+    back.sort();
+    assert_eq!(
+        back,
+        ["m0", "m1", "m2"],
+        "every message is back in its source, none lost"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

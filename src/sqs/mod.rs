@@ -250,6 +250,9 @@ impl SqsService {
                 .or_default()
                 .insert(queue.name.clone(), queue);
         }
+        drop(registry);
+        self.restore_move_tasks()?;
+        let registry = self.registry.read();
         let queues = registry
             .values()
             .flat_map(|r| r.values())

@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 
 use crate::context::RequestContext;
 use crate::error::{codes, AwsError, AwsResult};
+use crate::store::{Change, SharedStore, Space};
 
 use super::model::*;
 use super::queue::NewMessage;
@@ -29,7 +30,24 @@ pub struct MoveTask {
     cancelled: AtomicBool,
     /// RUNNING, COMPLETED, CANCELLED or FAILED, and the failure reason.
     status: Mutex<(&'static str, Option<String>)>,
+    store: SharedStore,
 }
+
+/// A task as the store keeps it; a task still RUNNING at a crash resumes at start-up.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct MoveTaskRecord {
+    handle: String,
+    source_arn: String,
+    destination_arn: Option<String>,
+    max_per_second: Option<i64>,
+    started_ms: i64,
+    to_move: i64,
+    moved: i64,
+    status: String,
+    failure_reason: Option<String>,
+}
+
+const RECORD_PREFIX: &str = "move_task/";
 
 impl MoveTask {
     fn entry(&self) -> MessageMoveTaskEntry {
@@ -54,10 +72,58 @@ impl MoveTask {
         self.finish("CANCELLED", None);
     }
 
+    /// Writes the task's record (not waited for: counts are approximate, as on AWS).
+    fn persist(&self) {
+        if !self.store.persistent() {
+            return;
+        }
+        let (status, failure_reason) = self.status.lock().clone();
+        let record = MoveTaskRecord {
+            handle: self.handle.clone(),
+            source_arn: self.source_arn.clone(),
+            destination_arn: self.destination_arn.clone(),
+            max_per_second: self.max_per_second,
+            started_ms: self.started_ms,
+            to_move: self.to_move,
+            moved: self.moved.load(Ordering::Relaxed),
+            status: status.to_string(),
+            failure_reason,
+        };
+        let change = Change::Put {
+            space: Space::Meta,
+            key: format!("{RECORD_PREFIX}{}", self.handle).into_bytes(),
+            value: serde_json::to_vec(&record).unwrap_or_default(),
+        };
+        drop(self.store.submit(vec![change]));
+    }
+
+    fn from_record(r: MoveTaskRecord, store: SharedStore) -> Self {
+        let status = match r.status.as_str() {
+            "RUNNING" => "RUNNING",
+            "COMPLETED" => "COMPLETED",
+            "CANCELLED" => "CANCELLED",
+            _ => "FAILED",
+        };
+        MoveTask {
+            handle: r.handle,
+            source_arn: r.source_arn,
+            destination_arn: r.destination_arn,
+            max_per_second: r.max_per_second,
+            started_ms: r.started_ms,
+            to_move: r.to_move,
+            moved: AtomicI64::new(r.moved),
+            cancelled: AtomicBool::new(false),
+            status: Mutex::new((status, r.failure_reason)),
+            store,
+        }
+    }
+
     fn finish(&self, status: &'static str, reason: Option<String>) {
         let mut current = self.status.lock();
         if current.0 == "RUNNING" {
             *current = (status, reason);
+            drop(current);
+            self.persist();
         }
     }
 }
@@ -124,7 +190,9 @@ impl SqsService {
             moved: AtomicI64::new(0),
             cancelled: AtomicBool::new(false),
             status: Mutex::new(("RUNNING", None)),
+            store: self.store.clone(),
         });
+        task.persist();
         tasks.push(task.clone());
         tokio::spawn(run(task, self.registry.clone(), self.clock.clone()));
         Ok(StartMessageMoveTaskOutput {
@@ -226,6 +294,28 @@ impl SqsService {
     }
 }
 
+impl SqsService {
+    /// Brings back stored move tasks; those that were running resume where their count was.
+    pub(super) fn restore_move_tasks(&self) -> Result<usize, String> {
+        let mut restored = Vec::new();
+        for (key, value) in self.store.load(Space::Meta)? {
+            if !key.starts_with(RECORD_PREFIX.as_bytes()) {
+                continue;
+            }
+            let record: MoveTaskRecord =
+                serde_json::from_slice(&value).map_err(|e| format!("unreadable move task: {e}"))?;
+            restored.push(Arc::new(MoveTask::from_record(record, self.store.clone())));
+        }
+        restored.sort_by_key(|t| t.started_ms);
+        for task in restored.iter().filter(|t| t.status.lock().0 == "RUNNING") {
+            tokio::spawn(run(task.clone(), self.registry.clone(), self.clock.clone()));
+        }
+        let count = restored.len();
+        *self.move_tasks.lock() = restored;
+        Ok(count)
+    }
+}
+
 /// The worker: moves up to `to_move` messages, honouring the rate limit and cancellation.
 async fn run(task: Arc<MoveTask>, registry: SharedRegistry, clock: Arc<crate::clock::Clock>) {
     let pause = task
@@ -282,6 +372,9 @@ async fn run(task: Arc<MoveTask>, registry: SharedRegistry, clock: Arc<crate::cl
         drop(source.commit(&mut source.lock(clock.now_ms())));
         target.notify().notify_one();
         let count = task.moved.fetch_add(1, Ordering::Relaxed) + 1;
+        if count % 1000 == 0 {
+            task.persist();
+        }
         match pause {
             Some(p) => tokio::time::sleep(p).await,
             None if count % 100 == 0 => tokio::task::yield_now().await,
