@@ -65,6 +65,13 @@ pub mod codes {
         SNS_VALIDATION_ERROR = ("ValidationException", "ValidationError", 400, false);
         SNS_FILTER_POLICY_LIMIT = ("FilterPolicyLimitExceededException", "FilterPolicyLimitExceeded", 403, false);
         SNS_TAG_LIMIT_EXCEEDED = ("TagLimitExceededException", "TagLimitExceeded", 400, false);
+        SNS_ENDPOINT_DISABLED = ("EndpointDisabledException", "EndpointDisabled", 400, false);
+        SNS_PLATFORM_APPLICATION_DISABLED = ("PlatformApplicationDisabledException", "PlatformApplicationDisabled", 400, false);
+        SNS_RESOURCE_NOT_FOUND = ("ResourceNotFoundException", "ResourceNotFound", 404, false);
+        SNS_OPTED_OUT = ("OptedOutException", "OptedOut", 400, false);
+        SNS_USER_ERROR = ("UserErrorException", "UserError", 400, false);
+        // Modeled without a query error code, so the shape name is the code.
+        SNS_VERIFICATION = ("VerificationException", "VerificationException", 400, false);
     }
 }
 

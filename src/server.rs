@@ -88,6 +88,7 @@ pub fn router(app: Arc<App>) -> Router {
             "/_lyrebird/sns/deliveries",
             get(sns_deliveries).delete(clear_sns_deliveries),
         )
+        .route("/_lyrebird/sns/opt-outs", post(sns_opt_out))
         .route(crate::sns::delivery::CERT_PATH, get(signing_certificate));
     if app.config.test_endpoints {
         router = router.route("/_lyrebird/clock/advance", post(advance_clock));
@@ -209,6 +210,25 @@ async fn sns_deliveries(
 async fn clear_sns_deliveries(State(app): State<Arc<App>>) -> impl IntoResponse {
     app.sns.deliveries().clear();
     Json(serde_json::json!({ "cleared": true }))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OptOut {
+    phone_number: String,
+    account_id: Option<String>,
+}
+
+/// Puts a phone number on an account's SMS opt-out list, as its holder replying STOP would;
+/// AWS has no API for this. The account defaults to the configured one.
+async fn sns_opt_out(State(app): State<Arc<App>>, Json(opt_out): Json<OptOut>) -> Response {
+    let account = opt_out
+        .account_id
+        .unwrap_or_else(|| app.config.account_id.clone());
+    match app.sns.opt_out(&account, &opt_out.phone_number) {
+        Ok(()) => Json(serde_json::json!({ "optedOut": opt_out.phone_number })).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
+    }
 }
 
 /// The certificate SNS signatures verify against (`SigningCertURL`).

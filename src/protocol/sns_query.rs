@@ -119,6 +119,103 @@ pub fn decode(op: Operation, p: &Params) -> AwsResult<Request> {
             topic_arn: s("TopicArn"),
             label: s("Label"),
         }),
+        Operation::CreatePlatformApplication => {
+            Request::CreatePlatformApplication(CreatePlatformApplicationInput {
+                name: s("Name"),
+                platform: s("Platform"),
+                attributes: entry_map(p, "Attributes"),
+            })
+        }
+        Operation::DeletePlatformApplication => {
+            Request::DeletePlatformApplication(platform_application_arn(p))
+        }
+        Operation::ListPlatformApplications => Request::ListPlatformApplications(NextTokenInput {
+            next_token: s("NextToken"),
+        }),
+        Operation::GetPlatformApplicationAttributes => {
+            Request::GetPlatformApplicationAttributes(platform_application_arn(p))
+        }
+        Operation::SetPlatformApplicationAttributes => {
+            Request::SetPlatformApplicationAttributes(SetAttributesInput {
+                arn: s("PlatformApplicationArn"),
+                attributes: entry_map(p, "Attributes"),
+            })
+        }
+        Operation::CreatePlatformEndpoint => {
+            Request::CreatePlatformEndpoint(CreatePlatformEndpointInput {
+                platform_application_arn: s("PlatformApplicationArn"),
+                token: s("Token"),
+                custom_user_data: s("CustomUserData"),
+                attributes: entry_map(p, "Attributes"),
+            })
+        }
+        Operation::DeleteEndpoint => Request::DeleteEndpoint(EndpointArnInput {
+            endpoint_arn: s("EndpointArn"),
+        }),
+        Operation::ListEndpointsByPlatformApplication => {
+            Request::ListEndpointsByPlatformApplication(ListEndpointsByPlatformApplicationInput {
+                platform_application_arn: s("PlatformApplicationArn"),
+                next_token: s("NextToken"),
+            })
+        }
+        Operation::GetEndpointAttributes => Request::GetEndpointAttributes(EndpointArnInput {
+            endpoint_arn: s("EndpointArn"),
+        }),
+        Operation::SetEndpointAttributes => Request::SetEndpointAttributes(SetAttributesInput {
+            arn: s("EndpointArn"),
+            attributes: entry_map(p, "Attributes"),
+        }),
+        // The SMS attribute and opt-out operations spell their members in lower case.
+        Operation::GetSMSAttributes => Request::GetSMSAttributes(GetSmsAttributesInput {
+            attributes: p.list("attributes").unwrap_or_default(),
+        }),
+        Operation::SetSMSAttributes => Request::SetSMSAttributes(SetSmsAttributesInput {
+            attributes: entry_map(p, "attributes"),
+        }),
+        Operation::CheckIfPhoneNumberIsOptedOut => {
+            Request::CheckIfPhoneNumberIsOptedOut(PhoneNumberInput {
+                phone_number: s("phoneNumber"),
+            })
+        }
+        Operation::ListPhoneNumbersOptedOut => Request::ListPhoneNumbersOptedOut(NextTokenInput {
+            next_token: s("nextToken"),
+        }),
+        Operation::OptInPhoneNumber => Request::OptInPhoneNumber(PhoneNumberInput {
+            phone_number: s("phoneNumber"),
+        }),
+        Operation::GetSMSSandboxAccountStatus => Request::GetSMSSandboxAccountStatus(Empty {}),
+        Operation::CreateSMSSandboxPhoneNumber => {
+            Request::CreateSMSSandboxPhoneNumber(CreateSandboxPhoneNumberInput {
+                phone_number: s("PhoneNumber"),
+                language_code: s("LanguageCode"),
+            })
+        }
+        Operation::VerifySMSSandboxPhoneNumber => {
+            Request::VerifySMSSandboxPhoneNumber(VerifySandboxPhoneNumberInput {
+                phone_number: s("PhoneNumber"),
+                one_time_password: s("OneTimePassword"),
+            })
+        }
+        Operation::DeleteSMSSandboxPhoneNumber => {
+            Request::DeleteSMSSandboxPhoneNumber(PhoneNumberInput {
+                phone_number: s("PhoneNumber"),
+            })
+        }
+        Operation::ListSMSSandboxPhoneNumbers => Request::ListSMSSandboxPhoneNumbers(page(p)?),
+        Operation::ListOriginationNumbers => Request::ListOriginationNumbers(page(p)?),
+    })
+}
+
+fn platform_application_arn(p: &Params) -> PlatformApplicationArnInput {
+    PlatformApplicationArnInput {
+        platform_application_arn: p.string("PlatformApplicationArn"),
+    }
+}
+
+fn page(p: &Params) -> AwsResult<PageInput> {
+    Ok(PageInput {
+        next_token: p.string("NextToken"),
+        max_results: p.int("MaxResults")?,
     })
 }
 
@@ -194,6 +291,10 @@ pub fn encode(response: &Response, request_id: &str) -> String {
             | Response::PutDataProtectionPolicy(_)
             | Response::AddPermission(_)
             | Response::RemovePermission(_)
+            | Response::DeletePlatformApplication(_)
+            | Response::SetPlatformApplicationAttributes(_)
+            | Response::DeleteEndpoint(_)
+            | Response::SetEndpointAttributes(_)
     );
     if has_result {
         w.open(&result);
@@ -217,9 +318,11 @@ fn encode_result(w: &mut XmlWriter, response: &Response) {
             w.close("Topics")
                 .opt_text("NextToken", o.next_token.as_deref());
         }
-        Response::GetTopicAttributes(o) | Response::GetSubscriptionAttributes(o) => {
-            attributes(w, &o.attributes)
-        }
+        Response::GetTopicAttributes(o)
+        | Response::GetSubscriptionAttributes(o)
+        | Response::GetPlatformApplicationAttributes(o)
+        | Response::GetEndpointAttributes(o) => attributes(w, "Attributes", &o.attributes),
+        Response::GetSMSAttributes(o) => attributes(w, "attributes", &o.attributes),
         Response::Subscribe(o) | Response::ConfirmSubscription(o) => {
             w.text("SubscriptionArn", &o.subscription_arn);
         }
@@ -274,24 +377,97 @@ fn encode_result(w: &mut XmlWriter, response: &Response) {
         Response::GetDataProtectionPolicy(o) => {
             w.opt_text("DataProtectionPolicy", o.data_protection_policy.as_deref());
         }
-        Response::TagResource(_) | Response::UntagResource(_) => {}
+        Response::CreatePlatformApplication(o) => {
+            w.text("PlatformApplicationArn", &o.platform_application_arn);
+        }
+        Response::ListPlatformApplications(o) => {
+            w.open("PlatformApplications");
+            for app in &o.platform_applications {
+                w.open("member").text("PlatformApplicationArn", &app.arn);
+                attributes(w, "Attributes", &app.attributes);
+                w.close("member");
+            }
+            w.close("PlatformApplications")
+                .opt_text("NextToken", o.next_token.as_deref());
+        }
+        Response::CreatePlatformEndpoint(o) => {
+            w.text("EndpointArn", &o.endpoint_arn);
+        }
+        Response::ListEndpointsByPlatformApplication(o) => {
+            w.open("Endpoints");
+            for endpoint in &o.endpoints {
+                w.open("member").text("EndpointArn", &endpoint.arn);
+                attributes(w, "Attributes", &endpoint.attributes);
+                w.close("member");
+            }
+            w.close("Endpoints")
+                .opt_text("NextToken", o.next_token.as_deref());
+        }
+        Response::CheckIfPhoneNumberIsOptedOut(o) => {
+            w.text("isOptedOut", bool_text(o.is_opted_out));
+        }
+        Response::ListPhoneNumbersOptedOut(o) => {
+            w.open("phoneNumbers");
+            for number in &o.phone_numbers {
+                w.text("member", number);
+            }
+            w.close("phoneNumbers")
+                .opt_text("nextToken", o.next_token.as_deref());
+        }
+        Response::GetSMSSandboxAccountStatus(o) => {
+            w.text("IsInSandbox", bool_text(o.is_in_sandbox));
+        }
+        Response::ListSMSSandboxPhoneNumbers(o) => {
+            w.open("PhoneNumbers");
+            for number in &o.phone_numbers {
+                w.open("member")
+                    .text("PhoneNumber", &number.phone_number)
+                    .text("Status", &number.status)
+                    .close("member");
+            }
+            w.close("PhoneNumbers")
+                .opt_text("NextToken", o.next_token.as_deref());
+        }
+        Response::ListOriginationNumbers(_) => {
+            w.empty("PhoneNumbers");
+        }
+        Response::TagResource(_)
+        | Response::UntagResource(_)
+        | Response::SetSMSAttributes(_)
+        | Response::OptInPhoneNumber(_)
+        | Response::CreateSMSSandboxPhoneNumber(_)
+        | Response::VerifySMSSandboxPhoneNumber(_)
+        | Response::DeleteSMSSandboxPhoneNumber(_) => {}
         Response::DeleteTopic(_)
         | Response::SetTopicAttributes(_)
         | Response::Unsubscribe(_)
         | Response::SetSubscriptionAttributes(_)
         | Response::PutDataProtectionPolicy(_)
         | Response::AddPermission(_)
-        | Response::RemovePermission(_) => {}
+        | Response::RemovePermission(_)
+        | Response::DeletePlatformApplication(_)
+        | Response::SetPlatformApplicationAttributes(_)
+        | Response::DeleteEndpoint(_)
+        | Response::SetEndpointAttributes(_) => {}
     }
 }
 
-fn attributes(w: &mut XmlWriter, map: &StringMap) {
-    w.open("Attributes");
+/// An `<entry><key/><value/></entry>` map under `tag` (`attributes` for GetSMSAttributes).
+fn attributes(w: &mut XmlWriter, tag: &str, map: &StringMap) {
+    w.open(tag);
     for (k, v) in map {
         w.open("entry")
             .text("key", k)
             .text("value", v)
             .close("entry");
     }
-    w.close("Attributes");
+    w.close(tag);
+}
+
+fn bool_text(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
+    }
 }

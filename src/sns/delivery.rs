@@ -260,10 +260,13 @@ impl SnsService {
                     sub.arn.clone(),
                 );
             }
+            "application" => self.deliver_to_endpoint(topic, sub, prepared),
+            "sms" if self.is_opted_out(&topic.account, &sub.endpoint) => {
+                tracing::debug!(subscription = %sub.arn, "not sending SMS to an opted-out number");
+            }
             _ => {
                 let text = if sub.protocol == "email-json"
-                    || (!state.raw
-                        && matches!(sub.protocol.as_str(), "lambda" | "firehose" | "application"))
+                    || (!state.raw && matches!(sub.protocol.as_str(), "lambda" | "firehose"))
                 {
                     self.notification(ctx, topic, &sub.arn, prepared, message)
                 } else {

@@ -6,13 +6,17 @@
 //! - `delivery.rs`: fan-out to SQS (envelope or raw), HTTP/S, and captured protocols
 //! - `filter.rs`: the compiled filter-policy language
 //! - `signing.rs`: the RSA identity that signs messages
+//! - `platform.rs`: mobile push: platform applications, their endpoints, delivery to them
+//! - `sms.rs`: SMS attributes, the opt-out list, the SMS sandbox, origination numbers
 
 pub mod delivery;
 pub mod filter;
 pub mod model;
 pub mod persist;
+pub mod platform;
 pub mod publish;
 pub mod signing;
+pub mod sms;
 pub mod subscriptions;
 pub mod topics;
 
@@ -38,6 +42,8 @@ pub struct SnsService {
     store: SharedStore,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     subscriptions: RwLock<BTreeMap<String, Arc<Subscription>>>,
+    platforms: RwLock<platform::Platforms>,
+    sms: Mutex<sms::SmsState>,
     deliveries: delivery::Deliveries,
     /// Created on first use: key generation is the slowest thing lyrebird does.
     signer: OnceLock<signing::Signer>,
@@ -62,6 +68,8 @@ impl SnsService {
             sqs,
             topics: RwLock::new(BTreeMap::new()),
             subscriptions: RwLock::new(BTreeMap::new()),
+            platforms: RwLock::new(Default::default()),
+            sms: Mutex::new(Default::default()),
             signer: OnceLock::new(),
             signer_init: Mutex::new(()),
         }
@@ -128,14 +136,83 @@ impl SnsService {
             Request::RemovePermission(i) => {
                 Response::RemovePermission(self.remove_permission(ctx, i)?)
             }
+            Request::CreatePlatformApplication(i) => {
+                Response::CreatePlatformApplication(self.create_platform_application(ctx, i)?)
+            }
+            Request::DeletePlatformApplication(i) => {
+                Response::DeletePlatformApplication(self.delete_platform_application(ctx, i)?)
+            }
+            Request::ListPlatformApplications(i) => {
+                Response::ListPlatformApplications(self.list_platform_applications(ctx, i)?)
+            }
+            Request::GetPlatformApplicationAttributes(i) => {
+                Response::GetPlatformApplicationAttributes(
+                    self.get_platform_application_attributes(ctx, i)?,
+                )
+            }
+            Request::SetPlatformApplicationAttributes(i) => {
+                Response::SetPlatformApplicationAttributes(
+                    self.set_platform_application_attributes(ctx, i)?,
+                )
+            }
+            Request::CreatePlatformEndpoint(i) => {
+                Response::CreatePlatformEndpoint(self.create_platform_endpoint(ctx, i)?)
+            }
+            Request::DeleteEndpoint(i) => Response::DeleteEndpoint(self.delete_endpoint(ctx, i)?),
+            Request::ListEndpointsByPlatformApplication(i) => {
+                Response::ListEndpointsByPlatformApplication(
+                    self.list_endpoints_by_platform_application(ctx, i)?,
+                )
+            }
+            Request::GetEndpointAttributes(i) => {
+                Response::GetEndpointAttributes(self.get_endpoint_attributes(ctx, i)?)
+            }
+            Request::SetEndpointAttributes(i) => {
+                Response::SetEndpointAttributes(self.set_endpoint_attributes(ctx, i)?)
+            }
+            Request::GetSMSAttributes(i) => {
+                Response::GetSMSAttributes(self.get_sms_attributes(ctx, i)?)
+            }
+            Request::SetSMSAttributes(i) => {
+                Response::SetSMSAttributes(self.set_sms_attributes(ctx, i)?)
+            }
+            Request::CheckIfPhoneNumberIsOptedOut(i) => Response::CheckIfPhoneNumberIsOptedOut(
+                self.check_if_phone_number_is_opted_out(ctx, i)?,
+            ),
+            Request::ListPhoneNumbersOptedOut(i) => {
+                Response::ListPhoneNumbersOptedOut(self.list_phone_numbers_opted_out(ctx, i)?)
+            }
+            Request::OptInPhoneNumber(i) => {
+                Response::OptInPhoneNumber(self.opt_in_phone_number(ctx, i)?)
+            }
+            Request::GetSMSSandboxAccountStatus(_) => {
+                Response::GetSMSSandboxAccountStatus(self.get_sms_sandbox_account_status())
+            }
+            Request::CreateSMSSandboxPhoneNumber(i) => {
+                Response::CreateSMSSandboxPhoneNumber(self.create_sms_sandbox_phone_number(ctx, i)?)
+            }
+            Request::VerifySMSSandboxPhoneNumber(i) => {
+                Response::VerifySMSSandboxPhoneNumber(self.verify_sms_sandbox_phone_number(ctx, i)?)
+            }
+            Request::DeleteSMSSandboxPhoneNumber(i) => {
+                Response::DeleteSMSSandboxPhoneNumber(self.delete_sms_sandbox_phone_number(ctx, i)?)
+            }
+            Request::ListSMSSandboxPhoneNumbers(i) => {
+                Response::ListSMSSandboxPhoneNumbers(self.list_sms_sandbox_phone_numbers(ctx, i)?)
+            }
+            Request::ListOriginationNumbers(i) => {
+                Response::ListOriginationNumbers(self.list_origination_numbers(i)?)
+            }
         })
     }
 
-    /// Forgets every topic and subscription.
-    /// Forgets every topic and subscription (the signing key stays).
+    /// Forgets every topic, subscription, platform application, endpoint and SMS setting
+    /// (the signing key stays).
     pub fn reset(&self) -> crate::store::Ticket {
         self.topics.write().clear();
         self.subscriptions.write().clear();
+        *self.platforms.write() = Default::default();
+        *self.sms.lock() = Default::default();
         self.deliveries.clear();
         let everything = |space| crate::store::Change::DeletePrefix {
             space,
@@ -208,3 +285,42 @@ pub(crate) fn decode_token(token: &str) -> AwsResult<String> {
 
 /// SNS lists 100 entries per page.
 pub(crate) const PAGE_SIZE: usize = 100;
+
+/// Model-constraint violations (a required member missing, a pattern not matched), reported
+/// together in the wording of AWS's request validation:
+/// `1 validation error detected: Value null at 'attributes' failed to satisfy constraint: Member must not be null`.
+#[derive(Debug, Default)]
+pub(crate) struct Violations(Vec<String>);
+
+impl Violations {
+    /// Records `member` as missing when `value` is `None`.
+    pub fn required<T>(&mut self, member: &str, value: Option<&T>) -> &mut Self {
+        if value.is_none() {
+            self.0.push(format!(
+                "Value null at '{member}' failed to satisfy constraint: Member must not be null"
+            ));
+        }
+        self
+    }
+
+    pub fn invalid(&mut self, member: &str, value: impl std::fmt::Display, constraint: &str) {
+        self.0.push(format!(
+            "Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
+        ));
+    }
+
+    pub fn check(&mut self) -> AwsResult<()> {
+        let found = std::mem::take(&mut self.0);
+        match found.len() {
+            0 => Ok(()),
+            n => Err(AwsError::new(
+                &crate::error::codes::SNS_VALIDATION_ERROR,
+                format!(
+                    "{n} validation error{} detected: {}",
+                    if n == 1 { "" } else { "s" },
+                    found.join("; ")
+                ),
+            )),
+        }
+    }
+}

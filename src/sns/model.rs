@@ -58,6 +58,27 @@ operations! {
     PutDataProtectionPolicy(PutDataProtectionPolicyInput) -> Empty;
     AddPermission(AddPermissionInput) -> Empty;
     RemovePermission(RemovePermissionInput) -> Empty;
+    CreatePlatformApplication(CreatePlatformApplicationInput) -> PlatformApplicationArnOutput;
+    DeletePlatformApplication(PlatformApplicationArnInput) -> Empty;
+    ListPlatformApplications(NextTokenInput) -> ListPlatformApplicationsOutput;
+    GetPlatformApplicationAttributes(PlatformApplicationArnInput) -> AttributesOutput;
+    SetPlatformApplicationAttributes(SetAttributesInput) -> Empty;
+    CreatePlatformEndpoint(CreatePlatformEndpointInput) -> EndpointArnOutput;
+    DeleteEndpoint(EndpointArnInput) -> Empty;
+    ListEndpointsByPlatformApplication(ListEndpointsByPlatformApplicationInput) -> ListEndpointsOutput;
+    GetEndpointAttributes(EndpointArnInput) -> AttributesOutput;
+    SetEndpointAttributes(SetAttributesInput) -> Empty;
+    GetSMSAttributes(GetSmsAttributesInput) -> AttributesOutput;
+    SetSMSAttributes(SetSmsAttributesInput) -> Empty;
+    CheckIfPhoneNumberIsOptedOut(PhoneNumberInput) -> OptedOutOutput;
+    ListPhoneNumbersOptedOut(NextTokenInput) -> PhoneNumbersOptedOutOutput;
+    OptInPhoneNumber(PhoneNumberInput) -> Empty;
+    GetSMSSandboxAccountStatus(Empty) -> SandboxAccountStatusOutput;
+    CreateSMSSandboxPhoneNumber(CreateSandboxPhoneNumberInput) -> Empty;
+    VerifySMSSandboxPhoneNumber(VerifySandboxPhoneNumberInput) -> Empty;
+    DeleteSMSSandboxPhoneNumber(PhoneNumberInput) -> Empty;
+    ListSMSSandboxPhoneNumbers(PageInput) -> ListSandboxPhoneNumbersOutput;
+    ListOriginationNumbers(PageInput) -> ListOriginationNumbersOutput;
 }
 
 #[derive(Debug, Default)]
@@ -257,3 +278,143 @@ pub struct RemovePermissionInput {
     pub topic_arn: Option<String>,
     pub label: Option<String>,
 }
+
+#[derive(Debug, Default)]
+pub struct CreatePlatformApplicationInput {
+    pub name: Option<String>,
+    pub platform: Option<String>,
+    pub attributes: StringMap,
+}
+
+#[derive(Debug, Default)]
+pub struct PlatformApplicationArnInput {
+    pub platform_application_arn: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct PlatformApplicationArnOutput {
+    pub platform_application_arn: String,
+}
+
+/// An ARN and its attributes: one row of ListPlatformApplications or
+/// ListEndpointsByPlatformApplication.
+#[derive(Debug, Default, Clone)]
+pub struct ArnWithAttributes {
+    pub arn: String,
+    pub attributes: StringMap,
+}
+
+#[derive(Debug, Default)]
+pub struct ListPlatformApplicationsOutput {
+    pub platform_applications: Vec<ArnWithAttributes>,
+    pub next_token: Option<String>,
+}
+
+/// Set{PlatformApplication,Endpoint}Attributes: a map of attributes; `arn` is the application
+/// or endpoint.
+#[derive(Debug, Default)]
+pub struct SetAttributesInput {
+    pub arn: Option<String>,
+    pub attributes: StringMap,
+}
+
+#[derive(Debug, Default)]
+pub struct CreatePlatformEndpointInput {
+    pub platform_application_arn: Option<String>,
+    pub token: Option<String>,
+    pub custom_user_data: Option<String>,
+    pub attributes: StringMap,
+}
+
+#[derive(Debug, Default)]
+pub struct EndpointArnInput {
+    pub endpoint_arn: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct EndpointArnOutput {
+    pub endpoint_arn: String,
+}
+
+#[derive(Debug, Default)]
+pub struct ListEndpointsByPlatformApplicationInput {
+    pub platform_application_arn: Option<String>,
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct ListEndpointsOutput {
+    pub endpoints: Vec<ArnWithAttributes>,
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct GetSmsAttributesInput {
+    /// Names to return; all when empty.
+    pub attributes: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct SetSmsAttributesInput {
+    pub attributes: StringMap,
+}
+
+/// A phone number parameter: `phoneNumber` for the opt-out operations, `PhoneNumber` for the
+/// sandbox ones (the codec reads each operation's spelling).
+#[derive(Debug, Default)]
+pub struct PhoneNumberInput {
+    pub phone_number: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct OptedOutOutput {
+    pub is_opted_out: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct PhoneNumbersOptedOutOutput {
+    pub phone_numbers: Vec<String>,
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct SandboxAccountStatusOutput {
+    pub is_in_sandbox: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct CreateSandboxPhoneNumberInput {
+    pub phone_number: Option<String>,
+    pub language_code: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct VerifySandboxPhoneNumberInput {
+    pub phone_number: Option<String>,
+    pub one_time_password: Option<String>,
+}
+
+/// NextToken and MaxResults, for the listings that take a page size.
+#[derive(Debug, Default)]
+pub struct PageInput {
+    pub next_token: Option<String>,
+    pub max_results: Option<i64>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct SandboxPhoneNumber {
+    pub phone_number: String,
+    /// `Pending` or `Verified`.
+    pub status: String,
+}
+
+#[derive(Debug, Default)]
+pub struct ListSandboxPhoneNumbersOutput {
+    pub phone_numbers: Vec<SandboxPhoneNumber>,
+    pub next_token: Option<String>,
+}
+
+/// Origination numbers are bought through AWS End User Messaging, which lyrebird does not
+/// emulate, so an account never has any: the listing is always empty.
+#[derive(Debug, Default)]
+pub struct ListOriginationNumbersOutput {}

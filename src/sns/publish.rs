@@ -11,6 +11,7 @@ use crate::error::{codes, AwsError, AwsResult};
 
 use super::delivery::{Kind, Outgoing};
 use super::model::*;
+use super::platform::{is_endpoint_arn, PLATFORMS};
 use super::topics::Topic;
 use super::{parse_arn, SnsService};
 
@@ -89,6 +90,9 @@ impl SnsService {
             _ => ("TargetArn", input.target_arn.as_deref().unwrap_or_default()),
         };
         let parsed = parse_arn(parameter, Some(arn), ctx)?;
+        if parameter == "TargetArn" && is_endpoint_arn(arn) {
+            return self.publish_to_endpoint(ctx, arn, input.fields);
+        }
         if parameter == "TargetArn"
             && (parsed.id.is_some() || !self.topics.read().contains_key(arn))
         {
@@ -218,14 +222,7 @@ impl SnsService {
             Some(m) if !m.is_empty() => m,
             _ => return Err(AwsError::sns_invalid("Empty message")),
         };
-        if let Some(subject) = &fields.subject {
-            if subject.is_empty()
-                || subject.chars().count() >= 100
-                || subject.chars().any(char::is_control)
-            {
-                return Err(AwsError::sns_invalid("Subject"));
-            }
-        }
+        check_subject(fields.subject.as_deref())?;
         check_attributes(&fields.message_attributes, attribute_prefix)?;
         if message.len() + attributes_size(&fields.message_attributes) > topic.max_message_size() {
             return Err(AwsError::sns_invalid("Message too long"));
@@ -235,29 +232,14 @@ impl SnsService {
         match fields.message_structure.as_deref() {
             None | Some("") => {}
             Some("json") => {
-                let parsed: serde_json::Map<String, Value> = match serde_json::from_str(&message) {
-                    Ok(Value::Object(map)) => map,
-                    _ => {
-                        return Err(AwsError::sns_invalid(
-                            "Message Structure - JSON message body failed to parse",
-                        ))
-                    }
-                };
-                match parsed.get("default") {
-                    Some(Value::String(d)) => default = d.clone(),
-                    _ => {
-                        return Err(AwsError::sns_invalid(
-                            "Message Structure - No default entry in JSON message body",
-                        ))
-                    }
-                }
-                for (key, value) in &parsed {
-                    if let (true, Value::String(v)) =
-                        (STRUCTURE_KEYS.contains(&key.as_str()), value)
-                    {
-                        per_protocol.insert(key.clone(), v.clone());
-                    }
-                }
+                let mut parsed = structured(&message)?;
+                default = parsed.remove("default").ok_or_else(no_default_entry)?;
+                per_protocol = parsed
+                    .into_iter()
+                    .filter(|(key, _)| {
+                        STRUCTURE_KEYS.contains(&key.as_str()) || PLATFORMS.contains(&key.as_str())
+                    })
+                    .collect();
             }
             Some(_) => return Err(AwsError::sns_invalid("MessageStructure")),
         }
@@ -358,7 +340,8 @@ impl SnsService {
         Sequenced::New(prepared)
     }
 
-    /// Publishing straight to a phone number: captured, as lyrebird sends no SMS.
+    /// Publishing straight to a phone number: captured, as lyrebird sends no SMS; numbers on the
+    /// account's opt-out list get nothing.
     fn publish_sms(
         &self,
         ctx: &RequestContext,
@@ -369,9 +352,9 @@ impl SnsService {
             || phone.len() < 8
             || !phone[1..].bytes().all(|b| b.is_ascii_digit())
         {
-            return Err(AwsError::sns_invalid(
-                "PhoneNumber Reason: +1 is not valid to publish",
-            ));
+            return Err(AwsError::sns_invalid(format!(
+                "PhoneNumber Reason: {phone} is not valid to publish to"
+            )));
         }
         let message = match fields.message {
             Some(m) if !m.is_empty() => m,
@@ -379,6 +362,14 @@ impl SnsService {
         };
         check_attributes(&fields.message_attributes, "")?;
         let message_id = uuid::Uuid::new_v4().to_string();
+        if self.is_opted_out(&ctx.account, phone) {
+            // Accepted, as on AWS, but an opted-out number is sent nothing.
+            tracing::debug!(phone, "not sending SMS to an opted-out number");
+            return Ok(PublishOutput {
+                message_id,
+                sequence_number: None,
+            });
+        }
         self.deliveries.capture(Outgoing {
             kind: Kind::Notification,
             protocol: "sms".into(),
@@ -418,6 +409,35 @@ impl SnsService {
     }
 }
 
+/// The string members of a `MessageStructure=json` message; other values are ignored, as on AWS.
+pub(super) fn structured(message: &str) -> AwsResult<BTreeMap<String, String>> {
+    match serde_json::from_str(message) {
+        Ok(Value::Object(map)) => Ok(map
+            .into_iter()
+            .filter_map(|(key, value)| match value {
+                Value::String(v) => Some((key, v)),
+                _ => None,
+            })
+            .collect()),
+        _ => Err(AwsError::sns_invalid(
+            "Message Structure - JSON message body failed to parse",
+        )),
+    }
+}
+
+pub(super) fn no_default_entry() -> AwsError {
+    AwsError::sns_invalid("Message Structure - No default entry in JSON message body")
+}
+
+pub(super) fn check_subject(subject: Option<&str>) -> AwsResult<()> {
+    match subject {
+        Some(s) if s.is_empty() || s.chars().count() >= 100 || s.chars().any(char::is_control) => {
+            Err(AwsError::sns_invalid("Subject"))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(bytes)
@@ -439,7 +459,7 @@ fn check_fifo_id(parameter: &str, value: &str) -> AwsResult<()> {
     Ok(())
 }
 
-fn attributes_size(attributes: &MessageAttributes) -> usize {
+pub(super) fn attributes_size(attributes: &MessageAttributes) -> usize {
     attributes
         .iter()
         .map(|(k, v)| {
@@ -452,7 +472,7 @@ fn attributes_size(attributes: &MessageAttributes) -> usize {
 }
 
 /// SNS's message-attribute rules, with its error codes and wording.
-fn check_attributes(attributes: &MessageAttributes, prefix: &str) -> AwsResult<()> {
+pub(super) fn check_attributes(attributes: &MessageAttributes, prefix: &str) -> AwsResult<()> {
     let invalid = |m: String| AwsError::new(&codes::SNS_PARAMETER_VALUE_INVALID, m);
     for (name, value) in attributes {
         if let Some(bad) = name

@@ -313,6 +313,10 @@ impl SnsService {
                 subscription_arn: arn,
             });
         }
+        // Only new subscriptions: one to an endpoint deleted since is still returned above.
+        if protocol == "application" {
+            self.check_subscribable_endpoint(&endpoint)?;
+        }
         let needs_confirmation =
             matches!(protocol.as_str(), "http" | "https" | "email" | "email-json");
         state.confirmed = !needs_confirmation;
