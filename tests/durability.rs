@@ -650,3 +650,56 @@ async fn move_tasks_survive_a_restart() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn platform_applications_and_sms_settings_survive_a_crash() {
+    let dir = data_dir();
+    let mut server = start(&dir).await;
+    let sns = sns_client(&server.endpoint);
+    let app = sns
+        .create_platform_application()
+        .name("app")
+        .platform("GCM")
+        .attributes("PlatformCredential", "server-key")
+        .send()
+        .await
+        .unwrap()
+        .platform_application_arn
+        .unwrap();
+    let endpoint = sns
+        .create_platform_endpoint()
+        .platform_application_arn(&app)
+        .token("device-token")
+        .send()
+        .await
+        .unwrap()
+        .endpoint_arn
+        .unwrap();
+    sns.set_sms_attributes()
+        .attributes("DefaultSMSType", "Transactional")
+        .send()
+        .await
+        .unwrap();
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let server = start(&dir).await;
+    let sns = sns_client(&server.endpoint);
+    let attrs = sns
+        .get_endpoint_attributes()
+        .endpoint_arn(&endpoint)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    assert_eq!(attrs["Token"], "device-token");
+    let sms = sns
+        .get_sms_attributes()
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    assert_eq!(sms["DefaultSMSType"], "Transactional");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -92,6 +92,28 @@ impl SnsService {
     }
 
     pub async fn call(&self, ctx: &RequestContext, request: Request) -> AwsResult<Response> {
+        let changes_platform_state = matches!(
+            request,
+            Request::CreatePlatformApplication(_)
+                | Request::DeletePlatformApplication(_)
+                | Request::SetPlatformApplicationAttributes(_)
+                | Request::CreatePlatformEndpoint(_)
+                | Request::DeleteEndpoint(_)
+                | Request::SetEndpointAttributes(_)
+                | Request::SetSMSAttributes(_)
+                | Request::OptInPhoneNumber(_)
+                | Request::CreateSMSSandboxPhoneNumber(_)
+                | Request::DeleteSMSSandboxPhoneNumber(_)
+                | Request::VerifySMSSandboxPhoneNumber(_)
+        );
+        let response = self.dispatch(ctx, request)?;
+        if changes_platform_state {
+            self.persist_platform_state(ctx);
+        }
+        Ok(response)
+    }
+
+    fn dispatch(&self, ctx: &RequestContext, request: Request) -> AwsResult<Response> {
         Ok(match request {
             Request::CreateTopic(i) => Response::CreateTopic(self.create_topic(ctx, i)?),
             Request::DeleteTopic(i) => Response::DeleteTopic(self.delete_topic(ctx, i)?),

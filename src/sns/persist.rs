@@ -18,6 +18,8 @@ use super::topics::{Topic, TopicState};
 use super::SnsService;
 
 const SIGNING_KEY: &[u8] = b"sns_signing_key";
+const PLATFORMS: &[u8] = b"sns_platforms";
+const SMS: &[u8] = b"sns_sms";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct TopicRecord {
@@ -138,6 +140,36 @@ impl SnsService {
         );
     }
 
+    /// Writes the (small) platform-application and SMS state whole. The snapshots are taken and
+    /// handed to the store under their locks, so the last one written is the newest.
+    pub(super) fn persist_platform_state(&self, ctx: &RequestContext) {
+        if !self.store.persistent() {
+            return;
+        }
+        {
+            let platforms = self.platforms.read();
+            let value = serde_json::to_vec(&*platforms).unwrap_or_default();
+            self.submit(
+                ctx,
+                Change::Put {
+                    space: Space::Meta,
+                    key: PLATFORMS.to_vec(),
+                    value,
+                },
+            );
+        }
+        let sms = self.sms.lock();
+        let value = serde_json::to_vec(&*sms).unwrap_or_default();
+        self.submit(
+            ctx,
+            Change::Put {
+                space: Space::Meta,
+                key: SMS.to_vec(),
+                value,
+            },
+        );
+    }
+
     /// The signing identity kept in the store, or a new one (then kept).
     pub(super) fn load_or_create_signer(&self) -> Signer {
         let stored = self
@@ -187,6 +219,15 @@ impl SnsService {
                 }),
             };
             topics.insert(r.arn, Arc::new(topic));
+        }
+        for (key, value) in self.store.load(Space::Meta)? {
+            if key == PLATFORMS {
+                *self.platforms.write() = serde_json::from_slice(&value)
+                    .map_err(|e| format!("unreadable platform state: {e}"))?;
+            } else if key == SMS {
+                *self.sms.lock() = serde_json::from_slice(&value)
+                    .map_err(|e| format!("unreadable SMS state: {e}"))?;
+            }
         }
         let mut index = self.subscriptions.write();
         let mut per_topic: HashMap<String, Vec<Arc<Subscription>>> = HashMap::new();

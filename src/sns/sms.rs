@@ -204,6 +204,8 @@ impl SnsService {
             .or_default()
             .opted_out
             .insert(phone.to_string());
+        let ctx = RequestContext::internal(account, "", "");
+        self.persist_platform_state(&ctx);
         Ok(())
     }
 
