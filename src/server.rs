@@ -181,15 +181,6 @@ async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
     }))
 }
 
-/// LocalStack's health report, for tools that wait on it. (`HEAD` is answered too, with 200, as
-/// LocalStack does: axum routes HEAD to GET handlers and drops the body.)
-async fn localstack_health(State(app): State<Arc<App>>) -> impl IntoResponse {
-    (
-        [(http::header::CONTENT_TYPE, "application/json")],
-        crate::health::localstack_report(&app),
-    )
-}
-
 /// Wipes all state in every account and region, so test suites can isolate tests.
 async fn reset(State(app): State<Arc<App>>) -> impl IntoResponse {
     app.sns.reset();
@@ -218,6 +209,15 @@ async fn signing_certificate(State(app): State<Arc<App>>) -> impl IntoResponse {
     (
         [(http::header::CONTENT_TYPE, "application/x-pem-file")],
         pem,
+    )
+}
+
+/// LocalStack's health report, for tools that wait on it. (`HEAD` is answered too, with 200, as
+/// LocalStack does: axum routes HEAD to GET handlers and drops the body.)
+async fn localstack_health(State(app): State<Arc<App>>) -> impl IntoResponse {
+    (
+        [(http::header::CONTENT_TYPE, "application/json")],
+        crate::health::localstack_report(&app),
     )
 }
 
