@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod health;
 pub mod protocol;
 pub mod server;
 pub mod sns;

@@ -1,13 +1,40 @@
 use std::sync::Arc;
+use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use lyrebird::server::{serve, App};
 use lyrebird::Config;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+#[derive(Parser)]
+#[command(
+    name = "lyrebird",
+    version,
+    about = "AWS SQS and SNS wire-protocol emulator"
+)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Exit 0 if the lyrebird at --host/--port answers its health endpoint within 2 s, else 1
+    ///
+    /// For Docker's HEALTHCHECK, so the image needs no curl. Give --host/--port before the
+    /// command (`lyrebird --port 4567 healthcheck`) or as LYREBIRD_HOST/LYREBIRD_PORT; a
+    /// wildcard host (0.0.0.0, ::) is probed on loopback.
+    Healthcheck,
+}
+
 fn main() -> std::process::ExitCode {
-    let config = Config::parse();
+    let Cli { config, command } = Cli::parse();
+    if let Some(Command::Healthcheck) = command {
+        return healthcheck(&config);
+    }
     let filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|f| EnvFilter::try_new(f).ok())
@@ -36,6 +63,19 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lyrebird: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn healthcheck(config: &Config) -> std::process::ExitCode {
+    match lyrebird::health::probe(&config.host, config.port, Duration::from_secs(2)) {
+        Ok(status) => {
+            println!("healthy: {status}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {e}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{codes, AwsError};
+use crate::health::ServiceStates;
 use crate::protocol;
 use crate::sns::SnsService;
 use crate::sqs::{SqsOptions, SqsService};
@@ -36,6 +37,8 @@ pub struct App {
     pub started: Instant,
     /// `host:port` for queue URLs when a request carries no Host header.
     pub default_host: String,
+    /// Services asked something so far (LocalStack's health reports them as running).
+    pub service_states: ServiceStates,
 }
 
 impl App {
@@ -75,6 +78,7 @@ impl App {
             clock,
             started: Instant::now(),
             default_host: format!("localhost:{}", local_addr.port()),
+            service_states: ServiceStates::default(),
             config,
         })
     }
@@ -83,6 +87,7 @@ impl App {
 pub fn router(app: Arc<App>) -> Router {
     let mut router = Router::new()
         .route("/_lyrebird/health", get(health))
+        .route("/_localstack/health", get(localstack_health))
         .route("/_lyrebird/reset", post(reset))
         .route(
             "/_lyrebird/sns/deliveries",
@@ -237,6 +242,15 @@ async fn signing_certificate(State(app): State<Arc<App>>) -> impl IntoResponse {
     (
         [(http::header::CONTENT_TYPE, "application/x-pem-file")],
         pem,
+    )
+}
+
+/// LocalStack's health report, for tools that wait on it. (`HEAD` is answered too, with 200, as
+/// LocalStack does: axum routes HEAD to GET handlers and drops the body.)
+async fn localstack_health(State(app): State<Arc<App>>) -> impl IntoResponse {
+    (
+        [(http::header::CONTENT_TYPE, "application/json")],
+        crate::health::localstack_report(&app),
     )
 }
 

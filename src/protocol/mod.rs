@@ -38,6 +38,14 @@ enum Service {
 }
 
 impl Service {
+    fn health_service(self) -> crate::health::Service {
+        match self {
+            Service::Sqs => crate::health::Service::Sqs,
+            Service::Sns => crate::health::Service::Sns,
+            Service::Sts => crate::health::Service::Sts,
+        }
+    }
+
     fn namespace(self) -> &'static str {
         match self {
             Service::Sqs => sqs_query::NAMESPACE,
@@ -145,6 +153,7 @@ async fn sqs_json(
     target: &str,
     body: Result<Bytes, AwsError>,
 ) -> Response<Body> {
+    app.service_states.mark_used(crate::health::Service::Sqs);
     let result = async {
         let body = body?;
         let (service, name) = target.split_once('.').unwrap_or(("", target));
@@ -205,6 +214,7 @@ async fn query(
         return ("-".into(), xml_error(ctx, Service::Sqs, &e));
     };
     let service = query_service(ctx, &params, &action, queue_path.is_some());
+    app.service_states.mark_used(service.health_service());
     let response = match service {
         Service::Sqs => {
             if let Some(path) = queue_path {
