@@ -33,26 +33,44 @@ fn free_port() -> u16 {
 }
 
 async fn start(dir: &Path) -> Server {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_lyrebird"))
-        .args(["--port", &port.to_string(), "--data-dir"])
+    // Port 0: the server picks a free port and says which; tests running side by side can
+    // never race for the same one.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lyrebird"))
+        .args(["--port", "0", "--data-dir"])
         .arg(dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("lyrebird starts");
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(r) = reqwest::get(format!("{endpoint}/_lyrebird/health")).await {
-            if r.status().is_success() {
-                break;
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let _ = tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                );
             }
         }
-        assert!(Instant::now() < deadline, "server did not come up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    });
+    let address = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)))
+        .await
+        .unwrap()
+        .expect("server says where it listens");
+    let endpoint = format!("http://{address}");
+    let health = reqwest::get(format!("{endpoint}/_lyrebird/health"))
+        .await
+        .unwrap();
+    assert!(health.status().is_success());
     Server { child, endpoint }
 }
 
