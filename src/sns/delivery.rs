@@ -409,7 +409,9 @@ impl SnsService {
                 ("TopicArn", topic.arn.as_str()),
                 ("Type", "Notification"),
             ]);
-            let signature = self.signer().sign(&string_to_sign(&signed), version);
+            let signature = p.signature_of(message, || {
+                self.signer().sign(&string_to_sign(&signed), version)
+            });
             doc.field("SignatureVersion", version.as_str())
                 .field("Signature", &signature)
                 .field("SigningCertURL", &self.signing_cert_url(ctx));

@@ -54,6 +54,9 @@ pub struct Prepared {
     pub sequence_number: Option<String>,
     /// Publish time, the envelope's `Timestamp`.
     pub timestamp_ms: u64,
+    /// Signatures already made, by message text: the string to sign names no subscription, so
+    /// one RSA signature serves every subscriber that gets the same message.
+    pub signatures: Arc<parking_lot::Mutex<Vec<(String, String)>>>,
 }
 
 impl Prepared {
@@ -63,6 +66,17 @@ impl Prepared {
             .get(protocol)
             .map(String::as_str)
             .unwrap_or(&self.message)
+    }
+
+    /// The signature of the notification carrying `message`, made once.
+    pub fn signature_of(&self, message: &str, sign: impl FnOnce() -> String) -> String {
+        let mut made = self.signatures.lock();
+        if let Some((_, signature)) = made.iter().find(|(m, _)| m == message) {
+            return signature.clone();
+        }
+        let signature = sign();
+        made.push((message.to_string(), signature.clone()));
+        signature
     }
 }
 
@@ -293,6 +307,7 @@ impl SnsService {
             deduplication_id,
             sequence_number: None,
             timestamp_ms: self.now_ms(),
+            signatures: Default::default(),
         })
     }
 
