@@ -1247,3 +1247,154 @@ fn the_binary_refuses_to_start_on_a_bad_template() {
         ],
     );
 }
+
+const EXAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/order-pipeline/template.yaml"
+);
+
+/// The example pipeline end to end with the AWS SDKs: routing by priority, the envelope the
+/// consumers parse, the poison order's three failed receives and its dead-lettering, and the
+/// redrive back with a message move task.
+#[tokio::test]
+async fn example_order_pipeline_runs_end_to_end() {
+    let server = start(vec![EXAMPLE.into()], &[]).await;
+    let (sqs, sns) = (sqs(&server), sns(&server));
+    let outputs: HashMap<String, String> = server
+        .app
+        .init_outputs
+        .iter()
+        .map(|o| (o.output_key.clone(), o.output_value.clone()))
+        .collect();
+    let critical = &outputs["CriticalOrdersQueueUrl"];
+    let standard = &outputs["StandardOrdersQueueUrl"];
+    let dlq = &outputs["CriticalOrdersDLQUrl"];
+
+    for (order, p, data) in [
+        ("o-high", "HIGH", true),
+        ("o-medium", "MEDIUM", true),
+        ("o-low", "LOW", true),
+        ("o-poison", "HIGH", false),
+    ] {
+        let mut event = serde_json::json!({
+            "eventId": format!("e-{order}"), "eventType": "ORDER_CREATED", "orderId": order,
+            "version": "2.0", "metadata": {"priority": p, "correlationId": format!("c-{order}")},
+        });
+        if data {
+            event["data"] = serde_json::json!({"customerId": "c-1", "totalAmount": 100});
+        }
+        sns.publish()
+            .topic_arn(&outputs["OrderEventsTopicArn"])
+            .message(event.to_string())
+            .subject("Order Event: ORDER_CREATED")
+            .message_attributes("priority", priority(p))
+            .message_attributes("orderId", priority(order))
+            .message_attributes("eventType", priority("ORDER_CREATED"))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // The consumer: a valid order is deleted, one without data fails and is released at once.
+    let mut handled = Vec::new();
+    let mut poison_receives = Vec::new();
+    loop {
+        let messages = sqs
+            .receive_message()
+            .queue_url(critical)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+            )
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for m in messages {
+            let envelope = json(m.body().unwrap());
+            assert_eq!(envelope["Type"], "Notification");
+            assert_eq!(envelope["Subject"], "Order Event: ORDER_CREATED");
+            assert_eq!(envelope["MessageAttributes"]["priority"]["Value"], "HIGH");
+            let event = json(envelope["Message"].as_str().unwrap());
+            let order = event["orderId"].as_str().unwrap().to_string();
+            if event.get("data").is_none() {
+                let count = &m.attributes().unwrap()
+                    [&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount];
+                poison_receives.push(count.clone());
+                sqs.change_message_visibility()
+                    .queue_url(critical)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .unwrap();
+            } else {
+                handled.push(order);
+                sqs.delete_message()
+                    .queue_url(critical)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    assert_eq!(handled, ["o-high"]);
+    assert_eq!(poison_receives, ["1", "2", "3"], "maxReceiveCount is 3");
+    let mut standard_orders: Vec<String> = drain(&sqs, standard)
+        .await
+        .iter()
+        .map(|b| {
+            let order = json(json(b)["Message"].as_str().unwrap());
+            order["orderId"].as_str().unwrap().to_string()
+        })
+        .collect();
+    standard_orders.sort();
+    assert_eq!(standard_orders, ["o-low", "o-medium"]);
+    let dlq_name = dlq.rsplit('/').next().unwrap();
+    assert_eq!(
+        queue_attributes(&sqs, dlq_name).await["ApproximateNumberOfMessages"],
+        "1",
+        "moved on the 4th receive"
+    );
+
+    // The handler is fixed: redrive the dead-letter queue to its source with a move task.
+    let dlq_arn = &outputs["CriticalOrdersDLQArn"];
+    sqs.start_message_move_task()
+        .source_arn(dlq_arn)
+        .send()
+        .await
+        .unwrap();
+    let mut status = String::new();
+    for _ in 0..50 {
+        let tasks = sqs
+            .list_message_move_tasks()
+            .source_arn(dlq_arn)
+            .send()
+            .await
+            .unwrap()
+            .results
+            .unwrap_or_default();
+        status = tasks[0].status().unwrap_or_default().to_string();
+        if status == "COMPLETED" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, "COMPLETED");
+    let redriven = drain(&sqs, critical).await;
+    assert_eq!(redriven.len(), 1);
+    assert_eq!(
+        json(json(&redriven[0])["Message"].as_str().unwrap())["orderId"],
+        "o-poison"
+    );
+    assert_eq!(
+        queue_attributes(&sqs, dlq_name).await["ApproximateNumberOfMessages"],
+        "0"
+    );
+    server.stop().await;
+}
