@@ -36,7 +36,7 @@ pub struct NoResources;
 impl Resources for NoResources {
     fn reference(&self, id: &str) -> EvalResult<Value> {
         invalid(format!(
-            "conditions can only refer to parameters, not to resource {id}"
+            "conditions can only refer to parameters, and {id} is not one"
         ))
     }
 
