@@ -52,6 +52,21 @@ pub struct Config {
     #[arg(long, env = "LYREBIRD_DURABILITY", value_enum, default_value_t = Durability::Strict)]
     pub durability: Durability,
 
+    /// CloudFormation/SAM template to apply at start-up (repeatable; comma-separated in the
+    /// environment). Applying is idempotent: an unchanged template on a kept data directory
+    /// changes nothing, a changed property is updated.
+    #[arg(long = "init", env = "LYREBIRD_INIT", value_delimiter = ',')]
+    pub init: Vec<PathBuf>,
+
+    /// Directory whose `*.yaml`, `*.yml` and `*.json` templates are applied at start-up, by
+    /// name, after the `--init` ones.
+    #[arg(long, env = "LYREBIRD_INIT_DIR")]
+    pub init_dir: Option<PathBuf>,
+
+    /// Template parameter override, `KEY=VALUE` (repeatable; `;`-separated in the environment).
+    #[arg(long = "param", env = "LYREBIRD_PARAMS", value_delimiter = ';')]
+    pub params: Vec<String>,
+
     /// Enable test-only endpoints such as `POST /_lyrebird/clock/advance`.
     #[arg(long, env = "LYREBIRD_TEST_ENDPOINTS", default_value_t = false)]
     pub test_endpoints: bool,
@@ -71,6 +86,9 @@ impl Default for Config {
             // Embedded servers (tests) keep nothing unless asked to.
             in_memory: true,
             durability: Durability::Strict,
+            init: Vec::new(),
+            init_dir: None,
+            params: Vec::new(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod sns;
 pub mod sqs;
 pub mod store;
 pub mod sts;
+pub mod template;
 
 pub use config::Config;
 pub use server::{spawn, RunningServer};

@@ -39,6 +39,8 @@ pub struct App {
     pub default_host: String,
     /// Services asked something so far (LocalStack's health reports them as running).
     pub service_states: ServiceStates,
+    /// Outputs of the templates applied at start-up (`--init`).
+    pub init_outputs: Vec<crate::template::Output>,
 }
 
 impl App {
@@ -71,14 +73,19 @@ impl App {
                 "restored state"
             );
         }
+        let default_host = format!("localhost:{}", local_addr.port());
+        // Templates go on top of the restored state, before the first request is accepted (and
+        // are applied again at every start, so their writes need no flush of their own).
+        let init_outputs = crate::template::provision(&config, &sqs, &sns, &default_host)?;
         Ok(App {
             sns,
             sqs,
             store,
             clock,
             started: Instant::now(),
-            default_host: format!("localhost:{}", local_addr.port()),
+            default_host,
             service_states: ServiceStates::default(),
+            init_outputs,
             config,
         })
     }
@@ -94,7 +101,8 @@ pub fn router(app: Arc<App>) -> Router {
             get(sns_deliveries).delete(clear_sns_deliveries),
         )
         .route("/_lyrebird/sns/opt-outs", post(sns_opt_out))
-        .route(crate::sns::delivery::CERT_PATH, get(signing_certificate));
+        .route(crate::sns::delivery::CERT_PATH, get(signing_certificate))
+        .route("/_lyrebird/init/outputs", get(init_outputs));
     if app.config.test_endpoints {
         router = router.route("/_lyrebird/clock/advance", post(advance_clock));
     }
@@ -210,6 +218,12 @@ async fn sns_deliveries(
     axum::extract::Query(filter): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> impl IntoResponse {
     Json(app.sns.deliveries().list(&filter))
+}
+
+/// The `Outputs` of the templates applied at start-up, as CloudFormation's DescribeStacks
+/// shapes them.
+async fn init_outputs(State(app): State<Arc<App>>) -> impl IntoResponse {
+    Json(serde_json::json!({ "Outputs": app.init_outputs }))
 }
 
 async fn clear_sns_deliveries(State(app): State<Arc<App>>) -> impl IntoResponse {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs tests/clients/sqs_scenario.py against a freshly built lyrebird with two boto3s:
+# Runs tests/clients/sqs_scenario.py against a freshly built lyrebird with two boto3s (and
+# examples/order-pipeline/pipeline.py with the current one):
 #   current  - latest boto3 from PyPI (SQS over AWS JSON 1.0)
 #   query    - boto3/botocore 1.34.89, the last release speaking the SQS query protocol
 # Virtualenvs are cached in ${LYREBIRD_CLIENT_CACHE:-/tmp/lyrebird-clients}.
@@ -91,6 +92,40 @@ for name in current query; do
         status=1
     fi
 done
+
+# The example order pipeline as a user runs it: lyrebird provisioned from its SAM template
+# (--init), then examples/order-pipeline/pipeline.py with the current boto3.
+echo "== order pipeline example"
+pipeline_port="$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+pipeline_log="$(mktemp "${TMPDIR:-/tmp}/lyrebird-pipeline-server.XXXXXX.log")"
+"$bin" --in-memory --host 127.0.0.1 --port "$pipeline_port" \
+    --init "$root/examples/order-pipeline/template.yaml" >"$pipeline_log" 2>&1 &
+pipeline_pid=$!
+trap 'cleanup; kill "$pipeline_pid" 2>/dev/null || true' EXIT INT TERM
+pipeline_endpoint="http://127.0.0.1:$pipeline_port"
+for _ in $(seq 1 100); do
+    "$python" -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1] + '/_lyrebird/health', timeout=1)" \
+        "$pipeline_endpoint" 2>/dev/null && break
+    kill -0 "$pipeline_pid" 2>/dev/null || break
+    sleep 0.1
+done
+out="$cache/pipeline.out"
+rc=0
+AWS_ENDPOINT_URL="$pipeline_endpoint" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+    AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+    "$cache/current/bin/python" "$root/examples/order-pipeline/pipeline.py" >"$out" 2>&1 || rc=$?
+grep -v '^PASS ' "$out" | sed "s/^/[pipeline] /"
+summary="$(tail -n 1 "$out")"
+if [[ "$summary" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+    total_passed=$((total_passed + BASH_REMATCH[1]))
+    total_failed=$((total_failed + BASH_REMATCH[2]))
+else
+    total_failed=$((total_failed + 1))
+fi
+if [[ $rc -ne 0 ]]; then
+    status=1
+    echo "lyrebird log:" && cat "$pipeline_log"
+fi
 
 echo "clients: $total_passed passed, $total_failed failed"
 exit "$status"

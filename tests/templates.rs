@@ -1,0 +1,1400 @@
+//! Provisioning from CloudFormation/SAM templates (`--init`): the seed's SAM template as
+//! published, parameters, conditions, both intrinsic forms, idempotent re-application, outputs,
+//! and the errors a bad template stops start-up with.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_sdk_sns::types::MessageAttributeValue;
+use aws_sdk_sqs::types::QueueAttributeName;
+use common::*;
+use lyrebird::{Config, RunningServer};
+
+const SEED: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/seed-000-template.yaml"
+);
+const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:000000000000:order-events-dev";
+
+/// A directory of its own under the system temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "lyrebird-templates-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn config(init: Vec<PathBuf>, params: &[&str]) -> Config {
+    Config {
+        port: 0,
+        test_endpoints: true,
+        init,
+        params: params.iter().map(|p| p.to_string()).collect(),
+        ..Config::default()
+    }
+}
+
+async fn start(init: Vec<PathBuf>, params: &[&str]) -> RunningServer {
+    lyrebird::spawn(config(init, params))
+        .await
+        .expect("server starts with the template")
+}
+
+/// The start-up error a template causes.
+async fn start_error(text: &str, params: &[&str]) -> String {
+    let dir = TempDir::new();
+    let path = dir.write("bad.yaml", text);
+    match lyrebird::spawn(config(vec![path], params)).await {
+        Ok(_) => panic!("start-up should fail for:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Applies the templates again to a running server's state, as a restart would.
+fn reapply(server: &RunningServer, init: Vec<PathBuf>, params: &[&str]) {
+    let app = &server.app;
+    let config = Config {
+        init,
+        params: params.iter().map(|p| p.to_string()).collect(),
+        ..app.config.clone()
+    };
+    lyrebird::template::provision(&config, &app.sqs, &app.sns, &app.default_host)
+        .expect("template re-applies");
+}
+
+async fn queue_url(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    sqs.get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("queue {name}: {e:?}"))
+        .queue_url
+        .unwrap()
+}
+
+async fn queue_attributes(sqs: &aws_sdk_sqs::Client, name: &str) -> HashMap<String, String> {
+    let url = queue_url(sqs, name).await;
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k.as_str().to_string(), v))
+        .collect()
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+/// Subscriptions of a topic: endpoint → attributes.
+async fn subscriptions(
+    sns: &aws_sdk_sns::Client,
+    topic: &str,
+) -> HashMap<String, HashMap<String, String>> {
+    let list = sns
+        .list_subscriptions_by_topic()
+        .topic_arn(topic)
+        .send()
+        .await
+        .unwrap()
+        .subscriptions
+        .unwrap_or_default();
+    let mut out = HashMap::new();
+    for sub in list {
+        let attributes = sns
+            .get_subscription_attributes()
+            .subscription_arn(sub.subscription_arn().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap_or_default();
+        out.insert(sub.endpoint().unwrap().to_string(), attributes);
+    }
+    out
+}
+
+fn queue_arn(name: &str) -> String {
+    format!("arn:aws:sqs:us-east-1:000000000000:{name}")
+}
+
+fn priority(value: &str) -> MessageAttributeValue {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .unwrap()
+}
+
+/// Receives and deletes everything visible in a queue; returns the bodies.
+async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
+    let mut bodies = Vec::new();
+    loop {
+        let messages = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if messages.is_empty() {
+            return bodies;
+        }
+        for m in messages {
+            bodies.push(m.body().unwrap().to_string());
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn seed_text() -> String {
+    std::fs::read_to_string(SEED).unwrap()
+}
+
+#[tokio::test]
+async fn seed_template_creates_topic_queues_and_filtered_subscriptions() {
+    let server = start(vec![SEED.into()], &[]).await;
+    let (sqs, sns) = (sqs(&server), sns(&server));
+
+    let mut names: Vec<String> = sqs
+        .list_queues()
+        .send()
+        .await
+        .unwrap()
+        .queue_urls
+        .unwrap_or_default()
+        .iter()
+        .map(|u| u.rsplit('/').next().unwrap().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "critical-orders-dev",
+            "critical-orders-dlq-dev",
+            "standard-orders-dev",
+            "standard-orders-dlq-dev"
+        ]
+    );
+
+    let critical = queue_attributes(&sqs, "critical-orders-dev").await;
+    assert_eq!(critical["VisibilityTimeout"], "300");
+    assert_eq!(critical["MessageRetentionPeriod"], "1209600");
+    assert_eq!(
+        json(&critical["RedrivePolicy"]),
+        serde_json::json!({"deadLetterTargetArn": queue_arn("critical-orders-dlq-dev"), "maxReceiveCount": 3})
+    );
+    let standard = queue_attributes(&sqs, "standard-orders-dev").await;
+    assert_eq!(standard["VisibilityTimeout"], "300");
+    assert_eq!(standard["MessageRetentionPeriod"], "345600", "the default");
+    assert_eq!(
+        json(&standard["RedrivePolicy"]),
+        serde_json::json!({"deadLetterTargetArn": queue_arn("standard-orders-dlq-dev"), "maxReceiveCount": 5})
+    );
+    for dlq in ["critical-orders-dlq-dev", "standard-orders-dlq-dev"] {
+        let attributes = queue_attributes(&sqs, dlq).await;
+        assert_eq!(attributes["MessageRetentionPeriod"], "1209600");
+        assert!(!attributes.contains_key("RedrivePolicy"));
+    }
+
+    let topics = sns.list_topics().send().await.unwrap().topics.unwrap();
+    assert_eq!(topics.len(), 1);
+    assert_eq!(topics[0].topic_arn(), Some(TOPIC_ARN));
+    let topic = sns
+        .get_topic_attributes()
+        .topic_arn(TOPIC_ARN)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    assert_eq!(topic["DisplayName"], "Order Processing Events");
+
+    let subs = subscriptions(&sns, TOPIC_ARN).await;
+    assert_eq!(subs.len(), 2);
+    let critical_sub = &subs[&queue_arn("critical-orders-dev")];
+    assert_eq!(critical_sub["Protocol"], "sqs");
+    assert_eq!(
+        json(&critical_sub["FilterPolicy"]),
+        serde_json::json!({"priority": ["HIGH"]})
+    );
+    assert_eq!(critical_sub["FilterPolicyScope"], "MessageAttributes");
+    assert_eq!(critical_sub["RawMessageDelivery"], "false");
+    let standard_sub = &subs[&queue_arn("standard-orders-dev")];
+    assert_eq!(
+        json(&standard_sub["FilterPolicy"]),
+        serde_json::json!({"priority": ["MEDIUM", "LOW"]})
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn orders_are_routed_by_priority() {
+    let server = start(vec![SEED.into()], &[]).await;
+    let (sqs, sns) = (sqs(&server), sns(&server));
+    for p in ["HIGH", "MEDIUM", "LOW"] {
+        sns.publish()
+            .topic_arn(TOPIC_ARN)
+            .message(format!(r#"{{"orderId":"o-{p}"}}"#))
+            .subject("Order Event: ORDER_CREATED")
+            .message_attributes("priority", priority(p))
+            .send()
+            .await
+            .unwrap();
+    }
+    let orders = |bodies: Vec<String>| -> Vec<String> {
+        let mut ids: Vec<String> = bodies
+            .iter()
+            .map(|b| {
+                let envelope = json(b);
+                assert_eq!(envelope["Type"], "Notification");
+                assert_eq!(envelope["TopicArn"], TOPIC_ARN);
+                json(envelope["Message"].as_str().unwrap())["orderId"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        ids.sort();
+        ids
+    };
+    let critical = queue_url(&sqs, "critical-orders-dev").await;
+    let standard = queue_url(&sqs, "standard-orders-dev").await;
+    assert_eq!(orders(drain(&sqs, &critical).await), ["o-HIGH"]);
+    assert_eq!(orders(drain(&sqs, &standard).await), ["o-LOW", "o-MEDIUM"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn parameter_overrides_replace_defaults() {
+    let server = start(vec![SEED.into()], &["Environment=prod"]).await;
+    let sqs = sqs(&server);
+    let attributes = queue_attributes(&sqs, "critical-orders-prod").await;
+    assert_eq!(
+        json(&attributes["RedrivePolicy"])["deadLetterTargetArn"],
+        queue_arn("critical-orders-dlq-prod")
+    );
+    assert!(sqs
+        .get_queue_url()
+        .queue_name("critical-orders-dev")
+        .send()
+        .await
+        .is_err());
+    assert_eq!(
+        server.app.init_outputs[0].output_value,
+        "arn:aws:sns:us-east-1:000000000000:order-events-prod"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn outputs_are_served_as_json() {
+    let server = start(vec![SEED.into()], &[]).await;
+    let body = json(
+        &http()
+            .get(format!("{}/_lyrebird/init/outputs", server.endpoint()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        body,
+        serde_json::json!({"Outputs": [{
+            "StackName": "seed-000-template",
+            "OutputKey": "OrderEventsTopicArn",
+            "OutputValue": TOPIC_ARN,
+            "Description": "Order Events SNS Topic ARN",
+            "ExportName": "seed-000-template-OrderEventsTopic",
+        }]})
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn reapplying_an_unchanged_template_changes_nothing() {
+    let server = start(vec![SEED.into()], &[]).await;
+    let (sqs, sns) = (sqs(&server), sns(&server));
+    let critical = queue_url(&sqs, "critical-orders-dev").await;
+    sqs.send_message()
+        .queue_url(&critical)
+        .message_body("kept")
+        .send()
+        .await
+        .unwrap();
+    let before = queue_attributes(&sqs, "critical-orders-dev").await;
+    let subs_before = sns
+        .list_subscriptions()
+        .send()
+        .await
+        .unwrap()
+        .subscriptions
+        .unwrap();
+    advance_clock(&server, 5.0).await;
+
+    reapply(&server, vec![SEED.into()], &[]);
+
+    let after = queue_attributes(&sqs, "critical-orders-dev").await;
+    assert_eq!(
+        after["LastModifiedTimestamp"],
+        before["LastModifiedTimestamp"]
+    );
+    assert_eq!(after, before);
+    let subs_after = sns
+        .list_subscriptions()
+        .send()
+        .await
+        .unwrap()
+        .subscriptions
+        .unwrap();
+    let arns = |subs: &[aws_sdk_sns::types::Subscription]| {
+        let mut arns: Vec<String> = subs
+            .iter()
+            .map(|s| s.subscription_arn().unwrap().to_string())
+            .collect();
+        arns.sort();
+        arns
+    };
+    assert_eq!(arns(&subs_after), arns(&subs_before));
+    assert_eq!(server.app.sqs.queue_count(), 4);
+    assert_eq!(server.app.sns.topic_count(), 1);
+    assert_eq!(drain(&sqs, &critical).await, ["kept"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn reapplying_a_changed_template_updates_what_changed() {
+    let server = start(vec![SEED.into()], &[]).await;
+    let (sqs, sns) = (sqs(&server), sns(&server));
+    let before = queue_attributes(&sqs, "critical-orders-dev").await;
+    advance_clock(&server, 5.0).await;
+
+    let changed = seed_text()
+        .replacen("VisibilityTimeout: 300", "VisibilityTimeout: 120", 1)
+        .replacen("      MessageRetentionPeriod: 1209600 # 14 days\n", "", 1)
+        .replacen("maxReceiveCount: 3", "maxReceiveCount: 4", 1)
+        .replacen("priority: ['HIGH']", "priority: ['HIGH', 'URGENT']", 1)
+        .replacen(
+            "DisplayName: 'Order Processing Events'",
+            "DisplayName: 'Orders'\n      Tags:\n        - Key: team\n          Value: orders",
+            1,
+        );
+    let dir = TempDir::new();
+    reapply(&server, vec![dir.write("template.yaml", &changed)], &[]);
+
+    let after = queue_attributes(&sqs, "critical-orders-dev").await;
+    assert_eq!(after["VisibilityTimeout"], "120");
+    assert_eq!(
+        after["MessageRetentionPeriod"], "345600",
+        "back to the default"
+    );
+    assert_eq!(json(&after["RedrivePolicy"])["maxReceiveCount"], 4);
+    assert_ne!(
+        after["LastModifiedTimestamp"],
+        before["LastModifiedTimestamp"]
+    );
+    let standard = queue_attributes(&sqs, "standard-orders-dev").await;
+    assert_eq!(standard["VisibilityTimeout"], "300", "untouched");
+
+    let subs = subscriptions(&sns, TOPIC_ARN).await;
+    assert_eq!(subs.len(), 2, "updated in place, not subscribed again");
+    assert_eq!(
+        json(&subs[&queue_arn("critical-orders-dev")]["FilterPolicy"]),
+        serde_json::json!({"priority": ["HIGH", "URGENT"]})
+    );
+    let topic = sns
+        .get_topic_attributes()
+        .topic_arn(TOPIC_ARN)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    assert_eq!(topic["DisplayName"], "Orders");
+    let tags = sns
+        .list_tags_for_resource()
+        .resource_arn(TOPIC_ARN)
+        .send()
+        .await
+        .unwrap()
+        .tags
+        .unwrap();
+    assert_eq!(tags.len(), 1);
+    assert_eq!((tags[0].key(), tags[0].value()), ("team", "orders"));
+
+    // And back: the tag goes, the filter policy is restored.
+    reapply(&server, vec![SEED.into()], &[]);
+    let tags = sns
+        .list_tags_for_resource()
+        .resource_arn(TOPIC_ARN)
+        .send()
+        .await
+        .unwrap()
+        .tags
+        .unwrap_or_default();
+    assert!(tags.is_empty());
+    let subs = subscriptions(&sns, TOPIC_ARN).await;
+    assert_eq!(
+        json(&subs[&queue_arn("critical-orders-dev")]["FilterPolicy"]),
+        serde_json::json!({"priority": ["HIGH"]})
+    );
+    server.stop().await;
+}
+
+/// The `lyrebird` binary on a data directory with the seed template, killed when dropped.
+struct Process(std::process::Child, String);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn start_process(data: &Path) -> Process {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_lyrebird"))
+        .args(["--port", &port.to_string(), "--data-dir"])
+        .arg(data)
+        .args(["--init", SEED])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("lyrebird starts");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let process = Process(child, endpoint.clone());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !http()
+        .get(format!("{endpoint}/_lyrebird/health"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server did not come up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    process
+}
+
+fn sqs_at(endpoint: &str) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "secret", None, None, "test",
+        ))
+        .endpoint_url(endpoint)
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn restarting_on_a_data_directory_keeps_queues_and_messages() {
+    let data = TempDir::new();
+    let first = start_process(&data.0).await;
+    let sqs = sqs_at(&first.1);
+    let url = queue_url(&sqs, "critical-orders-dev").await;
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body("survives")
+        .send()
+        .await
+        .unwrap();
+    let before = queue_attributes(&sqs, "critical-orders-dev").await;
+    drop(first);
+
+    let second = start_process(&data.0).await;
+    let sqs = sqs_at(&second.1);
+    let after = queue_attributes(&sqs, "critical-orders-dev").await;
+    assert_eq!(after["CreatedTimestamp"], before["CreatedTimestamp"]);
+    assert_eq!(
+        after["LastModifiedTimestamp"],
+        before["LastModifiedTimestamp"]
+    );
+    assert_eq!(after["ApproximateNumberOfMessages"], "1");
+    let url = queue_url(&sqs, "critical-orders-dev").await;
+    assert_eq!(drain(&sqs, &url).await, ["survives"]);
+}
+
+/// The same stack written with short-form tags in YAML and with long forms in JSON.
+const SHORT_FORM: &str = r#"
+Parameters:
+  Env:
+    Type: String
+    Default: dev
+    AllowedValues: [dev, prod]
+  Zones:
+    Type: CommaDelimitedList
+    Default: "a,b,c"
+Mappings:
+  Sizes:
+    dev: {Timeout: 45}
+    prod: {Timeout: 600}
+Conditions:
+  IsProd: !Equals [!Ref Env, prod]
+  IsDev: !Not [!Condition IsProd]
+  Both: !And [!Condition IsDev, !Equals [!Select [1, !Ref Zones], b]]
+Resources:
+  Dlq:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Join ['-', [!Ref AWS::StackName, dlq, !Select [0, !Split [',', 'x,y']]]]
+  Work:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub
+        - '${Prefix}-work-${Env}'
+        - Prefix: !Ref AWS::StackName
+      VisibilityTimeout: !FindInMap [Sizes, !Ref Env, Timeout]
+      DelaySeconds: !If [IsProd, 5, !Ref AWS::NoValue]
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt [Dlq, Arn]
+        maxReceiveCount: !If [Both, 2, 9]
+      Tags:
+        - Key: dlq-name
+          Value: !GetAtt Dlq.QueueName
+        - Key: where
+          Value: !Sub '${AWS::Region}/${AWS::AccountId}/${AWS::Partition}/${AWS::URLSuffix}'
+  ProdOnly:
+    Type: AWS::SQS::Queue
+    Condition: IsProd
+    Properties:
+      QueueName: prod-only
+Outputs:
+  WorkUrl:
+    Value: !Ref Work
+  WorkArn:
+    Value: !GetAtt Work.Arn
+"#;
+
+const LONG_FORM: &str = r#"{
+  "Parameters": {
+    "Env": {"Type": "String", "Default": "dev", "AllowedValues": ["dev", "prod"]},
+    "Zones": {"Type": "CommaDelimitedList", "Default": "a,b,c"}
+  },
+  "Mappings": {"Sizes": {"dev": {"Timeout": 45}, "prod": {"Timeout": 600}}},
+  "Conditions": {
+    "IsProd": {"Fn::Equals": [{"Ref": "Env"}, "prod"]},
+    "IsDev": {"Fn::Not": [{"Condition": "IsProd"}]},
+    "Both": {"Fn::And": [{"Condition": "IsDev"}, {"Fn::Equals": [{"Fn::Select": [1, {"Ref": "Zones"}]}, "b"]}]}
+  },
+  "Resources": {
+    "Dlq": {
+      "Type": "AWS::SQS::Queue",
+      "Properties": {
+        "QueueName": {"Fn::Join": ["-", [{"Ref": "AWS::StackName"}, "dlq", {"Fn::Select": [0, {"Fn::Split": [",", "x,y"]}]}]]}
+      }
+    },
+    "Work": {
+      "Type": "AWS::SQS::Queue",
+      "Properties": {
+        "QueueName": {"Fn::Sub": ["${Prefix}-work-${Env}", {"Prefix": {"Ref": "AWS::StackName"}}]},
+        "VisibilityTimeout": {"Fn::FindInMap": ["Sizes", {"Ref": "Env"}, "Timeout"]},
+        "DelaySeconds": {"Fn::If": ["IsProd", 5, {"Ref": "AWS::NoValue"}]},
+        "RedrivePolicy": {
+          "deadLetterTargetArn": {"Fn::GetAtt": ["Dlq", "Arn"]},
+          "maxReceiveCount": {"Fn::If": ["Both", 2, 9]}
+        },
+        "Tags": [
+          {"Key": "dlq-name", "Value": {"Fn::GetAtt": "Dlq.QueueName"}},
+          {"Key": "where", "Value": {"Fn::Sub": "${AWS::Region}/${AWS::AccountId}/${AWS::Partition}/${AWS::URLSuffix}"}}
+        ]
+      }
+    },
+    "ProdOnly": {
+      "Type": "AWS::SQS::Queue",
+      "Condition": "IsProd",
+      "Properties": {"QueueName": "prod-only"}
+    }
+  },
+  "Outputs": {
+    "WorkUrl": {"Value": {"Ref": "Work"}},
+    "WorkArn": {"Value": {"Fn::GetAtt": ["Work", "Arn"]}}
+  }
+}"#;
+
+#[tokio::test]
+async fn short_and_long_intrinsic_forms_agree() {
+    let dir = TempDir::new();
+    // Same file stem, so the same AWS::StackName.
+    let yaml_dir = TempDir::new();
+    let short = yaml_dir.write("orders.yaml", SHORT_FORM);
+    let long = dir.write("orders.json", LONG_FORM);
+    let mut seen = Vec::new();
+    for path in [short, long] {
+        let server = start(vec![path.clone()], &[]).await;
+        let sqs = sqs(&server);
+        let work = queue_attributes(&sqs, "orders-work-dev").await;
+        assert_eq!(work["VisibilityTimeout"], "45", "{path:?}");
+        assert_eq!(work["DelaySeconds"], "0", "AWS::NoValue leaves the default");
+        assert_eq!(
+            json(&work["RedrivePolicy"]),
+            serde_json::json!({"deadLetterTargetArn": queue_arn("orders-dlq-x"), "maxReceiveCount": 2}),
+            "{path:?}"
+        );
+        let tags = sqs
+            .list_queue_tags()
+            .queue_url(queue_url(&sqs, "orders-work-dev").await)
+            .send()
+            .await
+            .unwrap()
+            .tags
+            .unwrap();
+        assert_eq!(tags["dlq-name"], "orders-dlq-x");
+        assert_eq!(tags["where"], "us-east-1/000000000000/aws/amazonaws.com");
+        assert!(
+            sqs.get_queue_url()
+                .queue_name("prod-only")
+                .send()
+                .await
+                .is_err(),
+            "its condition is false"
+        );
+        let outputs: Vec<(String, String)> = server
+            .app
+            .init_outputs
+            .iter()
+            .map(|o| (o.output_key.clone(), o.output_value.clone()))
+            .collect();
+        assert_eq!(
+            outputs,
+            [
+                (
+                    "WorkUrl".to_string(),
+                    format!(
+                        "http://{}/000000000000/orders-work-dev",
+                        server.app.default_host
+                    )
+                ),
+                ("WorkArn".to_string(), queue_arn("orders-work-dev")),
+            ]
+        );
+        seen.push(work);
+        server.stop().await;
+    }
+    let strip = |mut m: HashMap<String, String>| {
+        m.retain(|k, _| !k.ends_with("Timestamp"));
+        m
+    };
+    let (a, b) = (seen.remove(0), seen.remove(0));
+    assert_eq!(strip(a), strip(b));
+}
+
+#[tokio::test]
+async fn conditions_follow_parameter_overrides() {
+    let dir = TempDir::new();
+    let path = dir.write("orders.yaml", SHORT_FORM);
+    let server = start(vec![path], &["Env=prod"]).await;
+    let sqs = sqs(&server);
+    let work = queue_attributes(&sqs, "orders-work-prod").await;
+    assert_eq!(work["VisibilityTimeout"], "600");
+    assert_eq!(work["DelaySeconds"], "5");
+    assert_eq!(json(&work["RedrivePolicy"])["maxReceiveCount"], 9);
+    queue_url(&sqs, "prod-only").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_sns_and_sqs_resource_type_and_property() {
+    let dir = TempDir::new();
+    let path = dir.write(
+        "full.yaml",
+        r#"
+Resources:
+  Events:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: events.fifo
+      FifoTopic: true
+      ContentBasedDeduplication: true
+      DisplayName: Events
+      SignatureVersion: '2'
+      DeliveryStatusLogging:
+        - Protocol: sqs
+          SuccessFeedbackRoleArn: arn:aws:iam::000000000000:role/ok
+          SuccessFeedbackSampleRate: '50'
+      Tags: [{Key: env, Value: test}]
+      Subscription:
+        - Protocol: sqs
+          Endpoint: !GetAtt Sink.Arn
+  Sink:
+    Type: AWS::SQS::Queue
+    Properties:
+      FifoQueue: true
+      ContentBasedDeduplication: true
+      RedriveAllowPolicy: {redrivePermission: denyAll}
+  Plain:
+    Type: AWS::SNS::Topic
+  Raw:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: raw
+      Tags: [{Key: a, Value: '1'}]
+  RawDlq:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: raw-dlq}
+  RawSubscription:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Plain
+      Protocol: sqs
+      Endpoint: !GetAtt Raw.Arn
+      RawMessageDelivery: 'true'
+      FilterPolicyScope: MessageBody
+      FilterPolicy: '{"order": {"total": [{"numeric": [">", 100]}]}}'
+      RedrivePolicy: {deadLetterTargetArn: !GetAtt RawDlq.Arn}
+      DeliveryPolicy: {healthyRetryPolicy: {numRetries: 5}}
+  RawPolicy:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref Raw]
+      PolicyDocument:
+        Version: '2012-10-17'
+        Statement:
+          - Effect: Allow
+            Principal: {Service: sns.amazonaws.com}
+            Action: sqs:SendMessage
+            Resource: !GetAtt Raw.Arn
+            Condition: {ArnEquals: {aws:SourceArn: !Ref Plain}}
+  PlainPolicy:
+    Type: AWS::SNS::TopicPolicy
+    Properties:
+      Topics: [!Ref Plain]
+      PolicyDocument:
+        Statement: [{Effect: Allow, Principal: '*', Action: sns:Publish, Resource: !Ref Plain}]
+Outputs:
+  SinkName: {Value: !GetAtt Sink.QueueName}
+  PlainName: {Value: !GetAtt Plain.TopicName}
+  RawSubscriptionArn: {Value: !GetAtt RawSubscription.Arn}
+  QueuePolicyId: {Value: !Ref RawPolicy}
+"#,
+    );
+    let server = start(vec![path.clone()], &[]).await;
+    let (sqs, sns) = (sqs(&server), sns(&server));
+    let outputs: HashMap<String, String> = server
+        .app
+        .init_outputs
+        .iter()
+        .map(|o| (o.output_key.clone(), o.output_value.clone()))
+        .collect();
+
+    // Unnamed resources get CloudFormation-style names: stack-LogicalId-SUFFIX(.fifo).
+    let sink = &outputs["SinkName"];
+    assert!(
+        sink.starts_with("full-Sink-") && sink.ends_with(".fifo"),
+        "{sink}"
+    );
+    let sink_attributes = queue_attributes(&sqs, sink).await;
+    assert_eq!(sink_attributes["FifoQueue"], "true");
+    assert_eq!(sink_attributes["ContentBasedDeduplication"], "true");
+    assert_eq!(
+        json(&sink_attributes["RedriveAllowPolicy"]),
+        serde_json::json!({"redrivePermission": "denyAll"})
+    );
+    let plain_name = &outputs["PlainName"];
+    assert!(plain_name.starts_with("full-Plain-"), "{plain_name}");
+    let plain = format!("arn:aws:sns:us-east-1:000000000000:{plain_name}");
+
+    let events = "arn:aws:sns:us-east-1:000000000000:events.fifo";
+    let topic = sns
+        .get_topic_attributes()
+        .topic_arn(events)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    assert_eq!(topic["FifoTopic"], "true");
+    assert_eq!(topic["ContentBasedDeduplication"], "true");
+    assert_eq!(topic["DisplayName"], "Events");
+    assert_eq!(topic["SignatureVersion"], "2");
+    assert_eq!(
+        topic["SQSSuccessFeedbackRoleArn"],
+        "arn:aws:iam::000000000000:role/ok"
+    );
+    assert_eq!(topic["SQSSuccessFeedbackSampleRate"], "50");
+    let inline = subscriptions(&sns, events).await;
+    assert_eq!(inline.keys().collect::<Vec<_>>(), [&queue_arn(sink)]);
+
+    let raw = &subscriptions(&sns, &plain).await[&queue_arn("raw")];
+    assert_eq!(raw["RawMessageDelivery"], "true");
+    assert_eq!(raw["FilterPolicyScope"], "MessageBody");
+    assert_eq!(
+        json(&raw["FilterPolicy"]),
+        serde_json::json!({"order": {"total": [{"numeric": [">", 100]}]}})
+    );
+    assert_eq!(
+        json(&raw["RedrivePolicy"]),
+        serde_json::json!({"deadLetterTargetArn": queue_arn("raw-dlq")})
+    );
+    assert_eq!(
+        json(&raw["DeliveryPolicy"]),
+        serde_json::json!({"healthyRetryPolicy": {"numRetries": 5}})
+    );
+    assert_eq!(raw["SubscriptionArn"], outputs["RawSubscriptionArn"]);
+
+    let raw_attributes = queue_attributes(&sqs, "raw").await;
+    let policy = json(&raw_attributes["Policy"]);
+    assert_eq!(
+        policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"],
+        plain
+    );
+    let topic_policy = json(
+        &sns.get_topic_attributes()
+            .topic_arn(&plain)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()["Policy"],
+    );
+    assert_eq!(topic_policy["Statement"][0]["Action"], "sns:Publish");
+    assert!(outputs["QueuePolicyId"].starts_with("full-RawPolicy-"));
+
+    // A body-filtered, raw subscription delivers only matching bodies, unwrapped.
+    for total in [50, 150] {
+        sns.publish()
+            .topic_arn(&plain)
+            .message(format!(r#"{{"order":{{"total":{total}}}}}"#))
+            .send()
+            .await
+            .unwrap();
+    }
+    let url = queue_url(&sqs, "raw").await;
+    assert_eq!(drain(&sqs, &url).await, [r#"{"order":{"total":150}}"#]);
+
+    // Generated names are stable: applying again finds the same resources.
+    reapply(&server, vec![path], &[]);
+    assert_eq!(server.app.sqs.queue_count(), 3);
+    assert_eq!(server.app.sns.topic_count(), 2);
+    assert_eq!(subscriptions(&sns, &plain).await.len(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn resources_of_other_types_are_skipped_with_what_needs_them() {
+    let dir = TempDir::new();
+    let path = dir.write(
+        "mixed.yaml",
+        r#"
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Timeout: 10}
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties: {TopicName: mixed}
+  Handler:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: index.handler, Runtime: nodejs18.x}
+  Alarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties: {AlarmActions: [!Ref Topic]}
+  ToLambda:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Topic
+      Protocol: lambda
+      Endpoint: !GetAtt Handler.Arn
+Outputs:
+  TopicArn: {Value: !Ref Topic}
+  HandlerArn: {Value: !GetAtt Handler.Arn}
+"#,
+    );
+    let server = start(vec![path], &[]).await;
+    let topic = "arn:aws:sns:us-east-1:000000000000:mixed";
+    assert!(subscriptions(&sns(&server), topic).await.is_empty());
+    let keys: Vec<&str> = server
+        .app
+        .init_outputs
+        .iter()
+        .map(|o| o.output_key.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        ["TopicArn"],
+        "the output needing the function is left out"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn init_directory_templates_apply_in_name_order_and_import_exports() {
+    let dir = TempDir::new();
+    dir.write(
+        "20-subscribers.json",
+        r#"{"Resources": {
+            "Inbox": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "inbox"}},
+            "Sub": {"Type": "AWS::SNS::Subscription", "Properties": {
+                "TopicArn": {"Fn::ImportValue": "shared-topic"},
+                "Protocol": "sqs",
+                "Endpoint": {"Fn::GetAtt": ["Inbox", "Arn"]}}}}}"#,
+    );
+    dir.write(
+        "10-topic.yml",
+        "Resources:\n  T: {Type: AWS::SNS::Topic, Properties: {TopicName: shared}}\nOutputs:\n  Arn:\n    Value: !Ref T\n    Export: {Name: shared-topic}\n",
+    );
+    dir.write("notes.txt", "not a template");
+    let server = lyrebird::spawn(Config {
+        init_dir: Some(dir.0.clone()),
+        ..config(Vec::new(), &[])
+    })
+    .await
+    .expect("starts");
+    let topic = "arn:aws:sns:us-east-1:000000000000:shared";
+    let subs = subscriptions(&sns(&server), topic).await;
+    assert!(subs.contains_key(&queue_arn("inbox")));
+    server.stop().await;
+}
+
+/// Asserts every fragment appears in the message.
+fn assert_mentions(message: &str, fragments: &[&str]) {
+    for fragment in fragments {
+        assert!(message.contains(fragment), "{fragment:?} not in: {message}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_references_fail_naming_resource_and_property() {
+    let e = start_error(
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: !Sub '${Nope}-q'\n",
+        &[],
+    )
+    .await;
+    assert_mentions(
+        &e,
+        &[
+            "bad.yaml",
+            "resource Q",
+            "property QueueName",
+            "unknown reference Nope",
+        ],
+    );
+    let e = start_error(
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n  S:\n    Type: AWS::SNS::Subscription\n    Properties: {TopicArn: !Ref T, Protocol: sqs, Endpoint: !GetAtt Q.Url}\n",
+        &[],
+    )
+    .await;
+    assert_mentions(
+        &e,
+        &["resource S", "property TopicArn", "unknown reference T"],
+    );
+    let e = start_error(
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: !GetAtt Q2.Url}\n  Q2:\n    Type: AWS::SQS::Queue\n",
+        &[],
+    )
+    .await;
+    assert_mentions(
+        &e,
+        &[
+            "resource Q",
+            "property QueueName",
+            "Q2 (AWS::SQS::Queue) has no attribute Url",
+        ],
+    );
+    let e = start_error(
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    DependsOn: Ghost\n",
+        &[],
+    )
+    .await;
+    assert_mentions(&e, &["resource Q", "DependsOn: unknown resource Ghost"]);
+    let e = start_error(
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\nOutputs:\n  X: {Value: !Ref Missing}\n",
+        &[],
+    )
+    .await;
+    assert_mentions(&e, &["output X", "unknown reference Missing"]);
+}
+
+#[tokio::test]
+async fn dependency_cycles_fail() {
+    let e = start_error(
+        r#"
+Resources:
+  A:
+    Type: AWS::SQS::Queue
+    Properties:
+      RedrivePolicy: {deadLetterTargetArn: !GetAtt B.Arn, maxReceiveCount: 1}
+  B:
+    Type: AWS::SQS::Queue
+    Properties:
+      RedrivePolicy: {deadLetterTargetArn: !GetAtt A.Arn, maxReceiveCount: 1}
+"#,
+        &[],
+    )
+    .await;
+    assert_mentions(&e, &["bad.yaml", "cycle: A → B → A"]);
+    let e = start_error(
+        "Resources:\n  A:\n    Type: AWS::SQS::Queue\n    DependsOn: [A]\n",
+        &[],
+    )
+    .await;
+    assert_mentions(&e, &["cycle: A → A"]);
+}
+
+#[tokio::test]
+async fn invalid_property_values_fail_naming_the_property() {
+    let queue = |props: &str| {
+        format!("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {props}\n")
+    };
+    for (props, expected) in [
+        ("{VisibilityTimeout: soon}", "property VisibilityTimeout: must be an integer"),
+        ("{FifoQueue: maybe}", "property FifoQueue: must be true or false"),
+        ("{QueueName: [a, b]}", "property QueueName: must be a string, not a list"),
+        ("{RedrivePolicy: [1]}", "property RedrivePolicy: must be a JSON object"),
+        ("{Colour: blue}", "property Colour: AWS::SQS::Queue has no property Colour"),
+        ("{Tags: {a: b}}", "property Tags: must be a list of {Key, Value}"),
+        // The API's own checks, reported with its error code.
+        ("{VisibilityTimeout: 50000}", "property VisibilityTimeout: CreateQueue failed: InvalidAttributeValue"),
+        ("{QueueName: 'bad name!'}", "property QueueName: CreateQueue failed"),
+        (
+            "{RedrivePolicy: {deadLetterTargetArn: 'arn:aws:sqs:us-east-1:000000000000:none', maxReceiveCount: 3}}",
+            "property RedrivePolicy: CreateQueue failed",
+        ),
+    ] {
+        let e = start_error(&queue(props), &[]).await;
+        assert_mentions(&e, &["bad.yaml: resource Q (AWS::SQS::Queue)", expected]);
+    }
+    let e = start_error(
+        r#"
+Resources:
+  T: {Type: AWS::SNS::Topic, Properties: {TopicName: t}}
+  Q: {Type: AWS::SQS::Queue, Properties: {QueueName: q}}
+  S:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref T
+      Protocol: sqs
+      Endpoint: !GetAtt Q.Arn
+      FilterPolicy: {priority: HIGH}
+"#,
+        &[],
+    )
+    .await;
+    assert_mentions(
+        &e,
+        &[
+            "resource S (AWS::SNS::Subscription), property FilterPolicy",
+            "InvalidParameter",
+        ],
+    );
+    let e = start_error(
+        "Resources:\n  T:\n    Type: AWS::SNS::Topic\n    Properties: {TopicName: 'no spaces'}\n",
+        &[],
+    )
+    .await;
+    assert_mentions(
+        &e,
+        &[
+            "resource T (AWS::SNS::Topic), property TopicName",
+            "CreateTopic failed",
+        ],
+    );
+    let e = start_error(
+        "Resources:\n  S:\n    Type: AWS::SNS::Subscription\n    Properties: {Protocol: sqs, Endpoint: x}\n",
+        &[],
+    )
+    .await;
+    assert_mentions(&e, &["resource S", "property TopicArn: is required"]);
+}
+
+#[tokio::test]
+async fn parameter_and_template_errors() {
+    let with_param = "Parameters:\n  Env: {Type: String, AllowedValues: [dev, prod]}\nResources:\n  Q: {Type: AWS::SQS::Queue}\n";
+    assert_mentions(
+        &start_error(with_param, &[]).await,
+        &["parameter Env: has no Default: pass --param Env=VALUE"],
+    );
+    assert_mentions(
+        &start_error(with_param, &["Env=qa"]).await,
+        &["parameter Env: value \"qa\" is not one of AllowedValues [dev, prod]"],
+    );
+    assert_mentions(
+        &start_error(with_param, &["Env=dev", "Typo=1"]).await,
+        &["--param Typo: no template declares a parameter Typo"],
+    );
+    assert_mentions(
+        &start_error(with_param, &["Env"]).await,
+        &["expected KEY=VALUE"],
+    );
+    assert_mentions(
+        &start_error(
+            "Transform: AWS::Include\nResources:\n  Q: {Type: AWS::SQS::Queue}\n",
+            &[],
+        )
+        .await,
+        &["Transform: AWS::Include is not supported"],
+    );
+    assert_mentions(
+        &start_error(
+            "Resources:\n  Q: {Type: AWS::SQS::Queue, Properties: {QueueName: !GetAZs ''}}\n",
+            &[],
+        )
+        .await,
+        &["property QueueName: Fn::GetAZs is not supported by lyrebird"],
+    );
+    assert_mentions(
+        &start_error(
+            "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: [oops\n",
+            &[],
+        )
+        .await,
+        &["bad.yaml: line"],
+    );
+    assert_mentions(
+        &start_error(
+            "Resources:\n  Q: {Type: AWS::SQS::Queue, Properties: {QueueName: !Reff x}}\n",
+            &[],
+        )
+        .await,
+        &["bad.yaml: line 2", "unknown tag !Reff"],
+    );
+    assert_mentions(
+        &start_error(
+            "Resources:\n  Q: {Type: AWS::SQS::Queue, Condition: Nope}\n",
+            &[],
+        )
+        .await,
+        &["resource Q, Condition: unknown condition Nope"],
+    );
+    assert_mentions(
+        &start_error("Resources: {}\n", &[]).await,
+        &["at least one resource"],
+    );
+    assert_mentions(
+        &start_error("Resource:\n  Q: {Type: AWS::SQS::Queue}\n", &[]).await,
+        &["unknown template section Resource"],
+    );
+}
+
+#[test]
+fn the_binary_refuses_to_start_on_a_bad_template() {
+    let dir = TempDir::new();
+    let path = dir.write(
+        "stack.yaml",
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: {DelaySeconds: 9000}\n",
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lyrebird"))
+        .args(["--in-memory", "--port", "0"])
+        .env("LYREBIRD_INIT", &path)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    // A server that starts anyway would run forever: give it a deadline.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("lyrebird started despite the bad template");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_mentions(
+        &stderr,
+        &[
+            "stack.yaml: resource Q (AWS::SQS::Queue), property DelaySeconds",
+            "InvalidAttributeValue",
+        ],
+    );
+}
+
+const EXAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/order-pipeline/template.yaml"
+);
+
+/// The example pipeline end to end with the AWS SDKs: routing by priority, the envelope the
+/// consumers parse, the poison order's three failed receives and its dead-lettering, and the
+/// redrive back with a message move task.
+#[tokio::test]
+async fn example_order_pipeline_runs_end_to_end() {
+    let server = start(vec![EXAMPLE.into()], &[]).await;
+    let (sqs, sns) = (sqs(&server), sns(&server));
+    let outputs: HashMap<String, String> = server
+        .app
+        .init_outputs
+        .iter()
+        .map(|o| (o.output_key.clone(), o.output_value.clone()))
+        .collect();
+    let critical = &outputs["CriticalOrdersQueueUrl"];
+    let standard = &outputs["StandardOrdersQueueUrl"];
+    let dlq = &outputs["CriticalOrdersDLQUrl"];
+
+    for (order, p, data) in [
+        ("o-high", "HIGH", true),
+        ("o-medium", "MEDIUM", true),
+        ("o-low", "LOW", true),
+        ("o-poison", "HIGH", false),
+    ] {
+        let mut event = serde_json::json!({
+            "eventId": format!("e-{order}"), "eventType": "ORDER_CREATED", "orderId": order,
+            "version": "2.0", "metadata": {"priority": p, "correlationId": format!("c-{order}")},
+        });
+        if data {
+            event["data"] = serde_json::json!({"customerId": "c-1", "totalAmount": 100});
+        }
+        sns.publish()
+            .topic_arn(&outputs["OrderEventsTopicArn"])
+            .message(event.to_string())
+            .subject("Order Event: ORDER_CREATED")
+            .message_attributes("priority", priority(p))
+            .message_attributes("orderId", priority(order))
+            .message_attributes("eventType", priority("ORDER_CREATED"))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // The consumer: a valid order is deleted, one without data fails and is released at once.
+    let mut handled = Vec::new();
+    let mut poison_receives = Vec::new();
+    loop {
+        let messages = sqs
+            .receive_message()
+            .queue_url(critical)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+            )
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for m in messages {
+            let envelope = json(m.body().unwrap());
+            assert_eq!(envelope["Type"], "Notification");
+            assert_eq!(envelope["Subject"], "Order Event: ORDER_CREATED");
+            assert_eq!(envelope["MessageAttributes"]["priority"]["Value"], "HIGH");
+            let event = json(envelope["Message"].as_str().unwrap());
+            let order = event["orderId"].as_str().unwrap().to_string();
+            if event.get("data").is_none() {
+                let count = &m.attributes().unwrap()
+                    [&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount];
+                poison_receives.push(count.clone());
+                sqs.change_message_visibility()
+                    .queue_url(critical)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .unwrap();
+            } else {
+                handled.push(order);
+                sqs.delete_message()
+                    .queue_url(critical)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    assert_eq!(handled, ["o-high"]);
+    assert_eq!(poison_receives, ["1", "2", "3"], "maxReceiveCount is 3");
+    let mut standard_orders: Vec<String> = drain(&sqs, standard)
+        .await
+        .iter()
+        .map(|b| {
+            let order = json(json(b)["Message"].as_str().unwrap());
+            order["orderId"].as_str().unwrap().to_string()
+        })
+        .collect();
+    standard_orders.sort();
+    assert_eq!(standard_orders, ["o-low", "o-medium"]);
+    let dlq_name = dlq.rsplit('/').next().unwrap();
+    assert_eq!(
+        queue_attributes(&sqs, dlq_name).await["ApproximateNumberOfMessages"],
+        "1",
+        "moved on the 4th receive"
+    );
+
+    // The handler is fixed: redrive the dead-letter queue to its source with a move task.
+    let dlq_arn = &outputs["CriticalOrdersDLQArn"];
+    sqs.start_message_move_task()
+        .source_arn(dlq_arn)
+        .send()
+        .await
+        .unwrap();
+    let mut status = String::new();
+    for _ in 0..50 {
+        let tasks = sqs
+            .list_message_move_tasks()
+            .source_arn(dlq_arn)
+            .send()
+            .await
+            .unwrap()
+            .results
+            .unwrap_or_default();
+        status = tasks[0].status().unwrap_or_default().to_string();
+        if status == "COMPLETED" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, "COMPLETED");
+    let redriven = drain(&sqs, critical).await;
+    assert_eq!(redriven.len(), 1);
+    assert_eq!(
+        json(json(&redriven[0])["Message"].as_str().unwrap())["orderId"],
+        "o-poison"
+    );
+    assert_eq!(
+        queue_attributes(&sqs, dlq_name).await["ApproximateNumberOfMessages"],
+        "0"
+    );
+    server.stop().await;
+}
