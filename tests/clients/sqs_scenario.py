@@ -9,53 +9,15 @@ Usage: AWS_ENDPOINT_URL=http://127.0.0.1:4566 python3 sqs_scenario.py
 Prints one line per check and ends with "N passed, M failed"; exits 1 on any failure.
 """
 
-import base64
-import hashlib
-import os
-import struct
-import sys
 import time
-import traceback
 import uuid
 
 import boto3
 import botocore
 from botocore.config import Config
 
-ENDPOINT = os.environ["AWS_ENDPOINT_URL"].rstrip("/")
-REGION = "us-east-1"
-ACCOUNT = "000000000000"
-
-PASSED = 0
-FAILED = 0
-
-
-def check(name, cond, detail=""):
-    global PASSED, FAILED
-    if cond:
-        PASSED += 1
-        print(f"PASS {name}")
-    else:
-        FAILED += 1
-        print(f"FAIL {name}" + (f": {detail}" if detail else ""))
-    return cond
-
-
-def eq(name, got, want):
-    return check(name, got == want, f"got {got!r}, want {want!r}")
-
-
-def step(name, fn):
-    """Run fn(); an unexpected exception is one failed check (and the scenario goes on)."""
-    try:
-        return fn()
-    except Exception as e:  # noqa: BLE001 - report anything the client raised
-        detail = f"{type(e).__name__}: {e}"
-        if isinstance(e, botocore.exceptions.ClientError):
-            detail += f" response={e.response!r}"
-        check(name, False, detail)
-        traceback.print_exc(limit=2, file=sys.stdout)
-        return None
+import checks
+from checks import ACCOUNT, ENDPOINT, REGION, check, eq, md5_attributes, md5_body, step
 
 
 def expect_error(name, fn, exc_class, code, status=400, message=None):
@@ -79,43 +41,6 @@ def expect_error(name, fn, exc_class, code, status=400, message=None):
         return e
     check(f"{name}: raises {exc_class.__name__}", False, "no error raised")
     return None
-
-
-# --- MD5s (reference section 3) -------------------------------------------------------------
-
-
-def md5_body(body):
-    return hashlib.md5(body.encode("utf-8")).hexdigest()
-
-
-def md5_attributes(attrs):
-    """MD5OfMessageAttributes / MD5OfMessageSystemAttributes over a boto3-style attribute map."""
-    h = hashlib.md5()
-
-    def put(b):
-        h.update(struct.pack(">I", len(b)))
-        h.update(b)
-
-    for name in sorted(attrs, key=lambda n: n.encode("utf-8")):
-        v = attrs[name]
-        put(name.encode("utf-8"))
-        put(v["DataType"].encode("utf-8"))
-        if "StringValue" in v:
-            h.update(b"\x01")
-            put(v["StringValue"].encode("utf-8"))
-        elif "BinaryValue" in v:
-            h.update(b"\x02")
-            b = v["BinaryValue"]
-            put(b if isinstance(b, (bytes, bytearray)) else base64.b64decode(b))
-        elif "StringListValues" in v:
-            h.update(b"\x03")
-            for s in v["StringListValues"]:
-                put(s.encode("utf-8"))
-        elif "BinaryListValues" in v:
-            h.update(b"\x04")
-            for b in v["BinaryListValues"]:
-                put(b)
-    return h.hexdigest()
 
 
 def self_test_md5():
@@ -638,10 +563,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception as e:  # noqa: BLE001 - an aborted scenario is a failure, not a crash
-        check("scenario ran to the end", False, f"{type(e).__name__}: {e}")
-        traceback.print_exc(file=sys.stdout)
-    print(f"{PASSED} passed, {FAILED} failed")
-    sys.exit(1 if FAILED else 0)
+    checks.run(main)

@@ -1,0 +1,122 @@
+"""What every client scenario shares: its check reporting, the AWS MD5 digests, and the SNS
+envelope an SQS subscriber receives. Standard library only, so any client's Python can use it.
+
+Each check prints one line (PASS/FAIL); finish() prints "N passed, M failed" and exits 1 on
+any failure, which tests/clients/run.sh adds up.
+"""
+
+import base64
+import hashlib
+import os
+import re
+import struct
+import sys
+import traceback
+
+ENDPOINT = os.environ["AWS_ENDPOINT_URL"].rstrip("/")
+REGION = "us-east-1"
+ACCOUNT = "000000000000"
+
+PASSED = 0
+FAILED = 0
+
+
+def check(name, cond, detail=""):
+    global PASSED, FAILED
+    if cond:
+        PASSED += 1
+        print(f"PASS {name}")
+    else:
+        FAILED += 1
+        print(f"FAIL {name}" + (f": {detail}" if detail else ""))
+    return cond
+
+
+def eq(name, got, want):
+    return check(name, got == want, f"got {got!r}, want {want!r}")
+
+
+def step(name, fn):
+    """Run fn(); an unexpected exception is one failed check (and the scenario goes on)."""
+    try:
+        return fn()
+    except Exception as e:  # noqa: BLE001 - report anything the client raised
+        detail = f"{type(e).__name__}: {e}"
+        if getattr(e, "response", None) is not None:  # botocore's ClientError
+            detail += f" response={e.response!r}"
+        check(name, False, detail)
+        traceback.print_exc(limit=2, file=sys.stdout)
+        return None
+
+
+def finish():
+    print(f"{PASSED} passed, {FAILED} failed")
+    sys.exit(1 if FAILED else 0)
+
+
+def run(main):
+    """Runs a scenario to the end; an exception that escapes it is one more failure."""
+    try:
+        main()
+    except Exception as e:  # noqa: BLE001 - an aborted scenario is a failure, not a crash
+        check("scenario ran to the end", False, f"{type(e).__name__}: {e}")
+        traceback.print_exc(file=sys.stdout)
+    finish()
+
+
+# --- MD5s (shared/aws-wire-reference.md section 3) ------------------------------------------
+
+
+def md5_body(body):
+    return hashlib.md5(body.encode("utf-8")).hexdigest()
+
+
+def md5_attributes(attrs):
+    """MD5OfMessageAttributes / MD5OfMessageSystemAttributes over a boto3-style attribute map."""
+    h = hashlib.md5()
+
+    def put(b):
+        h.update(struct.pack(">I", len(b)))
+        h.update(b)
+
+    for name in sorted(attrs, key=lambda n: n.encode("utf-8")):
+        v = attrs[name]
+        put(name.encode("utf-8"))
+        put(v["DataType"].encode("utf-8"))
+        if "StringValue" in v:
+            h.update(b"\x01")
+            put(v["StringValue"].encode("utf-8"))
+        elif "BinaryValue" in v:
+            h.update(b"\x02")
+            b = v["BinaryValue"]
+            put(b if isinstance(b, (bytes, bytearray)) else base64.b64decode(b))
+        elif "StringListValues" in v:
+            h.update(b"\x03")
+            for s in v["StringListValues"]:
+                put(s.encode("utf-8"))
+        elif "BinaryListValues" in v:
+            h.update(b"\x04")
+            for b in v["BinaryListValues"]:
+                put(b)
+    return h.hexdigest()
+
+
+# --- SNS -> SQS (reference section 5.4) -----------------------------------------------------
+
+
+def check_envelope(envelope, topic, message_id, subject, message, attributes):
+    """The notification JSON an SQS subscriber receives (not raw delivery)."""
+    eq("envelope: Type", envelope.get("Type"), "Notification")
+    eq("envelope: MessageId", envelope.get("MessageId"), message_id)
+    eq("envelope: TopicArn", envelope.get("TopicArn"), topic)
+    eq("envelope: Subject", envelope.get("Subject"), subject)
+    eq("envelope: Message", envelope.get("Message"), message)
+    timestamp = envelope.get("Timestamp", "")
+    check("envelope: Timestamp", re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", timestamp), repr(timestamp))
+    eq("envelope: SignatureVersion", envelope.get("SignatureVersion"), "1")
+    check("envelope: Signature", bool(envelope.get("Signature")), repr(envelope))
+    cert = str(envelope.get("SigningCertURL", ""))
+    check("envelope: SigningCertURL", cert.endswith(".pem"), repr(cert))
+    unsubscribe = str(envelope.get("UnsubscribeURL", ""))
+    check("envelope: UnsubscribeURL", "Action=Unsubscribe" in unsubscribe, repr(unsubscribe))
+    eq("envelope: MessageAttributes", envelope.get("MessageAttributes"), attributes)
