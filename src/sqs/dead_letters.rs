@@ -9,7 +9,7 @@ use crate::error::{AwsError, AwsResult};
 use super::attributes::QueueConfig;
 use super::model::*;
 use super::queue::{NewMessage, Queue, StoredMessage};
-use super::{validate, SqsService};
+use super::SqsService;
 
 impl SqsService {
     /// Checks a queue's redrive policy against the queues it names: the target must exist, be
@@ -96,19 +96,8 @@ impl SqsService {
         input: ListDeadLetterSourceQueuesInput,
     ) -> AwsResult<ListDeadLetterSourceQueuesOutput> {
         let dlq = self.resolve(ctx, input.queue_url.as_deref())?;
-        let max = match input.max_results {
-            Some(n) => Some(validate::int_in_range(
-                "MaxResults",
-                n,
-                1..=1000,
-                "MaxResults must be an integer between 1 and 1000.",
-            )? as usize),
-            None => None,
-        };
-        let after = match input.next_token.as_deref().filter(|t| !t.is_empty()) {
-            Some(token) => Some(super::queues::decode_token(token)?),
-            None => None,
-        };
+        let (max, after) =
+            super::queues::page_request(input.max_results, input.next_token.as_deref())?;
         let candidates: Vec<Arc<Queue>> = {
             let registry = self.registry.read();
             registry

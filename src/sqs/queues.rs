@@ -119,19 +119,7 @@ impl SqsService {
         ctx: &RequestContext,
         input: ListQueuesInput,
     ) -> AwsResult<ListQueuesOutput> {
-        let max = match input.max_results {
-            Some(n) => Some(validate::int_in_range(
-                "MaxResults",
-                n,
-                1..=1000,
-                "MaxResults must be an integer between 1 and 1000.",
-            )? as usize),
-            None => None,
-        };
-        let after = match input.next_token.as_deref().filter(|t| !t.is_empty()) {
-            Some(token) => Some(decode_token(token)?),
-            None => None,
-        };
+        let (max, after) = page_request(input.max_results, input.next_token.as_deref())?;
         let prefix = input.queue_name_prefix.unwrap_or_default();
         let registry = self.registry.read();
         let Some(by_name) = registry.get(&ctx.account).and_then(|r| r.get(&ctx.region)) else {
@@ -279,12 +267,34 @@ fn required_name(name: Option<&str>) -> AwsResult<&str> {
     }
 }
 
+/// The MaxResults (1–1000) and NextToken of ListQueues and ListDeadLetterSourceQueues: the page
+/// size asked for, if any, and the name to continue after.
+pub(super) fn page_request(
+    max_results: Option<i64>,
+    next_token: Option<&str>,
+) -> AwsResult<(Option<usize>, Option<String>)> {
+    let max = match max_results {
+        Some(n) => Some(validate::int_in_range(
+            "MaxResults",
+            n,
+            1..=1000,
+            "MaxResults must be an integer between 1 and 1000.",
+        )? as usize),
+        None => None,
+    };
+    let after = match next_token.filter(|t| !t.is_empty()) {
+        Some(token) => Some(decode_token(token)?),
+        None => None,
+    };
+    Ok((max, after))
+}
+
 /// ListQueues page tokens carry the last name returned.
 pub(super) fn encode_token(last_name: &str) -> String {
     URL_SAFE_NO_PAD.encode(last_name)
 }
 
-pub(super) fn decode_token(token: &str) -> AwsResult<String> {
+fn decode_token(token: &str) -> AwsResult<String> {
     URL_SAFE_NO_PAD
         .decode(token)
         .ok()
