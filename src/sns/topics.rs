@@ -454,13 +454,7 @@ impl SnsService {
             ));
         }
         let mut state = topic.state.lock();
-        let current = state
-            .attributes
-            .get("Policy")
-            .cloned()
-            .unwrap_or_else(|| default_policy(&topic.arn, &topic.account));
-        let mut policy: Value = serde_json::from_str(&current)
-            .unwrap_or_else(|_| json!({"Version": "2008-10-17", "Statement": []}));
+        let mut policy = current_policy(&topic, &state);
         let statements = policy["Statement"].as_array().cloned().unwrap_or_default();
         if statements.iter().any(|s| s["Sid"] == label.as_str()) {
             return Err(AwsError::sns_invalid("Statement already exists"));
@@ -500,13 +494,7 @@ impl SnsService {
             .filter(|l| !l.is_empty())
             .ok_or_else(|| AwsError::sns_invalid("Label"))?;
         let mut state = topic.state.lock();
-        let current = state
-            .attributes
-            .get("Policy")
-            .cloned()
-            .unwrap_or_else(|| default_policy(&topic.arn, &topic.account));
-        let mut policy: Value =
-            serde_json::from_str(&current).unwrap_or_else(|_| json!({"Statement": []}));
+        let mut policy = current_policy(&topic, &state);
         if let Some(list) = policy["Statement"].as_array_mut() {
             list.retain(|s| s["Sid"] != label.as_str());
         }
@@ -533,6 +521,17 @@ fn check_tags(tags: &[(String, String)]) -> AwsResult<BTreeMap<String, String>> 
         ));
     }
     Ok(out)
+}
+
+/// The topic's access policy as a document to edit: the one set, else AWS's default.
+fn current_policy(topic: &Topic, state: &TopicState) -> Value {
+    state
+        .attributes
+        .get("Policy")
+        .and_then(|p| serde_json::from_str(p).ok())
+        .unwrap_or_else(|| {
+            serde_json::from_str(&default_policy(&topic.arn, &topic.account)).expect("valid JSON")
+        })
 }
 
 /// The access policy AWS gives a new topic.
