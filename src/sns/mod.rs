@@ -9,6 +9,7 @@
 //! - `platform.rs`: mobile push: platform applications, their endpoints, delivery to them
 //! - `sms.rs`: SMS attributes, the opt-out list, the SMS sandbox, origination numbers
 
+mod aws_lc_rsa;
 pub mod delivery;
 pub mod filter;
 pub mod model;
