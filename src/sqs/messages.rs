@@ -7,9 +7,9 @@ use std::time::Duration;
 use crate::context::RequestContext;
 use crate::error::{codes, AwsError, AwsResult};
 
-use super::md5::{md5_hex, md5_of_attributes};
+use super::md5::{hex, md5_of_attributes};
 use super::model::*;
-use super::queue::{Enqueued, HandleError, NewMessage, Queue, StoredMessage};
+use super::queue::{md5_bytes, Enqueued, Extra, HandleError, NewMessage, Queue, StoredMessage};
 use super::receipt::Receipt;
 use super::{validate, SqsService};
 
@@ -548,29 +548,30 @@ fn prepare_send(
         .remove("AWSTraceHeader")
         .and_then(|v| v.string_value)
         .or_else(|| ctx.trace_header.clone());
-    let md5_of_body: Arc<str> = md5_hex(body.as_bytes()).into();
-    let message_id: Arc<str> = uuid::Uuid::new_v4().to_string().into();
+    let md5_of_body = md5_bytes(body.as_bytes());
+    let message_id = uuid::Uuid::new_v4();
     let output = SendMessageOutput {
-        md5_of_message_body: md5_of_body.to_string(),
+        md5_of_message_body: hex(&md5_of_body),
         md5_of_message_attributes: md5_of_attributes(&attributes),
         md5_of_message_system_attributes,
         message_id: message_id.to_string(),
         sequence_number: None,
     };
     let message = NewMessage {
-        message_id,
-        body: body.into(),
+        id: *message_id.as_bytes(),
         md5_of_body,
-        attributes,
-        trace_header,
+        body: body.into(),
         sender_id: ctx.sender_id().into(),
-        message_group_id: fields.group_id.map(Arc::from),
-        deduplication_id,
+        extra: Extra {
+            attributes,
+            trace_header,
+            message_group_id: fields.group_id.map(Arc::from),
+            deduplication_id,
+            ..Extra::default()
+        },
         delay_seconds,
         sent_ms: None,
         receive_count: 0,
-        first_receive_ms: None,
-        dead_letter_source_arn: None,
         dedup_key,
     };
     Ok(ValidSend {
@@ -681,15 +682,13 @@ impl Selection {
                 "SentTimestamp" => Some(m.sent_ms.to_string()),
                 "ApproximateReceiveCount" => Some(m.receive_count.to_string()),
                 "ApproximateFirstReceiveTimestamp" => {
-                    Some(m.first_receive_ms.unwrap_or(m.sent_ms).to_string())
+                    Some(m.first_receive_ms().unwrap_or(m.sent_ms).to_string())
                 }
-                "AWSTraceHeader" => m.trace_header.clone(),
-                "MessageGroupId" => m.message_group_id.as_deref().map(str::to_string),
-                "SequenceNumber" => m.sequence_number.clone(),
-                "MessageDeduplicationId" => m.deduplication_id.clone(),
-                "DeadLetterQueueSourceArn" => {
-                    m.dead_letter_source_arn.as_deref().map(str::to_string)
-                }
+                "AWSTraceHeader" => m.trace_header().map(str::to_string),
+                "MessageGroupId" => m.message_group_id().map(|g| g.to_string()),
+                "SequenceNumber" => m.sequence_number().map(str::to_string),
+                "MessageDeduplicationId" => m.deduplication_id().map(str::to_string),
+                "DeadLetterQueueSourceArn" => m.dead_letter_source_arn().map(|a| a.to_string()),
                 _ => None,
             };
             if let Some(value) = value {
@@ -697,20 +696,20 @@ impl Selection {
             }
         }
         let message_attributes: MessageAttributes = if self.all_user {
-            m.attributes.clone()
+            m.attributes().clone()
         } else if self.user.is_empty() {
             MessageAttributes::new()
         } else {
-            m.attributes
+            m.attributes()
                 .iter()
                 .filter(|(name, _)| self.wants_user(name))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         };
         ReceivedMessage {
-            message_id: m.message_id.clone(),
+            message_id: m.message_id(),
             receipt_handle,
-            md5_of_body: m.md5_of_body.clone(),
+            md5_of_body: m.md5_of_body_hex(),
             body: m.body.clone(),
             attributes,
             md5_of_message_attributes: md5_of_attributes(&message_attributes),

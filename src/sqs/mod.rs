@@ -20,6 +20,7 @@ pub mod permissions;
 pub mod queue;
 pub mod queues;
 pub mod receipt;
+pub mod record;
 pub mod tags;
 pub mod validate;
 
@@ -223,9 +224,8 @@ impl SqsService {
             if current.as_ref().map(|(c, _)| *c) != Some(id) {
                 current = Some((id, queue.lock_unrefreshed()));
             }
-            let message: queue::StoredMessage = serde_json::from_slice(value)
-                .map_err(|e| format!("unreadable message record: {e}"))?;
             if let Some((_, state)) = current.as_mut() {
+                let message = record::decode(value, &mut |s| Arc::from(s))?;
                 state.restore_message(seq, message, now);
             }
             messages += 1;

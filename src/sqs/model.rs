@@ -296,10 +296,10 @@ pub struct ReceiveMessageInput {
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ReceivedMessage {
-    pub message_id: Arc<str>,
+    pub message_id: String,
     pub receipt_handle: String,
     #[serde(rename = "MD5OfBody")]
-    pub md5_of_body: Arc<str>,
+    pub md5_of_body: String,
     pub body: Arc<str>,
     #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "pairs_as_map")]
     pub attributes: Vec<(&'static str, String)>,

@@ -335,12 +335,10 @@ async fn run(task: Arc<MoveTask>, registry: SharedRegistry, clock: Arc<crate::cl
         let Some(message) = source.lock(now).take_visible() else {
             break;
         };
-        let target_arn = task.destination_arn.clone().or_else(|| {
-            message
-                .dead_letter_source_arn
-                .as_deref()
-                .map(str::to_string)
-        });
+        let target_arn = task
+            .destination_arn
+            .clone()
+            .or_else(|| message.dead_letter_source_arn().map(|a| a.to_string()));
         let target = target_arn
             .as_deref()
             .and_then(|arn| lookup_arn(&registry, arn));
@@ -359,7 +357,7 @@ async fn run(task: Arc<MoveTask>, registry: SharedRegistry, clock: Arc<crate::cl
         let mut moved = NewMessage::moved_from(message, None, keep_sent);
         // A redriven message starts over: it must not be dead-lettered again at once.
         moved.receive_count = 0;
-        moved.first_receive_ms = None;
+        moved.extra.first_receive_ms = None;
         // The copy is made durable before the original's removal is handed to the store.
         let ticket = {
             let mut state = target.lock(now);

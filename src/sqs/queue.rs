@@ -11,7 +11,7 @@
 //! send order and hand out a group only while none of its messages is in flight.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -214,51 +214,223 @@ pub struct QueueRecord {
     pub last_purge_ms: Option<u64>,
 }
 
-/// A message as stored. Shared strings are `Arc<str>` so a receive hands them out without
-/// copying the body. Serialised as is into the durable store.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// A message as kept in memory, sized for large backlogs: the id and the MD5 of the body are
+/// raw bytes (formatted only for output), the sender id is shared by the queue's messages, and
+/// everything most messages lack (attributes, FIFO fields, trace header, first receive, dead-letter
+/// source) sits in one optional box. The body is an `Arc<str>` so a receive hands it out without
+/// copying. The durable form is in `record.rs`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredMessage {
-    pub message_id: Arc<str>,
+    pub id: [u8; 16],
+    pub md5_of_body: [u8; 16],
     pub body: Arc<str>,
-    pub md5_of_body: Arc<str>,
-    pub attributes: MessageAttributes,
-    pub trace_header: Option<String>,
     pub sender_id: Arc<str>,
     pub sent_ms: u64,
+    pub state: MessageState,
     pub receive_count: u32,
+    extra: Option<Box<Extra>>,
+}
+
+/// The fields of a message that most messages do not have.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extra {
+    pub attributes: MessageAttributes,
+    pub trace_header: Option<String>,
     pub first_receive_ms: Option<u64>,
     pub message_group_id: Option<Arc<str>>,
     pub deduplication_id: Option<String>,
     pub sequence_number: Option<String>,
     /// Set when a redrive moved the message here from its source queue.
     pub dead_letter_source_arn: Option<Arc<str>>,
-    pub state: MessageState,
+    /// A message id that is not a lowercase hyphenated UUID (lyrebird writes none; kept as read).
+    pub message_id_text: Option<Box<str>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+impl Extra {
+    fn is_empty(&self) -> bool {
+        *self == Extra::default()
+    }
+}
+
+static NO_ATTRIBUTES: MessageAttributes = MessageAttributes::new();
+
+impl StoredMessage {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        message_id: &str,
+        md5_of_body: &str,
+        body: Arc<str>,
+        sender_id: Arc<str>,
+        sent_ms: u64,
+        state: MessageState,
+        receive_count: u32,
+        mut extra: Extra,
+    ) -> Self {
+        let id = match parse_message_id(message_id) {
+            Some(id) => id,
+            None => {
+                extra.message_id_text = Some(message_id.into());
+                [0; 16]
+            }
+        };
+        let md5 = match parse_md5(md5_of_body) {
+            Some(md5) => md5,
+            None => md5_bytes(body.as_bytes()),
+        };
+        Self::from_parts(
+            id,
+            md5,
+            body,
+            sender_id,
+            sent_ms,
+            state,
+            receive_count,
+            extra,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_parts(
+        id: [u8; 16],
+        md5_of_body: [u8; 16],
+        body: Arc<str>,
+        sender_id: Arc<str>,
+        sent_ms: u64,
+        state: MessageState,
+        receive_count: u32,
+        extra: Extra,
+    ) -> Self {
+        StoredMessage {
+            id,
+            md5_of_body,
+            body,
+            sender_id,
+            sent_ms,
+            state,
+            receive_count,
+            extra: (!extra.is_empty()).then(|| Box::new(extra)),
+        }
+    }
+
+    /// The message id as clients see it (a UUID).
+    pub fn message_id(&self) -> String {
+        match self
+            .extra
+            .as_ref()
+            .and_then(|e| e.message_id_text.as_deref())
+        {
+            Some(text) => text.to_string(),
+            None => uuid::Uuid::from_bytes(self.id).to_string(),
+        }
+    }
+
+    pub fn md5_of_body_hex(&self) -> String {
+        super::md5::hex(&self.md5_of_body)
+    }
+
+    pub fn extra(&self) -> Option<&Extra> {
+        self.extra.as_deref()
+    }
+
+    /// The rare fields, boxed on first use.
+    pub fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Default::default)
+    }
+
+    /// Takes the rare fields out (moves between queues).
+    pub fn take_extra(&mut self) -> Extra {
+        self.extra.take().map(|e| *e).unwrap_or_default()
+    }
+
+    pub fn attributes(&self) -> &MessageAttributes {
+        self.extra().map_or(&NO_ATTRIBUTES, |e| &e.attributes)
+    }
+
+    pub fn trace_header(&self) -> Option<&str> {
+        self.extra()?.trace_header.as_deref()
+    }
+
+    pub fn first_receive_ms(&self) -> Option<u64> {
+        self.extra()?.first_receive_ms
+    }
+
+    pub fn message_group_id(&self) -> Option<&Arc<str>> {
+        self.extra()?.message_group_id.as_ref()
+    }
+
+    pub fn deduplication_id(&self) -> Option<&str> {
+        self.extra()?.deduplication_id.as_deref()
+    }
+
+    pub fn sequence_number(&self) -> Option<&str> {
+        self.extra()?.sequence_number.as_deref()
+    }
+
+    pub fn dead_letter_source_arn(&self) -> Option<&Arc<str>> {
+        self.extra()?.dead_letter_source_arn.as_ref()
+    }
+}
+
+/// A message id in its 16-byte form, if it is a UUID written the way lyrebird writes them.
+pub fn parse_message_id(text: &str) -> Option<[u8; 16]> {
+    let id = uuid::Uuid::try_parse(text).ok()?;
+    (id.hyphenated().to_string() == text).then(|| *id.as_bytes())
+}
+
+fn parse_md5(text: &str) -> Option<[u8; 16]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 32 {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 16];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+pub fn md5_bytes(bytes: &[u8]) -> [u8; 16] {
+    use md5::{Digest, Md5};
+    Md5::digest(bytes).into()
+}
+
+/// Where a message is in its life cycle. An in-flight message keeps how long ago (before its
+/// deadline) it was received, in milliseconds: at most 12 hours, so 16 bytes hold the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageState {
     Delayed { until_ms: u64 },
     Visible,
-    InFlight { until_ms: u64, received_ms: u64 },
+    InFlight { until_ms: u64, held_ms: u32 },
+}
+
+impl MessageState {
+    pub fn in_flight(until_ms: u64, received_ms: u64) -> Self {
+        MessageState::InFlight {
+            until_ms,
+            held_ms: until_ms.saturating_sub(received_ms).min(u32::MAX as u64) as u32,
+        }
+    }
 }
 
 /// What a send (or a move between queues) needs to enqueue.
 #[derive(Debug)]
 pub struct NewMessage {
-    pub message_id: Arc<str>,
+    pub id: [u8; 16],
+    pub md5_of_body: [u8; 16],
     pub body: Arc<str>,
-    pub md5_of_body: Arc<str>,
-    pub attributes: MessageAttributes,
-    pub trace_header: Option<String>,
     pub sender_id: Arc<str>,
-    pub message_group_id: Option<Arc<str>>,
-    pub deduplication_id: Option<String>,
+    /// Attributes, trace header, group and deduplication ids, first receive, dead-letter source
+    /// (the sequence number is assigned by the enqueue).
+    pub extra: Extra,
     pub delay_seconds: u32,
     /// Original send time for moved messages that keep it; `None` means now.
     pub sent_ms: Option<u64>,
     pub receive_count: u32,
-    pub first_receive_ms: Option<u64>,
-    pub dead_letter_source_arn: Option<Arc<str>>,
     /// Deduplication key for FIFO sends; `None` skips deduplication (moves between queues).
     pub dedup_key: Option<String>,
 }
@@ -266,24 +438,22 @@ pub struct NewMessage {
 impl NewMessage {
     /// A message leaving `source` for another queue (dead-letter redrive or move task).
     pub fn moved_from(
-        m: StoredMessage,
+        mut m: StoredMessage,
         dead_letter_source_arn: Option<Arc<str>>,
         keep_sent: bool,
     ) -> Self {
+        let mut extra = m.take_extra();
+        extra.dead_letter_source_arn = dead_letter_source_arn;
+        extra.sequence_number = None;
         NewMessage {
-            message_id: m.message_id,
-            body: m.body,
+            id: m.id,
             md5_of_body: m.md5_of_body,
-            attributes: m.attributes,
-            trace_header: m.trace_header,
+            body: m.body,
             sender_id: m.sender_id,
-            message_group_id: m.message_group_id,
-            deduplication_id: m.deduplication_id,
+            extra,
             delay_seconds: 0,
             sent_ms: keep_sent.then_some(m.sent_ms),
             receive_count: m.receive_count,
-            first_receive_ms: m.first_receive_ms,
-            dead_letter_source_arn,
             dedup_key: None,
         }
     }
@@ -357,7 +527,10 @@ pub struct QueueState {
     pub last_purge_ms: Option<u64>,
     next_seq: u64,
     next_sequence_number: u128,
-    messages: HashMap<u64, StoredMessage>,
+    /// Boxed: the map's slots stay small whatever its load factor.
+    messages: HashMap<u64, Box<StoredMessage>>,
+    /// Sender ids shared by this queue's messages (there are few distinct ones).
+    senders: HashSet<Arc<str>>,
     delivery: Delivery,
     /// (due time, seq) of delayed and in-flight messages; stale entries are skipped.
     delayed: BinaryHeap<Reverse<(u64, u64)>>,
@@ -396,6 +569,7 @@ impl QueueState {
             // 20-digit decimal like AWS's, increasing for the life of the queue.
             next_sequence_number: 10_000_000_000_000_000_000 + now_ms as u128 * 1_000_000,
             messages: HashMap::new(),
+            senders: HashSet::new(),
             delivery,
             delayed: BinaryHeap::new(),
             in_flight: BinaryHeap::new(),
@@ -429,7 +603,7 @@ impl QueueState {
         }
         let key = self.message_key(seq);
         if let (Some(journal), Some(m)) = (self.journal.as_mut(), self.messages.get(&seq)) {
-            let value = serde_json::to_vec(m).unwrap_or_default();
+            let value = super::record::encode(m);
             journal.push(Change::Put {
                 space: Space::Messages,
                 key,
@@ -522,7 +696,7 @@ impl QueueState {
         };
         let old = m.state;
         m.state = state;
-        let group = m.message_group_id.clone();
+        let group = m.message_group_id().cloned();
         let counts = &mut self.counts;
         match old {
             MessageState::Delayed { .. } => counts.delayed -= 1,
@@ -597,7 +771,8 @@ impl QueueState {
             MessageState::Visible => self.counts.visible -= 1,
             MessageState::InFlight { .. } => self.counts.in_flight -= 1,
         }
-        if let (Delivery::Fifo { groups, .. }, Some(id)) = (&mut self.delivery, &m.message_group_id)
+        if let (Delivery::Fifo { groups, .. }, Some(id)) =
+            (&mut self.delivery, m.message_group_id())
         {
             if let Some(g) = groups.get_mut(id) {
                 g.seqs.remove(&seq);
@@ -612,7 +787,20 @@ impl QueueState {
                 }
             }
         }
-        Some(m)
+        Some(*m)
+    }
+
+    /// The queue's shared copy of a sender id.
+    fn intern_sender(&mut self, sender: &str) -> Arc<str> {
+        if let Some(shared) = self.senders.get(sender) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(sender);
+        // Bounded, in case a queue sees many identities over its life.
+        if self.senders.len() < 256 {
+            self.senders.insert(shared.clone());
+        }
+        shared
     }
 
     /// Adds a message. FIFO sends carrying a `dedup_key` seen within the deduplication interval
@@ -633,18 +821,21 @@ impl QueueState {
             self.next_sequence_number += 1;
             self.next_sequence_number.to_string()
         });
-        if let Some(key) = new.dedup_key {
+        let mut new = new;
+        if let Some(key) = new.dedup_key.take() {
             let expires = now_ms + DEDUPLICATION_INTERVAL_MS;
-            self.dedup.insert(
-                key.clone(),
-                (expires, new.message_id.clone(), sequence_number.clone()),
-            );
+            let message_id: Arc<str> = match &new.extra.message_id_text {
+                Some(text) => Arc::from(&**text),
+                None => uuid::Uuid::from_bytes(new.id).to_string().into(),
+            };
             self.journal(|s| Change::Put {
                 space: Space::Deduplication,
                 key: s.dedup_key(&key),
-                value: serde_json::to_vec(&(expires, &new.message_id, &sequence_number))
+                value: serde_json::to_vec(&(expires, &message_id, &sequence_number))
                     .unwrap_or_default(),
             });
+            self.dedup
+                .insert(key.clone(), (expires, message_id, sequence_number.clone()));
             self.dedup_expiry.push_back((expires, key));
         }
         let delay_ms = new.delay_seconds as u64 * 1000;
@@ -656,24 +847,21 @@ impl QueueState {
             MessageState::Visible
         };
         let sent_ms = new.sent_ms.unwrap_or(now_ms);
+        let sender_id = self.intern_sender(&new.sender_id);
+        let mut extra = new.extra;
+        extra.sequence_number = sequence_number.clone();
         self.messages.insert(
             seq,
-            StoredMessage {
-                message_id: new.message_id,
-                body: new.body,
-                md5_of_body: new.md5_of_body,
-                attributes: new.attributes,
-                trace_header: new.trace_header,
-                sender_id: new.sender_id,
+            Box::new(StoredMessage::from_parts(
+                new.id,
+                new.md5_of_body,
+                new.body,
+                sender_id,
                 sent_ms,
-                receive_count: new.receive_count,
-                first_receive_ms: new.first_receive_ms,
-                message_group_id: new.message_group_id,
-                deduplication_id: new.deduplication_id,
-                sequence_number: sequence_number.clone(),
-                dead_letter_source_arn: new.dead_letter_source_arn,
                 state,
-            },
+                new.receive_count,
+                extra,
+            )),
         );
         self.index_new(seq);
         self.journal_message(seq);
@@ -686,7 +874,7 @@ impl QueueState {
     /// Files a message just put into `messages` into the age, deadline and delivery indexes.
     fn index_new(&mut self, seq: u64) {
         let m = &self.messages[&seq];
-        let (state, sent_ms, group) = (m.state, m.sent_ms, m.message_group_id.clone());
+        let (state, sent_ms, group) = (m.state, m.sent_ms, m.message_group_id().cloned());
         self.by_age.insert((sent_ms, seq));
         match state {
             MessageState::Delayed { until_ms } => {
@@ -721,6 +909,7 @@ impl QueueState {
     /// Puts back a message read from the store (start-up, in key order). Deadlines that passed
     /// while lyrebird was down have passed: such messages are visible again.
     pub fn restore_message(&mut self, seq: u64, mut m: StoredMessage, now_ms: u64) {
+        m.sender_id = self.intern_sender(&m.sender_id);
         m.state = match m.state {
             MessageState::Delayed { until_ms } | MessageState::InFlight { until_ms, .. }
                 if until_ms <= now_ms =>
@@ -729,15 +918,11 @@ impl QueueState {
             }
             other => other,
         };
-        if let Some(n) = m
-            .sequence_number
-            .as_deref()
-            .and_then(|n| n.parse::<u128>().ok())
-        {
+        if let Some(n) = m.sequence_number().and_then(|n| n.parse::<u128>().ok()) {
             self.next_sequence_number = self.next_sequence_number.max(n);
         }
         self.next_seq = self.next_seq.max(seq + 1);
-        self.messages.insert(seq, m);
+        self.messages.insert(seq, Box::new(m));
         self.index_new(seq);
     }
 
@@ -863,16 +1048,12 @@ impl QueueState {
         until_ms: u64,
         now_ms: u64,
     ) -> (u64, u32, String) {
-        self.set_state(
-            seq,
-            MessageState::InFlight {
-                until_ms,
-                received_ms: now_ms,
-            },
-        );
+        self.set_state(seq, MessageState::in_flight(until_ms, now_ms));
         let m = self.messages.get_mut(&seq).expect("present");
         m.receive_count += 1;
-        m.first_receive_ms.get_or_insert(now_ms);
+        if m.first_receive_ms().is_none() {
+            m.extra_mut().first_receive_ms = Some(now_ms);
+        }
         let receive = m.receive_count;
         let handle = Receipt {
             queue_id,
@@ -981,7 +1162,7 @@ impl QueueState {
             return Ok(Ok(()));
         }
         let received_ms = match m.state {
-            MessageState::InFlight { received_ms, .. } => received_ms,
+            MessageState::InFlight { until_ms, held_ms } => until_ms - held_ms as u64,
             // Visibility already expired: AWS accepts the call and hides the message again.
             _ => now_ms,
         };
@@ -996,10 +1177,7 @@ impl QueueState {
         let state = if timeout_s == 0 {
             MessageState::Visible
         } else {
-            MessageState::InFlight {
-                until_ms,
-                received_ms,
-            }
+            MessageState::in_flight(until_ms, received_ms)
         };
         self.set_state(receipt.seq, state);
         self.journal_message(receipt.seq);
