@@ -10,8 +10,13 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
-/// Bump when the on-disk layout changes incompatibly.
-pub const FORMAT_VERSION: u32 = 1;
+/// Bump when the on-disk layout changes incompatibly. Opening a directory of an older format
+/// marks it with this one (older versions then refuse it rather than misread it), so every
+/// later lyrebird must still read what the older formats wrote.
+///
+/// 1: JSON records everywhere. 2: binary message records (`sqs::record`); format 1 message
+/// records still read.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A family of records, each its own keyspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
