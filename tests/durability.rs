@@ -918,3 +918,76 @@ async fn a_format_1_directory_still_reads_and_is_upgraded() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn fifo_topic_deduplication_survives_a_crash() {
+    let dir = data_dir();
+    let mut server = start(&dir).await;
+    let (sqs, sns) = (client(&server.endpoint), sns_client(&server.endpoint));
+    let topic = sns
+        .create_topic()
+        .name("events.fifo")
+        .attributes("FifoTopic", "true")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let url = sqs
+        .create_queue()
+        .queue_name("events.fifo")
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint("arn:aws:sqs:us-east-1:000000000000:events.fifo")
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .unwrap();
+    let publish = |sns: aws_sdk_sns::Client, dedup: &'static str| {
+        let topic = topic.clone();
+        async move {
+            let out = sns
+                .publish()
+                .topic_arn(topic)
+                .message(format!("event {dedup}"))
+                .message_group_id("g")
+                .message_deduplication_id(dedup)
+                .send()
+                .await
+                .unwrap();
+            (
+                out.message_id.unwrap(),
+                out.sequence_number.unwrap_or_default(),
+            )
+        }
+    };
+    let first = publish(sns.clone(), "d1").await;
+    // SIGKILL right after the acknowledgement: the deduplication entry was stored with it.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let server = start(&dir).await;
+    let (sqs, sns) = (client(&server.endpoint), sns_client(&server.endpoint));
+    let again = publish(sns.clone(), "d1").await;
+    assert_eq!(
+        again, first,
+        "same MessageId and SequenceNumber as the original"
+    );
+    let other = publish(sns.clone(), "d2").await;
+    assert_ne!(other.0, first.0);
+    assert!(other.1 > first.1, "sequence numbers keep increasing");
+    let url = url.replace(&url[..url.find("/000000000000").unwrap()], &server.endpoint);
+    assert_eq!(
+        drain(&sqs, &url).await,
+        ["event d1", "event d2"],
+        "the repeat was not delivered again"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

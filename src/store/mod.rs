@@ -27,16 +27,19 @@ pub enum Space {
     Topics,
     Subscriptions,
     Meta,
+    /// FIFO topics' deduplication window: `topic ARN \0 key` → (expiry, message id, sequence).
+    TopicDeduplication,
 }
 
 impl Space {
-    pub const ALL: [Space; 6] = [
+    pub const ALL: [Space; 7] = [
         Space::Queues,
         Space::Messages,
         Space::Deduplication,
         Space::Topics,
         Space::Subscriptions,
         Space::Meta,
+        Space::TopicDeduplication,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +50,7 @@ impl Space {
             Space::Topics => "topics",
             Space::Subscriptions => "subscriptions",
             Space::Meta => "meta",
+            Space::TopicDeduplication => "topic_deduplication",
         }
     }
 }
@@ -119,6 +123,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         })?;
         Ok(records)
     }
+    /// Writes one record and flushes it before returning, on the calling thread, for the rare
+    /// write outside any request that must be durable before its effects are seen (the SNS
+    /// signing key, created on first use).
+    fn put_now(&self, space: Space, key: &[u8], value: &[u8]) -> Result<(), String>;
     /// Flushes everything outstanding (clean shutdown).
     fn flush(&self);
     fn describe(&self) -> &'static str;

@@ -151,6 +151,13 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn put_now(&self, space: Space, key: &[u8], value: &[u8]) -> Result<(), String> {
+        self.tree(space)
+            .insert(key, value)
+            .map_err(|e| e.to_string())?;
+        self.db.flush().map(|_| ()).map_err(|e| e.to_string())
+    }
+
     fn flush(&self) {
         // Wait for the writer to drain what was submitted, then flush.
         let (tx, rx) = oneshot::channel();
