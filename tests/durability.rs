@@ -721,3 +721,273 @@ async fn platform_applications_and_sms_settings_survive_a_crash() {
     assert_eq!(sms["DefaultSMSType"], "Transactional");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A directory written by lyrebird before message records became binary (format 1: JSON
+/// everywhere), with records exactly as that version wrote them; times moved to now.
+fn write_format_1_directory(dir: &Path, now: u64) {
+    let queue = |id: u64, name: &str, fifo: bool| {
+        format!(
+            r#"{{"id":{id},"name":"{name}","account":"000000000000","region":"us-east-1","created_ms":{now},"config":{{"delay_seconds":0,"maximum_message_size":1048576,"message_retention_period":345600,"receive_message_wait_time_seconds":0,"visibility_timeout":30,"policy":null,"redrive_policy":null,"redrive_allow_policy":null,"fifo_queue":{fifo},"content_based_deduplication":false,"deduplication_scope":"queue","fifo_throughput_limit":"perQueue","kms_master_key_id":null,"kms_data_key_reuse_period_seconds":null,"sqs_managed_sse_enabled":true}},"tags":{{}},"last_modified_ms":{now},"last_purge_ms":null}}"#
+        )
+    };
+    let (standard, fifo) = (4330976567358281246u64, 16094832748887081733u64);
+    let key = |queue: u64, seq: u64| [queue.to_be_bytes(), seq.to_be_bytes()].concat();
+    let seq = (now - 10_000) << 20;
+    let sent = now - 10_000;
+    let messages = [
+        (
+            key(standard, seq),
+            format!(
+                r#"{{"message_id":"bc61a1e2-63d4-4ae7-bb15-4adc8e2af4f9","body":"plain body","md5_of_body":"e428258a895396d6bfc32a97e13b4cc8","attributes":{{}},"trace_header":null,"sender_id":"000000000000","sent_ms":{sent},"receive_count":1,"first_receive_ms":{sent},"message_group_id":null,"deduplication_id":null,"sequence_number":null,"dead_letter_source_arn":null,"state":{{"InFlight":{{"until_ms":{sent},"received_ms":{sent}}}}}}}"#
+            ),
+        ),
+        (
+            key(standard, seq + 1),
+            format!(
+                r#"{{"message_id":"022471c8-fe06-4b2c-a144-ee9125784e84","body":"with attributes","md5_of_body":"c2d900c011c138c4a68934fee2fdd344","attributes":{{"b":{{"BinaryValue":"AAEC","DataType":"Binary"}},"n":{{"StringValue":"42","DataType":"Number.int"}},"s":{{"StringValue":"v","DataType":"String"}}}},"trace_header":"Root=1-5759e988-bd862e3fe1be46a994272793","sender_id":"000000000000","sent_ms":{sent},"receive_count":0,"first_receive_ms":null,"message_group_id":null,"deduplication_id":null,"sequence_number":null,"dead_letter_source_arn":null,"state":"Visible"}}"#
+            ),
+        ),
+        (
+            key(standard, seq + 2),
+            format!(
+                r#"{{"message_id":"83f93cf6-47cb-4df2-8743-5cc1d4ab488d","body":"delayed","md5_of_body":"f5e0a640e01c53954396b55beeb29ab9","attributes":{{}},"trace_header":null,"sender_id":"000000000000","sent_ms":{sent},"receive_count":0,"first_receive_ms":null,"message_group_id":null,"deduplication_id":null,"sequence_number":null,"dead_letter_source_arn":null,"state":{{"Delayed":{{"until_ms":{}}}}}}}"#,
+                now + 900_000
+            ),
+        ),
+        (
+            key(fifo, seq),
+            format!(
+                r#"{{"message_id":"b44ef2a5-8c24-47ae-914d-5a1bfef9cd9b","body":"fifo body","md5_of_body":"859aed88036979655983f05c544e190c","attributes":{{}},"trace_header":null,"sender_id":"000000000000","sent_ms":{sent},"receive_count":1,"first_receive_ms":{sent},"message_group_id":"g1","deduplication_id":"d1","sequence_number":"11796392841958000001","dead_letter_source_arn":null,"state":{{"InFlight":{{"until_ms":{},"received_ms":{sent}}}}}}}"#,
+                now + 3_600_000
+            ),
+        ),
+    ];
+    let db = sled::open(dir).unwrap();
+    db.open_tree("meta")
+        .unwrap()
+        .insert("format_version", "1")
+        .unwrap();
+    let queues = db.open_tree("queues").unwrap();
+    queues
+        .insert(
+            standard.to_be_bytes(),
+            queue(standard, "legacy", false).as_bytes(),
+        )
+        .unwrap();
+    queues
+        .insert(
+            fifo.to_be_bytes(),
+            queue(fifo, "legacy.fifo", true).as_bytes(),
+        )
+        .unwrap();
+    let tree = db.open_tree("messages").unwrap();
+    for (k, v) in messages {
+        tree.insert(k, v.as_bytes()).unwrap();
+    }
+    let dedup = [&fifo.to_be_bytes()[..], b"d1"].concat();
+    db.open_tree("deduplication")
+        .unwrap()
+        .insert(
+            dedup,
+            format!(
+                r#"[{},"b44ef2a5-8c24-47ae-914d-5a1bfef9cd9b","11796392841958000001"]"#,
+                now + 300_000
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    db.flush().unwrap();
+}
+
+fn stored_format_version(dir: &Path) -> String {
+    let db = sled::open(dir).unwrap();
+    let v = db
+        .open_tree("meta")
+        .unwrap()
+        .get("format_version")
+        .unwrap()
+        .unwrap();
+    String::from_utf8(v.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn a_format_1_directory_still_reads_and_is_upgraded() {
+    let dir = data_dir();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    write_format_1_directory(&dir, now);
+    for round in 0..2 {
+        let mut server = start(&dir).await;
+        let sqs = client(&server.endpoint);
+        let url = format!("{}/000000000000/legacy", server.endpoint);
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap();
+        use aws_sdk_sqs::types::QueueAttributeName as N;
+        assert_eq!(attrs[&N::ApproximateNumberOfMessages], "2", "round {round}");
+        assert_eq!(attrs[&N::ApproximateNumberOfMessagesDelayed], "1");
+        let got = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            // Back at once, so the next round reads the records this one rewrote.
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap();
+        assert_eq!(got.len(), 2);
+        use aws_sdk_sqs::types::MessageSystemAttributeName as S;
+        let sent = (now - 10_000).to_string();
+        let plain = &got[0];
+        assert_eq!(
+            plain.message_id(),
+            Some("bc61a1e2-63d4-4ae7-bb15-4adc8e2af4f9")
+        );
+        assert_eq!(plain.body(), Some("plain body"));
+        assert_eq!(
+            plain.md5_of_body(),
+            Some("e428258a895396d6bfc32a97e13b4cc8")
+        );
+        let a = plain.attributes().unwrap();
+        assert_eq!(a[&S::SenderId], "000000000000");
+        assert_eq!(a[&S::SentTimestamp], sent);
+        assert_eq!(a[&S::ApproximateFirstReceiveTimestamp], sent);
+        assert_eq!(a[&S::ApproximateReceiveCount], (2 + round).to_string());
+        let rich = &got[1];
+        assert_eq!(
+            rich.message_id(),
+            Some("022471c8-fe06-4b2c-a144-ee9125784e84")
+        );
+        assert_eq!(rich.md5_of_body(), Some("c2d900c011c138c4a68934fee2fdd344"));
+        assert_eq!(
+            rich.md5_of_message_attributes(),
+            Some("7fa6f012dc899d06334f9d4fecc784b8")
+        );
+        let a = rich.attributes().unwrap();
+        assert_eq!(
+            a[&S::AwsTraceHeader],
+            "Root=1-5759e988-bd862e3fe1be46a994272793"
+        );
+        assert_eq!(a[&S::ApproximateReceiveCount], (1 + round).to_string());
+        let m = rich.message_attributes().unwrap();
+        assert_eq!(m["b"].binary_value().unwrap().as_ref(), &[0u8, 1, 2]);
+        assert_eq!(m["n"].string_value(), Some("42"));
+        assert_eq!(m["n"].data_type(), "Number.int");
+
+        // FIFO: still in flight, and its deduplication id still remembered.
+        let fifo_url = format!("{}/000000000000/legacy.fifo", server.endpoint);
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(&fifo_url)
+            .attribute_names(N::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap();
+        assert_eq!(attrs[&N::ApproximateNumberOfMessagesNotVisible], "1");
+        let again = sqs
+            .send_message()
+            .queue_url(&fifo_url)
+            .message_body("fifo body")
+            .message_group_id("g1")
+            .message_deduplication_id("d1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            again.message_id(),
+            Some("b44ef2a5-8c24-47ae-914d-5a1bfef9cd9b")
+        );
+        assert_eq!(again.sequence_number(), Some("11796392841958000001"));
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        assert_eq!(stored_format_version(&dir), "2");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn fifo_topic_deduplication_survives_a_crash() {
+    let dir = data_dir();
+    let mut server = start(&dir).await;
+    let (sqs, sns) = (client(&server.endpoint), sns_client(&server.endpoint));
+    let topic = sns
+        .create_topic()
+        .name("events.fifo")
+        .attributes("FifoTopic", "true")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let url = sqs
+        .create_queue()
+        .queue_name("events.fifo")
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint("arn:aws:sqs:us-east-1:000000000000:events.fifo")
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .unwrap();
+    let publish = |sns: aws_sdk_sns::Client, dedup: &'static str| {
+        let topic = topic.clone();
+        async move {
+            let out = sns
+                .publish()
+                .topic_arn(topic)
+                .message(format!("event {dedup}"))
+                .message_group_id("g")
+                .message_deduplication_id(dedup)
+                .send()
+                .await
+                .unwrap();
+            (
+                out.message_id.unwrap(),
+                out.sequence_number.unwrap_or_default(),
+            )
+        }
+    };
+    let first = publish(sns.clone(), "d1").await;
+    // SIGKILL right after the acknowledgement: the deduplication entry was stored with it.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let server = start(&dir).await;
+    let (sqs, sns) = (client(&server.endpoint), sns_client(&server.endpoint));
+    let again = publish(sns.clone(), "d1").await;
+    assert_eq!(
+        again, first,
+        "same MessageId and SequenceNumber as the original"
+    );
+    let other = publish(sns.clone(), "d2").await;
+    assert_ne!(other.0, first.0);
+    assert!(other.1 > first.1, "sequence numbers keep increasing");
+    let url = url.replace(&url[..url.find("/000000000000").unwrap()], &server.endpoint);
+    assert_eq!(
+        drain(&sqs, &url).await,
+        ["event d1", "event d2"],
+        "the repeat was not delivered again"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -244,6 +244,7 @@ impl SnsService {
         self.store.submit(vec![
             everything(crate::store::Space::Topics),
             everything(crate::store::Space::Subscriptions),
+            everything(crate::store::Space::TopicDeduplication),
         ])
     }
 

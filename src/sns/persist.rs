@@ -46,6 +46,15 @@ struct SubscriptionRecord {
     token: String,
 }
 
+/// The store key of a FIFO topic's deduplication entry (ARNs hold no NUL).
+fn dedup_key(topic_arn: &str, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(topic_arn.len() + 1 + key.len());
+    k.extend_from_slice(topic_arn.as_bytes());
+    k.push(0);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
 impl SnsService {
     fn submit(&self, ctx: &RequestContext, change: Change) {
         if self.store.persistent() {
@@ -97,6 +106,46 @@ impl SnsService {
                 prefix,
             },
         );
+        self.submit(
+            ctx,
+            Change::DeletePrefix {
+                space: Space::TopicDeduplication,
+                prefix: dedup_key(arn, ""),
+            },
+        );
+    }
+
+    /// Records a FIFO topic's deduplication entry; call with the topic's lock held.
+    pub(super) fn persist_dedup(
+        &self,
+        ctx: &RequestContext,
+        topic: &Topic,
+        key: &str,
+        entry: &(u64, String, Option<String>),
+    ) {
+        if !self.store.persistent() {
+            return;
+        }
+        let value = serde_json::to_vec(entry).unwrap_or_default();
+        self.submit(
+            ctx,
+            Change::Put {
+                space: Space::TopicDeduplication,
+                key: dedup_key(&topic.arn, key),
+                value,
+            },
+        );
+    }
+
+    /// Forgets an expired deduplication entry; call with the topic's lock held.
+    pub(super) fn forget_dedup(&self, topic: &Topic, key: &str) {
+        if self.store.persistent() {
+            // Nothing waits for it: an expired entry read back is dropped at restore anyway.
+            drop(self.store.submit(vec![Change::Delete {
+                space: Space::TopicDeduplication,
+                key: dedup_key(&topic.arn, key),
+            }]));
+        }
     }
 
     /// Writes a subscription's record; call with its lock held (`state`).
@@ -182,13 +231,13 @@ impl SnsService {
             return signer;
         }
         let signer = Signer::generate();
-        if self.store.persistent() {
-            let change = Change::Put {
-                space: Space::Meta,
-                key: SIGNING_KEY.to_vec(),
-                value: signer.key_pkcs8_der(),
-            };
-            drop(self.store.submit(vec![change]));
+        // Durable before anything is signed with it: a signature must stay verifiable against
+        // the certificate served after a crash.
+        if let Err(e) = self
+            .store
+            .put_now(Space::Meta, SIGNING_KEY, &signer.key_pkcs8_der())
+        {
+            tracing::error!(error = %e, "the new SNS signing key could not be stored");
         }
         signer
     }
@@ -219,6 +268,27 @@ impl SnsService {
                 }),
             };
             topics.insert(r.arn, Arc::new(topic));
+        }
+        for (key, value) in self.store.load(Space::TopicDeduplication)? {
+            let Some(split) = key.iter().position(|b| *b == 0) else {
+                continue;
+            };
+            let (arn, dedup) = (&key[..split], &key[split + 1..]);
+            let topic = std::str::from_utf8(arn).ok().and_then(|a| topics.get(a));
+            let entry: Option<(u64, String, Option<String>)> = serde_json::from_slice(&value).ok();
+            let (Some(topic), Some(entry)) = (topic, entry) else {
+                continue;
+            };
+            if entry.0 <= now {
+                continue;
+            }
+            let dedup = String::from_utf8_lossy(dedup).into_owned();
+            let mut state = topic.state.lock();
+            state.dedup_expiry.push_back((entry.0, dedup.clone()));
+            state.dedup.insert(dedup, entry);
+        }
+        for topic in topics.values() {
+            topic.state.lock().dedup_expiry.make_contiguous().sort();
         }
         for (key, value) in self.store.load(Space::Meta)? {
             if key == PLATFORMS {

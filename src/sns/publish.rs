@@ -116,7 +116,7 @@ impl SnsService {
         }
         let topic = self.topic(ctx, parameter, Some(arn))?;
         let prepared = self.prepare(&topic, input.fields, "")?;
-        let (message_id, sequence_number) = match self.sequence(&topic, prepared) {
+        let (message_id, sequence_number) = match self.sequence(ctx, &topic, prepared) {
             Sequenced::New(p) => {
                 self.fan_out(ctx, &topic, &p);
                 (p.message_id, p.sequence_number)
@@ -198,7 +198,7 @@ impl SnsService {
             check_attributes(&entry.fields.message_attributes, &prefix)?;
             match self.prepare(&topic, entry.fields, &prefix) {
                 Ok(prepared) => {
-                    let (message_id, sequence_number) = match self.sequence(&topic, prepared) {
+                    let (message_id, sequence_number) = match self.sequence(ctx, &topic, prepared) {
                         Sequenced::New(p) => {
                             self.fan_out(ctx, &topic, &p);
                             (p.message_id, p.sequence_number)
@@ -312,7 +312,7 @@ impl SnsService {
     }
 
     /// FIFO topics: drops duplicates within five minutes and assigns sequence numbers.
-    fn sequence(&self, topic: &Topic, mut prepared: Prepared) -> Sequenced {
+    fn sequence(&self, ctx: &RequestContext, topic: &Topic, mut prepared: Prepared) -> Sequenced {
         if !topic.fifo {
             return Sequenced::New(prepared);
         }
@@ -322,6 +322,7 @@ impl SnsService {
             let (expires, key) = state.dedup_expiry.pop_front().expect("checked");
             if state.dedup.get(&key).is_some_and(|(e, _, _)| *e == expires) {
                 state.dedup.remove(&key);
+                self.forget_dedup(topic, &key);
             }
         }
         let per_group = state
@@ -343,14 +344,14 @@ impl SnsService {
         state.next_sequence_number += 1;
         prepared.sequence_number = Some(state.next_sequence_number.to_string());
         let expires = now + DEDUPLICATION_INTERVAL_MS;
-        state.dedup.insert(
-            key.clone(),
-            (
-                expires,
-                prepared.message_id.clone(),
-                prepared.sequence_number.clone(),
-            ),
+        let entry = (
+            expires,
+            prepared.message_id.clone(),
+            prepared.sequence_number.clone(),
         );
+        // Made durable with the publish, so a repeat after a restart is still a duplicate.
+        self.persist_dedup(ctx, topic, &key, &entry);
+        state.dedup.insert(key.clone(), entry);
         state.dedup_expiry.push_back((expires, key));
         Sequenced::New(prepared)
     }

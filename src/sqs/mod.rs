@@ -225,8 +225,7 @@ impl SqsService {
                 current = Some((id, queue.lock_unrefreshed()));
             }
             if let Some((_, state)) = current.as_mut() {
-                let message = record::decode(value, &mut |s| Arc::from(s))?;
-                state.restore_message(seq, message, now);
+                state.restore_record(seq, value, now)?;
             }
             messages += 1;
             Ok(())

@@ -908,8 +908,7 @@ impl QueueState {
 
     /// Puts back a message read from the store (start-up, in key order). Deadlines that passed
     /// while lyrebird was down have passed: such messages are visible again.
-    pub fn restore_message(&mut self, seq: u64, mut m: StoredMessage, now_ms: u64) {
-        m.sender_id = self.intern_sender(&m.sender_id);
+    fn restore_message(&mut self, seq: u64, mut m: StoredMessage, now_ms: u64) {
         m.state = match m.state {
             MessageState::Delayed { until_ms } | MessageState::InFlight { until_ms, .. }
                 if until_ms <= now_ms =>
@@ -924,6 +923,13 @@ impl QueueState {
         self.next_seq = self.next_seq.max(seq + 1);
         self.messages.insert(seq, Box::new(m));
         self.index_new(seq);
+    }
+
+    /// Decodes a message record read from the store and puts the message back.
+    pub fn restore_record(&mut self, seq: u64, value: &[u8], now_ms: u64) -> Result<(), String> {
+        let m = super::record::decode(value, &mut |sender| self.intern_sender(sender))?;
+        self.restore_message(seq, m, now_ms);
+        Ok(())
     }
 
     /// Orders what `restore_*` added; called once the queue's records are all read.

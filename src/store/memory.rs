@@ -18,6 +18,10 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn put_now(&self, _space: Space, _key: &[u8], _value: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+
     fn flush(&self) {}
 
     fn describe(&self) -> &'static str {

@@ -10,8 +10,13 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
-/// Bump when the on-disk layout changes incompatibly.
-pub const FORMAT_VERSION: u32 = 1;
+/// Bump when the on-disk layout changes incompatibly. Opening a directory of an older format
+/// marks it with this one (older versions then refuse it rather than misread it), so every
+/// later lyrebird must still read what the older formats wrote.
+///
+/// 1: JSON records everywhere. 2: binary message records (`sqs::record`); format 1 message
+/// records still read.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A family of records, each its own keyspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,16 +27,19 @@ pub enum Space {
     Topics,
     Subscriptions,
     Meta,
+    /// FIFO topics' deduplication window: `topic ARN \0 key` → (expiry, message id, sequence).
+    TopicDeduplication,
 }
 
 impl Space {
-    pub const ALL: [Space; 6] = [
+    pub const ALL: [Space; 7] = [
         Space::Queues,
         Space::Messages,
         Space::Deduplication,
         Space::Topics,
         Space::Subscriptions,
         Space::Meta,
+        Space::TopicDeduplication,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +50,7 @@ impl Space {
             Space::Topics => "topics",
             Space::Subscriptions => "subscriptions",
             Space::Meta => "meta",
+            Space::TopicDeduplication => "topic_deduplication",
         }
     }
 }
@@ -114,6 +123,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         })?;
         Ok(records)
     }
+    /// Writes one record and flushes it before returning, on the calling thread, for the rare
+    /// write outside any request that must be durable before its effects are seen (the SNS
+    /// signing key, created on first use).
+    fn put_now(&self, space: Space, key: &[u8], value: &[u8]) -> Result<(), String>;
     /// Flushes everything outstanding (clean shutdown).
     fn flush(&self);
     fn describe(&self) -> &'static str;

@@ -70,6 +70,18 @@ impl SledStore {
                         dir.display()
                     ));
                 }
+                if version < FORMAT_VERSION {
+                    // Records of the new format may be written from now on.
+                    store_meta
+                        .insert(VERSION_KEY, FORMAT_VERSION.to_string().as_bytes())
+                        .map_err(|e| e.to_string())?;
+                    db.flush().map_err(|e| e.to_string())?;
+                    tracing::info!(
+                        from = version,
+                        to = FORMAT_VERSION,
+                        "data directory format upgraded"
+                    );
+                }
             }
             None => {
                 store_meta
@@ -137,6 +149,13 @@ impl Store for SledStore {
             visit(&key, &value)?;
         }
         Ok(())
+    }
+
+    fn put_now(&self, space: Space, key: &[u8], value: &[u8]) -> Result<(), String> {
+        self.tree(space)
+            .insert(key, value)
+            .map_err(|e| e.to_string())?;
+        self.db.flush().map(|_| ()).map_err(|e| e.to_string())
     }
 
     fn flush(&self) {
