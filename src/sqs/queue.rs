@@ -216,9 +216,10 @@ pub struct QueueRecord {
 
 /// A message as kept in memory, sized for large backlogs: the id and the MD5 of the body are
 /// raw bytes (formatted only for output), the sender id is shared by the queue's messages, and
-/// everything most messages lack (attributes, FIFO fields, trace header, first receive, dead-letter
-/// source) sits in one optional box. The body is an `Arc<str>` so a receive hands it out without
-/// copying. The durable form is in `record.rs`.
+/// everything most messages lack (attributes, FIFO fields, trace header, dead-letter source) sits
+/// in one optional box. The first receive time lives in the struct's padding instead, because
+/// nearly every message gets one and boxing it cost an allocation per first receive. The body is
+/// an `Arc<str>` so a receive hands it out without copying. The durable form is in `record.rs`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredMessage {
     pub id: [u8; 16],
@@ -228,6 +229,10 @@ pub struct StoredMessage {
     pub sent_ms: u64,
     pub state: MessageState,
     pub receive_count: u32,
+    /// First receive as milliseconds after `sent_ms`, plus one (0: none here). A time this
+    /// cannot express (before the send time, as after some moves, or 49 days after it) is kept
+    /// in `extra` instead.
+    first_receive: u32,
     extra: Option<Box<Extra>>,
 }
 
@@ -236,6 +241,8 @@ pub struct StoredMessage {
 pub struct Extra {
     pub attributes: MessageAttributes,
     pub trace_header: Option<String>,
+    /// Carried here between queues and in records; in a `StoredMessage` only when the compact
+    /// field cannot hold it.
     pub first_receive_ms: Option<u64>,
     pub message_group_id: Option<Arc<str>>,
     pub deduplication_id: Option<String>,
@@ -298,9 +305,10 @@ impl StoredMessage {
         sent_ms: u64,
         state: MessageState,
         receive_count: u32,
-        extra: Extra,
+        mut extra: Extra,
     ) -> Self {
-        StoredMessage {
+        let first_receive = extra.first_receive_ms.take();
+        let mut m = StoredMessage {
             id,
             md5_of_body,
             body,
@@ -308,8 +316,13 @@ impl StoredMessage {
             sent_ms,
             state,
             receive_count,
+            first_receive: 0,
             extra: (!extra.is_empty()).then(|| Box::new(extra)),
+        };
+        if let Some(ms) = first_receive {
+            m.set_first_receive_ms(ms);
         }
+        m
     }
 
     /// The message id as clients see it (a UUID).
@@ -337,9 +350,13 @@ impl StoredMessage {
         self.extra.get_or_insert_with(Default::default)
     }
 
-    /// Takes the rare fields out (moves between queues).
+    /// Takes the rare fields, and the first receive time, out (moves between queues).
     pub fn take_extra(&mut self) -> Extra {
-        self.extra.take().map(|e| *e).unwrap_or_default()
+        let first_receive_ms = self.first_receive_ms();
+        self.first_receive = 0;
+        let mut extra = self.extra.take().map(|e| *e).unwrap_or_default();
+        extra.first_receive_ms = first_receive_ms;
+        extra
     }
 
     pub fn attributes(&self) -> &MessageAttributes {
@@ -351,7 +368,32 @@ impl StoredMessage {
     }
 
     pub fn first_receive_ms(&self) -> Option<u64> {
-        self.extra()?.first_receive_ms
+        match self.first_receive {
+            0 => self.extra()?.first_receive_ms,
+            offset => Some(self.sent_ms + (offset - 1) as u64),
+        }
+    }
+
+    pub fn set_first_receive_ms(&mut self, ms: u64) {
+        let offset = ms
+            .checked_sub(self.sent_ms)
+            .and_then(|d| u32::try_from(d).ok())
+            .filter(|d| *d < u32::MAX);
+        match offset {
+            Some(d) => {
+                self.first_receive = d + 1;
+                if let Some(e) = self.extra.as_mut() {
+                    e.first_receive_ms = None;
+                    if e.is_empty() {
+                        self.extra = None;
+                    }
+                }
+            }
+            None => {
+                self.first_receive = 0;
+                self.extra_mut().first_receive_ms = Some(ms);
+            }
+        }
     }
 
     pub fn message_group_id(&self) -> Option<&Arc<str>> {
@@ -1058,7 +1100,7 @@ impl QueueState {
         let m = self.messages.get_mut(&seq).expect("present");
         m.receive_count += 1;
         if m.first_receive_ms().is_none() {
-            m.extra_mut().first_receive_ms = Some(now_ms);
+            m.set_first_receive_ms(now_ms);
         }
         let receive = m.receive_count;
         let handle = Receipt {

@@ -77,12 +77,16 @@ pub fn encode(m: &StoredMessage) -> Vec<u8> {
     }
     put_bytes(&mut out, m.sender_id.as_bytes());
     put_bytes(&mut out, m.body.as_bytes());
-    let Some(e) = m.extra() else {
-        out.push(0);
-        return out;
-    };
+    let first_receive_ms = m.first_receive_ms();
     let flags_at = out.len();
     out.push(0);
+    let Some(e) = m.extra() else {
+        if let Some(first) = first_receive_ms {
+            out[flags_at] = 1 << 1;
+            out.extend_from_slice(&first.to_le_bytes());
+        }
+        return out;
+    };
     let mut flags = 0u8;
     let mut field = |out: &mut Vec<u8>, bit: u8, value: Option<&[u8]>| {
         if let Some(v) = value {
@@ -91,7 +95,7 @@ pub fn encode(m: &StoredMessage) -> Vec<u8> {
         }
     };
     field(&mut out, 0, e.trace_header.as_deref().map(str::as_bytes));
-    if let Some(first) = e.first_receive_ms {
+    if let Some(first) = first_receive_ms {
         flags |= 1 << 1;
         out.extend_from_slice(&first.to_le_bytes());
     }
@@ -471,6 +475,68 @@ mod tests {
         );
         let back = decode(&encode(&odd), &mut shared).unwrap();
         assert_eq!(back.message_id(), "NOT-A-UUID");
+    }
+
+    #[test]
+    fn first_receive_times_survive_records_and_moves_wherever_they_are_kept() {
+        let sent = 1_000;
+        let others = Extra {
+            trace_header: Some("Root=1".into()),
+            ..Default::default()
+        };
+        // Compact (just after the send), and kept aside: before the send, and too late for u32.
+        for first in [
+            None,
+            Some(sent),
+            Some(sent + 5),
+            Some(7),
+            Some(sent + u32::MAX as u64),
+        ] {
+            for base in [Extra::default(), others.clone()] {
+                let extra = Extra {
+                    first_receive_ms: first,
+                    ..base.clone()
+                };
+                let mut m = StoredMessage::new(
+                    "5f0e8d3a-1b2c-4d5e-8f90-a1b2c3d4e5f6",
+                    "",
+                    Arc::from("b"),
+                    Arc::from("s"),
+                    sent,
+                    MessageState::Visible,
+                    1,
+                    extra,
+                );
+                assert_eq!(m.first_receive_ms(), first, "{first:?}");
+                let compact = first.is_some_and(|f| f >= sent && f - sent < u32::MAX as u64);
+                assert_eq!(
+                    m.extra().is_none(),
+                    base == Extra::default() && (first.is_none() || compact),
+                    "{first:?}: boxed only when needed"
+                );
+                assert_eq!(decode(&encode(&m), &mut shared).unwrap(), m);
+                let moved = m.take_extra();
+                assert_eq!(moved.first_receive_ms, first);
+                assert_eq!(m.first_receive_ms(), None);
+            }
+        }
+        // A later receive time replaces one kept aside, and the box goes when nothing is left.
+        let mut m = StoredMessage::new(
+            "5f0e8d3a-1b2c-4d5e-8f90-a1b2c3d4e5f6",
+            "",
+            Arc::from("b"),
+            Arc::from("s"),
+            sent,
+            MessageState::Visible,
+            1,
+            Extra {
+                first_receive_ms: Some(7),
+                ..Default::default()
+            },
+        );
+        m.set_first_receive_ms(sent + 1);
+        assert_eq!(m.first_receive_ms(), Some(sent + 1));
+        assert!(m.extra().is_none());
     }
 
     #[test]
