@@ -70,6 +70,15 @@ pub struct Config {
     /// Enable test-only endpoints such as `POST /_lyrebird/clock/advance`.
     #[arg(long, env = "LYREBIRD_TEST_ENDPOINTS", default_value_t = false)]
     pub test_endpoints: bool,
+
+    /// How often (milliseconds) to check for freed memory to give back to the OS, as after
+    /// deleting or draining a large queue; 0 never gives it back.
+    #[arg(
+        long,
+        env = "LYREBIRD_MEMORY_TRIM_INTERVAL_MS",
+        default_value_t = 10_000
+    )]
+    pub memory_trim_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -89,6 +98,7 @@ impl Default for Config {
             init: Vec::new(),
             init_dir: None,
             params: Vec::new(),
+            memory_trim_interval_ms: 10_000,
         }
     }
 }

@@ -93,6 +93,8 @@ async fn run(config: Config) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     let app = Arc::new(App::new(config, addr).map_err(std::io::Error::other)?);
     tracing::info!(region = %app.config.region, account = %app.config.account_id, "lyrebird {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
+    // Process-wide, so here rather than in `serve` (embedded servers share their host's heap).
+    lyrebird::memory::spawn_trimmer(Duration::from_millis(app.config.memory_trim_interval_ms));
     serve(listener, app, shutdown_signal()).await?;
     tracing::info!("lyrebird stopped");
     Ok(())

@@ -3,75 +3,21 @@
 //! acknowledged delete may come back, and the store must open cleanly every time.
 
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::config::retry::RetryConfig;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 
-struct Server {
-    child: Child,
-    endpoint: String,
-}
+mod common;
 
-impl Drop for Server {
-    /// A failing test must not leave a server behind.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::process::{free_port, Process as Server};
 
 async fn start(dir: &Path) -> Server {
-    // Port 0: the server picks a free port and says which; tests running side by side can
-    // never race for the same one.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lyrebird"))
-        .args(["--port", "0", "--data-dir"])
-        .arg(dir)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("lyrebird starts");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string(),
-                );
-            }
-        }
-    });
-    let address = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)))
-        .await
-        .unwrap()
-        .expect("server says where it listens");
-    let endpoint = format!("http://{address}");
-    let health = reqwest::get(format!("{endpoint}/_lyrebird/health"))
-        .await
-        .unwrap();
-    assert!(health.status().is_success());
-    Server { child, endpoint }
+    common::process::start(&[OsStr::new("--data-dir"), dir.as_os_str()], &[]).await
 }
 
 fn client(endpoint: &str) -> aws_sdk_sqs::Client {

@@ -1,6 +1,8 @@
 #![allow(dead_code)]
 //! Test harness: a real lyrebird on an ephemeral port, and clients pointed at it.
 
+pub mod process;
+
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use lyrebird::{Config, RunningServer};
 
@@ -23,12 +25,17 @@ pub fn sqs(server: &RunningServer) -> aws_sdk_sqs::Client {
 
 /// A client signing with `access_key` in `region` (a 12-digit key selects that account).
 pub fn sqs_as(server: &RunningServer, access_key: &str, region: &str) -> aws_sdk_sqs::Client {
+    sqs_at(&server.endpoint(), access_key, region)
+}
+
+/// An aws-sdk-sqs client for any endpoint (such as a `process::Process`).
+pub fn sqs_at(endpoint: &str, access_key: &str, region: &str) -> aws_sdk_sqs::Client {
     let http = aws_smithy_http_client::Builder::new().build_http();
     let config = aws_sdk_sqs::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
         .credentials_provider(Credentials::new(access_key, "secret", None, None, "test"))
-        .endpoint_url(server.endpoint())
+        .endpoint_url(endpoint)
         .http_client(http)
         .build();
     aws_sdk_sqs::Client::from_conf(config)
