@@ -480,6 +480,18 @@ mod tests {
     #[test]
     fn first_receive_times_survive_records_and_moves_wherever_they_are_kept() {
         let sent = 1_000;
+        let message = |extra| {
+            StoredMessage::new(
+                "5f0e8d3a-1b2c-4d5e-8f90-a1b2c3d4e5f6",
+                "",
+                Arc::from("b"),
+                Arc::from("s"),
+                sent,
+                MessageState::Visible,
+                1,
+                extra,
+            )
+        };
         let others = Extra {
             trace_header: Some("Root=1".into()),
             ..Default::default()
@@ -497,16 +509,7 @@ mod tests {
                     first_receive_ms: first,
                     ..base.clone()
                 };
-                let mut m = StoredMessage::new(
-                    "5f0e8d3a-1b2c-4d5e-8f90-a1b2c3d4e5f6",
-                    "",
-                    Arc::from("b"),
-                    Arc::from("s"),
-                    sent,
-                    MessageState::Visible,
-                    1,
-                    extra,
-                );
+                let mut m = message(extra);
                 assert_eq!(m.first_receive_ms(), first, "{first:?}");
                 let compact = first.is_some_and(|f| f >= sent && f - sent < u32::MAX as u64);
                 assert_eq!(
@@ -521,19 +524,10 @@ mod tests {
             }
         }
         // A later receive time replaces one kept aside, and the box goes when nothing is left.
-        let mut m = StoredMessage::new(
-            "5f0e8d3a-1b2c-4d5e-8f90-a1b2c3d4e5f6",
-            "",
-            Arc::from("b"),
-            Arc::from("s"),
-            sent,
-            MessageState::Visible,
-            1,
-            Extra {
-                first_receive_ms: Some(7),
-                ..Default::default()
-            },
-        );
+        let mut m = message(Extra {
+            first_receive_ms: Some(7),
+            ..Default::default()
+        });
         m.set_first_receive_ms(sent + 1);
         assert_eq!(m.first_receive_ms(), Some(sent + 1));
         assert!(m.extra().is_none());
