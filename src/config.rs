@@ -72,7 +72,8 @@ pub struct Config {
     pub test_endpoints: bool,
 
     /// How often (milliseconds) to check for freed memory to give back to the OS, as after
-    /// deleting or draining a large queue; 0 never gives it back.
+    /// deleting or draining a large queue; it is given back once the freeing has paused for a
+    /// whole interval. 0 never gives it back.
     #[arg(
         long,
         env = "LYREBIRD_MEMORY_TRIM_INTERVAL_MS",

@@ -2,14 +2,27 @@
 //!
 //! glibc's malloc keeps freed memory in its arenas for reuse: a 1M-message queue, once deleted,
 //! left ~250 MiB resident for the life of the process, so a server shared by test suites only
-//! ever grew. A slow timer compares the process's anonymous resident memory with what the
-//! allocator has in use and calls `malloc_trim` only when far more is resident than used; an
-//! idle server, or one whose memory is all in use, does nothing but the comparison.
+//! ever grew. The queue engine counts the bytes its removed messages held (one relaxed atomic
+//! add each); a slow timer calls `malloc_trim` once a lot was freed and the freeing has settled
+//! for a whole interval. Waiting for the settle keeps trims (tens of milliseconds on a large
+//! fragmented heap, holding each arena's lock in turn) out of busy periods, whose freed memory
+//! the next sends reuse anyway. Asking malloc how much it holds free (`mallinfo2`) was tried as
+//! the trigger and dropped: it walks every free chunk under the arena lock, 61 ms on a heap
+//! with a million free chunks.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Resident-but-unused memory below which trimming is not worth its cost.
-const SLACK_BYTES: u64 = 16 << 20;
+/// Freed bytes below which trimming is not worth its cost.
+const WORTHWHILE_BYTES: u64 = 16 << 20;
+
+/// Bytes freed since start (approximate: message bodies plus their bookkeeping).
+static FREED_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// Records that about `bytes` of heap were freed.
+pub fn note_freed(bytes: u64) {
+    FREED_BYTES.fetch_add(bytes, Ordering::Relaxed);
+}
 
 /// Starts the trimmer on the current Tokio runtime (no-op when `interval` is zero or the
 /// allocator is not glibc's).
@@ -20,12 +33,14 @@ pub fn spawn_trimmer(interval: Duration) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticks.tick().await;
+        let mut policy = TrimPolicy::default();
         loop {
             ticks.tick().await;
-            // Both calls walk the allocator's arenas: off the async workers.
-            let trimmed = tokio::task::spawn_blocking(trim_if_worthwhile).await;
-            if let Ok(Some(t)) = trimmed {
+            if !policy.should_trim(FREED_BYTES.load(Ordering::Relaxed)) {
+                continue;
+            }
+            // It walks the allocator's arenas: off the async workers.
+            if let Ok(t) = tokio::task::spawn_blocking(trim).await {
                 tracing::debug!(
                     released_mib = t.released as f64 / 1048576.0,
                     took_ms = t.took.as_secs_f64() * 1000.0,
@@ -36,6 +51,27 @@ pub fn spawn_trimmer(interval: Duration) {
     });
 }
 
+/// When to trim, from the running total of freed bytes seen at each tick.
+#[derive(Debug, Default)]
+pub struct TrimPolicy {
+    seen: u64,
+    trimmed_at: u64,
+}
+
+impl TrimPolicy {
+    /// True when at least `WORTHWHILE_BYTES` were freed since the last trim and nothing more
+    /// since the previous tick.
+    pub fn should_trim(&mut self, freed_total: u64) -> bool {
+        let settled = freed_total == self.seen;
+        self.seen = freed_total;
+        if settled && freed_total - self.trimmed_at >= WORTHWHILE_BYTES {
+            self.trimmed_at = freed_total;
+            return true;
+        }
+        false
+    }
+}
+
 /// What one trim did.
 #[derive(Debug)]
 pub struct Trimmed {
@@ -43,23 +79,17 @@ pub struct Trimmed {
     pub took: Duration,
 }
 
-/// Trims when the resident anonymous memory exceeds the allocator's in-use bytes by more than
-/// the slack (and by more than a quarter of what is in use, so a large live heap's normal
-/// fragmentation does not trigger a trim every tick).
-pub fn trim_if_worthwhile() -> Option<Trimmed> {
-    let resident = resident_anonymous_bytes()?;
-    let in_use = imp::allocated_bytes()?;
-    let unused = resident.saturating_sub(in_use);
-    if unused < SLACK_BYTES.max(in_use / 4) {
-        return None;
-    }
+/// Returns the allocator's free pages to the OS.
+pub fn trim() -> Trimmed {
+    let before = resident_anonymous_bytes();
     let started = std::time::Instant::now();
     imp::trim();
-    let after = resident_anonymous_bytes().unwrap_or(resident);
-    Some(Trimmed {
-        released: resident.saturating_sub(after),
-        took: started.elapsed(),
-    })
+    let took = started.elapsed();
+    let released = match (before, resident_anonymous_bytes()) {
+        (Some(b), Some(a)) => b.saturating_sub(a),
+        _ => 0,
+    };
+    Trimmed { released, took }
 }
 
 /// `RssAnon` of this process: heap and stacks, not the mapped binary.
@@ -74,13 +104,6 @@ fn resident_anonymous_bytes() -> Option<u64> {
 mod imp {
     pub const SUPPORTED: bool = true;
 
-    /// Bytes handed out by malloc, in arenas and in its own mmaps.
-    pub fn allocated_bytes() -> Option<u64> {
-        // SAFETY: mallinfo2 only reads the allocator's statistics (glibc ≥ 2.33).
-        let info = unsafe { libc::mallinfo2() };
-        Some((info.uordblks + info.hblkhd) as u64)
-    }
-
     pub fn trim() {
         // SAFETY: malloc_trim is thread-safe; it takes each arena's lock in turn.
         unsafe {
@@ -93,32 +116,46 @@ mod imp {
 mod imp {
     pub const SUPPORTED: bool = false;
 
-    pub fn allocated_bytes() -> Option<u64> {
-        None
-    }
-
     pub fn trim() {}
 }
 
-#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
+    const MIB: u64 = 1 << 20;
+
     #[test]
-    fn a_freed_heap_is_given_back_and_a_live_one_is_left_alone() {
+    fn trims_once_a_large_freeing_has_settled() {
+        let mut policy = TrimPolicy::default();
+        assert!(!policy.should_trim(0), "nothing freed");
+        assert!(!policy.should_trim(5 * MIB), "still freeing");
+        assert!(!policy.should_trim(5 * MIB), "settled, but too little");
+        assert!(!policy.should_trim(100 * MIB), "a queue is being deleted");
+        assert!(!policy.should_trim(300 * MIB), "still going");
+        assert!(policy.should_trim(300 * MIB), "settled: trim");
+        assert!(!policy.should_trim(300 * MIB), "once");
+        assert!(!policy.should_trim(310 * MIB));
+        assert!(
+            !policy.should_trim(310 * MIB),
+            "10 MiB more is not worth it"
+        );
+        assert!(!policy.should_trim(330 * MIB));
+        assert!(policy.should_trim(330 * MIB), "30 MiB more is");
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn trimming_gives_a_freed_heap_back() {
         // Many small blocks, as messages are. Keeping one in 256 alive, as a queue's survivors
         // would, stops `free` from shrinking the heap's top itself.
         let mut blocks: Vec<Vec<u8>> = (0..200_000).map(|i| vec![i as u8; 512]).collect();
-        assert!(
-            trim_if_worthwhile().is_none(),
-            "all in use: nothing to give back"
-        );
         let mut index = 0;
         blocks.retain(|_| {
             index += 1;
             index % 256 == 0
         });
-        let trimmed = trim_if_worthwhile().expect("~100 MiB freed is worth a trim");
+        let trimmed = trim();
         assert!(trimmed.released > 50 << 20, "{trimmed:?}");
         assert_eq!(blocks.len(), 781);
     }

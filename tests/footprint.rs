@@ -1,13 +1,14 @@
-//! The server process's own footprint: memory freed by deleted queues goes back to the OS.
+//! The server process's own footprint: memory freed by deleted messages and queues goes back to
+//! the OS.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memory_of_a_deleted_queue_is_given_back_to_the_os() {
+async fn memory_of_deleted_messages_and_queues_is_given_back_to_the_os() {
     let server = common::process::start(
         &["--in-memory"],
         &[("LYREBIRD_MEMORY_TRIM_INTERVAL_MS", "100")],
@@ -37,16 +38,50 @@ async fn memory_of_a_deleted_queue_is_given_back_to_the_os() {
         "the backlog is resident: {idle_kib} KiB idle, {full_kib} KiB full"
     );
 
-    sqs.delete_queue().queue_url(&url).send().await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let mut now_kib = server.resident_anonymous_kib();
-    while now_kib > idle_kib + 20 * 1024 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        now_kib = server.resident_anonymous_kib();
+    // Drain half of it: deleted messages' memory goes back too.
+    let mut deleted = 0;
+    while deleted < 500 {
+        let received = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let mut batch = sqs.delete_message_batch().queue_url(&url);
+        for (i, m) in received.messages().iter().enumerate() {
+            let entry = DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(m.receipt_handle().unwrap())
+                .build()
+                .unwrap();
+            batch = batch.entries(entry);
+            deleted += 1;
+        }
+        assert!(batch.send().await.unwrap().failed.is_empty());
     }
+    let half_kib = wait_for_resident_below(&server, full_kib - 20 * 1024).await;
+    assert!(
+        half_kib <= full_kib - 20 * 1024,
+        "after deleting half the messages: {full_kib} KiB full, {half_kib} KiB now"
+    );
+
+    sqs.delete_queue().queue_url(&url).send().await.unwrap();
+    let now_kib = wait_for_resident_below(&server, idle_kib + 20 * 1024).await;
     assert!(
         now_kib <= idle_kib + 20 * 1024,
         "after DeleteQueue the memory is given back: {idle_kib} KiB idle, {full_kib} KiB full, \
          {now_kib} KiB now"
     );
+}
+
+/// Polls the server's resident memory for up to two seconds until it is at most `kib`.
+async fn wait_for_resident_below(server: &common::process::Process, kib: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut now_kib = server.resident_anonymous_kib();
+    while now_kib > kib && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        now_kib = server.resident_anonymous_kib();
+    }
+    now_kib
 }

@@ -337,6 +337,15 @@ impl StoredMessage {
         }
     }
 
+    /// About how much heap the message holds (the body may be shared with a response).
+    pub fn held_bytes(&self) -> u64 {
+        let extra = self
+            .extra
+            .as_ref()
+            .map_or(0, |_| std::mem::size_of::<Extra>());
+        (self.body.len() + std::mem::size_of::<Self>() + extra + 32) as u64
+    }
+
     pub fn md5_of_body_hex(&self) -> String {
         super::md5::hex(&self.md5_of_body)
     }
@@ -676,7 +685,9 @@ impl QueueState {
             if sent + retention_ms > now_ms {
                 break;
             }
-            self.remove(seq);
+            if let Some(m) = self.remove(seq) {
+                crate::memory::note_freed(m.held_bytes());
+            }
         }
         while let Some(&Reverse((due, seq))) = self.delayed.peek() {
             if due > now_ms {
@@ -1187,7 +1198,9 @@ impl QueueState {
         {
             return Err(HandleError::Expired);
         }
-        self.remove(receipt.seq);
+        if let Some(m) = self.remove(receipt.seq) {
+            crate::memory::note_freed(m.held_bytes());
+        }
         Ok(())
     }
 
@@ -1247,6 +1260,7 @@ impl QueueState {
 
     /// Removes every message, in flight or not. Deduplication memory survives, as on AWS.
     pub fn clear(&mut self) {
+        crate::memory::note_freed(self.held_bytes());
         self.messages.clear();
         self.journal(|s| Change::DeletePrefix {
             space: Space::Messages,
@@ -1264,5 +1278,17 @@ impl QueueState {
         self.by_age.clear();
         self.attempts.clear();
         self.counts = Counts::default();
+    }
+
+    /// About how much heap the messages hold.
+    fn held_bytes(&self) -> u64 {
+        self.messages.values().map(|m| m.held_bytes()).sum()
+    }
+}
+
+impl Drop for QueueState {
+    /// A deleted queue's messages are freed with it.
+    fn drop(&mut self) {
+        crate::memory::note_freed(self.held_bytes());
     }
 }
