@@ -71,6 +71,12 @@ pub struct Config {
     #[arg(long, env = "LYREBIRD_TEST_ENDPOINTS", default_value_t = false)]
     pub test_endpoints: bool,
 
+    /// In-flight messages a queue allows: at the limit a standard queue's ReceiveMessage fails
+    /// with OverLimit and a FIFO queue's returns nothing more, as on AWS. 120,000 is AWS's
+    /// default quota; a small value lets an application test how it copes.
+    #[arg(long, env = "LYREBIRD_IN_FLIGHT_LIMIT", default_value_t = crate::sqs::IN_FLIGHT_LIMIT)]
+    pub in_flight_limit: usize,
+
     /// How often (milliseconds) to check for freed memory to give back to the OS, as after
     /// deleting or draining a large queue; it is given back once the freeing has paused for a
     /// whole interval. 0 never gives it back.
@@ -100,6 +106,7 @@ impl Default for Config {
             init_dir: None,
             params: Vec::new(),
             memory_trim_interval_ms: 10_000,
+            in_flight_limit: crate::sqs::IN_FLIGHT_LIMIT,
         }
     }
 }

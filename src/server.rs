@@ -55,6 +55,7 @@ impl App {
             clock.clone(),
             SqsOptions {
                 strict_queue_recreate: config.strict_queue_recreate,
+                in_flight_limit: config.in_flight_limit,
             },
             store.clone(),
         ));

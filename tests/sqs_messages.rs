@@ -1935,3 +1935,105 @@ async fn max_number_of_messages_returns_up_to_ten() {
     assert_eq!(receive(&sqs, &url).await.len(), 1);
     server.stop().await;
 }
+
+/// A server whose queues allow `limit` in-flight messages (AWS's quota is 120,000).
+async fn server_with_in_flight_limit(limit: usize) -> lyrebird::RunningServer {
+    let config = lyrebird::Config {
+        port: 0,
+        test_endpoints: true,
+        in_flight_limit: limit,
+        ..Default::default()
+    };
+    lyrebird::spawn(config).await.unwrap()
+}
+
+#[tokio::test]
+async fn standard_queue_at_the_in_flight_limit_answers_over_limit() {
+    assert_eq!(lyrebird::Config::default().in_flight_limit, 120_000);
+    let server = server_with_in_flight_limit(5).await;
+    let sqs = sqs(&server);
+    let url = create_queue(&sqs, "busy", &[]).await;
+    for i in 0..8 {
+        send(&sqs, &url, &format!("m{i}")).await;
+    }
+    assert_eq!(receive_all(&sqs, &url, 3).await.len(), 3);
+    let rest = receive_all(&sqs, &url, 10).await;
+    assert_eq!(rest.len(), 2, "never more in flight than the limit");
+    assert_eq!(
+        queue_attribute(&sqs, &url, "ApproximateNumberOfMessagesNotVisible").await,
+        "5"
+    );
+
+    let err = sqs
+        .receive_message()
+        .queue_url(&url)
+        .wait_time_seconds(5)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "OverLimit");
+    assert!(err.as_service_error().unwrap().is_over_limit());
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 403);
+    let (status, body) = query(
+        &server,
+        "/",
+        &[("Action", "ReceiveMessage"), ("QueueUrl", url.as_str())],
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("<Code>OverLimit</Code>"), "{body}");
+
+    // Deleting one, or letting one become visible again, makes room.
+    sqs.delete_message()
+        .queue_url(&url)
+        .receipt_handle(rest[0].receipt_handle().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(receive_all(&sqs, &url, 10).await.len(), 1);
+    sqs.change_message_visibility()
+        .queue_url(&url)
+        .receipt_handle(rest[1].receipt_handle().unwrap())
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(receive_all(&sqs, &url, 10).await.len(), 1);
+    assert!(sqs.receive_message().queue_url(&url).send().await.is_err());
+}
+
+#[tokio::test]
+async fn fifo_queue_at_the_in_flight_limit_returns_nothing_more_without_error() {
+    let server = server_with_in_flight_limit(5).await;
+    let sqs = sqs(&server);
+    let url = create_queue(
+        &sqs,
+        "busy.fifo",
+        &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
+    )
+    .await;
+    for i in 0..8 {
+        sqs.send_message()
+            .queue_url(&url)
+            .message_body(format!("m{i}"))
+            .message_group_id(format!("g{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let first = receive_all(&sqs, &url, 10).await;
+    assert_eq!(first.len(), 5);
+    assert!(
+        receive_all(&sqs, &url, 10).await.is_empty(),
+        "no error, nothing"
+    );
+    sqs.delete_message()
+        .queue_url(&url)
+        .receipt_handle(first[0].receipt_handle().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let next = receive_all(&sqs, &url, 10).await;
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].body(), Some("m5"));
+}

@@ -219,6 +219,17 @@ impl SqsService {
             let mut dead_letters = Vec::new();
             let (messages, next_due, more, redrive) = {
                 let mut state = queue.lock(now);
+                // The in-flight quota: standard queues refuse, FIFO queues just hand out nothing
+                // more (AWS documents no error for them).
+                let in_flight = state.counts().in_flight;
+                let limit = self.options.in_flight_limit;
+                if in_flight >= limit && !queue.is_fifo() {
+                    return Err(AwsError::new(
+                        &codes::OVER_LIMIT,
+                        "Too many messages have been received without being deleted. Please delete your received messages or let them timeout before receiving more.",
+                    ));
+                }
+                let max = max.min(limit.saturating_sub(in_flight));
                 let visibility = visibility.unwrap_or(state.config.visibility_timeout);
                 let wait_s = wait.unwrap_or(state.config.receive_message_wait_time_seconds as u64);
                 deadline.get_or_insert(start + wait_s * 1000);

@@ -42,11 +42,26 @@ use queue::Queue;
 type Registry = HashMap<String, HashMap<String, BTreeMap<String, Arc<Queue>>>>;
 type SharedRegistry = Arc<RwLock<Registry>>;
 
-/// Behaviours that differ from AWS on purpose, chosen by configuration.
-#[derive(Debug, Clone, Default)]
+/// AWS's default quota of in-flight messages per queue (standard and FIFO alike).
+pub const IN_FLIGHT_LIMIT: usize = 120_000;
+
+/// Behaviours that differ from AWS on purpose, or that AWS lets accounts change, chosen by
+/// configuration.
+#[derive(Debug, Clone)]
 pub struct SqsOptions {
     /// Enforce AWS's 60-second wait before re-creating a deleted queue's name.
     pub strict_queue_recreate: bool,
+    /// In-flight messages a queue allows (AWS Support can raise the quota).
+    pub in_flight_limit: usize,
+}
+
+impl Default for SqsOptions {
+    fn default() -> Self {
+        SqsOptions {
+            strict_queue_recreate: false,
+            in_flight_limit: IN_FLIGHT_LIMIT,
+        }
+    }
 }
 
 /// The SQS service. Cheap to share; each queue carries its own lock.
