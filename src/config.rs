@@ -78,8 +78,8 @@ pub struct Config {
     pub in_flight_limit: usize,
 
     /// How often (milliseconds) to check for freed memory to give back to the OS, as after
-    /// deleting or draining a large queue; it is given back once the freeing has paused for a
-    /// whole interval. 0 never gives it back.
+    /// deleting or draining a large queue: it goes back one to two intervals after the freeing
+    /// stops (or after 30 intervals of non-stop freeing). 0 never gives it back.
     #[arg(
         long,
         env = "LYREBIRD_MEMORY_TRIM_INTERVAL_MS",

@@ -2,13 +2,15 @@
 //!
 //! glibc's malloc keeps freed memory in its arenas for reuse: a 1M-message queue, once deleted,
 //! left ~250 MiB resident for the life of the process, so a server shared by test suites only
-//! ever grew. The queue engine counts the bytes its removed messages held (one relaxed atomic
-//! add each); a slow timer calls `malloc_trim` once a lot was freed and the freeing has settled
-//! for a whole interval. Waiting for the settle keeps trims (tens of milliseconds on a large
-//! fragmented heap, holding each arena's lock in turn) out of busy periods, whose freed memory
-//! the next sends reuse anyway. Asking malloc how much it holds free (`mallinfo2`) was tried as
-//! the trigger and dropped: it walks every free chunk under the arena lock, 61 ms on a heap
-//! with a million free chunks.
+//! ever grew. The queue engine counts the bytes its removed messages held (a relaxed atomic add
+//! per deleted or expired message, one per purged or dropped queue); a slow timer calls
+//! `malloc_trim` once a lot was freed and the freeing has (nearly) stopped for a whole interval,
+//! or after a few intervals regardless. Waiting for the pause keeps trims (tens of milliseconds
+//! on a large fragmented heap, holding each arena's lock in turn) out of busy periods, whose
+//! freed memory the next sends reuse anyway; the cap keeps a slow trickle of deletes from
+//! putting the trim off for ever. Asking malloc how much it holds free (`mallinfo2`) was tried
+//! as the trigger and dropped: it walks every free chunk under the arena lock, 61 ms on a heap
+//! with a million free chunks. A trim comes one to two intervals after the freeing stops.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -16,12 +18,24 @@ use std::time::Duration;
 /// Freed bytes below which trimming is not worth its cost.
 const WORTHWHILE_BYTES: u64 = 16 << 20;
 
+/// Freed bytes per interval that still count as quiet (a consumer trickling deletes).
+const QUIET_BYTES: u64 = 1 << 20;
+
+/// Intervals a worthwhile amount may wait for a quiet one before it is trimmed anyway (five
+/// minutes at the default interval: under sustained deleting the next sends reuse the memory).
+const MAX_WAIT_TICKS: u32 = 30;
+
 /// Bytes freed since start (approximate: message bodies plus their bookkeeping).
 static FREED_BYTES: AtomicU64 = AtomicU64::new(0);
 
 /// Records that about `bytes` of heap were freed.
 pub fn note_freed(bytes: u64) {
     FREED_BYTES.fetch_add(bytes, Ordering::Relaxed);
+}
+
+/// Bytes noted as freed since start.
+pub fn freed_bytes() -> u64 {
+    FREED_BYTES.load(Ordering::Relaxed)
 }
 
 /// Starts the trimmer on the current Tokio runtime (no-op when `interval` is zero or the
@@ -36,7 +50,7 @@ pub fn spawn_trimmer(interval: Duration) {
         let mut policy = TrimPolicy::default();
         loop {
             ticks.tick().await;
-            if !policy.should_trim(FREED_BYTES.load(Ordering::Relaxed)) {
+            if !policy.should_trim(freed_bytes()) {
                 continue;
             }
             // It walks the allocator's arenas: off the async workers.
@@ -56,16 +70,23 @@ pub fn spawn_trimmer(interval: Duration) {
 pub struct TrimPolicy {
     seen: u64,
     trimmed_at: u64,
+    waited: u32,
 }
 
 impl TrimPolicy {
-    /// True when at least `WORTHWHILE_BYTES` were freed since the last trim and nothing more
-    /// since the previous tick.
+    /// True when at least `WORTHWHILE_BYTES` were freed since the last trim and either little
+    /// more since the previous tick, or the trim has waited `MAX_WAIT_TICKS` already.
     pub fn should_trim(&mut self, freed_total: u64) -> bool {
-        let settled = freed_total == self.seen;
+        let quiet = freed_total - self.seen < QUIET_BYTES;
         self.seen = freed_total;
-        if settled && freed_total - self.trimmed_at >= WORTHWHILE_BYTES {
+        if freed_total - self.trimmed_at < WORTHWHILE_BYTES {
+            self.waited = 0;
+            return false;
+        }
+        self.waited += 1;
+        if quiet || self.waited > MAX_WAIT_TICKS {
             self.trimmed_at = freed_total;
+            self.waited = 0;
             return true;
         }
         false
@@ -130,11 +151,14 @@ mod tests {
         let mut policy = TrimPolicy::default();
         assert!(!policy.should_trim(0), "nothing freed");
         assert!(!policy.should_trim(5 * MIB), "still freeing");
-        assert!(!policy.should_trim(5 * MIB), "settled, but too little");
+        assert!(!policy.should_trim(5 * MIB), "quiet, but too little");
         assert!(!policy.should_trim(100 * MIB), "a queue is being deleted");
         assert!(!policy.should_trim(300 * MIB), "still going");
-        assert!(policy.should_trim(300 * MIB), "settled: trim");
-        assert!(!policy.should_trim(300 * MIB), "once");
+        assert!(
+            policy.should_trim(300 * MIB + MIB / 2),
+            "quiet enough: trim"
+        );
+        assert!(!policy.should_trim(300 * MIB + MIB / 2), "once");
         assert!(!policy.should_trim(310 * MIB));
         assert!(
             !policy.should_trim(310 * MIB),
@@ -144,9 +168,30 @@ mod tests {
         assert!(policy.should_trim(330 * MIB), "30 MiB more is");
     }
 
+    #[test]
+    fn frees_that_never_pause_still_get_trimmed_now_and_then() {
+        let mut policy = TrimPolicy::default();
+        let mut freed = 0;
+        let mut trims = Vec::new();
+        for tick in 0..80 {
+            freed += 2 * MIB;
+            if policy.should_trim(freed) {
+                trims.push(tick);
+            }
+        }
+        // Worthwhile from tick 7 on, then trimmed after waiting MAX_WAIT_TICKS, twice over.
+        assert_eq!(trims, vec![37, 75]);
+        // A trickle below QUIET_BYTES per interval counts as quiet.
+        let mut policy = TrimPolicy::default();
+        assert!(!policy.should_trim(20 * MIB));
+        assert!(policy.should_trim(20 * MIB + 100_000));
+    }
+
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
     fn trimming_gives_a_freed_heap_back() {
+        // RssAnon is the whole test process's; other tests running meanwhile move it by far
+        // less than the 50 MiB margin.
         // Many small blocks, as messages are. Keeping one in 256 alive, as a queue's survivors
         // would, stops `free` from shrinking the heap's top itself.
         let mut blocks: Vec<Vec<u8>> = (0..200_000).map(|i| vec![i as u8; 512]).collect();

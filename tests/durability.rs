@@ -15,6 +15,7 @@ use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 mod common;
 
 use common::process::{free_port, Process as Server};
+use common::subscription_attributes;
 
 async fn start(dir: &Path) -> Server {
     common::process::start(&[OsStr::new("--data-dir"), dir.as_os_str()], &[]).await
@@ -424,14 +425,7 @@ async fn sns_topics_subscriptions_and_signing_key_survive_a_crash() {
     server.child.wait().unwrap();
     let server = start(&dir).await;
     let (sqs, sns) = (client(&server.endpoint), sns_client(&server.endpoint));
-    let attrs = sns
-        .get_subscription_attributes()
-        .subscription_arn(&sub)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
+    let attrs = subscription_attributes(&sns, &sub).await;
     assert_eq!(attrs["FilterPolicy"], r#"{"priority":["HIGH"]}"#);
     assert_eq!(attrs["RawMessageDelivery"], "true");
     let topic_attrs = sns

@@ -1,5 +1,6 @@
 //! The server process's own footprint: memory freed by deleted messages and queues goes back to
-//! the OS.
+//! the OS. (glibc's allocator and /proc: Linux only.)
+#![cfg(all(target_os = "linux", target_env = "gnu"))]
 
 mod common;
 
@@ -60,9 +61,10 @@ async fn memory_of_deleted_messages_and_queues_is_given_back_to_the_os() {
         }
         assert!(batch.send().await.unwrap().failed.is_empty());
     }
-    let half_kib = wait_for_resident_below(&server, full_kib - 20 * 1024).await;
+    // ~30 MiB freed; at least one trim of >= 16 MiB fires (more if the machine stalled mid-drain).
+    let half_kib = wait_for_resident_below(&server, full_kib - 12 * 1024).await;
     assert!(
-        half_kib <= full_kib - 20 * 1024,
+        half_kib <= full_kib - 12 * 1024,
         "after deleting half the messages: {full_kib} KiB full, {half_kib} KiB now"
     );
 
@@ -75,9 +77,10 @@ async fn memory_of_deleted_messages_and_queues_is_given_back_to_the_os() {
     );
 }
 
-/// Polls the server's resident memory for up to two seconds until it is at most `kib`.
+/// Polls the server's resident memory until it is at most `kib` (a trim comes within a few
+/// 100 ms intervals; the deadline is for a loaded CI machine).
 async fn wait_for_resident_below(server: &common::process::Process, kib: u64) -> u64 {
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + Duration::from_secs(10);
     let mut now_kib = server.resident_anonymous_kib();
     while now_kib > kib && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;

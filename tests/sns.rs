@@ -255,14 +255,7 @@ async fn raw_delivery_carries_body_and_attributes() {
         &[("RawMessageDelivery", "true")],
     )
     .await;
-    let attrs = sns
-        .get_subscription_attributes()
-        .subscription_arn(&sub)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
+    let attrs = subscription_attributes(&sns, &sub).await;
     assert_eq!(attrs["RawMessageDelivery"], "true");
     sns.publish()
         .topic_arn(&topic)
@@ -616,14 +609,7 @@ async fn subscription_attributes_and_listing() {
         .unwrap_err();
     assert_eq!(sns_error_message(&err), "Invalid parameter: Attributes Reason: Subscription already exists with different attributes");
 
-    let attrs = sns
-        .get_subscription_attributes()
-        .subscription_arn(&sub)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
+    let attrs = subscription_attributes(&sns, &sub).await;
     assert_eq!(attrs["Protocol"], "sqs");
     assert_eq!(attrs["Endpoint"], qarn);
     assert_eq!(attrs["PendingConfirmation"], "false");
@@ -639,14 +625,7 @@ async fn subscription_attributes_and_listing() {
         .send()
         .await
         .unwrap();
-    let attrs = sns
-        .get_subscription_attributes()
-        .subscription_arn(&sub)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
+    let attrs = subscription_attributes(&sns, &sub).await;
     assert_eq!(attrs["FilterPolicyScope"], "MessageAttributes");
     let err = sns
         .set_subscription_attributes()
@@ -686,14 +665,7 @@ async fn subscription_attributes_and_listing() {
         .send()
         .await
         .unwrap();
-    let attrs = sns
-        .get_subscription_attributes()
-        .subscription_arn(&sub)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
+    let attrs = subscription_attributes(&sns, &sub).await;
     assert!(!attrs.contains_key("FilterPolicy"));
 
     let err = sns
@@ -1219,14 +1191,7 @@ async fn http_subscriber_confirms_and_receives() {
     );
     assert_eq!(doc["Type"], "SubscriptionConfirmation");
     verify_signature(&doc).await;
-    let attrs = sns
-        .get_subscription_attributes()
-        .subscription_arn(&sub_arn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
+    let attrs = subscription_attributes(&sns, &sub_arn).await;
     assert_eq!(attrs["PendingConfirmation"], "true");
     // The SubscribeURL is served by lyrebird and confirms, as a plain unsigned GET.
     let confirm = http()
@@ -1240,14 +1205,7 @@ async fn http_subscriber_confirms_and_receives() {
         .await
         .unwrap()
         .contains("<ConfirmSubscriptionResult>"));
-    let attrs = sns
-        .get_subscription_attributes()
-        .subscription_arn(&sub_arn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
+    let attrs = subscription_attributes(&sns, &sub_arn).await;
     assert_eq!(attrs["PendingConfirmation"], "false");
 
     sns.publish()

@@ -226,6 +226,7 @@ pub struct StoredMessage {
     pub md5_of_body: [u8; 16],
     pub body: Arc<str>,
     pub sender_id: Arc<str>,
+    /// Never changed once the message exists: `first_receive` is an offset from it.
     pub sent_ms: u64,
     pub state: MessageState,
     pub receive_count: u32,
@@ -339,11 +340,14 @@ impl StoredMessage {
 
     /// About how much heap the message holds (the body may be shared with a response).
     pub fn held_bytes(&self) -> u64 {
+        /// The body's and the box's allocation headers, and the message's entries in the
+        /// queue's map, ready list and age index.
+        const BOOKKEEPING: usize = 64;
         let extra = self
             .extra
             .as_ref()
             .map_or(0, |_| std::mem::size_of::<Extra>());
-        (self.body.len() + std::mem::size_of::<Self>() + extra + 32) as u64
+        (self.body.len() + std::mem::size_of::<Self>() + extra + BOOKKEEPING) as u64
     }
 
     pub fn md5_of_body_hex(&self) -> String {
@@ -685,9 +689,7 @@ impl QueueState {
             if sent + retention_ms > now_ms {
                 break;
             }
-            if let Some(m) = self.remove(seq) {
-                crate::memory::note_freed(m.held_bytes());
-            }
+            self.remove_and_free(seq);
         }
         while let Some(&Reverse((due, seq))) = self.delayed.peek() {
             if due > now_ms {
@@ -1198,9 +1200,7 @@ impl QueueState {
         {
             return Err(HandleError::Expired);
         }
-        if let Some(m) = self.remove(receipt.seq) {
-            crate::memory::note_freed(m.held_bytes());
-        }
+        self.remove_and_free(receipt.seq);
         Ok(())
     }
 
@@ -1259,25 +1259,43 @@ impl QueueState {
     }
 
     /// Removes every message, in flight or not. Deduplication memory survives, as on AWS.
+    /// The collections are replaced, not cleared, so their capacity is freed too.
     pub fn clear(&mut self) {
-        crate::memory::note_freed(self.held_bytes());
-        self.messages.clear();
+        let held = self.held_bytes();
+        self.messages = HashMap::new();
         self.journal(|s| Change::DeletePrefix {
             space: Space::Messages,
             prefix: s.queue_id.to_be_bytes().to_vec(),
         });
         match &mut self.delivery {
-            Delivery::Standard { ready } => ready.clear(),
+            Delivery::Standard { ready } => *ready = VecDeque::new(),
             Delivery::Fifo { groups, ready } => {
-                groups.clear();
-                ready.clear();
+                *groups = HashMap::new();
+                *ready = VecDeque::new();
             }
         }
-        self.delayed.clear();
-        self.in_flight.clear();
+        self.delayed = BinaryHeap::new();
+        self.in_flight = BinaryHeap::new();
         self.by_age.clear();
         self.attempts.clear();
         self.counts = Counts::default();
+        crate::memory::note_freed(held);
+    }
+
+    /// Removes a message for good (deleted or expired) and counts its memory as freed. Once
+    /// a queue has shed most of its messages the map gives back its spare capacity.
+    fn remove_and_free(&mut self, seq: u64) {
+        let Some(m) = self.remove(seq) else { return };
+        let held = m.held_bytes();
+        drop(m);
+        let capacity = self.messages.capacity();
+        if capacity > 4096 && self.messages.len() < capacity / 8 {
+            self.messages.shrink_to(self.messages.len() * 2);
+            if let Delivery::Standard { ready } = &mut self.delivery {
+                ready.shrink_to(ready.len() * 2);
+            }
+        }
+        crate::memory::note_freed(held);
     }
 
     /// About how much heap the messages hold.
@@ -1287,8 +1305,83 @@ impl QueueState {
 }
 
 impl Drop for QueueState {
-    /// A deleted queue's messages are freed with it.
+    /// Counts messages still here when the state goes: DeleteQueue clears a queue first, so
+    /// these are sends that raced a delete, state reset for tests, or a failed restore.
     fn drop(&mut self) {
-        crate::memory::note_freed(self.held_bytes());
+        let held = self.held_bytes();
+        self.messages = HashMap::new();
+        crate::memory::note_freed(held);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue_with(count: usize, body_len: usize, now_ms: u64) -> QueueState {
+        let mut state = QueueState::new(QueueConfig::new(false), StringMap::new(), now_ms, false);
+        for i in 0..count {
+            let body: Arc<str> = Arc::from("x".repeat(body_len).as_str());
+            let new = NewMessage {
+                id: [i as u8; 16],
+                md5_of_body: md5_bytes(body.as_bytes()),
+                body,
+                sender_id: Arc::from("s"),
+                extra: Extra::default(),
+                delay_seconds: 0,
+                sent_ms: None,
+                receive_count: 0,
+                dedup_key: None,
+            };
+            state.enqueue(new, now_ms);
+        }
+        state
+    }
+
+    /// Freed bytes counted while `f` runs. The counter is shared with tests running
+    /// meanwhile, so this is a lower bound.
+    fn freed_during(f: impl FnOnce()) -> u64 {
+        let before = crate::memory::freed_bytes();
+        f();
+        crate::memory::freed_bytes() - before
+    }
+
+    #[test]
+    fn removed_messages_count_as_freed_memory() {
+        let now = 1_000_000;
+        let body = 10_000;
+        // Deleted.
+        let mut state = queue_with(3, body, now);
+        let taken = state.receive(7, 3, 30, now, None, None, &mut Vec::new(), |_, h| h);
+        let receipt = Receipt::decode(&taken[0]).unwrap();
+        assert!(freed_during(|| state.delete(7, &receipt).unwrap()) >= body as u64);
+        // Purged.
+        assert!(freed_during(|| state.clear()) >= 2 * body as u64);
+        // Expired.
+        let mut state = queue_with(2, body, now);
+        let later = now + state.config.message_retention_period as u64 * 1000;
+        assert!(freed_during(|| state.refresh(later)) >= 2 * body as u64);
+        assert_eq!(state.counts().visible, 0);
+        // Dropped with its queue.
+        let state = queue_with(4, body, now);
+        assert!(freed_during(|| drop(state)) >= 4 * body as u64);
+    }
+
+    #[test]
+    fn a_drained_queue_gives_back_its_map() {
+        let now = 1_000_000;
+        let mut state = queue_with(20_000, 1, now);
+        let full = state.messages.capacity();
+        for _ in 0..1_990 {
+            let handles = state.receive(7, 10, 30, now, None, None, &mut Vec::new(), |_, h| h);
+            for h in handles {
+                state.delete(7, &Receipt::decode(&h).unwrap()).unwrap();
+            }
+        }
+        assert_eq!(state.messages.len(), 100);
+        assert!(state.messages.capacity() < full / 8, "{full}");
+        // What is left still works.
+        let handles = state.receive(7, 10, 30, now, None, None, &mut Vec::new(), |_, h| h);
+        assert_eq!(handles.len(), 10);
     }
 }

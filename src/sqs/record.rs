@@ -534,6 +534,39 @@ mod tests {
     }
 
     #[test]
+    fn format_2_records_with_a_first_receive_read_back_byte_for_byte() {
+        // Written out from the format above, as lyrebird before fcb060b wrote them (the first
+        // receive then lived in the box of rare fields).
+        let header = |out: &mut Vec<u8>| {
+            out.push(0x02);
+            out.extend_from_slice(&[0x11; 16]);
+            out.extend_from_slice(&[0x22; 16]);
+            out.extend_from_slice(&1_000u64.to_le_bytes());
+            out.extend_from_slice(&2u32.to_le_bytes());
+            out.push(0);
+            out.extend_from_slice(b"\x01s\x04body");
+        };
+        // The first receive alone, 250 ms after the send.
+        let mut alone = Vec::new();
+        header(&mut alone);
+        alone.push(1 << 1);
+        alone.extend_from_slice(&1_250u64.to_le_bytes());
+        // With a trace header before it and a group id after it.
+        let mut with_others = Vec::new();
+        header(&mut with_others);
+        with_others.push(1 | 1 << 1 | 1 << 2);
+        with_others.extend_from_slice(b"\x06Root=1");
+        with_others.extend_from_slice(&1_250u64.to_le_bytes());
+        with_others.extend_from_slice(b"\x01g");
+        for record in [alone, with_others] {
+            let m = decode(&record, &mut shared).unwrap();
+            assert_eq!(m.first_receive_ms(), Some(1_250));
+            assert_eq!(&*m.body, "body");
+            assert_eq!(encode(&m), record);
+        }
+    }
+
+    #[test]
     fn damaged_records_are_errors_not_panics() {
         let m = decode(FORMAT_1_FIFO.as_bytes(), &mut shared).unwrap();
         let binary = encode(&m);

@@ -56,6 +56,20 @@ pub fn sns(server: &RunningServer) -> aws_sdk_sns::Client {
     aws_sdk_sns::Client::from_conf(config)
 }
 
+/// A subscription's attributes (GetSubscriptionAttributes).
+pub async fn subscription_attributes(
+    sns: &aws_sdk_sns::Client,
+    arn: &str,
+) -> std::collections::HashMap<String, String> {
+    sns.get_subscription_attributes()
+        .subscription_arn(arn)
+        .send()
+        .await
+        .expect("get subscription attributes")
+        .attributes
+        .unwrap_or_default()
+}
+
 /// The code of a failed aws-sdk-sns call.
 pub fn sns_error_code<E, R>(err: &aws_sdk_sns::error::SdkError<E, R>) -> String
 where
