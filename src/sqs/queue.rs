@@ -574,6 +574,31 @@ struct Attempt {
     entries: Vec<(u64, u32, String)>,
 }
 
+/// Hashes a queue's sequence numbers with one multiply (Fibonacci hashing) instead of SipHash:
+/// the message map is looked up on every send, receive and delete, and read back whole at
+/// start-up. The keys are made by lyrebird, consecutive within a queue, so a multiply spreads
+/// them perfectly and clients cannot choose colliding ones.
+type SeqHash = std::hash::BuildHasherDefault<SeqHasher>;
+
+#[derive(Debug, Default)]
+struct SeqHasher(u64);
+
+impl std::hash::Hasher for SeqHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 #[derive(Debug)]
 pub struct QueueState {
     pub config: QueueConfig,
@@ -583,7 +608,7 @@ pub struct QueueState {
     next_seq: u64,
     next_sequence_number: u128,
     /// Boxed: the map's slots stay small whatever its load factor.
-    messages: HashMap<u64, Box<StoredMessage>>,
+    messages: HashMap<u64, Box<StoredMessage>, SeqHash>,
     /// Sender ids shared by this queue's messages (there are few distinct ones).
     senders: HashSet<Arc<str>>,
     delivery: Delivery,
@@ -623,7 +648,7 @@ impl QueueState {
             next_seq: now_ms << 20,
             // 20-digit decimal like AWS's, increasing for the life of the queue.
             next_sequence_number: 10_000_000_000_000_000_000 + now_ms as u128 * 1_000_000,
-            messages: HashMap::new(),
+            messages: HashMap::default(),
             senders: HashSet::new(),
             delivery,
             delayed: BinaryHeap::new(),
@@ -1262,7 +1287,7 @@ impl QueueState {
     /// The collections are replaced, not cleared, so their capacity is freed too.
     pub fn clear(&mut self) {
         let held = self.held_bytes();
-        self.messages = HashMap::new();
+        self.messages = HashMap::default();
         self.journal(|s| Change::DeletePrefix {
             space: Space::Messages,
             prefix: s.queue_id.to_be_bytes().to_vec(),
@@ -1309,7 +1334,7 @@ impl Drop for QueueState {
     /// these are sends that raced a delete, state reset for tests, or a failed restore.
     fn drop(&mut self) {
         let held = self.held_bytes();
-        self.messages = HashMap::new();
+        self.messages = HashMap::default();
         crate::memory::note_freed(held);
     }
 }
@@ -1365,6 +1390,20 @@ mod tests {
         // Dropped with its queue.
         let state = queue_with(4, body, now);
         assert!(freed_during(|| drop(state)) >= 4 * body as u64);
+    }
+
+    #[test]
+    fn consecutive_sequence_numbers_hash_apart() {
+        use std::hash::BuildHasher;
+        let base = 1_796_000_000_000u64 << 20;
+        let hashes: Vec<u64> = (0..1024)
+            .map(|i| SeqHash::default().hash_one(base + i))
+            .collect();
+        // hashbrown picks the bucket from the low bits and a tag from the top 7.
+        let buckets: HashSet<u64> = hashes.iter().map(|h| h % 1024).collect();
+        let tags: HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
+        assert_eq!(buckets.len(), 1024);
+        assert_eq!(tags.len(), 128);
     }
 
     #[test]
