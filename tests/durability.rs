@@ -347,24 +347,11 @@ async fn directory_is_locked_and_format_is_versioned() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn sns_client(endpoint: &str) -> aws_sdk_sns::Client {
-    let config = aws_sdk_sns::Config::builder()
-        .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
-        .region(aws_sdk_sns::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sns::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .endpoint_url(endpoint)
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    aws_sdk_sns::Client::from_conf(config)
-}
-
 #[tokio::test]
 async fn sns_topics_subscriptions_and_signing_key_survive_a_crash() {
     let dir = data_dir();
     let mut server = start(&dir).await;
-    let (sqs, sns) = (client(&server.endpoint), sns_client(&server.endpoint));
+    let (sqs, sns) = (client(&server.endpoint), common::sns_at(&server.endpoint));
     let topic = sns
         .create_topic()
         .name("orders")
@@ -424,7 +411,7 @@ async fn sns_topics_subscriptions_and_signing_key_survive_a_crash() {
     server.child.kill().unwrap();
     server.child.wait().unwrap();
     let server = start(&dir).await;
-    let (sqs, sns) = (client(&server.endpoint), sns_client(&server.endpoint));
+    let (sqs, sns) = (client(&server.endpoint), common::sns_at(&server.endpoint));
     let attrs = subscription_attributes(&sns, &sub).await;
     assert_eq!(attrs["FilterPolicy"], r#"{"priority":["HIGH"]}"#);
     assert_eq!(attrs["RawMessageDelivery"], "true");
@@ -478,7 +465,7 @@ async fn sns_topics_subscriptions_and_signing_key_survive_a_crash() {
 async fn reset_is_durable_too() {
     let dir = data_dir();
     let mut server = start(&dir).await;
-    let (sqs, sns) = (client(&server.endpoint), sns_client(&server.endpoint));
+    let (sqs, sns) = (client(&server.endpoint), common::sns_at(&server.endpoint));
     let url = sqs
         .create_queue()
         .queue_name("gone")
@@ -503,7 +490,7 @@ async fn reset_is_durable_too() {
     server.child.kill().unwrap();
     server.child.wait().unwrap();
     let server = start(&dir).await;
-    let (sqs, sns) = (client(&server.endpoint), sns_client(&server.endpoint));
+    let (sqs, sns) = (client(&server.endpoint), common::sns_at(&server.endpoint));
     assert!(sqs
         .list_queues()
         .send()
@@ -613,7 +600,7 @@ async fn move_tasks_survive_a_restart() {
 async fn platform_applications_and_sms_settings_survive_a_crash() {
     let dir = data_dir();
     let mut server = start(&dir).await;
-    let sns = sns_client(&server.endpoint);
+    let sns = common::sns_at(&server.endpoint);
     let app = sns
         .create_platform_application()
         .name("app")
@@ -641,7 +628,7 @@ async fn platform_applications_and_sms_settings_survive_a_crash() {
     server.child.kill().unwrap();
     server.child.wait().unwrap();
     let server = start(&dir).await;
-    let sns = sns_client(&server.endpoint);
+    let sns = common::sns_at(&server.endpoint);
     let attrs = sns
         .get_endpoint_attributes()
         .endpoint_arn(&endpoint)
@@ -863,7 +850,7 @@ async fn a_format_1_directory_still_reads_and_is_upgraded() {
 async fn fifo_topic_deduplication_survives_a_crash() {
     let dir = data_dir();
     let mut server = start(&dir).await;
-    let (sqs, sns) = (client(&server.endpoint), sns_client(&server.endpoint));
+    let (sqs, sns) = (client(&server.endpoint), common::sns_at(&server.endpoint));
     let topic = sns
         .create_topic()
         .name("events.fifo")
@@ -914,7 +901,7 @@ async fn fifo_topic_deduplication_survives_a_crash() {
     server.child.wait().unwrap();
 
     let server = start(&dir).await;
-    let (sqs, sns) = (client(&server.endpoint), sns_client(&server.endpoint));
+    let (sqs, sns) = (client(&server.endpoint), common::sns_at(&server.endpoint));
     let again = publish(sns.clone(), "d1").await;
     assert_eq!(
         again, first,

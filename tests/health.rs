@@ -102,7 +102,7 @@ impl Drop for Process {
 }
 
 async fn start_on(dir: &std::path::Path) -> Process {
-    let port = free_port();
+    let port = common::process::free_port();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_lyrebird"))
         .args([
             "--host",
@@ -172,14 +172,6 @@ async fn query_at(endpoint: &str, params: &[(&str, &str)]) -> (u16, String) {
     (resp.status().as_u16(), resp.text().await.unwrap())
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn healthcheck(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_lyrebird"));
     command
@@ -216,7 +208,7 @@ async fn healthcheck_command_succeeds_against_a_running_server() {
 
 #[tokio::test]
 async fn healthcheck_command_fails_when_nothing_listens() {
-    let port = free_port().to_string();
+    let port = common::process::free_port().to_string();
     let started = Instant::now();
     let (ok, out) = healthcheck(&["--host", "127.0.0.1", "--port", &port], &[]).await;
     assert!(!ok, "{out}");

@@ -43,6 +43,11 @@ pub fn sqs_at(endpoint: &str, access_key: &str, region: &str) -> aws_sdk_sqs::Cl
 
 /// An aws-sdk-sns client for `server` (query protocol), region us-east-1.
 pub fn sns(server: &RunningServer) -> aws_sdk_sns::Client {
+    sns_at(&server.endpoint())
+}
+
+/// An aws-sdk-sns client for any endpoint (such as a `process::Process`).
+pub fn sns_at(endpoint: &str) -> aws_sdk_sns::Client {
     let http = aws_smithy_http_client::Builder::new().build_http();
     let config = aws_sdk_sns::Config::builder()
         .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
@@ -50,7 +55,7 @@ pub fn sns(server: &RunningServer) -> aws_sdk_sns::Client {
         .credentials_provider(aws_sdk_sns::config::Credentials::new(
             "test", "secret", None, None, "test",
         ))
-        .endpoint_url(server.endpoint())
+        .endpoint_url(endpoint)
         .http_client(http)
         .build();
     aws_sdk_sns::Client::from_conf(config)
