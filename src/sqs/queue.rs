@@ -328,14 +328,8 @@ impl StoredMessage {
 
     /// The message id as clients see it (a UUID).
     pub fn message_id(&self) -> String {
-        match self
-            .extra
-            .as_ref()
-            .and_then(|e| e.message_id_text.as_deref())
-        {
-            Some(text) => text.to_string(),
-            None => uuid::Uuid::from_bytes(self.id).to_string(),
-        }
+        let text = self.extra().and_then(|e| e.message_id_text.as_deref());
+        message_id_text(&self.id, text)
     }
 
     /// About how much heap the message holds (the body may be shared with a response).
@@ -423,6 +417,14 @@ impl StoredMessage {
 
     pub fn dead_letter_source_arn(&self) -> Option<&Arc<str>> {
         self.extra()?.dead_letter_source_arn.as_ref()
+    }
+}
+
+/// A message id as clients see it: kept text when it was not a UUID, else the UUID's.
+fn message_id_text(id: &[u8; 16], kept: Option<&str>) -> String {
+    match kept {
+        Some(text) => text.to_string(),
+        None => uuid::Uuid::from_bytes(*id).to_string(),
     }
 }
 
@@ -904,10 +906,8 @@ impl QueueState {
         let mut new = new;
         if let Some(key) = new.dedup_key.take() {
             let expires = now_ms + DEDUPLICATION_INTERVAL_MS;
-            let message_id: Arc<str> = match &new.extra.message_id_text {
-                Some(text) => Arc::from(&**text),
-                None => uuid::Uuid::from_bytes(new.id).to_string().into(),
-            };
+            let message_id: Arc<str> =
+                message_id_text(&new.id, new.extra.message_id_text.as_deref()).into();
             self.journal(|s| Change::Put {
                 space: Space::Deduplication,
                 key: s.dedup_key(&key),
