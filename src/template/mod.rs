@@ -108,6 +108,7 @@ impl StackReport {
             self.applied(),
             match (changed, self.created) {
                 (0, _) => "none changed".to_string(),
+                (n, c) if c == n => format!("{c} created"),
                 (n, 0) => format!("{n} changed"),
                 (n, c) => format!("{n} changed ({c} created)"),
             }
