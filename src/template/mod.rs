@@ -921,9 +921,6 @@ fn check_constraints(value: &str, ty: &str, definition: &Map) -> Result<(), Stri
 fn eval_message(error: EvalError) -> String {
     match error {
         EvalError::Invalid(m) => m,
-        EvalError::Skipped { id, kind } => {
-            format!("it refers to {id} ({kind}), which lyrebird does not provision")
-        }
     }
 }
 
