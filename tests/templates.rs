@@ -1753,3 +1753,34 @@ async fn example_cdk_order_pipeline_routes_filters_and_dead_letters() {
     );
     server.stop().await;
 }
+
+/// A CDK app with a Stage synthesizes its stacks into a nested assembly (`assembly-Dev/`): they
+/// are applied in order, named `Dev-Topics` and `Dev-Queues` as CloudFormation would name them.
+#[tokio::test]
+async fn a_cdk_stage_s_nested_assembly_is_applied() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cdk-stage");
+    let server = start(vec![fixture.into()], &[]).await;
+    let outputs = outputs_by_stack(&server);
+    let queues = &outputs["Dev-Queues"];
+    assert!(
+        queues["QUrl"].contains("/Dev-Queues-Q"),
+        "generated from the stack name: {}",
+        queues["QUrl"]
+    );
+    let report = reapply_report(&server, vec![fixture.into()], &[]);
+    let stacks: Vec<&str> = report.stacks.iter().map(|s| s.stack.as_str()).collect();
+    assert_eq!(stacks, ["Dev-Topics", "Dev-Queues"]);
+    assert!(
+        report.stacks.iter().all(|s| s.stand_ins.is_empty()),
+        "CDK metadata is not reported as a stand-in"
+    );
+    sns(&server)
+        .publish()
+        .topic_arn(&queues["TArn"])
+        .message("staged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(drain(&sqs(&server), &queues["QUrl"]).await, ["staged"]);
+    server.stop().await;
+}

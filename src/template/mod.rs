@@ -550,10 +550,10 @@ impl Template {
                         stand_in.reference,
                         stand_in.arn
                     );
+                    report
+                        .stand_ins
+                        .push((resource.id.to_string(), stand_in.clone()));
                 }
-                report
-                    .stand_ins
-                    .push((resource.id.to_string(), stand_in.clone()));
                 status.insert(resource.id.to_string(), Status::StandIn(stand_in));
                 continue;
             };
