@@ -1784,3 +1784,28 @@ async fn a_cdk_stage_s_nested_assembly_is_applied() {
     assert_eq!(drain(&sqs(&server), &queues["QUrl"]).await, ["staged"]);
     server.stop().await;
 }
+
+/// A broken cloud assembly stops start-up with a message naming the file, never a panic.
+#[tokio::test]
+async fn broken_cdk_assemblies_fail_naming_the_problem() {
+    for (manifest, expected) in [
+        ("{not json", "manifest.json: not valid JSON"),
+        (r#"{"artifacts": []}"#, "artifacts must be an object"),
+        (
+            r#"{"artifacts": {"S": {"type": "aws:cloudformation:stack"}}}"#,
+            "artifact S: properties.templateFile is required",
+        ),
+        (
+            r#"{"artifacts": {"S": {"type": "aws:cloudformation:stack", "properties": {"templateFile": "S.template.json"}}}}"#,
+            "S.template.json: cannot read",
+        ),
+    ] {
+        let dir = TempDir::new();
+        dir.write("manifest.json", manifest);
+        let error = match lyrebird::spawn(config(vec![dir.0.clone()], &[])).await {
+            Ok(_) => panic!("start-up should fail for {manifest}"),
+            Err(e) => e.to_string(),
+        };
+        assert_mentions(&error, &[expected]);
+    }
+}
