@@ -75,14 +75,23 @@ async fn start_error(text: &str, params: &[&str]) -> String {
 
 /// Applies the templates again to a running server's state, as a restart would.
 fn reapply(server: &RunningServer, init: Vec<PathBuf>, params: &[&str]) {
+    reapply_report(server, init, params);
+}
+
+/// `reapply`, with what it changed.
+fn reapply_report(
+    server: &RunningServer,
+    init: Vec<PathBuf>,
+    params: &[&str],
+) -> lyrebird::template::Report {
     let app = &server.app;
     let config = Config {
         init,
         params: params.iter().map(|p| p.to_string()).collect(),
         ..app.config.clone()
     };
-    lyrebird::template::provision(&config, &app.sqs, &app.sns, &app.default_host)
-        .expect("template re-applies");
+    lyrebird::template::provision_report(&config, &app.sqs, &app.sns, &app.default_host)
+        .expect("template re-applies")
 }
 
 async fn queue_url(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
@@ -369,7 +378,14 @@ async fn reapplying_an_unchanged_template_changes_nothing() {
         .unwrap();
     advance_clock(&server, 5.0).await;
 
-    reapply(&server, vec![SEED.into()], &[]);
+    let report = reapply_report(&server, vec![SEED.into()], &[]);
+    assert_eq!(
+        report.stacks[0].summary(),
+        format!(
+            "{SEED}: stack seed-000-template: applied 7 resources, none changed; \
+             2 not provisioned (stand-in values)"
+        )
+    );
 
     let after = queue_attributes(&sqs, "critical-orders-dev").await;
     assert_eq!(
@@ -417,7 +433,18 @@ async fn reapplying_a_changed_template_updates_what_changed() {
             1,
         );
     let dir = TempDir::new();
-    reapply(&server, vec![dir.write("template.yaml", &changed)], &[]);
+    let report = reapply_report(&server, vec![dir.write("template.yaml", &changed)], &[]);
+    let stack = &report.stacks[0];
+    assert_eq!(
+        (stack.created, stack.updated),
+        (0, 3),
+        "the topic, the critical queue and its subscription"
+    );
+    assert!(
+        stack.summary().contains("applied 7 resources, 3 changed;"),
+        "{}",
+        stack.summary()
+    );
 
     let after = queue_attributes(&sqs, "critical-orders-dev").await;
     assert_eq!(after["VisibilityTimeout"], "120");
@@ -916,50 +943,130 @@ Outputs:
     server.stop().await;
 }
 
+/// A KMS key, an IAM role, a Lambda function and an alarm of the stack are not provisioned, but
+/// the queue, topic, subscription and outputs that use them are, with stand-in values.
 #[tokio::test]
-async fn resources_of_other_types_are_skipped_with_what_needs_them() {
+async fn resources_of_other_types_get_stand_ins_and_what_needs_them_is_created() {
     let dir = TempDir::new();
     let path = dir.write(
-        "mixed.yaml",
+        "mixed.template.yaml",
         r#"
 Transform: AWS::Serverless-2016-10-31
 Globals:
   Function: {Timeout: 10}
 Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties: {KeyPolicy: {}}
+  Encrypted:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: encrypted, KmsMasterKeyId: !GetAtt Key.Arn}
+  LoggingRole:
+    Type: AWS::IAM::Role
+    Properties: {RoleName: sns-logging, AssumeRolePolicyDocument: {}}
   Topic:
     Type: AWS::SNS::Topic
-    Properties: {TopicName: mixed}
+    Properties:
+      TopicName: mixed
+      KmsMasterKeyId: !Ref Key
+      DeliveryStatusLogging:
+        - {Protocol: sqs, SuccessFeedbackRoleArn: !GetAtt LoggingRole.Arn, FailureFeedbackRoleArn: !GetAtt LoggingRole.Arn}
   Handler:
     Type: AWS::Serverless::Function
     Properties: {Handler: index.handler, Runtime: nodejs18.x}
   Alarm:
     Type: AWS::CloudWatch::Alarm
-    Properties: {AlarmActions: [!Ref Topic]}
+    Properties: {AlarmName: deep-queue, AlarmActions: [!Ref Topic]}
   ToLambda:
     Type: AWS::SNS::Subscription
     Properties:
       TopicArn: !Ref Topic
       Protocol: lambda
       Endpoint: !GetAtt Handler.Arn
+  TopicPolicy:
+    Type: AWS::SNS::TopicPolicy
+    Properties:
+      Topics: [!Ref Topic]
+      PolicyDocument:
+        Statement: [{Effect: Allow, Principal: {AWS: !GetAtt LoggingRole.Arn}, Action: sns:Publish, Resource: !Ref Topic}]
 Outputs:
   TopicArn: {Value: !Ref Topic}
   HandlerArn: {Value: !GetAtt Handler.Arn}
+  HandlerName: {Value: !Ref Handler}
+  AlarmArn: {Value: !GetAtt Alarm.Arn}
+  KeyId: {Value: !Ref Key}
 "#,
     );
-    let server = start(vec![path], &[]).await;
-    let topic = "arn:aws:sns:us-east-1:000000000000:mixed";
-    assert!(subscriptions(&sns(&server), topic).await.is_empty());
-    let keys: Vec<&str> = server
+    let server = start(vec![path.clone()], &[]).await;
+    let (sqs, sns) = (sqs(&server), sns(&server));
+    let outputs: HashMap<&str, &str> = server
         .app
         .init_outputs
         .iter()
-        .map(|o| o.output_key.as_str())
+        .map(|o| (o.output_key.as_str(), o.output_value.as_str()))
+        .collect();
+    let key_id = outputs["KeyId"];
+    assert_eq!(key_id.len(), 36, "a key id is a UUID: {key_id}");
+    let key_arn = format!("arn:aws:kms:us-east-1:000000000000:key/{key_id}");
+    let function = outputs["HandlerName"];
+    assert!(function.starts_with("mixed-Handler-"), "{function}");
+    assert_eq!(
+        outputs["HandlerArn"],
+        format!("arn:aws:lambda:us-east-1:000000000000:function:{function}")
+    );
+    assert_eq!(
+        outputs["AlarmArn"],
+        "arn:aws:cloudwatch:us-east-1:000000000000:alarm:deep-queue"
+    );
+
+    assert_eq!(
+        queue_attributes(&sqs, "encrypted").await["KmsMasterKeyId"],
+        key_arn
+    );
+    let topic = "arn:aws:sns:us-east-1:000000000000:mixed";
+    let attributes = sns
+        .get_topic_attributes()
+        .topic_arn(topic)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    let role = "arn:aws:iam::000000000000:role/sns-logging";
+    assert_eq!(attributes["KmsMasterKeyId"], key_id);
+    assert_eq!(attributes["SQSSuccessFeedbackRoleArn"], role);
+    assert_eq!(attributes["SQSFailureFeedbackRoleArn"], role);
+    assert!(
+        attributes["Policy"].contains(role),
+        "{}",
+        attributes["Policy"]
+    );
+    let subs = subscriptions(&sns, topic).await;
+    assert!(subs.contains_key(outputs["HandlerArn"]), "{subs:?}");
+
+    // Stand-ins are stable: applying again reports the same values and changes nothing.
+    let report = reapply_report(&server, vec![path], &[]);
+    let stack = &report.stacks[0];
+    assert_eq!(
+        stack.stack, "mixed",
+        "the .template infix is not part of it"
+    );
+    let stood_in: Vec<(&str, &str)> = stack
+        .stand_ins
+        .iter()
+        .map(|(id, s)| (id.as_str(), s.type_name.as_str()))
         .collect();
     assert_eq!(
-        keys,
-        ["TopicArn"],
-        "the output needing the function is left out"
+        stood_in,
+        [
+            ("Key", "AWS::KMS::Key"),
+            ("LoggingRole", "AWS::IAM::Role"),
+            ("Handler", "AWS::Serverless::Function"),
+            ("Alarm", "AWS::CloudWatch::Alarm"),
+        ]
     );
+    assert_eq!(stack.stand_ins[0].1.reference, key_id);
+    assert_eq!((stack.applied(), stack.created + stack.updated), (4, 0));
     server.stop().await;
 }
 
@@ -1397,4 +1504,308 @@ async fn example_order_pipeline_runs_end_to_end() {
         "0"
     );
     server.stop().await;
+}
+
+const TWO_STACKS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cdk-two-stacks");
+
+/// Stack name → output key → value.
+fn outputs_by_stack(server: &RunningServer) -> HashMap<String, HashMap<String, String>> {
+    let mut out: HashMap<String, HashMap<String, String>> = HashMap::new();
+    for o in &server.app.init_outputs {
+        out.entry(o.stack_name.clone())
+            .or_default()
+            .insert(o.output_key.clone(), o.output_value.clone());
+    }
+    out
+}
+
+/// Publishes to the two-stack fixture's topic and expects the consumer's inbox to get it.
+async fn two_stacks_route(server: &RunningServer, consumer_stack: &str) {
+    let (sqs, sns) = (sqs(server), sns(server));
+    let outputs = outputs_by_stack(server);
+    let inbox = &outputs[consumer_stack]["InboxUrl"];
+    let name = inbox.rsplit('/').next().unwrap();
+    assert!(
+        name.starts_with(&format!("{consumer_stack}-Inbox3B0F2C4D-")),
+        "CloudFormation's generated name: {name}"
+    );
+    sns.publish()
+        .topic_arn("arn:aws:sns:us-east-1:000000000000:two-stack-orders")
+        .message("order 1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(drain(&sqs, inbox).await, ["order 1"]);
+}
+
+/// A cloud assembly whose manifest lists the importing stack first: its stacks are applied in
+/// the manifest's dependency order, named by artifact id or `stackName`, and its other JSON
+/// files (assets, tree) are not read as templates.
+#[tokio::test]
+async fn a_cdk_assembly_applies_its_stacks_in_dependency_order() {
+    let server = start(vec![TWO_STACKS.into()], &[]).await;
+    let outputs = outputs_by_stack(&server);
+    assert_eq!(
+        outputs["shared-producer"]["ExportsOutputRefTopic69831491A6D4B2F5"],
+        "arn:aws:sns:us-east-1:000000000000:two-stack-orders",
+        "stackName from the manifest"
+    );
+    two_stacks_route(&server, "Consumer").await;
+    server.stop().await;
+}
+
+/// Template files given importer first are applied exporter first; `X.template.json` is stack X.
+#[tokio::test]
+async fn templates_given_in_any_order_are_applied_exporters_first() {
+    let dir = Path::new(TWO_STACKS);
+    let server = start(
+        vec![
+            dir.join("Consumer.template.json"),
+            dir.join("Producer.template.json"),
+        ],
+        &[],
+    )
+    .await;
+    let stacks: Vec<&str> = server
+        .app
+        .init_outputs
+        .iter()
+        .map(|o| o.stack_name.as_str())
+        .collect();
+    assert_eq!(stacks, ["Producer", "Consumer"]);
+    two_stacks_route(&server, "Consumer").await;
+    server.stop().await;
+}
+
+/// `--init-dir` pointing at an assembly, or at a directory holding one beside plain templates.
+#[tokio::test]
+async fn an_init_directory_recognises_a_cdk_assembly() {
+    let server = lyrebird::spawn(Config {
+        init_dir: Some(TWO_STACKS.into()),
+        ..config(Vec::new(), &[])
+    })
+    .await
+    .expect("starts on the assembly");
+    two_stacks_route(&server, "Consumer").await;
+    server.stop().await;
+
+    let dir = TempDir::new();
+    let assembly = dir.0.join("cdk.out");
+    std::fs::create_dir(&assembly).unwrap();
+    for entry in std::fs::read_dir(TWO_STACKS).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, assembly.join(path.file_name().unwrap())).unwrap();
+    }
+    dir.write(
+        "extra.yaml",
+        "Resources:\n  Q: {Type: AWS::SQS::Queue, Properties: {QueueName: extra}}\n",
+    );
+    let server = lyrebird::spawn(Config {
+        init_dir: Some(dir.0.clone()),
+        ..config(Vec::new(), &[])
+    })
+    .await
+    .expect("starts on the directory");
+    two_stacks_route(&server, "Consumer").await;
+    queue_url(&sqs(&server), "extra").await;
+    server.stop().await;
+
+    // A plain directory is not something --init can apply.
+    let error = match lyrebird::spawn(config(vec![dir.0.clone()], &[])).await {
+        Ok(_) => panic!("--init of a directory without manifest.json should fail"),
+        Err(e) => e.to_string(),
+    };
+    assert_mentions(&error, &["must be a CDK cloud assembly", "--init-dir"]);
+}
+
+const CDK_EXAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/cdk-order-pipeline/cdk.out"
+);
+
+fn attribute(data_type: &str, value: &str) -> MessageAttributeValue {
+    MessageAttributeValue::builder()
+        .data_type(data_type)
+        .string_value(value)
+        .build()
+        .unwrap()
+}
+
+/// The synthesized CDK example (committed, so this needs no npm): two stacks, routing by string,
+/// numeric, exists and message-body filters, a FIFO pair, dead-lettering, outputs, and the
+/// KMS key, function, role and alarm stood in for.
+#[tokio::test]
+async fn example_cdk_order_pipeline_routes_filters_and_dead_letters() {
+    let server = start(vec![CDK_EXAMPLE.into()], &[]).await;
+    let (sqs, sns) = (sqs(&server), sns(&server));
+    let outputs = outputs_by_stack(&server);
+    let pipeline = &outputs["OrderPipeline"];
+    let topic = &pipeline["OrderEventsTopicArn"];
+    assert_eq!(topic, "arn:aws:sns:us-east-1:000000000000:order-events");
+    assert!(pipeline["LargeOrdersQueueUrl"].contains("/OrderPipeline-LargeOrdersQueue5B774A69-"));
+    assert!(pipeline["NotifierArn"]
+        .starts_with("arn:aws:lambda:us-east-1:000000000000:function:OrderPipeline-Notifier"));
+
+    let publish = |message: &'static str,
+                   attributes: Vec<(&'static str, MessageAttributeValue)>| {
+        let mut request = sns.publish().topic_arn(topic).message(message);
+        for (name, value) in attributes {
+            request = request.message_attributes(name, value);
+        }
+        request.send()
+    };
+    publish("critical", vec![("priority", attribute("String", "HIGH"))])
+        .await
+        .unwrap();
+    publish("standard", vec![("priority", attribute("String", "LOW"))])
+        .await
+        .unwrap();
+    publish("large", vec![("amount", attribute("Number", "1500"))])
+        .await
+        .unwrap();
+    publish("small", vec![("amount", attribute("Number", "20"))])
+        .await
+        .unwrap();
+    publish("vip", vec![("vip", attribute("String", "yes"))])
+        .await
+        .unwrap();
+    publish(r#"{"status": "CANCELLED", "id": 7}"#, vec![])
+        .await
+        .unwrap();
+    for (output, expected) in [
+        ("CriticalOrdersQueueUrl", vec!["critical"]),
+        ("StandardOrdersQueueUrl", vec!["standard"]),
+        ("LargeOrdersQueueUrl", vec!["large"]),
+        ("VipOrdersQueueUrl", vec!["vip"]),
+        (
+            "CancelledOrdersQueueUrl",
+            vec![r#"{"status": "CANCELLED", "id": 7}"#],
+        ),
+    ] {
+        assert_eq!(drain(&sqs, &pipeline[output]).await, expected, "{output}");
+    }
+
+    // The FIFO pair keeps order.
+    for n in 1..=3 {
+        sns.publish()
+            .topic_arn(&pipeline["LedgerTopicArn"])
+            .message(format!("entry {n}"))
+            .message_group_id("ledger")
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        drain(&sqs, &pipeline["LedgerQueueUrl"]).await,
+        ["entry 1", "entry 2", "entry 3"]
+    );
+
+    // A critical order received three times without being deleted moves to its DLQ.
+    publish("poison", vec![("priority", attribute("String", "HIGH"))])
+        .await
+        .unwrap();
+    let critical = &pipeline["CriticalOrdersQueueUrl"];
+    for _ in 0..3 {
+        let got = sqs
+            .receive_message()
+            .queue_url(critical)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.messages.unwrap_or_default().len(), 1);
+        advance_clock(&server, 301.0).await;
+    }
+    let got = sqs
+        .receive_message()
+        .queue_url(critical)
+        .send()
+        .await
+        .unwrap();
+    assert!(got.messages.unwrap_or_default().is_empty());
+    assert_eq!(
+        drain(&sqs, &pipeline["CriticalOrdersDLQUrl"]).await,
+        ["poison"]
+    );
+
+    // Stand-ins: the topic is encrypted with the stack's key; the function is subscribed.
+    let attributes = sns
+        .get_topic_attributes()
+        .topic_arn(topic)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    assert!(
+        attributes["KmsMasterKeyId"].starts_with("arn:aws:kms:us-east-1:000000000000:key/"),
+        "{attributes:?}"
+    );
+    assert!(subscriptions(&sns, topic)
+        .await
+        .contains_key(&pipeline["NotifierArn"]));
+
+    // enforceSSL's Deny on aws:SecureTransport is stored verbatim, not enforced (plain HTTP here).
+    let policy = json(&queue_attributes(&sqs, "critical-orders").await["Policy"]);
+    assert_eq!(policy["Statement"][0]["Effect"], "Deny");
+    assert_eq!(
+        policy["Statement"][0]["Condition"]["Bool"]["aws:SecureTransport"],
+        "false"
+    );
+    server.stop().await;
+}
+
+/// A CDK app with a Stage synthesizes its stacks into a nested assembly (`assembly-Dev/`): they
+/// are applied in order, named `Dev-Topics` and `Dev-Queues` as CloudFormation would name them.
+#[tokio::test]
+async fn a_cdk_stage_s_nested_assembly_is_applied() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cdk-stage");
+    let server = start(vec![fixture.into()], &[]).await;
+    let outputs = outputs_by_stack(&server);
+    let queues = &outputs["Dev-Queues"];
+    assert!(
+        queues["QUrl"].contains("/Dev-Queues-Q"),
+        "generated from the stack name: {}",
+        queues["QUrl"]
+    );
+    let report = reapply_report(&server, vec![fixture.into()], &[]);
+    let stacks: Vec<&str> = report.stacks.iter().map(|s| s.stack.as_str()).collect();
+    assert_eq!(stacks, ["Dev-Topics", "Dev-Queues"]);
+    assert!(
+        report.stacks.iter().all(|s| s.stand_ins.is_empty()),
+        "CDK metadata is not reported as a stand-in"
+    );
+    sns(&server)
+        .publish()
+        .topic_arn(&queues["TArn"])
+        .message("staged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(drain(&sqs(&server), &queues["QUrl"]).await, ["staged"]);
+    server.stop().await;
+}
+
+/// A broken cloud assembly stops start-up with a message naming the file, never a panic.
+#[tokio::test]
+async fn broken_cdk_assemblies_fail_naming_the_problem() {
+    for (manifest, expected) in [
+        ("{not json", "manifest.json: not valid JSON"),
+        (r#"{"artifacts": []}"#, "artifacts must be an object"),
+        (
+            r#"{"artifacts": {"S": {"type": "aws:cloudformation:stack"}}}"#,
+            "artifact S: properties.templateFile is required",
+        ),
+        (
+            r#"{"artifacts": {"S": {"type": "aws:cloudformation:stack", "properties": {"templateFile": "S.template.json"}}}}"#,
+            "S.template.json: cannot read",
+        ),
+    ] {
+        let dir = TempDir::new();
+        dir.write("manifest.json", manifest);
+        let error = match lyrebird::spawn(config(vec![dir.0.clone()], &[])).await {
+            Ok(_) => panic!("start-up should fail for {manifest}"),
+            Err(e) => e.to_string(),
+        };
+        assert_mentions(&error, &[expected]);
+    }
 }

@@ -10,11 +10,6 @@ use super::parse::{Map, Value};
 /// Why a value could not be resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EvalError {
-    /// It needs a resource of a type lyrebird does not create; whoever needs it is skipped too.
-    Skipped {
-        id: String,
-        kind: String,
-    },
     Invalid(String),
 }
 
@@ -568,7 +563,6 @@ fn condition_expression(
 fn message(error: EvalError) -> String {
     match error {
         EvalError::Invalid(m) => m,
-        EvalError::Skipped { id, .. } => format!("conditions cannot refer to resource {id}"),
     }
 }
 
@@ -577,17 +571,13 @@ mod tests {
     use super::super::parse::yaml;
     use super::*;
 
-    /// Two resources: queue `Q` (Ref = URL) and a skipped function `F`.
+    /// One resource: queue `Q` (Ref = URL).
     struct Fixture;
 
     impl Resources for Fixture {
         fn reference(&self, id: &str) -> EvalResult<Value> {
             match id {
                 "Q" => Ok(Value::String("http://localhost/000000000000/q".into())),
-                "F" => Err(EvalError::Skipped {
-                    id: "F".into(),
-                    kind: "AWS::Serverless::Function".into(),
-                }),
                 _ => invalid(format!("unknown reference {id}")),
             }
         }
@@ -749,15 +739,6 @@ mod tests {
                 "{source}"
             );
         }
-    }
-
-    #[test]
-    fn references_to_skipped_resources_propagate() {
-        assert!(matches!(eval("!GetAtt F.Arn"), Err(EvalError::Skipped { id, .. }) if id == "F"));
-        assert!(matches!(
-            eval("!Sub '${F}'"),
-            Err(EvalError::Skipped { .. })
-        ));
     }
 
     #[test]

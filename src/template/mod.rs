@@ -1,17 +1,22 @@
-//! Provisioning from CloudFormation and SAM templates at start-up (`--init`, `--init-dir`).
+//! Provisioning from CloudFormation and SAM templates, and AWS CDK cloud assemblies, at
+//! start-up (`--init`, `--init-dir`).
 //!
 //! Users already describe their queues and topics in templates; lyrebird reads those rather than
-//! a format of its own. A template is parsed (`parse`), its parameters, conditions and
-//! references checked before anything is created, its resources ordered by what they refer to,
-//! then each resolved (`intrinsics`) and applied through the SQS and SNS operations
-//! (`resources`). Types other than SQS and SNS ones are skipped with a warning.
+//! a format of its own. The sources (`assembly`: files, directories, `cdk.out`) name the
+//! templates and their stacks; templates are applied exporters first. A template is parsed
+//! (`parse`), its parameters, conditions and references checked before anything is created, its
+//! resources ordered by what they refer to, then each resolved (`intrinsics`) and applied
+//! through the SQS and SNS operations (`resources`). Resources of other types are not created:
+//! their `Ref` and `Fn::GetAtt` get stand-in values (`standins`).
 
+pub mod assembly;
 pub mod intrinsics;
 pub mod parse;
 pub mod resources;
+pub mod standins;
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -20,9 +25,11 @@ use crate::context::RequestContext;
 use crate::sns::SnsService;
 use crate::sqs::SqsService;
 
+use assembly::Source;
 use intrinsics::{EvalError, EvalResult, Evaluator, Reference};
 use parse::{Map, Value};
-use resources::{Kind, Physical, Provisioner};
+use resources::{Kind, Outcome, Physical, Provisioner};
+use standins::StandIn;
 
 /// One resolved `Outputs` entry, shaped like CloudFormation's DescribeStacks `Output`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -66,27 +73,87 @@ const RESOURCE_KEYS: &[&str] = &[
 
 const SAM_TRANSFORM: &str = "AWS::Serverless-2016-10-31";
 
-/// Applies every template the configuration names, in order, and returns their outputs.
+/// What applying the configured templates did.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub outputs: Vec<Output>,
+    pub stacks: Vec<StackReport>,
+}
+
+/// What applying one template did to its resources.
+#[derive(Debug, Default, Clone)]
+pub struct StackReport {
+    pub file: String,
+    pub stack: String,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Resources lyrebird does not provision: logical id and the values standing in for them.
+    pub stand_ins: Vec<(String, StandIn)>,
+}
+
+impl StackReport {
+    /// SQS and SNS resources applied.
+    pub fn applied(&self) -> usize {
+        self.created + self.updated + self.unchanged
+    }
+
+    /// The line logged once the template is applied: first start and re-start read differently.
+    pub fn summary(&self) -> String {
+        let changed = self.created + self.updated;
+        let mut line = format!(
+            "{}: stack {}: applied {} resources, {}",
+            self.file,
+            self.stack,
+            self.applied(),
+            match (changed, self.created) {
+                (0, _) => "none changed".to_string(),
+                (n, c) if c == n => format!("{c} created"),
+                (n, 0) => format!("{n} changed"),
+                (n, c) => format!("{n} changed ({c} created)"),
+            }
+        );
+        if !self.stand_ins.is_empty() {
+            line += &format!(
+                "; {} not provisioned (stand-in values)",
+                self.stand_ins.len()
+            );
+        }
+        line
+    }
+}
+
+/// Applies every template the configuration names, exporters first, and returns their outputs.
 pub fn provision(
     config: &Config,
     sqs: &SqsService,
     sns: &SnsService,
     host: &str,
 ) -> Result<Vec<Output>, String> {
-    let files = template_files(config)?;
+    provision_report(config, sqs, sns, host).map(|r| r.outputs)
+}
+
+/// `provision`, with what each template changed.
+pub fn provision_report(
+    config: &Config,
+    sqs: &SqsService,
+    sns: &SnsService,
+    host: &str,
+) -> Result<Report, String> {
+    let sources = assembly::sources(&config.init, config.init_dir.as_deref())?;
     let overrides = parameter_overrides(&config.params)?;
-    if files.is_empty() {
+    if sources.is_empty() {
         if let Some(name) = overrides.keys().next() {
             return Err(format!(
                 "--param {name} given, but no template to apply (--init)"
             ));
         }
-        return Ok(Vec::new());
+        return Ok(Report::default());
     }
     // Every template is read and checked for syntax before any is applied.
-    let templates = files
+    let templates = sources
         .iter()
-        .map(|path| Template::load(path))
+        .map(Template::load)
         .collect::<Result<Vec<_>, _>>()?;
     for name in overrides.keys() {
         if !templates.iter().any(|t| t.declares(name)) {
@@ -95,17 +162,21 @@ pub fn provision(
             ));
         }
     }
+    let ctx = RequestContext::internal(&config.account_id, &config.region, host);
+    let order = template_order(&templates, &sources, &overrides, &ctx)?;
     let mut exports = BTreeMap::new();
-    let mut outputs = Vec::new();
-    for template in &templates {
-        let ctx = RequestContext::internal(&config.account_id, &config.region, host);
+    let mut report = Report::default();
+    for template in order.into_iter().map(|i| &templates[i]) {
         let provisioner = Provisioner {
             sqs,
             sns,
-            ctx,
+            ctx: ctx.clone(),
             stack: template.stack.clone(),
+            outcome: Cell::new(Outcome::Unchanged),
         };
-        let applied = template.apply(&provisioner, &overrides, &exports)?;
+        let (applied, stack) = template.apply(&provisioner, &overrides, &exports)?;
+        tracing::info!("{}", stack.summary());
+        report.stacks.push(stack);
         for output in applied {
             tracing::info!(
                 "{}: output {} = {}",
@@ -124,35 +195,62 @@ pub fn provision(
                     ));
                 }
             }
-            outputs.push(output);
+            report.outputs.push(output);
         }
     }
-    Ok(outputs)
+    Ok(report)
 }
 
-/// `--init` files in the order given, then the init directory's `*.yaml|*.yml|*.json` by name.
-pub fn template_files(config: &Config) -> Result<Vec<PathBuf>, String> {
-    let mut files = config.init.clone();
-    if let Some(dir) = &config.init_dir {
-        if !dir.exists() {
-            tracing::warn!(dir = %dir.display(), "init directory does not exist; nothing to apply from it");
-        } else {
-            let entries = std::fs::read_dir(dir)
-                .map_err(|e| format!("cannot read init directory {}: {e}", dir.display()))?;
-            let mut found: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file())
-                .filter(|p| {
-                    p.extension()
-                        .and_then(|e| e.to_str())
-                        .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
-                })
-                .collect();
-            found.sort();
-            files.extend(found);
+/// Template indices in the order to apply them: each after the stacks its manifest says it
+/// depends on and after the templates exporting the names it imports; otherwise as given.
+fn template_order(
+    templates: &[Template],
+    sources: &[Source],
+    overrides: &BTreeMap<String, String>,
+    ctx: &RequestContext,
+) -> Result<Vec<usize>, String> {
+    let mut exporters: BTreeMap<String, usize> = BTreeMap::new();
+    let mut imports: Vec<BTreeSet<String>> = Vec::new();
+    for (i, template) in templates.iter().enumerate() {
+        let (exported, imported) = template.exports_and_imports(overrides, ctx);
+        for name in exported {
+            exporters.entry(name).or_insert(i);
+        }
+        imports.push(imported);
+    }
+    let dependencies: Vec<BTreeSet<usize>> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, source)| {
+            let by_manifest = source
+                .depends_on
+                .iter()
+                .filter_map(|d| sources.iter().position(|s| &s.path == d));
+            let by_import = imports[i].iter().filter_map(|n| exporters.get(n).copied());
+            by_manifest.chain(by_import).filter(|&d| d != i).collect()
+        })
+        .collect();
+    let mut done = vec![false; templates.len()];
+    let mut order = Vec::with_capacity(templates.len());
+    while order.len() < templates.len() {
+        match (0..templates.len()).find(|&i| !done[i] && dependencies[i].iter().all(|&d| done[d])) {
+            Some(i) => {
+                done[i] = true;
+                order.push(i);
+            }
+            None => {
+                let waiting: Vec<&str> = (0..templates.len())
+                    .filter(|&i| !done[i])
+                    .map(|i| templates[i].file.as_str())
+                    .collect();
+                return Err(format!(
+                    "templates import from each other in a cycle: {}",
+                    waiting.join(", ")
+                ));
+            }
         }
     }
-    Ok(files)
+    Ok(order)
 }
 
 /// `KEY=VALUE` pairs from `--param`.
@@ -170,7 +268,7 @@ fn parameter_overrides(params: &[String]) -> Result<BTreeMap<String, String>, St
 struct Template {
     /// The path as given, for messages.
     file: String,
-    /// `AWS::StackName`: the file name without its extension.
+    /// `AWS::StackName`.
     stack: String,
     root: Map,
 }
@@ -188,10 +286,8 @@ struct Resource<'t> {
 /// What became of a resource, for the references to it.
 enum Status {
     Created(Physical),
-    /// Not a type lyrebird provisions (or refers to one that is not).
-    Skipped {
-        type_name: String,
-    },
+    /// Not a type lyrebird provisions: references to it get stand-in values.
+    StandIn(StandIn),
     /// Its condition is false.
     Disabled {
         condition: String,
@@ -199,7 +295,8 @@ enum Status {
 }
 
 impl Template {
-    fn load(path: &Path) -> Result<Template, String> {
+    fn load(source: &Source) -> Result<Template, String> {
+        let path = &source.path;
         let file = path.display().to_string();
         let text =
             std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
@@ -232,11 +329,11 @@ impl Template {
                 ))
             }
         }
-        let stack = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "stack".into());
-        Ok(Template { file, stack, root })
+        Ok(Template {
+            file,
+            stack: source.stack.clone(),
+            root,
+        })
     }
 
     fn section(&self, name: &str) -> Result<Map, String> {
@@ -249,6 +346,51 @@ impl Template {
                 other.kind()
             )),
         }
+    }
+
+    /// The export names of its Outputs and the names its `Fn::ImportValue`s ask for, as far as
+    /// they resolve without any resource (literal names, or made of parameters such as
+    /// `${AWS::StackName}`).
+    fn exports_and_imports(
+        &self,
+        overrides: &BTreeMap<String, String>,
+        ctx: &RequestContext,
+    ) -> (BTreeSet<String>, BTreeSet<String>) {
+        let (mut exports, mut imports) = (BTreeSet::new(), BTreeSet::new());
+        let Ok(parameters) = self.parameters(overrides, ctx) else {
+            return (exports, imports);
+        };
+        let mappings = self.section("Mappings").unwrap_or_default();
+        let conditions = self
+            .section("Conditions")
+            .ok()
+            .and_then(|c| intrinsics::conditions(&c, &parameters, &mappings).ok())
+            .unwrap_or_default();
+        let no_imports = BTreeMap::new();
+        let evaluator = Evaluator {
+            parameters: &parameters,
+            conditions: &conditions,
+            mappings: &mappings,
+            imports: &no_imports,
+            resources: &intrinsics::NoResources,
+        };
+        let text = |v: &Value| evaluator.resolve(v).ok().flatten()?.scalar_text();
+        for (_, definition) in self.section("Outputs").unwrap_or_default().iter() {
+            if let Some(name) = definition
+                .as_map()
+                .and_then(|d| d.get("Export"))
+                .and_then(Value::as_map)
+                .and_then(|e| e.get("Name"))
+                .and_then(text)
+            {
+                exports.insert(name);
+            }
+        }
+        let mut arguments = Vec::new();
+        let root = Value::Map(self.root.clone());
+        import_arguments(&root, &mut arguments);
+        imports.extend(arguments.into_iter().filter_map(text));
+        (exports, imports)
     }
 
     fn declares(&self, parameter: &str) -> bool {
@@ -358,7 +500,7 @@ impl Template {
         provisioner: &Provisioner,
         overrides: &BTreeMap<String, String>,
         imports: &BTreeMap<String, String>,
-    ) -> Result<Vec<Output>, String> {
+    ) -> Result<(Vec<Output>, StackReport), String> {
         let file = &self.file;
         let parameters = self.parameters(overrides, &provisioner.ctx)?;
         let mappings = self.section("Mappings")?;
@@ -371,7 +513,11 @@ impl Template {
         let order = self.order(&resources, &parameters)?;
 
         let mut status: BTreeMap<String, Status> = BTreeMap::new();
-        let (mut created, mut skipped) = (0, 0);
+        let mut report = StackReport {
+            file: file.clone(),
+            stack: self.stack.clone(),
+            ..StackReport::default()
+        };
         for index in order {
             let resource = &resources[index];
             let place = format!("{file}: resource {} ({})", resource.id, resource.type_name);
@@ -386,17 +532,6 @@ impl Template {
                     continue;
                 }
             }
-            let Some(kind) = resource.kind else {
-                tracing::warn!("{place}: skipped: lyrebird provisions only SQS and SNS resources");
-                skipped += 1;
-                status.insert(
-                    resource.id.to_string(),
-                    Status::Skipped {
-                        type_name: resource.type_name.to_string(),
-                    },
-                );
-                continue;
-            };
             let lookup = Lookup { status: &status };
             let evaluator = Evaluator {
                 parameters: &parameters,
@@ -405,53 +540,47 @@ impl Template {
                 imports,
                 resources: &lookup,
             };
+            let Some(kind) = resource.kind else {
+                let stand_in = self.stand_in(resource, provisioner, &evaluator);
+                if resource.type_name == "AWS::CDK::Metadata" {
+                    tracing::debug!("{place}: ignored (CDK's own bookkeeping)");
+                } else {
+                    tracing::info!(
+                        "{place}: not provisioned by lyrebird; stands in as Ref {}, Arn {}",
+                        stand_in.reference,
+                        stand_in.arn
+                    );
+                    report
+                        .stand_ins
+                        .push((resource.id.to_string(), stand_in.clone()));
+                }
+                status.insert(resource.id.to_string(), Status::StandIn(stand_in));
+                continue;
+            };
             let mut resolved = Map::default();
-            let mut needs_skipped = None;
             for (property, value) in resource.properties.iter() {
                 match evaluator.resolve(value) {
                     Ok(Some(v)) => resolved.0.push((property.clone(), v)),
                     Ok(None) => {}
-                    Err(EvalError::Skipped { id, kind }) => {
-                        needs_skipped = Some((id, kind));
-                        break;
-                    }
-                    Err(EvalError::Invalid(m)) => {
-                        return Err(format!("{place}, property {property}: {m}"))
+                    Err(e) => {
+                        return Err(format!("{place}, property {property}: {}", eval_message(e)))
                     }
                 }
             }
-            if let Some((id, kind)) = needs_skipped {
-                tracing::warn!(
-                    "{place}: skipped: it refers to {id} ({kind}), which lyrebird does not provision"
-                );
-                skipped += 1;
-                status.insert(
-                    resource.id.to_string(),
-                    Status::Skipped {
-                        type_name: resource.type_name.to_string(),
-                    },
-                );
-                continue;
-            }
-            let physical = provisioner
+            let (physical, outcome) = provisioner
                 .apply(kind, resource.type_name, resource.id, &resolved)
                 .map_err(|f| match f.property {
                     Some(p) => format!("{place}, property {p}: {}", f.message),
                     None => format!("{place}: {}", f.message),
                 })?;
-            tracing::debug!("{place}: applied ({})", physical.reference);
-            created += 1;
+            tracing::debug!("{place}: {outcome:?} ({})", physical.reference);
+            match outcome {
+                Outcome::Created => report.created += 1,
+                Outcome::Updated => report.updated += 1,
+                Outcome::Unchanged => report.unchanged += 1,
+            }
             status.insert(resource.id.to_string(), Status::Created(physical));
         }
-        tracing::info!(
-            "{file}: applied {created} resources as stack {}{}",
-            self.stack,
-            if skipped > 0 {
-                format!(", skipped {skipped}")
-            } else {
-                String::new()
-            }
-        );
 
         let lookup = Lookup { status: &status };
         let evaluator = Evaluator {
@@ -504,13 +633,36 @@ impl Template {
                     export_name,
                 }),
                 Ok((None, ..)) => return Err(format!("{place}: Value is required")),
-                Err(EvalError::Skipped { id, kind }) => tracing::warn!(
-                    "{place}: left out: it refers to {id} ({kind}), which lyrebird does not provision"
-                ),
-                Err(EvalError::Invalid(m)) => return Err(format!("{place}: {m}")),
+                Err(e) => return Err(format!("{place}: {}", eval_message(e))),
             }
         }
-        Ok(results)
+        Ok((results, report))
+    }
+
+    /// The values standing in for a resource lyrebird does not provision, named by its own name
+    /// property when that resolves, else as CloudFormation would generate it.
+    fn stand_in(
+        &self,
+        resource: &Resource,
+        provisioner: &Provisioner,
+        evaluator: &Evaluator,
+    ) -> StandIn {
+        let name = standins::name_property(resource.type_name)
+            .and_then(|p| resource.properties.get(p))
+            .and_then(|v| evaluator.resolve(v).ok().flatten())
+            .and_then(|v| v.scalar_text());
+        let ctx = &provisioner.ctx;
+        StandIn::new(
+            resource.type_name,
+            &standins::Place {
+                account: &ctx.account,
+                region: &ctx.region,
+                stack: &self.stack,
+                id: resource.id,
+                name,
+                generated: provisioner.generated_name(resource.id, 64, false),
+            },
+        )
     }
 
     /// Every `Ref`, `Fn::GetAtt`, `Fn::Sub` variable, `DependsOn` and `Condition` names
@@ -645,6 +797,23 @@ impl Template {
     }
 }
 
+/// The arguments of every `Fn::ImportValue` in `value`.
+fn import_arguments<'v>(value: &'v Value, found: &mut Vec<&'v Value>) {
+    match value {
+        Value::Map(map) => {
+            if let Some((name, argument)) = map.single() {
+                if name == "Fn::ImportValue" {
+                    found.push(argument);
+                    return;
+                }
+            }
+            map.iter().for_each(|(_, v)| import_arguments(v, found));
+        }
+        Value::List(items) => items.iter().for_each(|v| import_arguments(v, found)),
+        _ => {}
+    }
+}
+
 /// A stable id for `AWS::StackId`, so it is the same on every start.
 fn stack_uuid(account: &str, region: &str, stack: &str) -> uuid::Uuid {
     use sha2::Digest;
@@ -749,6 +918,12 @@ fn check_constraints(value: &str, ty: &str, definition: &Map) -> Result<(), Stri
     Ok(())
 }
 
+fn eval_message(error: EvalError) -> String {
+    match error {
+        EvalError::Invalid(m) => m,
+    }
+}
+
 /// Resolves references to resources through what has been applied so far.
 struct Lookup<'a> {
     status: &'a BTreeMap<String, Status>,
@@ -758,10 +933,7 @@ impl intrinsics::Resources for Lookup<'_> {
     fn reference(&self, id: &str) -> EvalResult<Value> {
         match self.status.get(id) {
             Some(Status::Created(p)) => Ok(Value::String(p.reference.clone())),
-            Some(Status::Skipped { type_name }) => Err(EvalError::Skipped {
-                id: id.to_string(),
-                kind: type_name.clone(),
-            }),
+            Some(Status::StandIn(stand_in)) => Ok(Value::String(stand_in.reference.clone())),
             Some(Status::Disabled { condition }) => Err(EvalError::Invalid(format!(
                 "{id} is not created (its condition {condition} is false)"
             ))),
@@ -777,6 +949,7 @@ impl intrinsics::Resources for Lookup<'_> {
                 .get(attribute)
                 .map(|v| Value::String(v.clone()))
                 .ok_or_else(|| EvalError::Invalid(format!("{id} has no attribute {attribute}"))),
+            Some(Status::StandIn(stand_in)) => Ok(Value::String(stand_in.attribute(attribute))),
             _ => unreachable!("reference() fails for anything not created"),
         }
     }

@@ -6,6 +6,7 @@
 //! attributes and tags that differ from the template (a property left out means its default),
 //! so re-applying an unchanged template changes nothing.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
@@ -360,6 +361,17 @@ pub struct Provisioner<'a> {
     pub sns: &'a SnsService,
     pub ctx: RequestContext,
     pub stack: String,
+    /// What the resource being applied went through so far.
+    pub outcome: Cell<Outcome>,
+}
+
+/// What applying a resource did to the state, for the summary a re-application logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Outcome {
+    #[default]
+    Unchanged,
+    Updated,
+    Created,
 }
 
 impl Provisioner<'_> {
@@ -369,20 +381,27 @@ impl Provisioner<'_> {
         type_name: &str,
         id: &str,
         properties: &Map,
-    ) -> Applied<Physical> {
+    ) -> Applied<(Physical, Outcome)> {
+        self.outcome.set(Outcome::Unchanged);
         let props = Props::new(kind, type_name, properties)?;
-        match kind {
+        let physical = match kind {
             Kind::Queue => self.queue(id, &props),
             Kind::QueuePolicy => self.queue_policy(id, &props),
             Kind::Topic => self.topic(id, &props),
             Kind::TopicPolicy => self.topic_policy(id, &props),
             Kind::Subscription => self.subscription(&props),
-        }
+        }?;
+        Ok((physical, self.outcome.get()))
+    }
+
+    /// Records a change made to the resource being applied.
+    fn note(&self, outcome: Outcome) {
+        self.outcome.set(self.outcome.get().max(outcome));
     }
 
     /// CloudFormation's `{stack}-{logical id}-{suffix}` for unnamed resources, with a suffix
     /// derived from the stack and id so that every start names the resource the same.
-    fn generated_name(&self, id: &str, max_len: usize, fifo: bool) -> String {
+    pub fn generated_name(&self, id: &str, max_len: usize, fifo: bool) -> String {
         let digest = Sha256::digest(
             format!(
                 "{}/{}/{}/{id}",
@@ -435,6 +454,7 @@ impl Provisioner<'_> {
         );
         let url = match existing {
             Err(_) => {
+                self.note(Outcome::Created);
                 let created = self.sqs.create_queue(
                     &self.ctx,
                     sqs::CreateQueueInput {
@@ -532,6 +552,7 @@ impl Provisioner<'_> {
         if changes.is_empty() {
             return Ok(());
         }
+        self.note(Outcome::Updated);
         let candidates: Vec<&str> = changes.keys().map(String::as_str).collect();
         self.sqs
             .set_queue_attributes(
@@ -563,6 +584,7 @@ impl Provisioner<'_> {
             .cloned()
             .collect();
         if !stale.is_empty() {
+            self.note(Outcome::Updated);
             self.sqs
                 .untag_queue(
                     &self.ctx,
@@ -578,6 +600,7 @@ impl Provisioner<'_> {
             .filter(|(k, v)| current.get(k) != Some(v))
             .collect();
         if !changed.is_empty() {
+            self.note(Outcome::Updated);
             self.sqs
                 .tag_queue(
                     &self.ctx,
@@ -599,8 +622,10 @@ impl Provisioner<'_> {
             let current = self
                 .queue_attributes(&url, &["Policy"])
                 .map_err(|e| blame("GetQueueAttributes", e, &[], "Queues"))?;
-            if current.get("Policy").is_some_and(|p| same(p, &document)) {
-                continue;
+            match current.get("Policy") {
+                Some(p) if same(p, &document) => continue,
+                Some(p) if !p.is_empty() => self.note(Outcome::Updated),
+                _ => self.note(Outcome::Created),
             }
             self.sqs
                 .set_queue_attributes(
@@ -652,6 +677,7 @@ impl Provisioner<'_> {
                 if fifo {
                     attributes.insert("FifoTopic".into(), "true".into());
                 }
+                self.note(Outcome::Created);
                 self.sns
                     .create_topic(
                         &self.ctx,
@@ -709,6 +735,7 @@ impl Provisioner<'_> {
             } else {
                 &name
             };
+            self.note(Outcome::Updated);
             self.sns
                 .set_topic_attributes(
                     &self.ctx,
@@ -743,6 +770,7 @@ impl Provisioner<'_> {
             .cloned()
             .collect();
         if !stale.is_empty() {
+            self.note(Outcome::Updated);
             self.sns
                 .untag_resource(
                     &self.ctx,
@@ -758,6 +786,7 @@ impl Provisioner<'_> {
             .filter(|(k, v)| current.get(k) != Some(v))
             .collect();
         if !changed.is_empty() {
+            self.note(Outcome::Updated);
             self.sns
                 .tag_resource(
                     &self.ctx,
@@ -788,6 +817,7 @@ impl Provisioner<'_> {
         if same(&current, &wanted) {
             return Ok(());
         }
+        self.note(Outcome::Updated);
         self.sns
             .put_data_protection_policy(
                 &self.ctx,
@@ -831,7 +861,9 @@ impl Provisioner<'_> {
         protocol: &str,
         endpoint: &str,
     ) -> Result<String, AwsError> {
-        self.sns
+        let before = self.subscription_total(ctx, topic_arn);
+        let arn = self
+            .sns
             .subscribe(
                 ctx,
                 sns::SubscribeInput {
@@ -842,7 +874,29 @@ impl Provisioner<'_> {
                     return_subscription_arn: true,
                 },
             )
-            .map(|out| out.subscription_arn)
+            .map(|out| out.subscription_arn)?;
+        // Subscribe answers an existing subscription with its ARN: only a new one adds to the
+        // topic's count.
+        if self.subscription_total(ctx, topic_arn) != before {
+            self.note(Outcome::Updated);
+        }
+        Ok(arn)
+    }
+
+    /// How many subscriptions (confirmed or pending) the topic has.
+    fn subscription_total(&self, ctx: &RequestContext, topic_arn: &str) -> Option<u64> {
+        let attributes = self
+            .sns
+            .get_topic_attributes(
+                ctx,
+                sns::TopicArnInput {
+                    topic_arn: Some(topic_arn.to_string()),
+                },
+            )
+            .ok()?
+            .attributes;
+        let count = |name: &str| attributes.get(name).and_then(|v| v.parse::<u64>().ok());
+        Some(count("SubscriptionsConfirmed")? + count("SubscriptionsPending")?)
     }
 
     fn subscription(&self, props: &Props) -> Applied<Physical> {
@@ -860,6 +914,10 @@ impl Provisioner<'_> {
         let arn = self
             .subscribe(&ctx, &topic_arn, &protocol, &endpoint)
             .map_err(|e| blame("Subscribe", e, &["Endpoint", "Protocol"], "TopicArn"))?;
+        if self.outcome.get() == Outcome::Updated {
+            // A new subscription, not a change to the topic's.
+            self.outcome.set(Outcome::Created);
+        }
         self.converge_subscription(&ctx, &arn, &wanted)?;
         Ok(Physical {
             reference: arn.clone(),
@@ -894,6 +952,7 @@ impl Provisioner<'_> {
                     },
                 )
                 .map_err(|e| blame("SetSubscriptionAttributes", e, &[], name))
+                .map(|_| self.note(Outcome::Updated))
         };
         let value = |map: &BTreeMap<String, String>, name: &str, unset: &'static str| {
             map.get(name).cloned().unwrap_or_else(|| unset.to_string())
@@ -948,6 +1007,7 @@ impl Provisioner<'_> {
             {
                 continue;
             }
+            self.note(Outcome::Updated);
             self.sns
                 .set_topic_attributes(
                     &self.ctx,
