@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # lyrebird: an AWS SQS + SNS emulator on port 4566.
 #
 #   docker build -t lyrebird .
@@ -16,17 +14,20 @@ WORKDIR /src
 
 # Dependencies first, against stub sources: this layer is rebuilt only when Cargo.toml or
 # Cargo.lock change, not on every source edit.
+# Every target Cargo.toml declares needs a file for the manifest to load (lyrebird-bench too),
+# but only the shipped binary is built, here and below.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+RUN mkdir -p src/bin \
     && echo 'fn main() {}' > src/main.rs \
+    && echo 'fn main() {}' > src/bin/lyrebird-bench.rs \
     && touch src/lib.rs \
-    && cargo build --release --locked \
+    && cargo build --release --locked --bin lyrebird \
     && rm -rf src
 
 COPY src ./src
 # Newer mtimes than the stubs', so cargo rebuilds lyrebird itself.
 RUN touch src/main.rs src/lib.rs \
-    && cargo build --release --locked \
+    && cargo build --release --locked --bin lyrebird \
     && install -D -m 0755 target/release/lyrebird /out/usr/local/bin/lyrebird \
     && mkdir -p /out/var/lib/lyrebird /out/etc/lyrebird/init.d
 
