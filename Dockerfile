@@ -8,7 +8,7 @@
 # keeps it from one container to the next. Without -v each container gets a fresh anonymous
 # volume, which `--rm` deletes when the container goes. A bind-mounted host directory must be
 # writable by uid 65532 (`chown 65532:65532 DIR`), else lyrebird exits at start-up with
-# "cannot open the data directory ...: Permission denied".
+# "lyrebird: cannot open data directory /var/lib/lyrebird: IO error: Permission denied (os error 13)".
 #
 # `--port` after the image name is followed by the HEALTHCHECK: the server writes the address it
 # listens on to LYREBIRD_ADDR_FILE (/tmp/lyrebird.addr) and `lyrebird healthcheck` probes it.
