@@ -16,7 +16,7 @@
 # under ${LYREBIRD_CLIENT_CACHE:-/tmp/lyrebird-clients}/awscli (shared with tests/clients/run.sh).
 # The image is left tagged as lyrebird:smoke, so the next build reuses its layers (the
 # dependency layer is rebuilt only when Cargo.toml or Cargo.lock change); containers and the
-# volume it made are removed.
+# volumes it made (the anonymous ones too) are removed, also after a failed build.
 #
 #   bash docker/smoke.sh
 set -euo pipefail
@@ -42,7 +42,7 @@ export DOCKER_BUILDKIT="${DOCKER_BUILDKIT:-0}"
 
 cleanup() {
     local c
-    for c in "${containers[@]}"; do docker rm -f "$c" >/dev/null 2>&1 || true; done
+    for c in "${containers[@]}"; do docker rm -f -v "$c" >/dev/null 2>&1 || true; done
     docker volume rm -f "$volume" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -84,7 +84,7 @@ aws_cli() {
 # --- build --------------------------------------------------------------------------------------
 echo "== building $tag (DOCKER_BUILDKIT=$DOCKER_BUILDKIT)"
 t0=$SECONDS
-docker build -t "$tag" "$root" || fail "build: \`docker build\` exited $? (see its output above)"
+docker build --force-rm -t "$tag" "$root" || fail "build: \`docker build\` exited $? (see its output above)"
 echo "== built $tag in $((SECONDS - t0)) s"
 size="$(docker image inspect -f '{{.Size}}' "$tag")"
 size_mb=$(((size + 999999) / 1000000))
