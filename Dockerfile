@@ -1,13 +1,22 @@
-# syntax=docker/dockerfile:1
-#
 # lyrebird: an AWS SQS + SNS emulator on port 4566.
 #
 #   docker build -t lyrebird .
-#   docker run --rm -p 4566:4566 lyrebird                  # state kept in /var/lib/lyrebird
-#   docker run --rm -p 4566:4566 lyrebird --in-memory      # nothing kept
+#   docker run -d -p 127.0.0.1:4566:4566 -v lyrebird-data:/var/lib/lyrebird lyrebird  # state kept
+#   docker run --rm -p 127.0.0.1:4566:4566 lyrebird --in-memory                        # nothing kept
+#
+# State lives in the volume /var/lib/lyrebird: only a named volume (`-v NAME:/var/lib/lyrebird`)
+# keeps it from one container to the next. Without -v each container gets a fresh anonymous
+# volume, which `--rm` deletes when the container goes. A bind-mounted host directory must be
+# writable by uid 65532 (`chown 65532:65532 DIR`), else lyrebird exits at start-up with
+# "lyrebird: cannot open data directory /var/lib/lyrebird: IO error: Permission denied (os error 13)".
+#
+# `--port` after the image name is followed by the HEALTHCHECK: the server writes the address it
+# listens on to LYREBIRD_ADDR_FILE (/tmp/lyrebird.addr) and `lyrebird healthcheck` probes it.
 #
 # Two stages: the build on the official Rust image, and a distroless runtime holding only the
-# binary, glibc and libgcc (about 30 MB in all, no shell, no package manager).
+# binary, glibc and libgcc (about 34 MB in all, no shell, no package manager). Only the
+# `lyrebird` binary is built (not lyrebird-bench). Plain `docker build` (the legacy builder,
+# DOCKER_BUILDKIT=0) and BuildKit both work: no `# syntax=` line, so no registry is needed for it.
 
 ARG RUST_VERSION=1.95
 
@@ -16,17 +25,20 @@ WORKDIR /src
 
 # Dependencies first, against stub sources: this layer is rebuilt only when Cargo.toml or
 # Cargo.lock change, not on every source edit.
+# Every target Cargo.toml declares needs a file for the manifest to load (lyrebird-bench too),
+# but only the shipped binary is built, here and below.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+RUN mkdir -p src/bin \
     && echo 'fn main() {}' > src/main.rs \
+    && echo 'fn main() {}' > src/bin/lyrebird-bench.rs \
     && touch src/lib.rs \
-    && cargo build --release --locked \
+    && cargo build --release --locked --bin lyrebird \
     && rm -rf src
 
 COPY src ./src
 # Newer mtimes than the stubs', so cargo rebuilds lyrebird itself.
 RUN touch src/main.rs src/lib.rs \
-    && cargo build --release --locked \
+    && cargo build --release --locked --bin lyrebird \
     && install -D -m 0755 target/release/lyrebird /out/usr/local/bin/lyrebird \
     && mkdir -p /out/var/lib/lyrebird /out/etc/lyrebird/init.d
 
@@ -47,15 +59,17 @@ COPY --from=build /out/etc/lyrebird/init.d /etc/lyrebird/init.d
 ENV LYREBIRD_HOST=0.0.0.0 \
     LYREBIRD_PORT=4566 \
     LYREBIRD_DATA_DIR=/var/lib/lyrebird \
-    LYREBIRD_INIT_DIR=/etc/lyrebird/init.d
+    LYREBIRD_INIT_DIR=/etc/lyrebird/init.d \
+    LYREBIRD_ADDR_FILE=/tmp/lyrebird.addr
 
 # distroless's "nonroot" user, by number so runAsNonRoot policies can check it.
 USER 65532:65532
 VOLUME ["/var/lib/lyrebird"]
 EXPOSE 4566
 
-# The binary probes its own /_lyrebird/health (no curl in the image). It reads the same
-# LYREBIRD_HOST/LYREBIRD_PORT as the server, so a changed port is followed.
+# The binary probes its own /_lyrebird/health (no curl in the image), at the address the server
+# wrote to LYREBIRD_ADDR_FILE, so a port given as a flag (`lyrebird --port 4568`) or as
+# LYREBIRD_PORT is followed (with no file it probes LYREBIRD_HOST/LYREBIRD_PORT).
 HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 \
     CMD ["/usr/local/bin/lyrebird", "healthcheck"]
 

@@ -21,6 +21,13 @@ pub struct Config {
     #[arg(long, env = "LYREBIRD_PORT", default_value_t = 4566)]
     pub port: u16,
 
+    /// Once listening, write the address in use (`host:port`) to this file, and remove it on
+    /// shutdown. `lyrebird healthcheck` with the same setting probes that address rather than
+    /// --host/--port, so a probe that sees only the environment (Docker's HEALTHCHECK) follows
+    /// a `--port` given on the command line. The Docker image sets it to /tmp/lyrebird.addr.
+    #[arg(long, env = "LYREBIRD_ADDR_FILE")]
+    pub addr_file: Option<PathBuf>,
+
     /// Region used when a request carries no SigV4 credential scope.
     #[arg(long, env = "LYREBIRD_REGION", default_value = "us-east-1")]
     pub region: String,
@@ -93,6 +100,7 @@ impl Default for Config {
         Config {
             host: "127.0.0.1".into(),
             port: 4566,
+            addr_file: None,
             region: "us-east-1".into(),
             account_id: "000000000000".into(),
             log_level: "info".into(),

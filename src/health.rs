@@ -4,6 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -113,6 +114,29 @@ impl serde_json::ser::Formatter for PythonSpacing {
 
     fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
         writer.write_all(b": ")
+    }
+}
+
+/// Records where the server listens for `lyrebird healthcheck --addr-file`: written to a
+/// temporary name and renamed, so a probe never reads half an address.
+pub fn write_addr_file(path: &Path, addr: SocketAddr) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, format!("{addr}\n"))?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The address a running server wrote with [`write_addr_file`]; `None` when there is no file
+/// (no server has started, or it stopped cleanly), so the caller falls back to --host/--port.
+pub fn read_addr_file(path: &Path) -> Result<Option<SocketAddr>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|e| format!("{}: not an address ({e}): {text:?}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
 }
 

@@ -26,7 +26,8 @@ enum Command {
     ///
     /// For Docker's HEALTHCHECK, so the image needs no curl. Give --host/--port before the
     /// command (`lyrebird --port 4567 healthcheck`) or as LYREBIRD_HOST/LYREBIRD_PORT; a
-    /// wildcard host (0.0.0.0, ::) is probed on loopback.
+    /// wildcard host (0.0.0.0, ::) is probed on loopback. With --addr-file (LYREBIRD_ADDR_FILE)
+    /// the address the server wrote there wins, whatever port it was started with.
     Healthcheck,
 }
 
@@ -69,7 +70,18 @@ fn main() -> std::process::ExitCode {
 }
 
 fn healthcheck(config: &Config) -> std::process::ExitCode {
-    match lyrebird::health::probe(&config.host, config.port, Duration::from_secs(2)) {
+    let target = match &config.addr_file {
+        Some(path) => lyrebird::health::read_addr_file(path),
+        None => Ok(None),
+    };
+    let result = target.and_then(|addr| {
+        let (host, port) = match addr {
+            Some(addr) => (addr.ip().to_string(), addr.port()),
+            None => (config.host.clone(), config.port),
+        };
+        lyrebird::health::probe(&host, port, Duration::from_secs(2))
+    });
+    match result {
         Ok(status) => {
             println!("healthy: {status}");
             std::process::ExitCode::SUCCESS
@@ -95,7 +107,18 @@ async fn run(config: Config) -> std::io::Result<()> {
     tracing::info!(region = %app.config.region, account = %app.config.account_id, "lyrebird {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
     // Process-wide, so here rather than in `serve` (embedded servers share their host's heap).
     lyrebird::memory::spawn_trimmer(Duration::from_millis(app.config.memory_trim_interval_ms));
-    serve(listener, app, shutdown_signal()).await?;
+    let addr_file = app.config.addr_file.clone();
+    if let Some(path) = &addr_file {
+        // Not fatal: the server works without it, only a healthcheck reading it would not.
+        if let Err(e) = lyrebird::health::write_addr_file(path, addr) {
+            tracing::warn!("cannot write the address file {}: {e}", path.display());
+        }
+    }
+    let served = serve(listener, app, shutdown_signal()).await;
+    if let Some(path) = &addr_file {
+        let _ = std::fs::remove_file(path);
+    }
+    served?;
     tracing::info!("lyrebird stopped");
     Ok(())
 }

@@ -176,7 +176,8 @@ async fn healthcheck(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_lyrebird"));
     command
         .env_remove("LYREBIRD_HOST")
-        .env_remove("LYREBIRD_PORT");
+        .env_remove("LYREBIRD_PORT")
+        .env_remove("LYREBIRD_ADDR_FILE");
     command
         .args(args)
         .arg("healthcheck")
@@ -214,6 +215,64 @@ async fn healthcheck_command_fails_when_nothing_listens() {
     assert!(!ok, "{out}");
     assert!(out.starts_with("unhealthy: "), "{out}");
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+/// The Docker image's case: the HEALTHCHECK sees only the image's environment
+/// (LYREBIRD_PORT=4566), while the server was started with `--port`. With LYREBIRD_ADDR_FILE the
+/// server says where it really listens, and the probe goes there.
+#[tokio::test]
+async fn healthcheck_follows_a_port_given_on_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("lyrebird-addr-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let addr_file = dir.join("lyrebird.addr");
+    let addr_file = addr_file.to_str().unwrap();
+    // Where the environment says the server is, and nothing listens.
+    let env_port = common::process::free_port().to_string();
+    let env = [
+        ("LYREBIRD_PORT", env_port.as_str()),
+        ("LYREBIRD_ADDR_FILE", addr_file),
+    ];
+    // `--port 0` on the command line, as `docker run lyrebird --port 4568` would pass it.
+    let server = common::process::start(&["--in-memory"], &env).await;
+    let real_port = server.endpoint.rsplit(':').next().unwrap().to_string();
+    assert_ne!(real_port, env_port);
+    assert_eq!(
+        std::fs::read_to_string(addr_file).unwrap().trim(),
+        server.endpoint.trim_start_matches("http://")
+    );
+
+    let (ok, out) = healthcheck(&[], &env).await;
+    assert!(ok, "{out}");
+    assert_eq!(out.trim(), "healthy: HTTP/1.1 200 OK");
+
+    // A clean stop removes the file, so the probe no longer finds a server.
+    let mut server = server;
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(server.child.wait().unwrap().success());
+    assert!(!std::path::Path::new(addr_file).exists());
+    let (ok, out) = healthcheck(&[], &env).await;
+    assert!(!ok, "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A file that holds no address is reported, not probed or panicked on.
+#[tokio::test]
+async fn healthcheck_reports_an_unreadable_addr_file() {
+    let dir = std::env::temp_dir().join(format!("lyrebird-bad-addr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let addr_file = dir.join("lyrebird.addr");
+    std::fs::write(&addr_file, "not an address\n").unwrap();
+    let (ok, out) = healthcheck(&[], &[("LYREBIRD_ADDR_FILE", addr_file.to_str().unwrap())]).await;
+    assert!(!ok, "{out}");
+    assert!(
+        out.starts_with("unhealthy: ") && out.contains("not an address"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A one-connection TCP server that answers `reply` (or nothing at all) and holds the line.
