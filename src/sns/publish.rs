@@ -86,6 +86,12 @@ impl SnsService {
             .iter()
             .filter(|t| t.as_deref().is_some_and(|v| !v.is_empty()))
             .count();
+        // An empty TopicArn is present, and checked as an ARN (AWS-recorded).
+        if targets == 0 && input.topic_arn.as_deref() == Some("") {
+            return Err(AwsError::sns_invalid(
+                "TopicArn Reason: An ARN must have at least 6 elements, not 1",
+            ));
+        }
         if targets == 0 {
             return Err(AwsError::sns_invalid(
                 "TopicArn or TargetArn Reason: no value for required parameter",
