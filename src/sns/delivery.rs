@@ -219,8 +219,8 @@ impl SnsService {
                 } else {
                     MessageAttributes::new()
                 };
-                // Group and deduplication ids only for a FIFO queue (a FIFO topic's message in a
-                // standard queue carries neither, as on AWS).
+                // A FIFO topic's message in a standard queue carries neither group nor
+                // deduplication id; a standard topic's MessageGroupId is kept (AWS-recorded).
                 let fifo_queue = |arn: &str| arn.ends_with(".fifo");
                 let forwarded = Forwarded {
                     body: body(),
@@ -232,7 +232,9 @@ impl SnsService {
                 let for_queue = |arn: &str| {
                     let mut f = forwarded.clone();
                     if !fifo_queue(arn) {
-                        f.group_id = None;
+                        if topic.fifo {
+                            f.group_id = None;
+                        }
                         f.deduplication_id = None;
                     }
                     f

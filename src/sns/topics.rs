@@ -111,7 +111,14 @@ fn check_attribute(name: &str, value: &str, fifo: bool) -> AwsResult<Option<Stri
                 "{name}: {name} is only supported for FIFO topics"
             )))
         }
-        "ContentBasedDeduplication" if !matches!(value, "true" | "false") => return bad(),
+        "ContentBasedDeduplication" => {
+            // Any case is accepted and reported lower-case (AWS-recorded).
+            let lower = value.to_ascii_lowercase();
+            return match lower.as_str() {
+                "true" | "false" => Ok(Some(lower)),
+                _ => bad(),
+            };
+        }
         "FifoThroughputScope" if !matches!(value, "Topic" | "MessageGroup") => return bad(),
         "Policy" | "DeliveryPolicy" | "ArchivePolicy"
             if !value.is_empty()
