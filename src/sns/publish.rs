@@ -595,12 +595,7 @@ fn check_fifo_batch(topic: &Topic, entries: &[PublishBatchEntry]) -> AwsResult<(
     let content_based = SnsService::content_based(topic);
     for entry in entries {
         let f = &entry.fields;
-        if f.message_group_id.as_deref().is_none_or(str::is_empty) {
-            return Err(missing_group_id());
-        }
-        if !content_based && f.message_deduplication_id.as_deref().is_none_or(str::is_empty) {
-            return Err(missing_deduplication_id());
-        }
+        // The structure is checked first (AWS-recorded).
         if f.message_structure.as_deref() == Some("json") {
             let has_default = f
                 .message
@@ -610,6 +605,12 @@ fn check_fifo_batch(topic: &Topic, entries: &[PublishBatchEntry]) -> AwsResult<(
             if !has_default {
                 return Err(no_default_entry());
             }
+        }
+        if f.message_group_id.as_deref().is_none_or(str::is_empty) {
+            return Err(missing_group_id());
+        }
+        if !content_based && f.message_deduplication_id.as_deref().is_none_or(str::is_empty) {
+            return Err(missing_deduplication_id());
         }
     }
     Ok(())

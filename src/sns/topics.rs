@@ -383,11 +383,12 @@ impl SnsService {
         })
     }
 
-    /// Tag operations answer `ResourceNotFound` rather than `NotFound`.
+    /// Tag operations answer `ResourceNotFound` (404, as the SNS model has it) rather than
+    /// `NotFound`.
     fn tagged_topic(&self, ctx: &RequestContext, arn: Option<&str>) -> AwsResult<Arc<Topic>> {
         self.topic(ctx, "ResourceArn", arn).map_err(|e| {
             if e.code == &codes::SNS_NOT_FOUND {
-                AwsError::new(&codes::RESOURCE_NOT_FOUND, "Resource does not exist")
+                AwsError::new(&codes::SNS_RESOURCE_NOT_FOUND, "Resource does not exist")
             } else {
                 e
             }
