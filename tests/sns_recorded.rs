@@ -123,7 +123,14 @@ async fn create_topic_is_idempotent_for_a_subset_of_its_tags() {
 async fn subscribe_is_idempotent_against_effective_attribute_values() {
     let server = server().await;
     let (sns, sqs) = (sns(&server), sqs(&server));
-    let topic = sns.create_topic().name("t").send().await.unwrap().topic_arn.unwrap();
+    let topic = sns
+        .create_topic()
+        .name("t")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
     let url = create_queue(&sqs, "q", &[]).await;
     let endpoint = queue_arn(&sqs, &url).await;
     let subscribe = |attrs: &'static [(&'static str, &'static str)]| {
@@ -160,7 +167,14 @@ async fn subscribe_is_idempotent_against_effective_attribute_values() {
 async fn unsubscribe_twice_and_subscription_attribute_texts() {
     let server = server().await;
     let (sns, sqs) = (sns(&server), sqs(&server));
-    let topic = sns.create_topic().name("t").send().await.unwrap().topic_arn.unwrap();
+    let topic = sns
+        .create_topic()
+        .name("t")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
     let url = create_queue(&sqs, "q", &[]).await;
     let endpoint = queue_arn(&sqs, &url).await;
     let sub = sns
@@ -206,14 +220,28 @@ async fn unsubscribe_twice_and_subscription_attribute_texts() {
         .await
         .unwrap_err();
     assert!(
-        sns_error_message(&err).starts_with("Invalid parameter: RedrivePolicy: failed to parse JSON."),
+        sns_error_message(&err)
+            .starts_with("Invalid parameter: RedrivePolicy: failed to parse JSON."),
         "{err:?}"
     );
 
     // 20
-    sns.unsubscribe().subscription_arn(&sub).send().await.unwrap();
-    sns.unsubscribe().subscription_arn(&sub).send().await.unwrap();
-    let err = sns.unsubscribe().subscription_arn("not-an-arn").send().await.unwrap_err();
+    sns.unsubscribe()
+        .subscription_arn(&sub)
+        .send()
+        .await
+        .unwrap();
+    sns.unsubscribe()
+        .subscription_arn(&sub)
+        .send()
+        .await
+        .unwrap();
+    let err = sns
+        .unsubscribe()
+        .subscription_arn("not-an-arn")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(sns_error_code(&err), "InvalidParameter");
 }
 
@@ -241,7 +269,14 @@ async fn publish_with_an_empty_topic_arn_checks_it_as_an_arn() {
 async fn confirm_subscription_checks_the_token_before_the_topic() {
     let server = server().await;
     let sns = sns(&server);
-    let topic = sns.create_topic().name("t").send().await.unwrap().topic_arn.unwrap();
+    let topic = sns
+        .create_topic()
+        .name("t")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
     let token = "51b2ff3edb475b7d91550e0ab6edf0c1de2a34e6ebaf6c2262a001bcb7e051c4";
     for arn in [format!("{topic}-missing"), topic] {
         let err = sns
@@ -315,7 +350,14 @@ async fn next_tokens_are_padded_standard_base64() {
 async fn sms_endpoints_are_checked_as_aws_does() {
     let server = server().await;
     let sns = sns(&server);
-    let topic = sns.create_topic().name("t").send().await.unwrap().topic_arn.unwrap();
+    let topic = sns
+        .create_topic()
+        .name("t")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
     for ok in ["+15/55-123.4567", "+15551234567", "15551234567"] {
         sns.subscribe()
             .topic_arn(&topic)
@@ -341,7 +383,10 @@ async fn sms_endpoints_are_checked_as_aws_does() {
             .await
             .unwrap_err();
         assert_eq!(sns_error_code(&err), "InvalidParameter");
-        assert_eq!(sns_error_message(&err), format!("Invalid SMS endpoint: {bad}"));
+        assert_eq!(
+            sns_error_message(&err),
+            format!("Invalid SMS endpoint: {bad}")
+        );
     }
 }
 
@@ -355,7 +400,12 @@ async fn fifo_publish_batch_fails_whole_request_on_missing_fifo_fields() {
     let server = server().await;
     let (sns, sqs) = (sns(&server), sqs(&server));
     let topic = fifo_topic(&sns, "t.fifo", false).await;
-    let url = create_queue(&sqs, "q.fifo", &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]).await;
+    let url = create_queue(
+        &sqs,
+        "q.fifo",
+        &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
+    )
+    .await;
     let endpoint = queue_arn(&sqs, &url).await;
     sns.subscribe()
         .topic_arn(&topic)
@@ -403,7 +453,14 @@ async fn fifo_publish_batch_fails_whole_request_on_missing_fifo_fields() {
 async fn publish_passes_the_xray_trace_header_to_sqs() {
     let server = server().await;
     let (sns, sqs) = (sns(&server), sqs(&server));
-    let topic = sns.create_topic().name("t").send().await.unwrap().topic_arn.unwrap();
+    let topic = sns
+        .create_topic()
+        .name("t")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
     let url = create_queue(&sqs, "q", &[]).await;
     let endpoint = queue_arn(&sqs, &url).await;
     sns.subscribe()
@@ -416,7 +473,11 @@ async fn publish_passes_the_xray_trace_header_to_sqs() {
     let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
     let (status, body) = raw_sns(
         &server,
-        &[("Action", "Publish"), ("TopicArn", &topic), ("Message", "m")],
+        &[
+            ("Action", "Publish"),
+            ("TopicArn", &topic),
+            ("Message", "m"),
+        ],
         &[("x-amzn-trace-id", trace)],
     )
     .await;
@@ -431,7 +492,14 @@ async fn publish_passes_the_xray_trace_header_to_sqs() {
 async fn raw_subscription_dead_letters_the_raw_message_for_every_batch_entry() {
     let server = server().await;
     let (sns, sqs) = (sns(&server), sqs(&server));
-    let topic = sns.create_topic().name("t").send().await.unwrap().topic_arn.unwrap();
+    let topic = sns
+        .create_topic()
+        .name("t")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
     let url = create_queue(&sqs, "gone", &[]).await;
     let endpoint = queue_arn(&sqs, &url).await;
     let dlq_url = create_queue(&sqs, "dlq", &[]).await;
@@ -441,7 +509,10 @@ async fn raw_subscription_dead_letters_the_raw_message_for_every_batch_entry() {
         .protocol("sqs")
         .endpoint(&endpoint)
         .attributes("RawMessageDelivery", "true")
-        .attributes("RedrivePolicy", format!(r#"{{"deadLetterTargetArn":"{dlq}"}}"#))
+        .attributes(
+            "RedrivePolicy",
+            format!(r#"{{"deadLetterTargetArn":"{dlq}"}}"#),
+        )
         .send()
         .await
         .unwrap();
@@ -529,7 +600,10 @@ async fn fifo_subscription_dead_letters_into_a_fifo_queue_with_its_ids() {
         .topic_arn(&topic)
         .protocol("sqs")
         .endpoint(&endpoint)
-        .attributes("RedrivePolicy", format!(r#"{{"deadLetterTargetArn":"{dlq}"}}"#))
+        .attributes(
+            "RedrivePolicy",
+            format!(r#"{{"deadLetterTargetArn":"{dlq}"}}"#),
+        )
         .send()
         .await
         .unwrap()
@@ -557,7 +631,10 @@ async fn fifo_subscription_dead_letters_into_a_fifo_queue_with_its_ids() {
     let got = receive(&sqs, &dlq_url).await;
     assert_eq!(got.len(), 1, "the message reaches the FIFO DLQ");
     let attrs = got[0].attributes().unwrap();
-    assert_eq!(attrs[&MessageSystemAttributeName::MessageGroupId], "group-1");
+    assert_eq!(
+        attrs[&MessageSystemAttributeName::MessageGroupId],
+        "group-1"
+    );
     assert_eq!(
         attrs[&MessageSystemAttributeName::MessageDeduplicationId],
         "dedup-1"
@@ -590,7 +667,10 @@ async fn fifo_topic_to_standard_queue_carries_no_fifo_ids() {
         .unwrap();
     let got = receive(&sqs, &url).await;
     let attrs = got[0].attributes().unwrap();
-    assert!(!attrs.contains_key(&MessageSystemAttributeName::MessageGroupId), "{attrs:?}");
+    assert!(
+        !attrs.contains_key(&MessageSystemAttributeName::MessageGroupId),
+        "{attrs:?}"
+    );
     assert!(
         !attrs.contains_key(&MessageSystemAttributeName::MessageDeduplicationId),
         "{attrs:?}"
@@ -602,7 +682,14 @@ async fn fifo_topic_to_standard_queue_carries_no_fifo_ids() {
 async fn message_attribute_and_topic_attribute_edge_cases() {
     let server = server().await;
     let (sns, sqs) = (sns(&server), sqs(&server));
-    let topic = sns.create_topic().name("t").send().await.unwrap().topic_arn.unwrap();
+    let topic = sns
+        .create_topic()
+        .name("t")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
     let attr = |data_type: &str, string: Option<&str>, binary: Option<&[u8]>| {
         let mut b = MessageAttributeValue::builder().data_type(data_type);
         if let Some(s) = string {

@@ -609,7 +609,11 @@ fn check_fifo_batch(topic: &Topic, entries: &[PublishBatchEntry]) -> AwsResult<(
         if f.message_group_id.as_deref().is_none_or(str::is_empty) {
             return Err(missing_group_id());
         }
-        if !content_based && f.message_deduplication_id.as_deref().is_none_or(str::is_empty) {
+        if !content_based
+            && f.message_deduplication_id
+                .as_deref()
+                .is_none_or(str::is_empty)
+        {
             return Err(missing_deduplication_id());
         }
     }

@@ -205,7 +205,11 @@ fn new_token() -> String {
 }
 
 /// A FIFO queue subscribed to a FIFO topic must dead-letter into a FIFO queue (AWS-recorded).
-fn check_dead_letter_kind(topic_arn: &str, endpoint: &str, state: &SubscriptionState) -> AwsResult<()> {
+fn check_dead_letter_kind(
+    topic_arn: &str,
+    endpoint: &str,
+    state: &SubscriptionState,
+) -> AwsResult<()> {
     let fifo_subscription = topic_arn.ends_with(".fifo") && endpoint.ends_with(".fifo");
     match state.dead_letter_target() {
         Some(dlq) if fifo_subscription && !dlq.ends_with(".fifo") => Err(AwsError::sns_invalid(
