@@ -219,23 +219,39 @@ impl SnsService {
                 } else {
                     MessageAttributes::new()
                 };
+                // A FIFO topic's message in a standard queue carries neither group nor
+                // deduplication id; a standard topic's MessageGroupId is kept (AWS-recorded).
+                let fifo_queue = |arn: &str| arn.ends_with(".fifo");
                 let forwarded = Forwarded {
                     body: body(),
                     attributes,
                     group_id: prepared.group_id.clone(),
                     deduplication_id: prepared.deduplication_id.clone(),
+                    trace_header: ctx.trace_header.clone(),
                 };
-                let result =
-                    self.sqs
-                        .send_from_service(ctx, &sub.endpoint, forwarded, &topic.account);
+                let for_queue = |arn: &str| {
+                    let mut f = forwarded.clone();
+                    if !fifo_queue(arn) {
+                        if topic.fifo {
+                            f.group_id = None;
+                        }
+                        f.deduplication_id = None;
+                    }
+                    f
+                };
+                let result = self.sqs.send_from_service(
+                    ctx,
+                    &sub.endpoint,
+                    for_queue(&sub.endpoint),
+                    &topic.account,
+                );
                 if let Err(e) = result {
                     tracing::warn!(subscription = %sub.arn, error = %e, "SQS delivery failed");
-                    self.dead_letter(
-                        ctx,
-                        state,
-                        &sub.arn,
-                        self.notification(ctx, topic, &sub.arn, prepared, message),
-                    );
+                    // The dead-letter queue gets what the subscription would have: the raw
+                    // message or the envelope, with the FIFO ids when it is a FIFO queue.
+                    if let Some(dlq) = state.dead_letter_target() {
+                        self.dead_letter_to(ctx, &sub.arn, &dlq, for_queue(&dlq));
+                    }
                 }
             }
             "http" | "https" => {
@@ -439,20 +455,9 @@ impl SnsService {
     }
 
     /// Sends a message that could not be delivered to the subscription's dead-letter queue.
-    fn dead_letter(
-        &self,
-        ctx: &RequestContext,
-        state: &SubscriptionState,
-        sub_arn: &str,
-        body: String,
-    ) {
-        if let Some(dlq) = state.dead_letter_target() {
-            if let Err(e) = self
-                .sqs
-                .send_from_service(ctx, &dlq, Forwarded::body(body), "sns")
-            {
-                tracing::warn!(subscription = sub_arn, dlq, error = %e, "dead-letter delivery failed");
-            }
+    fn dead_letter_to(&self, ctx: &RequestContext, sub_arn: &str, dlq: &str, message: Forwarded) {
+        if let Err(e) = self.sqs.send_from_service(ctx, dlq, message, "sns") {
+            tracing::warn!(subscription = sub_arn, dlq, error = %e, "dead-letter delivery failed");
         }
     }
 

@@ -1001,7 +1001,10 @@ fn resolve(attr: Option<&MessageAttributeValue>) -> Resolved<'_> {
         },
         AttrKind::StringArray => match serde_json::from_str::<Value>(text) {
             Ok(Value::Array(items)) => Resolved::Array(items),
-            _ => Resolved::Array(Vec::new()),
+            // AWS accepts a `String.Array` that is not an array: a JSON scalar matches as that
+            // value, anything else matches nothing.
+            Ok(scalar) => Resolved::Array(vec![scalar]),
+            Err(_) => Resolved::Array(Vec::new()),
         },
     }
 }

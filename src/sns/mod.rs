@@ -293,14 +293,15 @@ pub(crate) struct SnsArn<'a> {
 }
 
 /// NextToken for SNS listings: the last ARN of the previous page.
+/// AWS's tokens are padded standard base64.
 pub(crate) fn encode_token(last: &str) -> String {
-    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-    URL_SAFE_NO_PAD.encode(last)
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    STANDARD.encode(last)
 }
 
 pub(crate) fn decode_token(token: &str) -> AwsResult<String> {
-    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-    URL_SAFE_NO_PAD
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    STANDARD
         .decode(token)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())

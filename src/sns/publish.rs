@@ -86,6 +86,12 @@ impl SnsService {
             .iter()
             .filter(|t| t.as_deref().is_some_and(|v| !v.is_empty()))
             .count();
+        // An empty TopicArn is present, and checked as an ARN (AWS-recorded).
+        if targets == 0 && input.topic_arn.as_deref() == Some("") {
+            return Err(AwsError::sns_invalid(
+                "TopicArn Reason: An ARN must have at least 6 elements, not 1",
+            ));
+        }
         if targets == 0 {
             return Err(AwsError::sns_invalid(
                 "TopicArn or TargetArn Reason: no value for required parameter",
@@ -190,6 +196,9 @@ impl SnsService {
                 "The length of all the messages put together is more than the limit.",
             ));
         }
+        if topic.fifo {
+            check_fifo_batch(&topic, &input.entries)?;
+        }
         let mut output = PublishBatchOutput::default();
         for (index, entry) in input.entries.into_iter().enumerate() {
             let id = entry.id.unwrap_or_default();
@@ -223,6 +232,16 @@ impl SnsService {
             }
         }
         Ok(output)
+    }
+
+    /// Whether a FIFO topic derives deduplication ids from the message.
+    fn content_based(topic: &Topic) -> bool {
+        topic
+            .state
+            .lock()
+            .attributes
+            .get("ContentBasedDeduplication")
+            .is_some_and(|v| v == "true")
     }
 
     /// Checks a message against the topic and AWS's rules.
@@ -261,29 +280,18 @@ impl SnsService {
             let group = match fields.message_group_id {
                 Some(g) if !g.is_empty() => g,
                 _ => {
-                    return Err(AwsError::sns_invalid(
-                        "The MessageGroupId parameter is required for FIFO topics",
-                    ))
+                    return Err(missing_group_id());
                 }
             };
             check_fifo_id("MessageGroupId", &group)?;
-            let content_based = topic
-                .state
-                .lock()
-                .attributes
-                .get("ContentBasedDeduplication")
-                .is_some_and(|v| v == "true");
+            let content_based = Self::content_based(topic);
             let dedup = match fields.message_deduplication_id {
                 Some(d) if !d.is_empty() => {
                     check_fifo_id("MessageDeduplicationId", &d)?;
                     d
                 }
                 _ if content_based => sha256_hex(default.as_bytes()),
-                _ => {
-                    return Err(AwsError::sns_invalid(
-                        "The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
-                    ))
-                }
+                _ => return Err(missing_deduplication_id()),
             };
             (Some(group), Some(dedup))
         } else {
@@ -526,7 +534,12 @@ pub(super) fn check_attributes(attributes: &MessageAttributes, prefix: &str) -> 
                 format!("1 validation error detected: Value null at '{prefix}messageAttributes.{name}.member.dataType' failed to satisfy constraint: Member must not be null"),
             ));
         };
-        let base = data_type.split('.').next().unwrap_or_default();
+        let (base, label) = match data_type.split_once('.') {
+            Some((base, label)) => (base, Some(label)),
+            None => (data_type, None),
+        };
+        // `String.` has an empty custom label: AWS calls that an invalid type.
+        let base = if label == Some("") { "" } else { base };
         match base {
             "String" | "Number" => {
                 if value.binary_value.is_some() && value.string_value.is_none() {
@@ -545,15 +558,14 @@ pub(super) fn check_attributes(attributes: &MessageAttributes, prefix: &str) -> 
                         "Could not cast message attribute '{name}' value to number."
                     )));
                 }
-                if data_type == "String.Array" && !matches!(serde_json::from_str::<Value>(text), Ok(Value::Array(_))) {
-                    return Err(invalid(format!(
-                        "The message attribute '{name}' has an invalid value of type 'String.Array': it must be a JSON array."
-                    )));
-                }
             }
             "Binary" => {
-                if value.binary_value.is_none() {
-                    return Err(invalid(format!("The message attribute '{name}' with type 'Binary' must use field 'Binary'.")));
+                match &value.binary_value {
+                    None => return Err(invalid(format!("The message attribute '{name}' with type 'Binary' must use field 'Binary'."))),
+                    Some(b) if b.is_empty() => return Err(invalid(format!(
+                        "The message attribute '{name}' must contain non-empty message attribute value for message attribute type 'Binary'."
+                    ))),
+                    Some(_) => {}
                 }
             }
             _ => {
@@ -561,6 +573,48 @@ pub(super) fn check_attributes(attributes: &MessageAttributes, prefix: &str) -> 
                     "The message attribute '{name}' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String."
                 )))
             }
+        }
+    }
+    Ok(())
+}
+
+fn missing_group_id() -> AwsError {
+    AwsError::sns_invalid("The MessageGroupId parameter is required for FIFO topics")
+}
+
+fn missing_deduplication_id() -> AwsError {
+    AwsError::sns_invalid(
+        "The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+    )
+}
+
+/// On a FIFO topic an entry without a group id, without a deduplication id (content-based
+/// deduplication off) or with a JSON structure lacking `default` fails the whole PublishBatch,
+/// nothing published (AWS-recorded).
+fn check_fifo_batch(topic: &Topic, entries: &[PublishBatchEntry]) -> AwsResult<()> {
+    let content_based = SnsService::content_based(topic);
+    for entry in entries {
+        let f = &entry.fields;
+        // The structure is checked first (AWS-recorded).
+        if f.message_structure.as_deref() == Some("json") {
+            let has_default = f
+                .message
+                .as_deref()
+                .and_then(|m| serde_json::from_str::<Value>(m).ok())
+                .is_some_and(|v| v.get("default").is_some());
+            if !has_default {
+                return Err(no_default_entry());
+            }
+        }
+        if f.message_group_id.as_deref().is_none_or(str::is_empty) {
+            return Err(missing_group_id());
+        }
+        if !content_based
+            && f.message_deduplication_id
+                .as_deref()
+                .is_none_or(str::is_empty)
+        {
+            return Err(missing_deduplication_id());
         }
     }
     Ok(())

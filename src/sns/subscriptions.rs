@@ -129,7 +129,10 @@ impl SubscriptionState {
                     self.attributes.remove(name);
                     return Ok(());
                 }
-                let target = serde_json::from_str::<Value>(value).ok().and_then(|v| {
+                let Ok(policy) = serde_json::from_str::<Value>(value) else {
+                    return Err("RedrivePolicy: failed to parse JSON.".into());
+                };
+                let target = Some(policy).and_then(|v| {
                     v.get("deadLetterTargetArn")
                         .and_then(Value::as_str)
                         .map(str::to_string)
@@ -201,6 +204,41 @@ fn new_token() -> String {
         .collect()
 }
 
+/// A FIFO queue subscribed to a FIFO topic must dead-letter into a FIFO queue (AWS-recorded).
+fn check_dead_letter_kind(
+    topic_arn: &str,
+    endpoint: &str,
+    state: &SubscriptionState,
+) -> AwsResult<()> {
+    let fifo_subscription = topic_arn.ends_with(".fifo") && endpoint.ends_with(".fifo");
+    match state.dead_letter_target() {
+        Some(dlq) if fifo_subscription && !dlq.ends_with(".fifo") => Err(AwsError::sns_invalid(
+            "RedrivePolicy: must use a FIFO queue as DLQ for a FIFO Subscription to a FIFO Topic.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// AWS accepts separators (`.`, `/`, `-`) inside a phone number, never two in a row nor first
+/// or last; what remains must be E.164-like: `^\+?[1-9]\d{1,14}$` (AWS-recorded).
+fn valid_sms_endpoint(endpoint: &str) -> bool {
+    let separator = |c: char| matches!(c, '.' | '/' | '-');
+    if endpoint.starts_with(separator)
+        || endpoint.ends_with(separator)
+        || endpoint
+            .as_bytes()
+            .windows(2)
+            .any(|w| separator(w[0] as char) && separator(w[1] as char))
+    {
+        return false;
+    }
+    let digits: String = endpoint.chars().filter(|c| !separator(*c)).collect();
+    let digits = digits.strip_prefix('+').unwrap_or(&digits);
+    (2..=15).contains(&digits.len())
+        && !digits.starts_with('0')
+        && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
 fn check_endpoint(protocol: &str, endpoint: &str, topic: &Topic) -> AwsResult<()> {
     let ok = match protocol {
         "sqs" => {
@@ -218,12 +256,11 @@ fn check_endpoint(protocol: &str, endpoint: &str, topic: &Topic) -> AwsResult<()
         "http" => endpoint.starts_with("http://"),
         "https" => endpoint.starts_with("https://"),
         "email" | "email-json" => endpoint.contains('@'),
-        "sms" => {
-            endpoint
-                .trim_start_matches('+')
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-                && !endpoint.is_empty()
+        "sms" if !valid_sms_endpoint(endpoint) => {
+            return Err(AwsError::new(
+                &crate::error::codes::SNS_INVALID_PARAMETER,
+                format!("Invalid SMS endpoint: {endpoint}"),
+            ));
         }
         "lambda" | "firehose" | "application" => endpoint.starts_with("arn:"),
         _ => true,
@@ -287,6 +324,7 @@ impl SnsService {
                 .map_err(|e| AwsError::sns_invalid(format!("Attributes Reason: {e}")))?;
         }
 
+        check_dead_letter_kind(&topic.arn, &endpoint, &state)?;
         let mut topic_state = topic.state.lock();
         if let Some(existing) = topic_state
             .subscriptions
@@ -294,11 +332,18 @@ impl SnsService {
             .find(|s| s.protocol == protocol && s.endpoint == endpoint)
         {
             let current = existing.state.lock();
-            if input
-                .attributes
-                .iter()
-                .any(|(k, v)| current.attributes.get(k) != Some(v))
-            {
+            // Idempotent when each supplied attribute equals the effective value (AWS-recorded).
+            let differs = |name: &str, value: &str| {
+                let effective = current.attributes.get(name).map(String::as_str);
+                match name {
+                    "RawMessageDelivery" => {
+                        !value.eq_ignore_ascii_case(effective.unwrap_or("false"))
+                    }
+                    "FilterPolicyScope" => value != effective.unwrap_or("MessageAttributes"),
+                    _ => effective != Some(value),
+                }
+            };
+            if input.attributes.iter().any(|(k, v)| differs(k, v)) {
                 return Err(AwsError::sns_invalid(
                     "Attributes Reason: Subscription already exists with different attributes",
                 ));
@@ -357,8 +402,19 @@ impl SnsService {
         ctx: &RequestContext,
         input: ConfirmSubscriptionInput,
     ) -> AwsResult<SubscriptionArnOutput> {
-        let topic = self.topic(ctx, "TopicArn", input.topic_arn.as_deref())?;
+        // The token is checked before the topic: an unknown token is `Invalid parameter: Token`
+        // even for a topic that does not exist (AWS-recorded).
         let token = input.token.unwrap_or_default();
+        let known = !token.is_empty()
+            && self
+                .subscriptions
+                .read()
+                .values()
+                .any(|s| s.state.lock().token == token);
+        if !known {
+            return Err(AwsError::sns_invalid("Token"));
+        }
+        let topic = self.topic(ctx, "TopicArn", input.topic_arn.as_deref())?;
         let subs = topic.state.lock().subscriptions.clone();
         for sub in subs.iter() {
             let mut state = sub.state.lock();
@@ -378,7 +434,12 @@ impl SnsService {
         ctx: &RequestContext,
         input: SubscriptionArnInput,
     ) -> AwsResult<Empty> {
-        let sub = self.subscription(ctx, input.subscription_arn.as_deref())?;
+        // A well-formed ARN of a subscription that is gone is not an error (AWS-recorded).
+        let sub = match self.subscription(ctx, input.subscription_arn.as_deref()) {
+            Ok(sub) => sub,
+            Err(e) if e.code == &crate::error::codes::SNS_NOT_FOUND => return Ok(Empty {}),
+            Err(e) => return Err(e),
+        };
         self.subscriptions.write().remove(&sub.arn);
         self.forget_subscription(ctx, &sub.arn);
         let topic = self.topics.read().get(&sub.topic_arn).cloned();
@@ -435,6 +496,10 @@ impl SnsService {
         let sub = self.subscription(ctx, input.subscription_arn.as_deref())?;
         let state = sub.state.lock();
         let mut out = state.attributes.clone();
+        // The scope is kept, but AWS shows it only alongside a filter policy.
+        if !out.contains_key("FilterPolicy") {
+            out.remove("FilterPolicyScope");
+        }
         out.insert(
             "ConfirmationWasAuthenticated".into(),
             state.confirmed.to_string(),
@@ -476,6 +541,7 @@ impl SnsService {
         let mut state = sub.state.lock();
         let mut next = state.clone();
         next.apply(&name, &value).map_err(AwsError::sns_invalid)?;
+        check_dead_letter_kind(&sub.topic_arn, &sub.endpoint, &next)?;
         *state = next;
         self.persist_subscription(ctx, &sub, &state);
         Ok(Empty {})

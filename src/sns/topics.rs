@@ -111,7 +111,14 @@ fn check_attribute(name: &str, value: &str, fifo: bool) -> AwsResult<Option<Stri
                 "{name}: {name} is only supported for FIFO topics"
             )))
         }
-        "ContentBasedDeduplication" if !matches!(value, "true" | "false") => return bad(),
+        "ContentBasedDeduplication" => {
+            // Any case is accepted and reported lower-case (AWS-recorded).
+            let lower = value.to_ascii_lowercase();
+            return match lower.as_str() {
+                "true" | "false" => Ok(Some(lower)),
+                _ => bad(),
+            };
+        }
         "FifoThroughputScope" if !matches!(value, "Topic" | "MessageGroup") => return bad(),
         "Policy" | "DeliveryPolicy" | "ArchivePolicy"
             if !value.is_empty()
@@ -191,7 +198,8 @@ impl SnsService {
                     "Attributes Reason: Topic already exists with different attributes",
                 ));
             }
-            if !tags.is_empty() && tags != state.tags {
+            // Idempotent when every supplied tag is already on the topic (AWS-recorded).
+            if tags.iter().any(|(k, v)| state.tags.get(k) != Some(v)) {
                 return Err(AwsError::sns_invalid(
                     "Tags Reason: Topic already exists with different tags",
                 ));
@@ -375,11 +383,12 @@ impl SnsService {
         })
     }
 
-    /// Tag operations answer `ResourceNotFound` rather than `NotFound`.
+    /// Tag operations answer `ResourceNotFound` (404, as the SNS model has it) rather than
+    /// `NotFound`.
     fn tagged_topic(&self, ctx: &RequestContext, arn: Option<&str>) -> AwsResult<Arc<Topic>> {
         self.topic(ctx, "ResourceArn", arn).map_err(|e| {
             if e.code == &codes::SNS_NOT_FOUND {
-                AwsError::new(&codes::RESOURCE_NOT_FOUND, "Resource does not exist")
+                AwsError::new(&codes::SNS_RESOURCE_NOT_FOUND, "Resource does not exist")
             } else {
                 e
             }

@@ -130,12 +130,14 @@ impl SqsService {
             attributes,
             group_id,
             deduplication_id,
+            trace_header,
         } = message;
         let queue = self
             .queue_by_arn(queue_arn)
             .ok_or_else(AwsError::queue_does_not_exist)?;
         let mut ctx = RequestContext::internal(&queue.account, &queue.region, "");
         ctx.access_key = Some(sender_id.to_string());
+        ctx.trace_header = trace_header;
         let settings = SendSettings::of(&queue);
         let fifo = queue.is_fifo();
         let fields = SendFields {
@@ -402,12 +404,14 @@ impl SqsService {
 }
 
 /// A message another service (SNS) sends into a queue.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Forwarded {
     pub body: String,
     pub attributes: MessageAttributes,
     pub group_id: Option<String>,
     pub deduplication_id: Option<String>,
+    /// The publisher's `X-Amzn-Trace-Id`, kept as the AWSTraceHeader system attribute.
+    pub trace_header: Option<String>,
 }
 
 impl Forwarded {
