@@ -49,11 +49,14 @@ impl Service {
         }
     }
 
-    /// Flattened-list items and the JSON key of their array (see `query_json`).
-    fn json_lists(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Service::Sqs => sqs_query::JSON_LISTS,
-            Service::Sns | Service::Sts => &[],
+    /// How the service's query documents render as JSON (see `query_json`).
+    fn json_rules(self) -> query_json::Rules {
+        query_json::Rules {
+            flattened: match self {
+                Service::Sqs => sqs_query::JSON_LISTS,
+                Service::Sns | Service::Sts => &[],
+            },
+            empty_is_list: self == Service::Sns,
         }
     }
 
@@ -144,7 +147,7 @@ async fn as_query_json(
     let Some(service) = service else {
         return Response::from_parts(parts, Body::from(bytes));
     };
-    match query_json::convert(&xml, service.json_lists()) {
+    match query_json::convert(&xml, service.json_rules()) {
         Some(json) => {
             parts.headers.insert(
                 header::CONTENT_TYPE,

@@ -5,7 +5,8 @@
 //! XML document the encoder wrote is converted, so both renderings always carry the same data.
 //!
 //! Conversion: an element with children becomes an object, one with only text a string, an
-//! empty `...Result` an empty object and any other empty element `null`. Lists become arrays:
+//! empty `...Result` an empty object and any other empty element `null` (SQS) or `[]` (SNS,
+//! whose only elements written empty are its wrapped lists). Lists become arrays:
 //! wrapped lists (`<Topics><member>…`), SNS maps (`<entry><key/><value/>`) an object, and
 //! flattened lists (SQS's repeated `<Message>`) an array under the JSON name the service gives
 //! for that element (see `sqs_query::JSON_LISTS`), even when there is only one.
@@ -22,16 +23,29 @@ struct Node {
     empty: bool,
 }
 
-/// Converts a query-protocol XML document to its JSON form; `flattened` maps the element name of
-/// a flattened list's items to the JSON key of the array. `None` if the document does not parse
-/// (never for what the encoders write).
-pub fn convert(xml: &str, flattened: &[(&str, &str)]) -> Option<String> {
+/// How one service's documents convert.
+#[derive(Clone, Copy)]
+pub struct Rules {
+    /// The item element of a flattened list and the JSON key of its array.
+    pub flattened: &'static [(&'static str, &'static str)],
+    /// Empty elements other than results are (empty) lists.
+    pub empty_is_list: bool,
+}
+
+/// Converts a query-protocol XML document to its JSON form. `None` if the document does not
+/// parse (never for what the encoders write).
+pub fn convert(xml: &str, rules: Rules) -> Option<String> {
     let root = parse(xml)?;
     let value = if root.name == "ErrorResponse" {
-        object(&root, flattened)
+        // An error has no lists; its `<Message>` is a plain field.
+        let plain = Rules {
+            flattened: &[],
+            empty_is_list: false,
+        };
+        object(&root, plain)
     } else {
         let mut top = Map::new();
-        top.insert(root.name.clone(), value(&root, flattened));
+        top.insert(root.name.clone(), value(&root, rules));
         Value::Object(top)
     };
     Some(value.to_string())
@@ -80,36 +94,38 @@ fn parse(xml: &str) -> Option<Node> {
     stack.pop()?.children.into_iter().next()
 }
 
-fn value(node: &Node, flattened: &[(&str, &str)]) -> Value {
+fn value(node: &Node, rules: Rules) -> Value {
     if node.children.is_empty() {
         return match (node.empty, node.name.ends_with("Result")) {
             (true, true) => Value::Object(Map::new()),
+            (true, false) if rules.empty_is_list => Value::Array(Vec::new()),
             (true, false) => Value::Null,
             (false, _) => Value::String(node.text.clone()),
         };
     }
     if node.children.iter().all(|c| c.name == "member") {
-        return Value::Array(node.children.iter().map(|c| value(c, flattened)).collect());
+        return Value::Array(node.children.iter().map(|c| value(c, rules)).collect());
     }
     if node.children.iter().all(|c| c.name == "entry") {
         let mut map = Map::new();
         for entry in &node.children {
             let field = |name: &str| entry.children.iter().find(|c| c.name == name);
             if let Some(key) = field("key") {
-                let v = field("value").map_or(Value::Null, |v| value(v, flattened));
+                let v = field("value").map_or(Value::Null, |v| value(v, rules));
                 map.insert(key.text.clone(), v);
             }
         }
         return Value::Object(map);
     }
-    object(node, flattened)
+    object(node, rules)
 }
 
-fn object(node: &Node, flattened: &[(&str, &str)]) -> Value {
+fn object(node: &Node, rules: Rules) -> Value {
     let mut map = Map::new();
     for child in &node.children {
-        let v = value(child, flattened);
-        let list_key = flattened
+        let v = value(child, rules);
+        let list_key = rules
+            .flattened
             .iter()
             .find(|(element, _)| *element == child.name)
             .map(|(_, key)| *key);
@@ -138,12 +154,15 @@ mod tests {
     #[test]
     fn flattened_wrapped_and_empty() {
         let xml = "<?xml version=\"1.0\"?><R xmlns=\"x\"><RResult><Message><Body>a&amp;b&#xD;</Body></Message></RResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></R>";
-        let json: Value =
-            serde_json::from_str(&convert(xml, &[("Message", "messages")]).unwrap()).unwrap();
+        let rules = Rules {
+            flattened: &[("Message", "messages")],
+            empty_is_list: false,
+        };
+        let json: Value = serde_json::from_str(&convert(xml, rules).unwrap()).unwrap();
         assert_eq!(json["R"]["RResult"]["messages"][0]["Body"], "a&b\r");
         assert_eq!(json["R"]["ResponseMetadata"]["RequestId"], "1");
         let xml = "<R><RResult/><T><member><A>1</A></member></T></R>";
-        let json: Value = serde_json::from_str(&convert(xml, &[]).unwrap()).unwrap();
+        let json: Value = serde_json::from_str(&convert(xml, rules).unwrap()).unwrap();
         assert_eq!(json["R"]["RResult"], serde_json::json!({}));
         assert_eq!(json["R"]["T"][0]["A"], "1");
     }
