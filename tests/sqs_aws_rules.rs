@@ -23,7 +23,11 @@ async fn json_err(server: &RunningServer, op: &str, body: Value) -> (u16, String
     assert_ne!(status, 200, "{op} {body} succeeded: {v}");
     let code = code.unwrap_or_default();
     let code = code.split(';').next().unwrap_or_default().to_string();
-    (status, code, v["message"].as_str().unwrap_or_default().to_string())
+    (
+        status,
+        code,
+        v["message"].as_str().unwrap_or_default().to_string(),
+    )
 }
 
 async fn create(server: &RunningServer, name: &str, attributes: Value) -> String {
@@ -99,7 +103,10 @@ async fn fifo_batch_entry_without_group_or_dedup_id_fails_the_whole_request() {
     )
     .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains("<Code>InvalidParameterValue</Code>"), "{body}");
+    assert!(
+        body.contains("<Code>InvalidParameterValue</Code>"),
+        "{body}"
+    );
     assert!(
         body.contains("The request must contain the parameter MessageGroupId."),
         "{body}"
@@ -129,7 +136,10 @@ async fn batch_total_size_is_checked_before_entry_sizes() {
         json!({"QueueUrl": url, "Entries": [{"Id": "a", "MessageBody": body}]}),
     )
     .await;
-    assert_eq!((status, code.as_str()), (400, "AWS.SimpleQueueService.BatchRequestTooLong"));
+    assert_eq!(
+        (status, code.as_str()),
+        (400, "AWS.SimpleQueueService.BatchRequestTooLong")
+    );
     assert_eq!(
         message,
         "Batch requests cannot be longer than 1048576 bytes. You have sent 1048577 bytes."
@@ -215,7 +225,10 @@ async fn attribute_names_take_any_letters_and_values_no_control_characters() {
     )
     .await;
     assert_eq!((status, code.as_str()), (400, "InvalidParameterValue"));
-    assert!(message.starts_with("Invalid characters found."), "{message}");
+    assert!(
+        message.starts_with("Invalid characters found."),
+        "{message}"
+    );
     // A body keeps its own code.
     let (_, code, _) = json_err(
         &server,
@@ -383,7 +396,12 @@ async fn empty_query_results_are_self_closing() {
     .await;
     assert_eq!(status, 200);
     assert!(text.contains("<ReceiveMessageResult/>"), "{text}");
-    let (_, body) = query(&server, "/", &[("Action", "ListQueues"), ("QueueNamePrefix", "zzz")]).await;
+    let (_, body) = query(
+        &server,
+        "/",
+        &[("Action", "ListQueues"), ("QueueNamePrefix", "zzz")],
+    )
+    .await;
     assert!(body.contains("<ListQueuesResult/>"), "{body}");
 }
 
@@ -399,7 +417,10 @@ async fn move_task_handles_carry_task_and_source() {
         json!({"QueueUrl": dlq, "AttributeNames": ["QueueArn"]}),
     )
     .await;
-    let dlq_arn = attrs["Attributes"]["QueueArn"].as_str().unwrap().to_string();
+    let dlq_arn = attrs["Attributes"]["QueueArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let policy = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1}).to_string();
     create(&server, "mt-src", json!({"RedrivePolicy": policy})).await;
     let started = json_ok(

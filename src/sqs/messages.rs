@@ -613,10 +613,7 @@ fn prepare_send(
         receive_count: 0,
         dedup_key,
     };
-    Ok(ValidSend {
-        message,
-        output,
-    })
+    Ok(ValidSend { message, output })
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
