@@ -196,7 +196,7 @@ async fn fifo_queue_attribute_is_unknown_on_standard_queues() {
 // Items 8 and 9 ------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn attribute_names_take_any_letters_and_values_no_control_characters() {
+async fn attribute_names_take_letters_of_any_script() {
     let server = server().await;
     let url = create(&server, "attrs", json!({})).await;
     json_ok(
@@ -216,7 +216,12 @@ async fn attribute_names_take_any_letters_and_values_no_control_characters() {
         .await;
         assert_eq!(code, "InvalidParameterValue", "{bad}");
     }
+}
 
+#[tokio::test]
+async fn control_characters_in_string_attribute_values_are_invalid_parameter_values() {
+    let server = server().await;
+    let url = create(&server, "ctrl", json!({})).await;
     let (status, code, message) = json_err(
         &server,
         "SendMessage",
@@ -381,6 +386,31 @@ async fn query_with_accept_json_answers_json() {
     let (status, _, text) = get_query(&server, &path_of(&url), &[], true).await;
     assert_eq!(status, 404);
     assert!(text.contains("<UnknownOperationException"), "{text}");
+}
+
+#[tokio::test]
+async fn sns_query_with_accept_json_answers_json() {
+    let server = server().await;
+    let create = [
+        ("Action", "CreateTopic"),
+        ("Name", "jt"),
+        ("Version", "2010-03-31"),
+    ];
+    let (status, content_type, text) = get_query(&server, "/", &create, true).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(content_type.as_deref(), Some("application/json"));
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let arn = doc["CreateTopicResponse"]["CreateTopicResult"]["TopicArn"]
+        .as_str()
+        .unwrap();
+    assert!(arn.ends_with(":jt"), "{doc}");
+    let list = [("Action", "ListTopics"), ("Version", "2010-03-31")];
+    let (_, _, text) = get_query(&server, "/", &list, true).await;
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        doc["ListTopicsResponse"]["ListTopicsResult"]["Topics"][0]["TopicArn"], arn,
+        "{doc}"
+    );
 }
 
 #[tokio::test]
