@@ -30,7 +30,6 @@ impl SqsService {
         let mut send = prepare_send(
             ctx,
             &queue,
-            false,
             SendFields {
                 body: input.message_body,
                 delay_seconds: input.delay_seconds,
@@ -77,7 +76,7 @@ impl SqsService {
                 deduplication_id: entry.message_deduplication_id,
                 group_id: entry.message_group_id,
             };
-            match prepare_send(ctx, &queue, true, fields, &settings) {
+            match prepare_send(ctx, &queue, fields, &settings) {
                 Ok(send) => accepted.push((id, send)),
                 Err(e) => output.failed.push(batch_error(id, &e)),
             }
@@ -132,7 +131,7 @@ impl SqsService {
             deduplication_id: deduplication_id.filter(|_| fifo),
             group_id,
         };
-        let mut send = prepare_send(&ctx, &queue, false, fields, &settings)?;
+        let mut send = prepare_send(&ctx, &queue, fields, &settings)?;
         let now = self.now_ms();
         let enqueued = {
             let mut state = queue.lock(now);
@@ -505,7 +504,6 @@ fn batch_request_rules(
 fn prepare_send(
     ctx: &RequestContext,
     queue: &Queue,
-    in_batch: bool,
     fields: SendFields,
     settings: &SendSettings,
 ) -> AwsResult<ValidSend> {
@@ -546,11 +544,6 @@ fn prepare_send(
     }
     match &fields.group_id {
         Some(id) => validate::fifo_id("MessageGroupId", id)?,
-        None if fifo && in_batch => {
-            return Err(AwsError::invalid_parameter_value(
-                "The request must contain the parameter MessageGroupId.",
-            ))
-        }
         None if fifo => return Err(AwsError::missing_parameter("MessageGroupId")),
         None => {}
     }
