@@ -49,6 +49,25 @@ pub struct MoveTaskRecord {
 
 const RECORD_PREFIX: &str = "move_task/";
 
+/// What a TaskHandle carries: AWS's handles are padded standard base64 of this compact JSON,
+/// in this key order, and CancelMessageMoveTask reads the source queue back out of them.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskHandle {
+    task_id: String,
+    source_arn: String,
+}
+
+impl TaskHandle {
+    fn encode(&self) -> String {
+        STANDARD.encode(serde_json::to_string(self).unwrap_or_default())
+    }
+
+    fn decode(handle: &str) -> Option<Self> {
+        serde_json::from_slice(&STANDARD.decode(handle).ok()?).ok()
+    }
+}
+
 impl MoveTask {
     fn entry(&self) -> MessageMoveTaskEntry {
         let (status, failure_reason) = self.status.lock().clone();
@@ -179,7 +198,11 @@ impl SqsService {
             ));
         }
         let to_move = source.lock(now).counts().visible as i64;
-        let handle = STANDARD.encode(format!("{}|{}", uuid::Uuid::new_v4(), source.arn));
+        let handle = TaskHandle {
+            task_id: uuid::Uuid::new_v4().to_string(),
+            source_arn: source.arn.clone(),
+        }
+        .encode();
         let task = Arc::new(MoveTask {
             handle: handle.clone(),
             source_arn: source.arn.clone(),
@@ -246,14 +269,15 @@ impl SqsService {
             Some(h) if !h.is_empty() => h,
             _ => return Err(AwsError::missing_parameter("TaskHandle")),
         };
-        let well_formed = STANDARD
-            .decode(&handle)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .is_some_and(|s| s.contains("|arn:"));
-        if !well_formed {
+        let Some(decoded) = TaskHandle::decode(&handle) else {
             return Err(AwsError::invalid_parameter_value(
                 "Value for parameter TaskHandle is invalid.",
+            ));
+        };
+        if self.queue_by_arn(&decoded.source_arn).is_none() {
+            return Err(AwsError::new(
+                &codes::RESOURCE_NOT_FOUND,
+                "The resource that you specified for the SourceArn parameter doesn't exist.",
             ));
         }
         let tasks = self.move_tasks.lock();
