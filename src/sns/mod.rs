@@ -4,7 +4,7 @@
 //! - `subscriptions.rs`: Subscribe, ConfirmSubscription, Unsubscribe, listing, attributes
 //! - `publish.rs`: Publish, PublishBatch, and their validation
 //! - `delivery.rs`: fan-out to SQS (envelope or raw), HTTP/S, and captured protocols
-//! - `filter.rs`: the compiled filter-policy language
+//! - `filter/`: the compiled filter-policy language (engine apart from the SNS rules)
 //! - `signing.rs`: the RSA identity that signs messages
 //! - `platform.rs`: mobile push: platform applications, their endpoints, delivery to them
 //! - `sms.rs`: SMS attributes, the opt-out list, the SMS sandbox, origination numbers
