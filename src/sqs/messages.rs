@@ -297,7 +297,7 @@ impl SqsService {
         let (result, woken) = {
             let mut state = queue.lock(self.now_ms());
             let result = state.delete(queue.id, &receipt);
-            ctx.writes.push(queue.commit(&mut state));
+            ctx.writes.push(queue.commit_or_wait(&mut state));
             (result, state.take_woken())
         };
         if woken {

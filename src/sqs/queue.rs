@@ -134,6 +134,17 @@ impl Queue {
         }
     }
 
+    /// Like `commit`, for an answer that may report another request's change still being
+    /// written when this one changed nothing (a delete of a message a concurrent delete just
+    /// removed): the ticket then waits for what was submitted before, so an acknowledgement
+    /// never runs ahead of the store.
+    pub fn commit_or_wait(&self, state: &mut QueueState) -> Ticket {
+        match state.journal.as_ref() {
+            Some(journal) if journal.is_empty() => self.store.barrier(),
+            _ => self.commit(state),
+        }
+    }
+
     /// Journals the queue record itself (after a settings, tags or purge change).
     pub fn journal_record(&self, state: &mut QueueState) {
         if state.journal.is_none() {
