@@ -112,6 +112,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn persistent(&self) -> bool;
     /// Hands changes over; they are applied in submission order.
     fn submit(&self, changes: Vec<Change>) -> Ticket;
+    /// A ticket that completes once everything submitted so far is durable (for an answer
+    /// that changes nothing itself but reports the effect of changes still being written).
+    fn barrier(&self) -> Ticket {
+        Ticket::done()
+    }
     /// Visits every record of a space in key order, without holding them all in memory.
     fn scan(&self, space: Space, visit: &mut Visitor<'_>) -> Result<(), String>;
     /// All records of a (small) space, in key order.

@@ -143,6 +143,22 @@ impl Store for SledStore {
         }
     }
 
+    fn barrier(&self) -> Ticket {
+        match self.durability {
+            Durability::Relaxed => Ticket::done(),
+            // An empty job: the writer answers it after flushing everything queued before it.
+            Durability::Strict => {
+                let (tx, rx) = oneshot::channel();
+                if self.jobs.send((Vec::new(), Some(tx))).is_err() {
+                    let (tx, rx) = oneshot::channel();
+                    let _ = tx.send(Err("the store stopped".into()));
+                    return Ticket(Some(rx));
+                }
+                Ticket(Some(rx))
+            }
+        }
+    }
+
     fn scan(&self, space: Space, visit: &mut Visitor<'_>) -> Result<(), String> {
         for record in self.tree(space).iter() {
             let (key, value) = record.map_err(|e| e.to_string())?;
