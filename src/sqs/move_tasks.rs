@@ -49,6 +49,9 @@ pub struct MoveTaskRecord {
 
 const RECORD_PREFIX: &str = "move_task/";
 
+/// Finished tasks kept per source queue: ListMessageMoveTasks shows at most 10.
+const KEPT_TASKS: usize = 10;
+
 impl MoveTask {
     fn entry(&self) -> MessageMoveTaskEntry {
         let (status, failure_reason) = self.status.lock().clone();
@@ -271,6 +274,36 @@ impl SqsService {
         Ok(CancelMessageMoveTaskOutput {
             approximate_number_of_messages_moved: task.moved.load(Ordering::Relaxed),
         })
+    }
+
+    /// Forgets finished tasks beyond the most recent `KEPT_TASKS` of their source queue (all
+    /// that ListMessageMoveTasks can show), in memory and in the store, so they do not pile up.
+    fn prune_move_tasks(&self, tasks: &mut Vec<Arc<MoveTask>>) {
+        let mut per_source: std::collections::HashMap<String, usize> = Default::default();
+        let mut forgotten = Vec::new();
+        // Newest last: count from the end.
+        for i in (0..tasks.len()).rev() {
+            let seen = per_source.entry(tasks[i].source_arn.clone()).or_default();
+            *seen += 1;
+            if *seen > KEPT_TASKS && tasks[i].status.lock().0 != "RUNNING" {
+                forgotten.push(tasks.remove(i));
+            }
+        }
+        if self.store.persistent() && !forgotten.is_empty() {
+            let changes = forgotten
+                .iter()
+                .map(|t| Change::Delete {
+                    space: Space::Meta,
+                    key: format!("{RECORD_PREFIX}{}", t.handle).into_bytes(),
+                })
+                .collect();
+            drop(self.store.submit(changes));
+        }
+    }
+
+    /// Move tasks remembered (running or finished), for tests of the pruning.
+    pub fn move_task_count(&self) -> usize {
+        self.move_tasks.lock().len()
     }
 
     /// Whether some queue names `arn` as its dead-letter queue.

@@ -678,6 +678,34 @@ impl QueueState {
         k
     }
 
+    /// The changes journaled and not yet committed (to write them again if the store fails).
+    pub fn pending_changes(&self) -> Vec<Change> {
+        self.journal.clone().unwrap_or_default()
+    }
+
+    /// Journals again what `changes` (a failed write) wrote, as things stand now: a message
+    /// record in its current form if the message is still here (never one deleted since), any
+    /// other record as it was.
+    pub fn rejournal(&mut self, changes: &[Change]) {
+        for change in changes {
+            match change {
+                Change::Put {
+                    space: Space::Messages,
+                    key,
+                    ..
+                } if key.len() == 16 => {
+                    let seq = u64::from_be_bytes(key[8..16].try_into().unwrap_or_default());
+                    self.journal_message(seq);
+                }
+                other => {
+                    if let Some(journal) = self.journal.as_mut() {
+                        journal.push(other.clone());
+                    }
+                }
+            }
+        }
+    }
+
     /// Journals a message's current form.
     fn journal_message(&mut self, seq: u64) {
         if self.journal.is_none() {
