@@ -197,6 +197,7 @@ impl SqsService {
         });
         task.persist();
         tasks.push(task.clone());
+        self.prune_move_tasks(&mut tasks);
         tokio::spawn(run(task, self.registry.clone(), self.clock.clone()));
         Ok(StartMessageMoveTaskOutput {
             task_handle: handle,
@@ -344,6 +345,7 @@ impl SqsService {
             tokio::spawn(run(task.clone(), self.registry.clone(), self.clock.clone()));
         }
         let count = restored.len();
+        self.prune_move_tasks(&mut restored);
         *self.move_tasks.lock() = restored;
         Ok(count)
     }
@@ -392,14 +394,13 @@ async fn run(task: Arc<MoveTask>, registry: SharedRegistry, clock: Arc<crate::cl
         moved.receive_count = 0;
         moved.extra.first_receive_ms = None;
         // The copy is made durable before the original's removal is handed to the store.
-        let ticket = {
+        let (ticket, copy) = {
             let mut state = target.lock(now);
             state.enqueue(moved, now);
-            target.commit(&mut state)
+            let copy = state.pending_changes();
+            (target.commit(&mut state), copy)
         };
-        if let Err(e) = ticket.durable().await {
-            tracing::error!(error = %e, "move task could not store a message");
-        }
+        super::dead_letters::until_durable(&target, ticket, &copy, &clock).await;
         drop(source.commit(&mut source.lock(clock.now_ms())));
         target.notify().notify_one();
         let count = task.moved.fetch_add(1, Ordering::Relaxed) + 1;
