@@ -90,7 +90,11 @@ pub struct Config {
     /// Milliseconds a connection may take to send a request's head (request line and headers);
     /// hyper starts this clock whenever the connection waits for a request, so it is also how
     /// long an idle keep-alive connection stays open. Slow or silent clients are disconnected.
-    #[arg(long, env = "LYREBIRD_HEADER_READ_TIMEOUT_MS", default_value_t = 30_000)]
+    #[arg(
+        long,
+        env = "LYREBIRD_HEADER_READ_TIMEOUT_MS",
+        default_value_t = 30_000
+    )]
     pub header_read_timeout_ms: u64,
 
     /// Connections served at once; beyond it a new connection is answered 503

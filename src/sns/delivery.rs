@@ -745,7 +745,10 @@ mod retry_policy_tests {
             }));
             assert_eq!(policy.delays.len(), 5);
             assert!(
-                policy.delays.iter().all(|d| *d == Duration::from_secs(3_600)),
+                policy
+                    .delays
+                    .iter()
+                    .all(|d| *d == Duration::from_secs(3_600)),
                 "{function}: {:?}",
                 policy.delays
             );

@@ -201,8 +201,10 @@ impl SnsService {
         // Counting is only needed once there are that many topics in all.
         let max = self.limits.max_topics;
         if topics.len() >= max
-            && count_prefixed(&topics, &format!("arn:aws:sns:{}:{}:", ctx.region, ctx.account))
-                >= max
+            && count_prefixed(
+                &topics,
+                &format!("arn:aws:sns:{}:{}:", ctx.region, ctx.account),
+            ) >= max
         {
             return Err(AwsError::new(
                 &codes::TOPIC_LIMIT_EXCEEDED,
@@ -572,8 +574,14 @@ pub fn default_delivery_policy() -> String {
 }
 
 /// How many keys of `map` start with `prefix` (ARNs of one account and region).
-pub(super) fn count_prefixed<V>(map: &std::collections::BTreeMap<String, V>, prefix: &str) -> usize {
-    map.range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
-        .take_while(|(k, _)| k.starts_with(prefix))
-        .count()
+pub(super) fn count_prefixed<V>(
+    map: &std::collections::BTreeMap<String, V>,
+    prefix: &str,
+) -> usize {
+    map.range::<str, _>((
+        std::ops::Bound::Included(prefix),
+        std::ops::Bound::Unbounded,
+    ))
+    .take_while(|(k, _)| k.starts_with(prefix))
+    .count()
 }

@@ -357,7 +357,11 @@ mod recently_deleted_tests {
         // 100,000 deletions, 10 per second: at most ~600 fall within one 60 s wait.
         for i in 0..100_000u64 {
             deleted.insert(key(i), i * 100);
-            assert!(deleted.len() <= 2 * 600 + 64, "{} entries at {i}", deleted.len());
+            assert!(
+                deleted.len() <= 2 * 600 + 64,
+                "{} entries at {i}",
+                deleted.len()
+            );
         }
         let now = 99_999 * 100;
         assert!(deleted.deleted_recently(&key(99_999), now));

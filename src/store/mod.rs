@@ -93,6 +93,13 @@ impl Ticket {
         Ticket(None)
     }
 
+    /// A ticket for changes the store could not take (a store that fails at once).
+    pub fn failed(reason: String) -> Self {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(Err(reason));
+        Ticket(Some(rx))
+    }
+
     pub async fn durable(self) -> Result<(), String> {
         match self.0 {
             None => Ok(()),
@@ -125,7 +132,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     }
     /// Writes one record and flushes it before returning, on the calling thread, for the rare
     /// write outside any request that must be durable before its effects are seen (the SNS
-    /// signing key, created on first use).
+    /// signing key, created at start-up).
     fn put_now(&self, space: Space, key: &[u8], value: &[u8]) -> Result<(), String>;
     /// Flushes everything outstanding (clean shutdown).
     fn flush(&self);

@@ -140,9 +140,7 @@ impl Store for SledStore {
             Durability::Strict => {
                 let (tx, rx) = oneshot::channel();
                 if self.jobs.send((changes, Some(tx))).is_err() {
-                    let (tx, rx) = oneshot::channel();
-                    let _ = tx.send(Err("the store stopped".into()));
-                    return Ticket(Some(rx));
+                    return Ticket::failed("the store stopped".into());
                 }
                 Ticket(Some(rx))
             }
