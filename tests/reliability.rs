@@ -22,9 +22,12 @@ use tokio::net::TcpStream;
 /// A store kept in memory that refuses, while told to, every write that puts a message into
 /// one queue (by queue id): the failure a full disk gives, aimed at one path. A wrapper in the
 /// test rather than a hook in the real store keeps the hot path free of it.
+/// (space name, key) → value.
+type Records = BTreeMap<(&'static str, Vec<u8>), Vec<u8>>;
+
 #[derive(Debug, Default)]
 struct FlakyStore {
-    records: Mutex<BTreeMap<(&'static str, Vec<u8>), Vec<u8>>>,
+    records: Mutex<Records>,
     /// 0: no failures; otherwise the id of the queue whose message writes fail.
     failing_queue: AtomicU64,
 }

@@ -489,7 +489,10 @@ impl SnsService {
         tokio::spawn(async move {
             let _pending = PendingGuard(pending);
             let mut attempt = 0usize;
-            while admitted {
+            loop {
+                if !admitted {
+                    break;
+                }
                 let mut request = http::Request::post(url.as_str())
                     .header("content-type", content_type.as_str())
                     .header("user-agent", "Amazon Simple Notification Service Agent");
