@@ -564,3 +564,43 @@ async fn oversized_headers_are_refused() {
     assert_eq!(status, 200);
     server.stop().await;
 }
+
+/// Item 2: HTTP/S deliveries run under bounded concurrency. An endpoint that accepts
+/// connections and never answers sees at most `sns_http_concurrency` requests at once, however
+/// many are sent (here: subscription confirmations to 12 endpoints).
+#[tokio::test]
+async fn http_deliveries_are_bounded() {
+    let server = server_with(|c| {
+        c.sns_http_concurrency = 2;
+        c.sns_http_backlog = 5;
+    })
+    .await;
+    let endpoint = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = endpoint.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let counter = accepted.clone();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = endpoint.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let sns = common::sns(&server);
+    let topic = sns.create_topic().name("bounded").send().await.unwrap();
+    for i in 0..12 {
+        sns.subscribe()
+            .topic_arn(topic.topic_arn().unwrap())
+            .protocol("http")
+            .endpoint(format!("http://127.0.0.1:{port}/hook{i}"))
+            .send()
+            .await
+            .expect("subscribe");
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let seen = accepted.load(Ordering::SeqCst);
+    assert!(seen >= 1, "no delivery attempted");
+    assert!(seen <= 2, "{seen} deliveries in flight at once");
+    hold.abort();
+    server.stop().await;
+}
