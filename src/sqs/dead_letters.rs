@@ -88,7 +88,7 @@ impl SqsService {
                 );
             }
             let copy = state.pending_changes();
-            (queue.commit(&mut state), copy)
+            (queue.commit_confirmed(&mut state), copy)
         };
         queue.notify().notify_one();
         if self.store.persistent() {
@@ -162,7 +162,7 @@ pub(crate) async fn until_durable(
         let ticket = {
             let mut state = queue.lock(clock.now_ms());
             state.rejournal(changes);
-            queue.commit(&mut state)
+            queue.commit_confirmed(&mut state)
         };
         result = ticket.durable().await;
     }

@@ -398,7 +398,7 @@ async fn run(task: Arc<MoveTask>, registry: SharedRegistry, clock: Arc<crate::cl
             let mut state = target.lock(now);
             state.enqueue(moved, now);
             let copy = state.pending_changes();
-            (target.commit(&mut state), copy)
+            (target.commit_confirmed(&mut state), copy)
         };
         super::dead_letters::until_durable(&target, ticket, &copy, &clock).await;
         drop(source.commit(&mut source.lock(clock.now_ms())));

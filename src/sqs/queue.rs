@@ -123,6 +123,16 @@ impl Queue {
         }
     }
 
+    /// As `commit`, with a ticket that reports a failed write even under relaxed durability.
+    pub fn commit_confirmed(&self, state: &mut QueueState) -> Ticket {
+        match state.journal.as_mut() {
+            Some(journal) if !journal.is_empty() => {
+                self.store.submit_confirmed(std::mem::take(journal))
+            }
+            _ => Ticket::done(),
+        }
+    }
+
     /// Journals the queue record itself (after a settings, tags or purge change).
     pub fn journal_record(&self, state: &mut QueueState) {
         if state.journal.is_none() {

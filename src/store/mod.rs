@@ -119,6 +119,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn persistent(&self) -> bool;
     /// Hands changes over; they are applied in submission order.
     fn submit(&self, changes: Vec<Change>) -> Ticket;
+    /// As `submit`, but the ticket reports whether the changes were written even under relaxed
+    /// durability, for the few writes whose failure must be retried (moved messages).
+    fn submit_confirmed(&self, changes: Vec<Change>) -> Ticket {
+        self.submit(changes)
+    }
     /// Visits every record of a space in key order, without holding them all in memory.
     fn scan(&self, space: Space, visit: &mut Visitor<'_>) -> Result<(), String>;
     /// All records of a (small) space, in key order.

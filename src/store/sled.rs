@@ -147,6 +147,17 @@ impl Store for SledStore {
         }
     }
 
+    fn submit_confirmed(&self, changes: Vec<Change>) -> Ticket {
+        if changes.is_empty() {
+            return Ticket::done();
+        }
+        let (tx, rx) = oneshot::channel();
+        if self.jobs.send((changes, Some(tx))).is_err() {
+            return Ticket::failed("the store stopped".into());
+        }
+        Ticket(Some(rx))
+    }
+
     fn scan(&self, space: Space, visit: &mut Visitor<'_>) -> Result<(), String> {
         for record in self.tree(space).iter() {
             let (key, value) = record.map_err(|e| e.to_string())?;
