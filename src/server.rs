@@ -350,6 +350,9 @@ async fn localstack_health(State(app): State<Arc<App>>) -> impl IntoResponse {
     )
 }
 
+/// The most the test clock may be moved forward, in all.
+const MAX_ADVANCE_SECONDS: f64 = 100.0 * 365.0 * 86_400.0;
+
 #[derive(serde::Deserialize)]
 struct Advance {
     seconds: f64,
@@ -357,10 +360,13 @@ struct Advance {
 
 /// Test-only: moves the service clock forward so timers fire without sleeping.
 async fn advance_clock(State(app): State<Arc<App>>, Json(advance): Json<Advance>) -> Response {
-    if !(advance.seconds.is_finite() && advance.seconds >= 0.0) {
+    // Bounded (a century) so that clock arithmetic cannot overflow, however often it is called.
+    if !(advance.seconds.is_finite() && (0.0..=MAX_ADVANCE_SECONDS).contains(&advance.seconds))
+        || app.clock.offset_ms() > (MAX_ADVANCE_SECONDS * 1000.0) as u64
+    {
         return (
             StatusCode::BAD_REQUEST,
-            "seconds must be a non-negative number",
+            "seconds must be a non-negative number, at most a century in all",
         )
             .into_response();
     }

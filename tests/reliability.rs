@@ -604,3 +604,30 @@ async fn http_deliveries_are_bounded() {
     hold.abort();
     server.stop().await;
 }
+
+/// Item 2 (saturating deadline arithmetic): the test clock cannot be moved so far that clock
+/// arithmetic overflows; the server keeps answering.
+#[tokio::test]
+async fn test_clock_cannot_overflow() {
+    let server = common::server().await;
+    let url = format!("{}/_lyrebird/clock/advance", server.endpoint());
+    for seconds in ["1e300", "18446744073709551"] {
+        let response = common::http()
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"seconds": {seconds}}}"#))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{seconds}");
+    }
+    let sqs = common::sqs(&server);
+    let url = common::create_queue(&sqs, "after-clock", &[]).await;
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .send()
+        .await
+        .expect("still serving");
+    server.stop().await;
+}
