@@ -21,7 +21,19 @@ fn key(job: u32, i: u32) -> Vec<u8> {
 
 /// The writer: runs only in the child process (the same test, re-invoked with `CHILD_ENV`).
 fn write_until_killed(dir: PathBuf) -> ! {
-    let store = SledStore::open(&dir, Durability::Relaxed).expect("open");
+    // The parent's handle of the last round may take a moment to release sled's lock.
+    let mut attempts = 0;
+    let store = loop {
+        match SledStore::open(&dir, Durability::Relaxed) {
+            Ok(store) => break store,
+            Err(e) if attempts < 100 => {
+                attempts += 1;
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("open: {e}"),
+        }
+    };
     // Continue numbering after what earlier rounds left.
     let mut job = store.load(Space::Queues).expect("load").len() as u32 + 1_000_000 * rand_round();
     loop {
