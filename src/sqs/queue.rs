@@ -145,6 +145,16 @@ impl Queue {
         }
     }
 
+    /// As `commit`, with a ticket that reports a failed write even under relaxed durability.
+    pub fn commit_confirmed(&self, state: &mut QueueState) -> Ticket {
+        match state.journal.as_mut() {
+            Some(journal) if !journal.is_empty() => {
+                self.store.submit_confirmed(std::mem::take(journal))
+            }
+            _ => Ticket::done(),
+        }
+    }
+
     /// Journals the queue record itself (after a settings, tags or purge change).
     pub fn journal_record(&self, state: &mut QueueState) {
         if state.journal.is_none() {
@@ -723,6 +733,34 @@ impl QueueState {
         let mut k = self.queue_id.to_be_bytes().to_vec();
         k.extend_from_slice(key.as_bytes());
         k
+    }
+
+    /// The changes journaled and not yet committed (to write them again if the store fails).
+    pub fn pending_changes(&self) -> Vec<Change> {
+        self.journal.clone().unwrap_or_default()
+    }
+
+    /// Journals again what `changes` (a failed write) wrote, as things stand now: a message
+    /// record in its current form if the message is still here (never one deleted since), any
+    /// other record as it was.
+    pub fn rejournal(&mut self, changes: &[Change]) {
+        for change in changes {
+            match change {
+                Change::Put {
+                    space: Space::Messages,
+                    key,
+                    ..
+                } if key.len() == 16 => {
+                    let seq = u64::from_be_bytes(key[8..16].try_into().unwrap_or_default());
+                    self.journal_message(seq);
+                }
+                other => {
+                    if let Some(journal) = self.journal.as_mut() {
+                        journal.push(other.clone());
+                    }
+                }
+            }
+        }
     }
 
     /// Journals a message's current form.
