@@ -13,7 +13,7 @@ use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::AwsError;
 use crate::sns::model as sns_model;
-use crate::sns::SnsService;
+use crate::sns::{SnsLimits, SnsService};
 use crate::sqs::model as sqs_model;
 use crate::sqs::{SqsOptions, SqsService};
 use crate::store::memory::MemoryStore;
@@ -220,7 +220,7 @@ fn services() -> Services {
         SqsOptions::default(),
         store.clone(),
     ));
-    let sns = SnsService::new(clock, sqs.clone(), store);
+    let sns = SnsService::new(clock, sqs.clone(), store, SnsLimits::default());
     Services { sqs, sns }
 }
 
