@@ -20,10 +20,10 @@ use crate::clock::{iso8601_millis, Clock};
 use crate::context::RequestContext;
 use crate::sqs::messages::Forwarded;
 
+use super::message::{Kind, Outgoing, Prepared};
 use super::model::MessageAttributes;
-use super::publish::Prepared;
 use super::signing::{string_to_sign, SignatureVersion};
-use super::subscriptions::{Subscription, SubscriptionState};
+use super::subscription::{Subscription, SubscriptionState};
 use super::topics::Topic;
 use super::SnsService;
 
@@ -31,40 +31,6 @@ use super::SnsService;
 const CAPTURE_LIMIT: usize = 10_000;
 /// AWS waits this long for an HTTP endpoint to answer.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Notification,
-    SubscriptionConfirmation,
-    UnsubscribeConfirmation,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Notification => "Notification",
-            Kind::SubscriptionConfirmation => "SubscriptionConfirmation",
-            Kind::UnsubscribeConfirmation => "UnsubscribeConfirmation",
-        }
-    }
-}
-
-/// A message to a protocol lyrebird captures instead of sending.
-#[derive(Debug, Clone)]
-pub struct Outgoing {
-    pub kind: Kind,
-    pub protocol: String,
-    pub endpoint: String,
-    pub subscription_arn: Option<String>,
-    pub topic_arn: Option<String>,
-    pub message_id: String,
-    pub subject: Option<String>,
-    /// What the endpoint would receive (plain text, or the JSON document for email-json).
-    pub message: String,
-    pub attributes: MessageAttributes,
-    pub account: String,
-    pub region: String,
-}
 
 /// Delivery machinery shared by all topics: the HTTP client and the capture log.
 pub struct Deliveries {
