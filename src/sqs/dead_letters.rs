@@ -9,8 +9,9 @@ use crate::error::{AwsError, AwsResult};
 use crate::store::{Change, Ticket};
 
 use super::attributes::QueueConfig;
+use super::message::{NewMessage, StoredMessage};
 use super::model::*;
-use super::queue::{NewMessage, Queue, StoredMessage};
+use super::queue::Queue;
 use super::SqsService;
 
 impl SqsService {

@@ -8,8 +8,9 @@ use crate::context::RequestContext;
 use crate::error::{codes, AwsError, AwsResult};
 
 use super::md5::{hex, md5_of_attributes};
+use super::message::{md5_bytes, Extra, NewMessage, StoredMessage};
 use super::model::*;
-use super::queue::{md5_bytes, Enqueued, Extra, HandleError, NewMessage, Queue, StoredMessage};
+use super::queue::{Enqueued, HandleError, Queue};
 use super::receipt::Receipt;
 use super::{validate, SqsService};
 

@@ -13,6 +13,7 @@
 pub mod attributes;
 pub mod dead_letters;
 pub mod md5;
+pub mod message;
 pub mod messages;
 pub mod model;
 pub mod move_tasks;
