@@ -12,6 +12,7 @@
 
 pub mod attributes;
 pub mod dead_letters;
+pub mod fifo;
 pub mod md5;
 pub mod message;
 pub mod messages;

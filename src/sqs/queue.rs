@@ -10,11 +10,11 @@
 //! Standard queues deliver visible messages in send order: a message back from flight (or out of
 //! its delay) keeps its place. FIFO queues keep messages per message group in send order; a group
 //! is receivable while its oldest message (the head) is visible, and groups are served in the
-//! order they became receivable, as recorded on AWS.
+//! order they became receivable, as recorded on AWS (the groups and their ready list are in
+//! `fifo.rs`). The messages themselves are in `message.rs`, their durable form in `record.rs`.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
-use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -25,6 +25,7 @@ use crate::error::{AwsError, AwsResult};
 use crate::store::{Change, SharedStore, Space, Ticket};
 
 use super::attributes::QueueConfig;
+use super::fifo::Groups;
 use super::message::{message_id_text, MessageParts, MessageState, NewMessage, StoredMessage};
 use super::model::StringMap;
 use super::receipt::Receipt;
@@ -286,15 +287,6 @@ pub enum HandleError {
     Expired,
 }
 
-/// A FIFO message group: its messages in send order, and its entry in the ready list.
-#[derive(Debug, Default)]
-struct Group {
-    seqs: BTreeSet<u64>,
-    /// The ready-list ticket of the group's live entry; 0 while its head is not visible. Older
-    /// entries of the group in the list carry other tickets and are skipped on pop.
-    ticket: u64,
-}
-
 /// Delivery order: send order for standard queues, per-group lists for FIFO queues.
 #[derive(Debug)]
 enum Delivery {
@@ -306,12 +298,8 @@ enum Delivery {
         ready: VecDeque<u64>,
         returned: BinaryHeap<Reverse<u64>>,
     },
-    /// Groups in the order they became receivable, each entry with its group's ticket.
-    Fifo {
-        groups: HashMap<Arc<str>, Group>,
-        ready: VecDeque<(Arc<str>, u64)>,
-        next_ticket: u64,
-    },
+    /// Messages per group, and groups in the order they became receivable (`fifo.rs`).
+    Fifo(Groups),
 }
 
 /// A FIFO receive remembered for `ReceiveRequestAttemptId` retries.
@@ -384,11 +372,7 @@ pub struct QueueState {
 impl QueueState {
     fn new(config: QueueConfig, tags: StringMap, now_ms: u64, fifo: bool) -> Self {
         let delivery = if fifo {
-            Delivery::Fifo {
-                groups: HashMap::new(),
-                ready: VecDeque::new(),
-                next_ticket: 0,
-            }
+            Delivery::Fifo(Groups::default())
         } else {
             Delivery::Standard {
                 ready: VecDeque::new(),
@@ -589,7 +573,7 @@ impl QueueState {
                     self.woken = true;
                 }
             }
-            Delivery::Fifo { .. } => {
+            Delivery::Fifo(_) => {
                 if let Some(id) = group {
                     self.sync_group(&id);
                 }
@@ -597,33 +581,14 @@ impl QueueState {
         }
     }
 
-    /// FIFO: lists a group at the tail of the ready list when its head (oldest message) has
-    /// become visible, and unlists it while the head is not visible. Later messages in flight
-    /// do not block a group. Forgets a group that has no messages left.
+    /// FIFO: lists or unlists a group in the ready list as its head's visibility now stands
+    /// (see `Groups::sync`); a newly listed group wakes long polls.
     fn sync_group(&mut self, id: &Arc<str>) {
-        let Delivery::Fifo {
-            groups,
-            ready,
-            next_ticket,
-        } = &mut self.delivery
-        else {
+        let Delivery::Fifo(groups) = &mut self.delivery else {
             return;
         };
-        let Some(g) = groups.get_mut(id) else { return };
-        let Some(head) = g.seqs.first() else {
-            groups.remove(id);
-            return;
-        };
-        let head_visible = self
-            .messages
-            .get(head)
-            .is_some_and(|m| m.state == MessageState::Visible);
-        if !head_visible {
-            g.ticket = 0;
-        } else if g.ticket == 0 {
-            *next_ticket += 1;
-            g.ticket = *next_ticket;
-            ready.push_back((id.clone(), *next_ticket));
+        let messages = &self.messages;
+        if groups.sync(id, |seq| is_visible(messages, seq)) {
             self.woken = true;
         }
     }
@@ -645,11 +610,8 @@ impl QueueState {
             MessageState::Visible => self.counts.visible -= 1,
             MessageState::InFlight { .. } => self.counts.in_flight -= 1,
         }
-        if let (Delivery::Fifo { groups, .. }, Some(id)) =
-            (&mut self.delivery, m.message_group_id())
-        {
-            if let Some(g) = groups.get_mut(id) {
-                g.seqs.remove(&seq);
+        if let (Delivery::Fifo(groups), Some(id)) = (&mut self.delivery, m.message_group_id()) {
+            if groups.remove(id, seq) {
                 // The next message may now be the head, and visible.
                 let id = id.clone();
                 self.sync_group(&id);
@@ -674,7 +636,7 @@ impl QueueState {
     /// Adds a message. FIFO sends carrying a `dedup_key` seen within the deduplication interval
     /// are accepted but not enqueued, and answer with the original message's id.
     pub fn enqueue(&mut self, new: NewMessage, now_ms: u64) -> Enqueued {
-        let fifo = matches!(self.delivery, Delivery::Fifo { .. });
+        let fifo = matches!(self.delivery, Delivery::Fifo(_));
         if let Some(key) = &new.dedup_key {
             if let Some((_, message_id, sequence_number)) = self.dedup.get(key) {
                 return Enqueued::Duplicate {
@@ -765,10 +727,10 @@ impl QueueState {
                     self.woken = true;
                 }
             }
-            Delivery::Fifo { groups, .. } => {
+            Delivery::Fifo(groups) => {
                 // FIFO messages always carry a group (checked on send).
                 let id = group.unwrap_or_else(|| Arc::from(""));
-                groups.entry(id.clone()).or_default().seqs.insert(seq);
+                groups.insert(id.clone(), seq);
                 self.sync_group(&id);
             }
         }
@@ -854,7 +816,7 @@ impl QueueState {
         }
         let until_ms = now_ms + visibility_s as u64 * 1000;
         let mut taken: Vec<(u64, u32, String)> = Vec::with_capacity(max.min(self.counts.visible));
-        let fifo = matches!(self.delivery, Delivery::Fifo { .. });
+        let fifo = matches!(self.delivery, Delivery::Fifo(_));
         while taken.len() < max {
             if !fifo {
                 let Some(seq) = self.pop_ready_message() else {
@@ -972,42 +934,18 @@ impl QueueState {
 
     /// FIFO: the next group that may deliver (its head visible), unlisted.
     fn pop_ready_group(&mut self) -> Option<Arc<str>> {
-        loop {
-            let Delivery::Fifo { groups, ready, .. } = &mut self.delivery else {
-                return None;
-            };
-            let (id, ticket) = ready.pop_front()?;
-            let Some(g) = groups.get_mut(&id) else {
-                continue;
-            };
-            if g.ticket != ticket {
-                continue;
-            }
-            g.ticket = 0;
-            let head_visible = g
-                .seqs
-                .first()
-                .and_then(|seq| self.messages.get(seq))
-                .is_some_and(|m| m.state == MessageState::Visible);
-            if head_visible {
-                return Some(id);
-            }
-        }
+        let Delivery::Fifo(groups) = &mut self.delivery else {
+            return None;
+        };
+        let messages = &self.messages;
+        groups.pop_ready(|seq| is_visible(messages, seq))
     }
 
     /// FIFO: the message after `after` in a group (the first one when `after` is `None`).
     fn next_in_group(&self, id: &Arc<str>, after: Option<u64>) -> Option<u64> {
-        let Delivery::Fifo { groups, .. } = &self.delivery else {
-            return None;
-        };
-        let g = groups.get(id)?;
-        match after {
-            None => g.seqs.first().copied(),
-            Some(after) => g
-                .seqs
-                .range((Bound::Excluded(after), Bound::Unbounded))
-                .next()
-                .copied(),
+        match &self.delivery {
+            Delivery::Fifo(groups) => groups.next_in_group(id, after),
+            Delivery::Standard { .. } => None,
         }
     }
 
@@ -1020,7 +958,7 @@ impl QueueState {
         let Some(m) = self.messages.get(&receipt.seq) else {
             return Ok(());
         };
-        if matches!(self.delivery, Delivery::Fifo { .. })
+        if matches!(self.delivery, Delivery::Fifo(_))
             && (m.receive_count != receipt.receive
                 || !matches!(m.state, MessageState::InFlight { .. }))
         {
@@ -1046,7 +984,7 @@ impl QueueState {
         };
         // On FIFO queues a handle from an earlier receive no longer controls the message; on
         // standard queues (recorded on AWS) any handle of a message that still exists does.
-        if receipt.receive != m.receive_count && matches!(self.delivery, Delivery::Fifo { .. }) {
+        if receipt.receive != m.receive_count && matches!(self.delivery, Delivery::Fifo(_)) {
             return Ok(Ok(()));
         }
         let received_ms = match m.state {
@@ -1108,10 +1046,7 @@ impl QueueState {
                 *ready = VecDeque::new();
                 *returned = BinaryHeap::new();
             }
-            Delivery::Fifo { groups, ready, .. } => {
-                *groups = HashMap::new();
-                *ready = VecDeque::new();
-            }
+            Delivery::Fifo(groups) => groups.clear(),
         }
         self.delayed = BinaryHeap::new();
         self.in_flight = BinaryHeap::new();
@@ -1142,6 +1077,13 @@ impl QueueState {
     fn held_bytes(&self) -> u64 {
         self.messages.values().map(|m| m.held_bytes()).sum()
     }
+}
+
+/// Whether a message is here and visible.
+fn is_visible(messages: &HashMap<u64, Box<StoredMessage>, SeqHash>, seq: u64) -> bool {
+    messages
+        .get(&seq)
+        .is_some_and(|m| m.state == MessageState::Visible)
 }
 
 impl Drop for QueueState {
