@@ -302,12 +302,37 @@ enum Delivery {
     Fifo(Groups),
 }
 
+/// What one ReceiveMessage asks of a queue.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceiveRequest<'a> {
+    /// The queue's incarnation, written into receipt handles.
+    pub queue_id: u64,
+    /// At most this many messages.
+    pub max: usize,
+    pub visibility_s: u32,
+    pub now_ms: u64,
+    /// The redrive policy's `maxReceiveCount`, when the queue has one.
+    pub max_receives: Option<u32>,
+    /// FIFO `ReceiveRequestAttemptId`.
+    pub attempt_id: Option<&'a str>,
+}
+
+impl ReceiveRequest<'_> {
+    /// When the messages this receive takes become visible again.
+    fn until_ms(&self) -> u64 {
+        self.now_ms + self.visibility_s as u64 * 1000
+    }
+}
+
+/// A message a receive took: (seq, receive count, receipt handle).
+type Taken = (u64, u32, String);
+
 /// A FIFO receive remembered for `ReceiveRequestAttemptId` retries.
 #[derive(Debug)]
 struct Attempt {
     expires_ms: u64,
-    /// (seq, receive count, receipt handle) of each message returned.
-    entries: Vec<(u64, u32, String)>,
+    /// Each message returned.
+    entries: Vec<Taken>,
 }
 
 /// Hashes a queue's sequence numbers with one multiply (Fibonacci hashing) instead of SipHash:
@@ -787,68 +812,24 @@ impl QueueState {
     /// Takes up to `max` visible messages into flight for `visibility_s` seconds, handing each
     /// (with a fresh receipt handle) to `render`. With `max_receives` (a redrive policy), a
     /// message already received that many times is removed into `dead_letters` instead.
-    #[allow(clippy::too_many_arguments)]
     pub fn receive<T>(
         &mut self,
-        queue_id: u64,
-        max: usize,
-        visibility_s: u32,
-        now_ms: u64,
-        max_receives: Option<u32>,
-        attempt_id: Option<&str>,
+        request: &ReceiveRequest<'_>,
         dead_letters: &mut Vec<StoredMessage>,
         mut render: impl FnMut(&StoredMessage, String) -> T,
     ) -> Vec<T> {
-        if let Some(previous) = attempt_id.and_then(|id| self.attempts.get(id)) {
-            // A retried FIFO receive gets the same messages and handles while none changed.
-            let unchanged = previous.entries.iter().all(|(seq, receive, _)| {
-                self.messages.get(seq).is_some_and(|m| {
-                    m.receive_count == *receive && matches!(m.state, MessageState::InFlight { .. })
-                })
-            });
-            if unchanged {
-                return previous
-                    .entries
-                    .iter()
-                    .map(|(seq, _, handle)| render(&self.messages[seq], handle.clone()))
-                    .collect();
-            }
+        if let Some(out) = request
+            .attempt_id
+            .and_then(|id| self.replay_attempt(id, &mut render))
+        {
+            return out;
         }
-        let until_ms = now_ms + visibility_s as u64 * 1000;
-        let mut taken: Vec<(u64, u32, String)> = Vec::with_capacity(max.min(self.counts.visible));
-        let fifo = matches!(self.delivery, Delivery::Fifo(_));
-        while taken.len() < max {
-            if !fifo {
-                let Some(seq) = self.pop_ready_message() else {
-                    break;
-                };
-                if !self.redrive_if_exhausted(seq, max_receives, dead_letters) {
-                    taken.push(self.take_into_flight(queue_id, seq, until_ms, now_ms));
-                }
-                continue;
-            }
-            // FIFO: take the consecutive visible messages from the next ready group's head,
-            // stopping at its first message in flight. A served group's head is then in flight,
-            // so no group is served twice by one receive.
-            let Some(id) = self.pop_ready_group() else {
-                break;
-            };
-            let mut cursor = None;
-            while taken.len() < max {
-                let Some(seq) = self.next_in_group(&id, cursor) else {
-                    break;
-                };
-                cursor = Some(seq);
-                if self.messages[&seq].state != MessageState::Visible {
-                    break;
-                }
-                if !self.redrive_if_exhausted(seq, max_receives, dead_letters) {
-                    taken.push(self.take_into_flight(queue_id, seq, until_ms, now_ms));
-                }
-            }
-            self.sync_group(&id);
+        let mut taken: Vec<Taken> = Vec::with_capacity(request.max.min(self.counts.visible));
+        match self.delivery {
+            Delivery::Standard { .. } => self.take_in_send_order(request, &mut taken, dead_letters),
+            Delivery::Fifo(_) => self.take_by_group(request, &mut taken, dead_letters),
         }
-        if visibility_s == 0 {
+        if request.visibility_s == 0 {
             // Visible again at once: standard messages keep their places, FIFO groups re-enter
             // the ready list in the order they were served.
             for (seq, _, _) in &taken {
@@ -859,16 +840,97 @@ impl QueueState {
             .iter()
             .map(|(seq, _, handle)| render(&self.messages[seq], handle.clone()))
             .collect();
-        if let Some(id) = attempt_id {
-            if !taken.is_empty() {
-                let attempt = Attempt {
-                    expires_ms: now_ms + DEDUPLICATION_INTERVAL_MS,
-                    entries: taken,
-                };
-                self.attempts.insert(id.to_string(), attempt);
-            }
+        if let Some(id) = request.attempt_id {
+            self.remember_attempt(id, taken, request.now_ms);
         }
         out
+    }
+
+    /// A retried FIFO receive (same `ReceiveRequestAttemptId`) gets the same messages and
+    /// handles while none of them changed.
+    fn replay_attempt<T>(
+        &self,
+        attempt_id: &str,
+        render: &mut impl FnMut(&StoredMessage, String) -> T,
+    ) -> Option<Vec<T>> {
+        let previous = self.attempts.get(attempt_id)?;
+        let unchanged = previous.entries.iter().all(|(seq, receive, _)| {
+            self.messages.get(seq).is_some_and(|m| {
+                m.receive_count == *receive && matches!(m.state, MessageState::InFlight { .. })
+            })
+        });
+        unchanged.then(|| {
+            previous
+                .entries
+                .iter()
+                .map(|(seq, _, handle)| render(&self.messages[seq], handle.clone()))
+                .collect()
+        })
+    }
+
+    /// Standard queues: the oldest visible messages, up to the request's maximum.
+    fn take_in_send_order(
+        &mut self,
+        request: &ReceiveRequest<'_>,
+        taken: &mut Vec<Taken>,
+        dead_letters: &mut Vec<StoredMessage>,
+    ) {
+        let until_ms = request.until_ms();
+        while taken.len() < request.max {
+            let Some(seq) = self.pop_ready_message() else {
+                break;
+            };
+            if !self.redrive_if_exhausted(seq, request.max_receives, dead_letters) {
+                taken.push(self.take_into_flight(request.queue_id, seq, until_ms, request.now_ms));
+            }
+        }
+    }
+
+    /// FIFO: from each ready group in turn, the consecutive visible messages from its head,
+    /// stopping at its first message in flight. A served group's head is then in flight, so no
+    /// group is served twice by one receive.
+    fn take_by_group(
+        &mut self,
+        request: &ReceiveRequest<'_>,
+        taken: &mut Vec<Taken>,
+        dead_letters: &mut Vec<StoredMessage>,
+    ) {
+        let until_ms = request.until_ms();
+        while taken.len() < request.max {
+            let Some(id) = self.pop_ready_group() else {
+                break;
+            };
+            let mut cursor = None;
+            while taken.len() < request.max {
+                let Some(seq) = self.next_in_group(&id, cursor) else {
+                    break;
+                };
+                cursor = Some(seq);
+                if self.messages[&seq].state != MessageState::Visible {
+                    break;
+                }
+                if !self.redrive_if_exhausted(seq, request.max_receives, dead_letters) {
+                    taken.push(self.take_into_flight(
+                        request.queue_id,
+                        seq,
+                        until_ms,
+                        request.now_ms,
+                    ));
+                }
+            }
+            self.sync_group(&id);
+        }
+    }
+
+    /// Keeps what a FIFO receive with a `ReceiveRequestAttemptId` returned, for its retries.
+    fn remember_attempt(&mut self, attempt_id: &str, taken: Vec<Taken>, now_ms: u64) {
+        if !taken.is_empty() {
+            let attempt = Attempt {
+                expires_ms: now_ms + DEDUPLICATION_INTERVAL_MS,
+                entries: taken,
+            };
+            self.attempts.insert(attempt_id.to_string(), attempt);
+        }
     }
 
     /// Removes a message into `dead_letters` if it has used up its receives.
@@ -886,13 +948,8 @@ impl QueueState {
         exhausted
     }
 
-    fn take_into_flight(
-        &mut self,
-        queue_id: u64,
-        seq: u64,
-        until_ms: u64,
-        now_ms: u64,
-    ) -> (u64, u32, String) {
+    /// Takes a visible message into flight until `until_ms`, with a fresh receipt handle.
+    fn take_into_flight(&mut self, queue_id: u64, seq: u64, until_ms: u64, now_ms: u64) -> Taken {
         self.set_state(seq, MessageState::in_flight(until_ms, now_ms));
         let m = self.messages.get_mut(&seq).expect("present");
         m.receive_count += 1;
@@ -1121,6 +1178,18 @@ mod tests {
         state
     }
 
+    /// A receive of up to `max` messages for 30 seconds from queue 7.
+    fn request(max: usize, now_ms: u64) -> ReceiveRequest<'static> {
+        ReceiveRequest {
+            queue_id: 7,
+            max,
+            visibility_s: 30,
+            now_ms,
+            max_receives: None,
+            attempt_id: None,
+        }
+    }
+
     /// Freed bytes counted while `f` runs. The counter is shared with tests running
     /// meanwhile, so this is a lower bound.
     fn freed_during(f: impl FnOnce()) -> u64 {
@@ -1135,7 +1204,7 @@ mod tests {
         let body = 10_000;
         // Deleted.
         let mut state = queue_with(3, body, now);
-        let taken = state.receive(7, 3, 30, now, None, None, &mut Vec::new(), |_, h| h);
+        let taken = state.receive(&request(3, now), &mut Vec::new(), |_, h| h);
         let receipt = Receipt::decode(&taken[0]).unwrap();
         assert!(freed_during(|| state.delete(7, &receipt).unwrap()) >= body as u64);
         // Purged.
@@ -1170,7 +1239,7 @@ mod tests {
         let mut state = queue_with(20_000, 1, now);
         let full = state.messages.capacity();
         for _ in 0..1_990 {
-            let handles = state.receive(7, 10, 30, now, None, None, &mut Vec::new(), |_, h| h);
+            let handles = state.receive(&request(10, now), &mut Vec::new(), |_, h| h);
             for h in handles {
                 state.delete(7, &Receipt::decode(&h).unwrap()).unwrap();
             }
@@ -1178,7 +1247,7 @@ mod tests {
         assert_eq!(state.messages.len(), 100);
         assert!(state.messages.capacity() < full / 8, "{full}");
         // What is left still works.
-        let handles = state.receive(7, 10, 30, now, None, None, &mut Vec::new(), |_, h| h);
+        let handles = state.receive(&request(10, now), &mut Vec::new(), |_, h| h);
         assert_eq!(handles.len(), 10);
     }
 }
