@@ -18,6 +18,7 @@ pub mod message;
 pub mod messages;
 pub mod model;
 pub mod move_tasks;
+pub mod paging;
 pub mod permissions;
 pub mod queue;
 pub mod queues;
