@@ -1,10 +1,14 @@
-//! FIFO delivery order: a queue's messages per message group in send order, and the ready list
-//! of groups whose oldest message (the head) is visible, in the order they became receivable
-//! (as recorded on AWS). A group is listed when its head becomes visible and unlisted while the
-//! head is not; later messages in flight do not block it.
+//! What FIFO queues keep besides their messages:
 //!
-//! The groups know sequence numbers only: whether a message is visible is asked of the queue
-//! (`queue.rs`), which calls `sync` whenever a message changes state or leaves.
+//! - `Groups`, the delivery order: a queue's messages per message group in send order, and the
+//!   ready list of groups whose oldest message (the head) is visible, in the order they became
+//!   receivable (as recorded on AWS). A group is listed when its head becomes visible and
+//!   unlisted while the head is not; later messages in flight do not block it.
+//! - `Deduplication`, the window of deduplication ids seen within the last five minutes.
+//!
+//! Both know sequence numbers and keys only: whether a message is visible is asked of the queue
+//! (`queue.rs`), which calls `Groups::sync` whenever a message changes state or leaves, and
+//! journals what the window forgets.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
@@ -105,5 +109,64 @@ impl Groups {
     pub fn clear(&mut self) {
         self.groups = HashMap::new();
         self.ready = VecDeque::new();
+    }
+}
+
+/// What a FIFO queue remembers of a deduplication id: when it expires, and the message id and
+/// sequence number a duplicate send is answered with.
+pub type DedupEntry = (u64, Arc<str>, Option<String>);
+
+/// The deduplication ids a FIFO queue has seen within the deduplication interval, and the order
+/// they expire in.
+#[derive(Debug, Default)]
+pub struct Deduplication {
+    entries: HashMap<String, DedupEntry>,
+    expiry: VecDeque<(u64, String)>,
+}
+
+impl Deduplication {
+    pub fn get(&self, key: &str) -> Option<&DedupEntry> {
+        self.entries.get(key)
+    }
+
+    /// Remembers a key until the entry's expiry (sends come in time order, so the expiry list
+    /// stays sorted; restores sort it in `finish_restore`).
+    pub fn insert(&mut self, key: String, entry: DedupEntry) {
+        let expires = entry.0;
+        self.entries.insert(key.clone(), entry);
+        self.expiry.push_back((expires, key));
+    }
+
+    /// Forgets the keys whose time is up, passing each to `forgotten`.
+    pub fn expire(&mut self, now_ms: u64, mut forgotten: impl FnMut(&str)) {
+        while let Some((expires, _)) = self.expiry.front() {
+            if *expires > now_ms {
+                break;
+            }
+            let (expires, key) = self.expiry.pop_front().expect("peeked");
+            if self
+                .entries
+                .get(&key)
+                .is_some_and(|(e, _, _)| *e == expires)
+            {
+                self.entries.remove(&key);
+                forgotten(&key);
+            }
+        }
+    }
+
+    /// Orders the expiry list once entries read from the store are all back.
+    pub fn finish_restore(&mut self) {
+        self.expiry.make_contiguous().sort();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Forgets every key; the collections are replaced so their capacity is freed too.
+    pub fn clear(&mut self) {
+        self.entries = HashMap::new();
+        self.expiry = VecDeque::new();
     }
 }

@@ -25,7 +25,7 @@ use crate::error::{AwsError, AwsResult};
 use crate::store::{Change, SharedStore, Space, Ticket};
 
 use super::attributes::QueueConfig;
-use super::fifo::Groups;
+use super::fifo::{DedupEntry, Deduplication, Groups};
 use super::message::{message_id_text, MessageParts, MessageState, NewMessage, StoredMessage};
 use super::model::StringMap;
 use super::receipt::Receipt;
@@ -385,9 +385,8 @@ pub struct QueueState {
     /// (sent time, seq) of every message, for retention expiry.
     by_age: BTreeSet<(u64, u64)>,
     counts: Counts,
-    /// FIFO deduplication: key → (expiry, message id, sequence number), and expiry order.
-    dedup: HashMap<String, (u64, Arc<str>, Option<String>)>,
-    dedup_expiry: VecDeque<(u64, String)>,
+    /// FIFO deduplication ids seen within the interval (`fifo.rs`).
+    dedup: Deduplication,
     attempts: HashMap<String, Attempt>,
     /// Changes not yet handed to the store; `None` when nothing is kept.
     journal: Option<Vec<Change>>,
@@ -422,8 +421,7 @@ impl QueueState {
             woken: false,
             by_age: BTreeSet::new(),
             counts: Counts::default(),
-            dedup: HashMap::new(),
-            dedup_expiry: VecDeque::new(),
+            dedup: Deduplication::default(),
             attempts: HashMap::new(),
             journal: None,
             queue_id: 0,
@@ -438,9 +436,7 @@ impl QueueState {
     }
 
     fn dedup_key(&self, key: &str) -> Vec<u8> {
-        let mut k = self.queue_id.to_be_bytes().to_vec();
-        k.extend_from_slice(key.as_bytes());
-        k
+        dedup_store_key(self.queue_id, key)
     }
 
     /// The changes journaled and not yet committed (to write them again if the store fails).
@@ -536,19 +532,15 @@ impl QueueState {
                 self.set_state(seq, MessageState::Visible);
             }
         }
-        while let Some((expires, _)) = self.dedup_expiry.front() {
-            if *expires > now_ms {
-                break;
-            }
-            let (expires, key) = self.dedup_expiry.pop_front().expect("peeked");
-            if self.dedup.get(&key).is_some_and(|(e, _, _)| *e == expires) {
-                self.dedup.remove(&key);
-                self.journal(|s| Change::Delete {
+        let (queue_id, journal) = (self.queue_id, &mut self.journal);
+        self.dedup.expire(now_ms, |key| {
+            if let Some(journal) = journal {
+                journal.push(Change::Delete {
                     space: Space::Deduplication,
-                    key: s.dedup_key(&key),
+                    key: dedup_store_key(queue_id, key),
                 });
             }
-        }
+        });
         if !self.attempts.is_empty() {
             self.attempts.retain(|_, a| a.expires_ms > now_ms);
         }
@@ -688,8 +680,7 @@ impl QueueState {
                     .unwrap_or_default(),
             });
             self.dedup
-                .insert(key.clone(), (expires, message_id, sequence_number.clone()));
-            self.dedup_expiry.push_back((expires, key));
+                .insert(key, (expires, message_id, sequence_number.clone()));
         }
         let delay_ms = new.delay_seconds as u64 * 1000;
         let state = if delay_ms > 0 {
@@ -789,24 +780,18 @@ impl QueueState {
 
     /// Orders what `restore_*` added; called once the queue's records are all read.
     pub fn finish_restore(&mut self) {
-        self.dedup_expiry.make_contiguous().sort();
+        self.dedup.finish_restore();
     }
 
     /// Puts back a FIFO deduplication entry read from the store, unless it has expired.
-    pub fn restore_dedup(
-        &mut self,
-        key: &[u8],
-        entry: (u64, Arc<str>, Option<String>),
-        now_ms: u64,
-    ) {
+    pub fn restore_dedup(&mut self, key: &[u8], entry: DedupEntry, now_ms: u64) {
         let (expires, message_id, sequence_number) = entry;
         if expires <= now_ms || key.len() < 8 {
             return;
         }
         let key = String::from_utf8_lossy(&key[8..]).into_owned();
         self.dedup
-            .insert(key.clone(), (expires, message_id, sequence_number));
-        self.dedup_expiry.push_back((expires, key));
+            .insert(key, (expires, message_id, sequence_number));
     }
 
     /// Takes up to `max` visible messages into flight for `visibility_s` seconds, handing each
@@ -1096,8 +1081,7 @@ impl QueueState {
                 prefix: s.queue_id.to_be_bytes().to_vec(),
             });
         }
-        self.dedup = HashMap::new();
-        self.dedup_expiry = VecDeque::new();
+        self.dedup.clear();
         match &mut self.delivery {
             Delivery::Standard { ready, returned } => {
                 *ready = VecDeque::new();
@@ -1134,6 +1118,13 @@ impl QueueState {
     fn held_bytes(&self) -> u64 {
         self.messages.values().map(|m| m.held_bytes()).sum()
     }
+}
+
+/// A deduplication entry's key in the store: the queue's id, then the deduplication key.
+fn dedup_store_key(queue_id: u64, key: &str) -> Vec<u8> {
+    let mut k = queue_id.to_be_bytes().to_vec();
+    k.extend_from_slice(key.as_bytes());
+    k
 }
 
 /// Whether a message is here and visible.
