@@ -9,8 +9,10 @@ use crate::error::{AwsError, AwsResult};
 use crate::store::{Change, Ticket};
 
 use super::attributes::QueueConfig;
+use super::message::{NewMessage, StoredMessage};
 use super::model::*;
-use super::queue::{NewMessage, Queue, StoredMessage};
+use super::paging::{encode_token, page_request};
+use super::queue::Queue;
 use super::SqsService;
 
 impl SqsService {
@@ -105,8 +107,7 @@ impl SqsService {
         input: ListDeadLetterSourceQueuesInput,
     ) -> AwsResult<ListDeadLetterSourceQueuesOutput> {
         let dlq = self.resolve(ctx, input.queue_url.as_deref())?;
-        let (max, after) =
-            super::queues::page_request(input.max_results, input.next_token.as_deref())?;
+        let (max, after) = page_request(input.max_results, input.next_token.as_deref())?;
         let candidates: Vec<Arc<Queue>> = {
             let registry = self.registry.read();
             registry
@@ -133,7 +134,7 @@ impl SqsService {
             }
         }
         let next_token = match (max, sources.peek()) {
-            (Some(_), Some(_)) => page.last().map(|q| super::queues::encode_token(&q.name)),
+            (Some(_), Some(_)) => page.last().map(|q| encode_token(&q.name)),
             _ => None,
         };
         Ok(ListDeadLetterSourceQueuesOutput {

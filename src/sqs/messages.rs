@@ -8,8 +8,9 @@ use crate::context::RequestContext;
 use crate::error::{codes, AwsError, AwsResult};
 
 use super::md5::{hex, md5_of_attributes};
+use super::message::{md5_bytes, Extra, NewMessage, StoredMessage};
 use super::model::*;
-use super::queue::{md5_bytes, Enqueued, Extra, HandleError, NewMessage, Queue, StoredMessage};
+use super::queue::{Enqueued, HandleError, Queue, ReceiveRequest};
 use super::receipt::Receipt;
 use super::{validate, SqsService};
 
@@ -147,53 +148,15 @@ impl SqsService {
         Ok(())
     }
 
+    /// Looks for messages, and while there are none waits (long polling) until a send, an
+    /// unlock or a due time wakes it, or the wait time is over.
     pub async fn receive_message(
         &self,
         ctx: &RequestContext,
         input: ReceiveMessageInput,
     ) -> AwsResult<ReceiveMessageOutput> {
         let queue = self.resolve(ctx, input.queue_url.as_deref())?;
-        let max = match input.max_number_of_messages {
-            Some(n) => validate::int_in_range(
-                "MaxNumberOfMessages",
-                n,
-                1..=10,
-                "Must be between 1 and 10, if provided.",
-            )? as usize,
-            None => 1,
-        };
-        let wait = match input.wait_time_seconds {
-            Some(n) => Some(validate::int_in_range(
-                "WaitTimeSeconds",
-                n,
-                0..=20,
-                "Must be >= 0 and <= 20, if provided.",
-            )? as u64),
-            None => None,
-        };
-        let visibility = match input.visibility_timeout {
-            Some(n) => Some(validate::int_in_range(
-                "VisibilityTimeout",
-                n,
-                0..=43_200,
-                "Must be >= 0 and <= 43200, if provided.",
-            )? as u32),
-            None => None,
-        };
-        let selection = Selection::new(&input);
-        let attempt_id = match input.receive_request_attempt_id.as_deref() {
-            Some(id) if queue.is_fifo() => {
-                if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) {
-                    return Err(AwsError::invalid_value_for(
-                        "ReceiveRequestAttemptId",
-                        id,
-                        "ReceiveRequestAttemptId can only include alphanumeric and punctuation characters. 1 to 128 in length.",
-                    ));
-                }
-                Some(id)
-            }
-            _ => None,
-        };
+        let params = ReceiveParams::check(&input, queue.is_fifo())?;
         let start = self.now_ms();
         let mut deadline = None;
         loop {
@@ -203,69 +166,80 @@ impl SqsService {
             notified.as_mut().enable();
 
             let now = self.now_ms();
-            let mut dead_letters = Vec::new();
-            let (messages, next_due, more, redrive) = {
-                let mut state = queue.lock(now);
-                // The in-flight quota: standard queues refuse, FIFO queues just hand out nothing
-                // more (AWS documents no error for them).
-                let in_flight = state.counts().in_flight;
-                let limit = self.options.in_flight_limit;
-                if in_flight >= limit && !queue.is_fifo() {
-                    return Err(AwsError::new(
-                        &codes::OVER_LIMIT,
-                        "Too many messages have been received without being deleted. Please delete your received messages or let them timeout before receiving more.",
-                    ));
-                }
-                let max = max.min(limit.saturating_sub(in_flight));
-                let visibility = visibility.unwrap_or(state.config.visibility_timeout);
-                let wait_s = wait.unwrap_or(state.config.receive_message_wait_time_seconds as u64);
-                deadline.get_or_insert(start + wait_s * 1000);
-                let redrive = state.config.redrive_policy.clone();
-                let messages = state.receive(
-                    queue.id,
-                    max,
-                    visibility,
-                    now,
-                    redrive.as_ref().map(|r| r.max_receive_count),
-                    attempt_id,
-                    &mut dead_letters,
-                    |m, handle| selection.render(m, handle),
-                );
-                // Receive state is kept but not waited for: losing it in a crash only makes
-                // in-flight messages visible early.
-                drop(queue.commit(&mut state));
-                (
-                    messages,
-                    state.next_due_ms(),
-                    state.counts().visible > 0,
-                    redrive,
-                )
-            };
-            if let Some(redrive) = redrive.filter(|_| !dead_letters.is_empty()) {
-                self.move_to_dead_letter_queue(
-                    &queue,
-                    &redrive.dead_letter_target_arn,
-                    dead_letters,
-                );
-            }
-            if !messages.is_empty() {
-                if more {
+            let look = self.take_messages(&queue, &params, now)?;
+            // The wait time is the queue's when the request gives none, read on the first look.
+            let deadline = *deadline.get_or_insert(start + look.wait_s * 1000);
+            if !look.messages.is_empty() {
+                if look.more {
                     // Pass the wake-up on: another waiter can take what is left.
                     queue.notify().notify_one();
                 }
-                return Ok(ReceiveMessageOutput { messages });
+                return Ok(ReceiveMessageOutput {
+                    messages: look.messages,
+                });
             }
-            let deadline = deadline.unwrap_or(start);
             if now >= deadline || queue.is_deleted() || self.is_closing() {
                 return Ok(ReceiveMessageOutput::default());
             }
-            let wake = next_due.map_or(deadline, |due| due.min(deadline));
+            let wake = look.next_due.map_or(deadline, |due| due.min(deadline));
             let sleep = Duration::from_millis(wake.saturating_sub(now).max(1));
             tokio::select! {
                 _ = &mut notified => {}
                 _ = tokio::time::sleep(sleep) => {}
             }
         }
+    }
+
+    /// One look at the queue: takes what a receive may into flight (under the in-flight quota),
+    /// and moves messages that used up their receives to the dead-letter queue.
+    fn take_messages(
+        &self,
+        queue: &Arc<Queue>,
+        params: &ReceiveParams<'_>,
+        now: u64,
+    ) -> AwsResult<Look> {
+        let mut dead_letters = Vec::new();
+        let (look, redrive) = {
+            let mut state = queue.lock(now);
+            // The in-flight quota: standard queues refuse, FIFO queues just hand out nothing
+            // more (AWS documents no error for them).
+            let in_flight = state.counts().in_flight;
+            let limit = self.options.in_flight_limit;
+            if in_flight >= limit && !queue.is_fifo() {
+                return Err(AwsError::new(
+                    &codes::OVER_LIMIT,
+                    "Too many messages have been received without being deleted. Please delete your received messages or let them timeout before receiving more.",
+                ));
+            }
+            let redrive = state.config.redrive_policy.clone();
+            let request = ReceiveRequest {
+                queue_id: queue.id,
+                max: params.max.min(limit.saturating_sub(in_flight)),
+                visibility_s: params.visibility.unwrap_or(state.config.visibility_timeout),
+                now_ms: now,
+                max_receives: redrive.as_ref().map(|r| r.max_receive_count),
+                attempt_id: params.attempt_id,
+            };
+            let messages = state.receive(&request, &mut dead_letters, |m, handle| {
+                params.selection.render(m, handle)
+            });
+            // Receive state is kept but not waited for: losing it in a crash only makes
+            // in-flight messages visible early.
+            drop(queue.commit(&mut state));
+            let look = Look {
+                messages,
+                next_due: state.next_due_ms(),
+                more: state.counts().visible > 0,
+                wait_s: params
+                    .wait
+                    .unwrap_or(state.config.receive_message_wait_time_seconds as u64),
+            };
+            (look, redrive)
+        };
+        if let Some(redrive) = redrive.filter(|_| !dead_letters.is_empty()) {
+            self.move_to_dead_letter_queue(queue, &redrive.dead_letter_target_arn, dead_letters);
+        }
+        Ok(look)
     }
 
     pub fn delete_message(
@@ -388,6 +362,82 @@ impl SqsService {
         }
         Ok(output)
     }
+}
+
+/// A ReceiveMessage's parameters, checked in the order AWS checks them.
+struct ReceiveParams<'a> {
+    max: usize,
+    /// Seconds to wait for messages; the queue's `ReceiveMessageWaitTimeSeconds` when `None`.
+    wait: Option<u64>,
+    /// The queue's `VisibilityTimeout` when `None`.
+    visibility: Option<u32>,
+    /// FIFO queues only (ignored on standard queues).
+    attempt_id: Option<&'a str>,
+    selection: Selection,
+}
+
+impl<'a> ReceiveParams<'a> {
+    fn check(input: &'a ReceiveMessageInput, fifo: bool) -> AwsResult<Self> {
+        let max = match input.max_number_of_messages {
+            Some(n) => validate::int_in_range(
+                "MaxNumberOfMessages",
+                n,
+                1..=10,
+                "Must be between 1 and 10, if provided.",
+            )? as usize,
+            None => 1,
+        };
+        let wait = match input.wait_time_seconds {
+            Some(n) => Some(validate::int_in_range(
+                "WaitTimeSeconds",
+                n,
+                0..=20,
+                "Must be >= 0 and <= 20, if provided.",
+            )? as u64),
+            None => None,
+        };
+        let visibility = match input.visibility_timeout {
+            Some(n) => Some(validate::int_in_range(
+                "VisibilityTimeout",
+                n,
+                0..=43_200,
+                "Must be >= 0 and <= 43200, if provided.",
+            )? as u32),
+            None => None,
+        };
+        let selection = Selection::new(input);
+        let attempt_id = match input.receive_request_attempt_id.as_deref() {
+            Some(id) if fifo => {
+                if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(AwsError::invalid_value_for(
+                        "ReceiveRequestAttemptId",
+                        id,
+                        "ReceiveRequestAttemptId can only include alphanumeric and punctuation characters. 1 to 128 in length.",
+                    ));
+                }
+                Some(id)
+            }
+            _ => None,
+        };
+        Ok(ReceiveParams {
+            max,
+            wait,
+            visibility,
+            attempt_id,
+            selection,
+        })
+    }
+}
+
+/// What one look at a queue found.
+struct Look {
+    messages: Vec<ReceivedMessage>,
+    /// When a delay or visibility timeout next ends, to wake a long poll then.
+    next_due: Option<u64>,
+    /// Visible messages are left (another waiting receiver may take them).
+    more: bool,
+    /// How long this receive waits for messages, in seconds.
+    wait_s: u64,
 }
 
 /// A message another service (SNS) sends into a queue.

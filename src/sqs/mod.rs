@@ -12,10 +12,13 @@
 
 pub mod attributes;
 pub mod dead_letters;
+pub mod fifo;
 pub mod md5;
+pub mod message;
 pub mod messages;
 pub mod model;
 pub mod move_tasks;
+pub mod paging;
 pub mod permissions;
 pub mod queue;
 pub mod queues;

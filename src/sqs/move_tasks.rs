@@ -13,8 +13,8 @@ use crate::context::RequestContext;
 use crate::error::{codes, AwsError, AwsResult};
 use crate::store::{Change, SharedStore, Space};
 
+use super::message::NewMessage;
 use super::model::*;
-use super::queue::NewMessage;
 use super::{lookup_arn, SharedRegistry, SqsService};
 
 /// One task, shared between the worker and the API.

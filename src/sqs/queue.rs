@@ -10,11 +10,11 @@
 //! Standard queues deliver visible messages in send order: a message back from flight (or out of
 //! its delay) keeps its place. FIFO queues keep messages per message group in send order; a group
 //! is receivable while its oldest message (the head) is visible, and groups are served in the
-//! order they became receivable, as recorded on AWS.
+//! order they became receivable, as recorded on AWS (the groups and their ready list are in
+//! `fifo.rs`). The messages themselves are in `message.rs`, their durable form in `record.rs`.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
-use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -25,7 +25,9 @@ use crate::error::{AwsError, AwsResult};
 use crate::store::{Change, SharedStore, Space, Ticket};
 
 use super::attributes::QueueConfig;
-use super::model::{MessageAttributes, StringMap};
+use super::fifo::{DedupEntry, Deduplication, Groups};
+use super::message::{message_id_text, MessageParts, MessageState, NewMessage, StoredMessage};
+use super::model::StringMap;
 use super::receipt::Receipt;
 
 /// How long FIFO queues remember deduplication ids and receive-request attempts.
@@ -253,308 +255,6 @@ pub struct QueueRecord {
     pub dedup_per_group: Option<bool>,
 }
 
-/// A message as kept in memory, sized for large backlogs: the id and the MD5 of the body are
-/// raw bytes (formatted only for output), the sender id is shared by the queue's messages, and
-/// everything most messages lack (attributes, FIFO fields, trace header, dead-letter source) sits
-/// in one optional box. The first receive time lives in the struct's padding instead, because
-/// nearly every message gets one and boxing it cost an allocation per first receive. The body is
-/// an `Arc<str>` so a receive hands it out without copying. The durable form is in `record.rs`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredMessage {
-    pub id: [u8; 16],
-    pub md5_of_body: [u8; 16],
-    pub body: Arc<str>,
-    pub sender_id: Arc<str>,
-    /// Never changed once the message exists: `first_receive` is an offset from it.
-    pub sent_ms: u64,
-    pub state: MessageState,
-    pub receive_count: u32,
-    /// First receive as milliseconds after `sent_ms`, plus one (0: none here). A time this
-    /// cannot express (before the send time, as after some moves, or 49 days after it) is kept
-    /// in `extra` instead.
-    first_receive: u32,
-    extra: Option<Box<Extra>>,
-}
-
-/// The fields of a message that most messages do not have.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Extra {
-    pub attributes: MessageAttributes,
-    pub trace_header: Option<String>,
-    /// Carried here between queues and in records; in a `StoredMessage` only when the compact
-    /// field cannot hold it.
-    pub first_receive_ms: Option<u64>,
-    pub message_group_id: Option<Arc<str>>,
-    pub deduplication_id: Option<String>,
-    pub sequence_number: Option<String>,
-    /// Set when a redrive moved the message here from its source queue.
-    pub dead_letter_source_arn: Option<Arc<str>>,
-    /// A message id that is not a lowercase hyphenated UUID (lyrebird writes none; kept as read).
-    pub message_id_text: Option<Box<str>>,
-}
-
-impl Extra {
-    fn is_empty(&self) -> bool {
-        *self == Extra::default()
-    }
-}
-
-static NO_ATTRIBUTES: MessageAttributes = MessageAttributes::new();
-
-impl StoredMessage {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        message_id: &str,
-        md5_of_body: &str,
-        body: Arc<str>,
-        sender_id: Arc<str>,
-        sent_ms: u64,
-        state: MessageState,
-        receive_count: u32,
-        mut extra: Extra,
-    ) -> Self {
-        let id = match parse_message_id(message_id) {
-            Some(id) => id,
-            None => {
-                extra.message_id_text = Some(message_id.into());
-                [0; 16]
-            }
-        };
-        let md5 = match parse_md5(md5_of_body) {
-            Some(md5) => md5,
-            None => md5_bytes(body.as_bytes()),
-        };
-        Self::from_parts(
-            id,
-            md5,
-            body,
-            sender_id,
-            sent_ms,
-            state,
-            receive_count,
-            extra,
-        )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub fn from_parts(
-        id: [u8; 16],
-        md5_of_body: [u8; 16],
-        body: Arc<str>,
-        sender_id: Arc<str>,
-        sent_ms: u64,
-        state: MessageState,
-        receive_count: u32,
-        mut extra: Extra,
-    ) -> Self {
-        let first_receive = extra.first_receive_ms.take();
-        let mut m = StoredMessage {
-            id,
-            md5_of_body,
-            body,
-            sender_id,
-            sent_ms,
-            state,
-            receive_count,
-            first_receive: 0,
-            extra: (!extra.is_empty()).then(|| Box::new(extra)),
-        };
-        if let Some(ms) = first_receive {
-            m.set_first_receive_ms(ms);
-        }
-        m
-    }
-
-    /// The message id as clients see it (a UUID).
-    pub fn message_id(&self) -> String {
-        let text = self.extra().and_then(|e| e.message_id_text.as_deref());
-        message_id_text(&self.id, text)
-    }
-
-    /// About how much heap the message holds (the body may be shared with a response).
-    pub fn held_bytes(&self) -> u64 {
-        /// The body's and the box's allocation headers, and the message's entries in the
-        /// queue's map, ready list and age index.
-        const BOOKKEEPING: usize = 64;
-        let extra = self
-            .extra
-            .as_ref()
-            .map_or(0, |_| std::mem::size_of::<Extra>());
-        (self.body.len() + std::mem::size_of::<Self>() + extra + BOOKKEEPING) as u64
-    }
-
-    pub fn md5_of_body_hex(&self) -> String {
-        super::md5::hex(&self.md5_of_body)
-    }
-
-    pub fn extra(&self) -> Option<&Extra> {
-        self.extra.as_deref()
-    }
-
-    /// The rare fields, boxed on first use.
-    pub fn extra_mut(&mut self) -> &mut Extra {
-        self.extra.get_or_insert_with(Default::default)
-    }
-
-    /// Takes the rare fields, and the first receive time, out (moves between queues).
-    pub fn take_extra(&mut self) -> Extra {
-        let first_receive_ms = self.first_receive_ms();
-        self.first_receive = 0;
-        let mut extra = self.extra.take().map(|e| *e).unwrap_or_default();
-        extra.first_receive_ms = first_receive_ms;
-        extra
-    }
-
-    pub fn attributes(&self) -> &MessageAttributes {
-        self.extra().map_or(&NO_ATTRIBUTES, |e| &e.attributes)
-    }
-
-    pub fn trace_header(&self) -> Option<&str> {
-        self.extra()?.trace_header.as_deref()
-    }
-
-    pub fn first_receive_ms(&self) -> Option<u64> {
-        match self.first_receive {
-            0 => self.extra()?.first_receive_ms,
-            offset => Some(self.sent_ms + (offset - 1) as u64),
-        }
-    }
-
-    pub fn set_first_receive_ms(&mut self, ms: u64) {
-        let offset = ms
-            .checked_sub(self.sent_ms)
-            .and_then(|d| u32::try_from(d).ok())
-            .filter(|d| *d < u32::MAX);
-        match offset {
-            Some(d) => {
-                self.first_receive = d + 1;
-                if let Some(e) = self.extra.as_mut() {
-                    e.first_receive_ms = None;
-                    if e.is_empty() {
-                        self.extra = None;
-                    }
-                }
-            }
-            None => {
-                self.first_receive = 0;
-                self.extra_mut().first_receive_ms = Some(ms);
-            }
-        }
-    }
-
-    pub fn message_group_id(&self) -> Option<&Arc<str>> {
-        self.extra()?.message_group_id.as_ref()
-    }
-
-    pub fn deduplication_id(&self) -> Option<&str> {
-        self.extra()?.deduplication_id.as_deref()
-    }
-
-    pub fn sequence_number(&self) -> Option<&str> {
-        self.extra()?.sequence_number.as_deref()
-    }
-
-    pub fn dead_letter_source_arn(&self) -> Option<&Arc<str>> {
-        self.extra()?.dead_letter_source_arn.as_ref()
-    }
-}
-
-/// A message id as clients see it: kept text when it was not a UUID, else the UUID's.
-fn message_id_text(id: &[u8; 16], kept: Option<&str>) -> String {
-    match kept {
-        Some(text) => text.to_string(),
-        None => uuid::Uuid::from_bytes(*id).to_string(),
-    }
-}
-
-/// A message id in its 16-byte form, if it is a UUID written the way lyrebird writes them.
-pub fn parse_message_id(text: &str) -> Option<[u8; 16]> {
-    let id = uuid::Uuid::try_parse(text).ok()?;
-    (id.hyphenated().to_string() == text).then(|| *id.as_bytes())
-}
-
-fn parse_md5(text: &str) -> Option<[u8; 16]> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 32 {
-        return None;
-    }
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    let mut out = [0u8; 16];
-    for (i, pair) in bytes.chunks(2).enumerate() {
-        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
-    }
-    Some(out)
-}
-
-pub fn md5_bytes(bytes: &[u8]) -> [u8; 16] {
-    use md5::{Digest, Md5};
-    Md5::digest(bytes).into()
-}
-
-/// Where a message is in its life cycle. An in-flight message keeps how long ago (before its
-/// deadline) it was received, in milliseconds: at most 12 hours, so 16 bytes hold the state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MessageState {
-    Delayed { until_ms: u64 },
-    Visible,
-    InFlight { until_ms: u64, held_ms: u32 },
-}
-
-impl MessageState {
-    pub fn in_flight(until_ms: u64, received_ms: u64) -> Self {
-        MessageState::InFlight {
-            until_ms,
-            held_ms: until_ms.saturating_sub(received_ms).min(u32::MAX as u64) as u32,
-        }
-    }
-}
-
-/// What a send (or a move between queues) needs to enqueue.
-#[derive(Debug)]
-pub struct NewMessage {
-    pub id: [u8; 16],
-    pub md5_of_body: [u8; 16],
-    pub body: Arc<str>,
-    pub sender_id: Arc<str>,
-    /// Attributes, trace header, group and deduplication ids, first receive, dead-letter source
-    /// (the sequence number is assigned by the enqueue).
-    pub extra: Extra,
-    pub delay_seconds: u32,
-    /// Original send time for moved messages that keep it; `None` means now.
-    pub sent_ms: Option<u64>,
-    pub receive_count: u32,
-    /// Deduplication key for FIFO sends; `None` skips deduplication (moves between queues).
-    pub dedup_key: Option<String>,
-}
-
-impl NewMessage {
-    /// A message leaving `source` for another queue (dead-letter redrive or move task).
-    pub fn moved_from(
-        mut m: StoredMessage,
-        dead_letter_source_arn: Option<Arc<str>>,
-        keep_sent: bool,
-    ) -> Self {
-        let mut extra = m.take_extra();
-        extra.dead_letter_source_arn = dead_letter_source_arn;
-        extra.sequence_number = None;
-        NewMessage {
-            id: m.id,
-            md5_of_body: m.md5_of_body,
-            body: m.body,
-            sender_id: m.sender_id,
-            extra,
-            delay_seconds: 0,
-            sent_ms: keep_sent.then_some(m.sent_ms),
-            receive_count: m.receive_count,
-            dedup_key: None,
-        }
-    }
-}
-
 /// The outcome of an enqueue.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Enqueued {
@@ -587,15 +287,6 @@ pub enum HandleError {
     Expired,
 }
 
-/// A FIFO message group: its messages in send order, and its entry in the ready list.
-#[derive(Debug, Default)]
-struct Group {
-    seqs: BTreeSet<u64>,
-    /// The ready-list ticket of the group's live entry; 0 while its head is not visible. Older
-    /// entries of the group in the list carry other tickets and are skipped on pop.
-    ticket: u64,
-}
-
 /// Delivery order: send order for standard queues, per-group lists for FIFO queues.
 #[derive(Debug)]
 enum Delivery {
@@ -607,20 +298,41 @@ enum Delivery {
         ready: VecDeque<u64>,
         returned: BinaryHeap<Reverse<u64>>,
     },
-    /// Groups in the order they became receivable, each entry with its group's ticket.
-    Fifo {
-        groups: HashMap<Arc<str>, Group>,
-        ready: VecDeque<(Arc<str>, u64)>,
-        next_ticket: u64,
-    },
+    /// Messages per group, and groups in the order they became receivable (`fifo.rs`).
+    Fifo(Groups),
 }
+
+/// What one ReceiveMessage asks of a queue.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceiveRequest<'a> {
+    /// The queue's incarnation, written into receipt handles.
+    pub queue_id: u64,
+    /// At most this many messages.
+    pub max: usize,
+    pub visibility_s: u32,
+    pub now_ms: u64,
+    /// The redrive policy's `maxReceiveCount`, when the queue has one.
+    pub max_receives: Option<u32>,
+    /// FIFO `ReceiveRequestAttemptId`.
+    pub attempt_id: Option<&'a str>,
+}
+
+impl ReceiveRequest<'_> {
+    /// When the messages this receive takes become visible again.
+    fn until_ms(&self) -> u64 {
+        self.now_ms + self.visibility_s as u64 * 1000
+    }
+}
+
+/// A message a receive took: (seq, receive count, receipt handle).
+type Taken = (u64, u32, String);
 
 /// A FIFO receive remembered for `ReceiveRequestAttemptId` retries.
 #[derive(Debug)]
 struct Attempt {
     expires_ms: u64,
-    /// (seq, receive count, receipt handle) of each message returned.
-    entries: Vec<(u64, u32, String)>,
+    /// Each message returned.
+    entries: Vec<Taken>,
 }
 
 /// Hashes a queue's sequence numbers with one multiply (Fibonacci hashing) instead of SipHash:
@@ -673,9 +385,8 @@ pub struct QueueState {
     /// (sent time, seq) of every message, for retention expiry.
     by_age: BTreeSet<(u64, u64)>,
     counts: Counts,
-    /// FIFO deduplication: key → (expiry, message id, sequence number), and expiry order.
-    dedup: HashMap<String, (u64, Arc<str>, Option<String>)>,
-    dedup_expiry: VecDeque<(u64, String)>,
+    /// FIFO deduplication ids seen within the interval (`fifo.rs`).
+    dedup: Deduplication,
     attempts: HashMap<String, Attempt>,
     /// Changes not yet handed to the store; `None` when nothing is kept.
     journal: Option<Vec<Change>>,
@@ -685,11 +396,7 @@ pub struct QueueState {
 impl QueueState {
     fn new(config: QueueConfig, tags: StringMap, now_ms: u64, fifo: bool) -> Self {
         let delivery = if fifo {
-            Delivery::Fifo {
-                groups: HashMap::new(),
-                ready: VecDeque::new(),
-                next_ticket: 0,
-            }
+            Delivery::Fifo(Groups::default())
         } else {
             Delivery::Standard {
                 ready: VecDeque::new(),
@@ -714,8 +421,7 @@ impl QueueState {
             woken: false,
             by_age: BTreeSet::new(),
             counts: Counts::default(),
-            dedup: HashMap::new(),
-            dedup_expiry: VecDeque::new(),
+            dedup: Deduplication::default(),
             attempts: HashMap::new(),
             journal: None,
             queue_id: 0,
@@ -730,9 +436,7 @@ impl QueueState {
     }
 
     fn dedup_key(&self, key: &str) -> Vec<u8> {
-        let mut k = self.queue_id.to_be_bytes().to_vec();
-        k.extend_from_slice(key.as_bytes());
-        k
+        dedup_store_key(self.queue_id, key)
     }
 
     /// The changes journaled and not yet committed (to write them again if the store fails).
@@ -828,19 +532,15 @@ impl QueueState {
                 self.set_state(seq, MessageState::Visible);
             }
         }
-        while let Some((expires, _)) = self.dedup_expiry.front() {
-            if *expires > now_ms {
-                break;
-            }
-            let (expires, key) = self.dedup_expiry.pop_front().expect("peeked");
-            if self.dedup.get(&key).is_some_and(|(e, _, _)| *e == expires) {
-                self.dedup.remove(&key);
-                self.journal(|s| Change::Delete {
+        let (queue_id, journal) = (self.queue_id, &mut self.journal);
+        self.dedup.expire(now_ms, |key| {
+            if let Some(journal) = journal {
+                journal.push(Change::Delete {
                     space: Space::Deduplication,
-                    key: s.dedup_key(&key),
+                    key: dedup_store_key(queue_id, key),
                 });
             }
-        }
+        });
         if !self.attempts.is_empty() {
             self.attempts.retain(|_, a| a.expires_ms > now_ms);
         }
@@ -890,7 +590,7 @@ impl QueueState {
                     self.woken = true;
                 }
             }
-            Delivery::Fifo { .. } => {
+            Delivery::Fifo(_) => {
                 if let Some(id) = group {
                     self.sync_group(&id);
                 }
@@ -898,33 +598,14 @@ impl QueueState {
         }
     }
 
-    /// FIFO: lists a group at the tail of the ready list when its head (oldest message) has
-    /// become visible, and unlists it while the head is not visible. Later messages in flight
-    /// do not block a group. Forgets a group that has no messages left.
+    /// FIFO: lists or unlists a group in the ready list as its head's visibility now stands
+    /// (see `Groups::sync`); a newly listed group wakes long polls.
     fn sync_group(&mut self, id: &Arc<str>) {
-        let Delivery::Fifo {
-            groups,
-            ready,
-            next_ticket,
-        } = &mut self.delivery
-        else {
+        let Delivery::Fifo(groups) = &mut self.delivery else {
             return;
         };
-        let Some(g) = groups.get_mut(id) else { return };
-        let Some(head) = g.seqs.first() else {
-            groups.remove(id);
-            return;
-        };
-        let head_visible = self
-            .messages
-            .get(head)
-            .is_some_and(|m| m.state == MessageState::Visible);
-        if !head_visible {
-            g.ticket = 0;
-        } else if g.ticket == 0 {
-            *next_ticket += 1;
-            g.ticket = *next_ticket;
-            ready.push_back((id.clone(), *next_ticket));
+        let messages = &self.messages;
+        if groups.sync(id, |seq| is_visible(messages, seq)) {
             self.woken = true;
         }
     }
@@ -946,11 +627,8 @@ impl QueueState {
             MessageState::Visible => self.counts.visible -= 1,
             MessageState::InFlight { .. } => self.counts.in_flight -= 1,
         }
-        if let (Delivery::Fifo { groups, .. }, Some(id)) =
-            (&mut self.delivery, m.message_group_id())
-        {
-            if let Some(g) = groups.get_mut(id) {
-                g.seqs.remove(&seq);
+        if let (Delivery::Fifo(groups), Some(id)) = (&mut self.delivery, m.message_group_id()) {
+            if groups.remove(id, seq) {
                 // The next message may now be the head, and visible.
                 let id = id.clone();
                 self.sync_group(&id);
@@ -975,7 +653,7 @@ impl QueueState {
     /// Adds a message. FIFO sends carrying a `dedup_key` seen within the deduplication interval
     /// are accepted but not enqueued, and answer with the original message's id.
     pub fn enqueue(&mut self, new: NewMessage, now_ms: u64) -> Enqueued {
-        let fifo = matches!(self.delivery, Delivery::Fifo { .. });
+        let fifo = matches!(self.delivery, Delivery::Fifo(_));
         if let Some(key) = &new.dedup_key {
             if let Some((_, message_id, sequence_number)) = self.dedup.get(key) {
                 return Enqueued::Duplicate {
@@ -1002,8 +680,7 @@ impl QueueState {
                     .unwrap_or_default(),
             });
             self.dedup
-                .insert(key.clone(), (expires, message_id, sequence_number.clone()));
-            self.dedup_expiry.push_back((expires, key));
+                .insert(key, (expires, message_id, sequence_number.clone()));
         }
         let delay_ms = new.delay_seconds as u64 * 1000;
         let state = if delay_ms > 0 {
@@ -1022,12 +699,14 @@ impl QueueState {
             Box::new(StoredMessage::from_parts(
                 new.id,
                 new.md5_of_body,
-                new.body,
-                sender_id,
-                sent_ms,
-                state,
-                new.receive_count,
-                extra,
+                MessageParts {
+                    body: new.body,
+                    sender_id,
+                    sent_ms,
+                    state,
+                    receive_count: new.receive_count,
+                    extra,
+                },
             )),
         );
         self.index_new(seq);
@@ -1064,10 +743,10 @@ impl QueueState {
                     self.woken = true;
                 }
             }
-            Delivery::Fifo { groups, .. } => {
+            Delivery::Fifo(groups) => {
                 // FIFO messages always carry a group (checked on send).
                 let id = group.unwrap_or_else(|| Arc::from(""));
-                groups.entry(id.clone()).or_default().seqs.insert(seq);
+                groups.insert(id.clone(), seq);
                 self.sync_group(&id);
             }
         }
@@ -1101,91 +780,41 @@ impl QueueState {
 
     /// Orders what `restore_*` added; called once the queue's records are all read.
     pub fn finish_restore(&mut self) {
-        self.dedup_expiry.make_contiguous().sort();
+        self.dedup.finish_restore();
     }
 
     /// Puts back a FIFO deduplication entry read from the store, unless it has expired.
-    pub fn restore_dedup(
-        &mut self,
-        key: &[u8],
-        entry: (u64, Arc<str>, Option<String>),
-        now_ms: u64,
-    ) {
+    pub fn restore_dedup(&mut self, key: &[u8], entry: DedupEntry, now_ms: u64) {
         let (expires, message_id, sequence_number) = entry;
         if expires <= now_ms || key.len() < 8 {
             return;
         }
         let key = String::from_utf8_lossy(&key[8..]).into_owned();
         self.dedup
-            .insert(key.clone(), (expires, message_id, sequence_number));
-        self.dedup_expiry.push_back((expires, key));
+            .insert(key, (expires, message_id, sequence_number));
     }
 
     /// Takes up to `max` visible messages into flight for `visibility_s` seconds, handing each
     /// (with a fresh receipt handle) to `render`. With `max_receives` (a redrive policy), a
     /// message already received that many times is removed into `dead_letters` instead.
-    #[allow(clippy::too_many_arguments)]
     pub fn receive<T>(
         &mut self,
-        queue_id: u64,
-        max: usize,
-        visibility_s: u32,
-        now_ms: u64,
-        max_receives: Option<u32>,
-        attempt_id: Option<&str>,
+        request: &ReceiveRequest<'_>,
         dead_letters: &mut Vec<StoredMessage>,
         mut render: impl FnMut(&StoredMessage, String) -> T,
     ) -> Vec<T> {
-        if let Some(previous) = attempt_id.and_then(|id| self.attempts.get(id)) {
-            // A retried FIFO receive gets the same messages and handles while none changed.
-            let unchanged = previous.entries.iter().all(|(seq, receive, _)| {
-                self.messages.get(seq).is_some_and(|m| {
-                    m.receive_count == *receive && matches!(m.state, MessageState::InFlight { .. })
-                })
-            });
-            if unchanged {
-                return previous
-                    .entries
-                    .iter()
-                    .map(|(seq, _, handle)| render(&self.messages[seq], handle.clone()))
-                    .collect();
-            }
+        if let Some(out) = request
+            .attempt_id
+            .and_then(|id| self.replay_attempt(id, &mut render))
+        {
+            return out;
         }
-        let until_ms = now_ms + visibility_s as u64 * 1000;
-        let mut taken: Vec<(u64, u32, String)> = Vec::with_capacity(max.min(self.counts.visible));
-        let fifo = matches!(self.delivery, Delivery::Fifo { .. });
-        while taken.len() < max {
-            if !fifo {
-                let Some(seq) = self.pop_ready_message() else {
-                    break;
-                };
-                if !self.redrive_if_exhausted(seq, max_receives, dead_letters) {
-                    taken.push(self.take_into_flight(queue_id, seq, until_ms, now_ms));
-                }
-                continue;
-            }
-            // FIFO: take the consecutive visible messages from the next ready group's head,
-            // stopping at its first message in flight. A served group's head is then in flight,
-            // so no group is served twice by one receive.
-            let Some(id) = self.pop_ready_group() else {
-                break;
-            };
-            let mut cursor = None;
-            while taken.len() < max {
-                let Some(seq) = self.next_in_group(&id, cursor) else {
-                    break;
-                };
-                cursor = Some(seq);
-                if self.messages[&seq].state != MessageState::Visible {
-                    break;
-                }
-                if !self.redrive_if_exhausted(seq, max_receives, dead_letters) {
-                    taken.push(self.take_into_flight(queue_id, seq, until_ms, now_ms));
-                }
-            }
-            self.sync_group(&id);
+        let mut taken: Vec<Taken> = Vec::with_capacity(request.max.min(self.counts.visible));
+        match self.delivery {
+            Delivery::Standard { .. } => self.take_in_send_order(request, &mut taken, dead_letters),
+            Delivery::Fifo(_) => self.take_by_group(request, &mut taken, dead_letters),
         }
-        if visibility_s == 0 {
+        if request.visibility_s == 0 {
             // Visible again at once: standard messages keep their places, FIFO groups re-enter
             // the ready list in the order they were served.
             for (seq, _, _) in &taken {
@@ -1196,16 +825,97 @@ impl QueueState {
             .iter()
             .map(|(seq, _, handle)| render(&self.messages[seq], handle.clone()))
             .collect();
-        if let Some(id) = attempt_id {
-            if !taken.is_empty() {
-                let attempt = Attempt {
-                    expires_ms: now_ms + DEDUPLICATION_INTERVAL_MS,
-                    entries: taken,
-                };
-                self.attempts.insert(id.to_string(), attempt);
-            }
+        if let Some(id) = request.attempt_id {
+            self.remember_attempt(id, taken, request.now_ms);
         }
         out
+    }
+
+    /// A retried FIFO receive (same `ReceiveRequestAttemptId`) gets the same messages and
+    /// handles while none of them changed.
+    fn replay_attempt<T>(
+        &self,
+        attempt_id: &str,
+        render: &mut impl FnMut(&StoredMessage, String) -> T,
+    ) -> Option<Vec<T>> {
+        let previous = self.attempts.get(attempt_id)?;
+        let unchanged = previous.entries.iter().all(|(seq, receive, _)| {
+            self.messages.get(seq).is_some_and(|m| {
+                m.receive_count == *receive && matches!(m.state, MessageState::InFlight { .. })
+            })
+        });
+        unchanged.then(|| {
+            previous
+                .entries
+                .iter()
+                .map(|(seq, _, handle)| render(&self.messages[seq], handle.clone()))
+                .collect()
+        })
+    }
+
+    /// Standard queues: the oldest visible messages, up to the request's maximum.
+    fn take_in_send_order(
+        &mut self,
+        request: &ReceiveRequest<'_>,
+        taken: &mut Vec<Taken>,
+        dead_letters: &mut Vec<StoredMessage>,
+    ) {
+        let until_ms = request.until_ms();
+        while taken.len() < request.max {
+            let Some(seq) = self.pop_ready_message() else {
+                break;
+            };
+            if !self.redrive_if_exhausted(seq, request.max_receives, dead_letters) {
+                taken.push(self.take_into_flight(request.queue_id, seq, until_ms, request.now_ms));
+            }
+        }
+    }
+
+    /// FIFO: from each ready group in turn, the consecutive visible messages from its head,
+    /// stopping at its first message in flight. A served group's head is then in flight, so no
+    /// group is served twice by one receive.
+    fn take_by_group(
+        &mut self,
+        request: &ReceiveRequest<'_>,
+        taken: &mut Vec<Taken>,
+        dead_letters: &mut Vec<StoredMessage>,
+    ) {
+        let until_ms = request.until_ms();
+        while taken.len() < request.max {
+            let Some(id) = self.pop_ready_group() else {
+                break;
+            };
+            let mut cursor = None;
+            while taken.len() < request.max {
+                let Some(seq) = self.next_in_group(&id, cursor) else {
+                    break;
+                };
+                cursor = Some(seq);
+                if self.messages[&seq].state != MessageState::Visible {
+                    break;
+                }
+                if !self.redrive_if_exhausted(seq, request.max_receives, dead_letters) {
+                    taken.push(self.take_into_flight(
+                        request.queue_id,
+                        seq,
+                        until_ms,
+                        request.now_ms,
+                    ));
+                }
+            }
+            self.sync_group(&id);
+        }
+    }
+
+    /// Keeps what a FIFO receive with a `ReceiveRequestAttemptId` returned, for its retries.
+    fn remember_attempt(&mut self, attempt_id: &str, taken: Vec<Taken>, now_ms: u64) {
+        if !taken.is_empty() {
+            let attempt = Attempt {
+                expires_ms: now_ms + DEDUPLICATION_INTERVAL_MS,
+                entries: taken,
+            };
+            self.attempts.insert(attempt_id.to_string(), attempt);
+        }
     }
 
     /// Removes a message into `dead_letters` if it has used up its receives.
@@ -1223,13 +933,8 @@ impl QueueState {
         exhausted
     }
 
-    fn take_into_flight(
-        &mut self,
-        queue_id: u64,
-        seq: u64,
-        until_ms: u64,
-        now_ms: u64,
-    ) -> (u64, u32, String) {
+    /// Takes a visible message into flight until `until_ms`, with a fresh receipt handle.
+    fn take_into_flight(&mut self, queue_id: u64, seq: u64, until_ms: u64, now_ms: u64) -> Taken {
         self.set_state(seq, MessageState::in_flight(until_ms, now_ms));
         let m = self.messages.get_mut(&seq).expect("present");
         m.receive_count += 1;
@@ -1271,42 +976,18 @@ impl QueueState {
 
     /// FIFO: the next group that may deliver (its head visible), unlisted.
     fn pop_ready_group(&mut self) -> Option<Arc<str>> {
-        loop {
-            let Delivery::Fifo { groups, ready, .. } = &mut self.delivery else {
-                return None;
-            };
-            let (id, ticket) = ready.pop_front()?;
-            let Some(g) = groups.get_mut(&id) else {
-                continue;
-            };
-            if g.ticket != ticket {
-                continue;
-            }
-            g.ticket = 0;
-            let head_visible = g
-                .seqs
-                .first()
-                .and_then(|seq| self.messages.get(seq))
-                .is_some_and(|m| m.state == MessageState::Visible);
-            if head_visible {
-                return Some(id);
-            }
-        }
+        let Delivery::Fifo(groups) = &mut self.delivery else {
+            return None;
+        };
+        let messages = &self.messages;
+        groups.pop_ready(|seq| is_visible(messages, seq))
     }
 
     /// FIFO: the message after `after` in a group (the first one when `after` is `None`).
     fn next_in_group(&self, id: &Arc<str>, after: Option<u64>) -> Option<u64> {
-        let Delivery::Fifo { groups, .. } = &self.delivery else {
-            return None;
-        };
-        let g = groups.get(id)?;
-        match after {
-            None => g.seqs.first().copied(),
-            Some(after) => g
-                .seqs
-                .range((Bound::Excluded(after), Bound::Unbounded))
-                .next()
-                .copied(),
+        match &self.delivery {
+            Delivery::Fifo(groups) => groups.next_in_group(id, after),
+            Delivery::Standard { .. } => None,
         }
     }
 
@@ -1319,7 +1000,7 @@ impl QueueState {
         let Some(m) = self.messages.get(&receipt.seq) else {
             return Ok(());
         };
-        if matches!(self.delivery, Delivery::Fifo { .. })
+        if matches!(self.delivery, Delivery::Fifo(_))
             && (m.receive_count != receipt.receive
                 || !matches!(m.state, MessageState::InFlight { .. }))
         {
@@ -1345,7 +1026,7 @@ impl QueueState {
         };
         // On FIFO queues a handle from an earlier receive no longer controls the message; on
         // standard queues (recorded on AWS) any handle of a message that still exists does.
-        if receipt.receive != m.receive_count && matches!(self.delivery, Delivery::Fifo { .. }) {
+        if receipt.receive != m.receive_count && matches!(self.delivery, Delivery::Fifo(_)) {
             return Ok(Ok(()));
         }
         let received_ms = match m.state {
@@ -1400,17 +1081,13 @@ impl QueueState {
                 prefix: s.queue_id.to_be_bytes().to_vec(),
             });
         }
-        self.dedup = HashMap::new();
-        self.dedup_expiry = VecDeque::new();
+        self.dedup.clear();
         match &mut self.delivery {
             Delivery::Standard { ready, returned } => {
                 *ready = VecDeque::new();
                 *returned = BinaryHeap::new();
             }
-            Delivery::Fifo { groups, ready, .. } => {
-                *groups = HashMap::new();
-                *ready = VecDeque::new();
-            }
+            Delivery::Fifo(groups) => groups.clear(),
         }
         self.delayed = BinaryHeap::new();
         self.in_flight = BinaryHeap::new();
@@ -1443,6 +1120,20 @@ impl QueueState {
     }
 }
 
+/// A deduplication entry's key in the store: the queue's id, then the deduplication key.
+fn dedup_store_key(queue_id: u64, key: &str) -> Vec<u8> {
+    let mut k = queue_id.to_be_bytes().to_vec();
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// Whether a message is here and visible.
+fn is_visible(messages: &HashMap<u64, Box<StoredMessage>, SeqHash>, seq: u64) -> bool {
+    messages
+        .get(&seq)
+        .is_some_and(|m| m.state == MessageState::Visible)
+}
+
 impl Drop for QueueState {
     /// Counts messages still here when the state goes: DeleteQueue clears a queue first, so
     /// these are sends that raced a delete, state reset for tests, or a failed restore.
@@ -1456,6 +1147,7 @@ impl Drop for QueueState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sqs::message::{md5_bytes, Extra};
 
     fn queue_with(count: usize, body_len: usize, now_ms: u64) -> QueueState {
         let mut state = QueueState::new(QueueConfig::new(false), StringMap::new(), now_ms, false);
@@ -1477,6 +1169,18 @@ mod tests {
         state
     }
 
+    /// A receive of up to `max` messages for 30 seconds from queue 7.
+    fn request(max: usize, now_ms: u64) -> ReceiveRequest<'static> {
+        ReceiveRequest {
+            queue_id: 7,
+            max,
+            visibility_s: 30,
+            now_ms,
+            max_receives: None,
+            attempt_id: None,
+        }
+    }
+
     /// Freed bytes counted while `f` runs. The counter is shared with tests running
     /// meanwhile, so this is a lower bound.
     fn freed_during(f: impl FnOnce()) -> u64 {
@@ -1491,7 +1195,7 @@ mod tests {
         let body = 10_000;
         // Deleted.
         let mut state = queue_with(3, body, now);
-        let taken = state.receive(7, 3, 30, now, None, None, &mut Vec::new(), |_, h| h);
+        let taken = state.receive(&request(3, now), &mut Vec::new(), |_, h| h);
         let receipt = Receipt::decode(&taken[0]).unwrap();
         assert!(freed_during(|| state.delete(7, &receipt).unwrap()) >= body as u64);
         // Purged.
@@ -1526,7 +1230,7 @@ mod tests {
         let mut state = queue_with(20_000, 1, now);
         let full = state.messages.capacity();
         for _ in 0..1_990 {
-            let handles = state.receive(7, 10, 30, now, None, None, &mut Vec::new(), |_, h| h);
+            let handles = state.receive(&request(10, now), &mut Vec::new(), |_, h| h);
             for h in handles {
                 state.delete(7, &Receipt::decode(&h).unwrap()).unwrap();
             }
@@ -1534,7 +1238,7 @@ mod tests {
         assert_eq!(state.messages.len(), 100);
         assert!(state.messages.capacity() < full / 8, "{full}");
         // What is left still works.
-        let handles = state.receive(7, 10, 30, now, None, None, &mut Vec::new(), |_, h| h);
+        let handles = state.receive(&request(10, now), &mut Vec::new(), |_, h| h);
         assert_eq!(handles.len(), 10);
     }
 }

@@ -3,13 +3,12 @@
 
 use std::sync::Arc;
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-
 use crate::context::RequestContext;
 use crate::error::{codes, AwsError, AwsResult};
 
 use super::attributes::{self, QueueConfig};
 use super::model::*;
+use super::paging::{encode_token, page_request};
 use super::queue::Queue;
 use super::{tags, validate, SqsService};
 
@@ -271,41 +270,6 @@ fn required_name(name: Option<&str>) -> AwsResult<&str> {
         Some(n) if !n.is_empty() => Ok(n),
         _ => Err(AwsError::missing_parameter("QueueName")),
     }
-}
-
-/// The MaxResults (1–1000) and NextToken of ListQueues and ListDeadLetterSourceQueues: the page
-/// size asked for, if any, and the name to continue after.
-pub(super) fn page_request(
-    max_results: Option<i64>,
-    next_token: Option<&str>,
-) -> AwsResult<(Option<usize>, Option<String>)> {
-    let max = match max_results {
-        Some(n) => Some(validate::int_in_range(
-            "MaxResults",
-            n,
-            1..=1000,
-            "MaxResults must be an integer between 1 and 1000.",
-        )? as usize),
-        None => None,
-    };
-    let after = match next_token.filter(|t| !t.is_empty()) {
-        Some(token) => Some(decode_token(token)?),
-        None => None,
-    };
-    Ok((max, after))
-}
-
-/// ListQueues page tokens carry the last name returned.
-pub(super) fn encode_token(last_name: &str) -> String {
-    URL_SAFE_NO_PAD.encode(last_name)
-}
-
-fn decode_token(token: &str) -> AwsResult<String> {
-    URL_SAFE_NO_PAD
-        .decode(token)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| AwsError::invalid_parameter_value("Invalid NextToken value."))
 }
 
 /// When queue names were deleted, for `strict_queue_recreate`. Entries older than the wait are

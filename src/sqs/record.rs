@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::message::{Extra, MessageParts, MessageState, StoredMessage};
 use super::model::{MessageAttributeValue, MessageAttributes};
-use super::queue::{Extra, MessageState, StoredMessage};
 
 /// A message record as format 1 wrote it (JSON); read only.
 #[derive(Debug, Deserialize)]
@@ -289,12 +289,14 @@ fn decode_binary(
     Ok(StoredMessage::from_parts(
         id,
         md5,
-        body,
-        sender_id,
-        sent_ms,
-        state,
-        receive_count,
-        extra,
+        MessageParts {
+            body,
+            sender_id,
+            sent_ms,
+            state,
+            receive_count,
+            extra,
+        },
     ))
 }
 
@@ -338,19 +340,21 @@ fn decode_json(
     Ok(StoredMessage::new(
         &r.message_id,
         &r.md5_of_body,
-        r.body,
-        sender(&r.sender_id),
-        r.sent_ms,
-        state,
-        r.receive_count,
-        extra,
+        MessageParts {
+            body: r.body,
+            sender_id: sender(&r.sender_id),
+            sent_ms: r.sent_ms,
+            state,
+            receive_count: r.receive_count,
+            extra,
+        },
     ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sqs::queue::md5_bytes;
+    use crate::sqs::message::md5_bytes;
 
     fn shared(s: &str) -> Arc<str> {
         Arc::from(s)
@@ -450,12 +454,14 @@ mod tests {
                 let m = StoredMessage::new(
                     "5f0e8d3a-1b2c-4d5e-8f90-a1b2c3d4e5f6",
                     "not an md5",
-                    Arc::from(body.as_str()),
-                    Arc::from("AIDAEXAMPLE"),
-                    42,
-                    state,
-                    3,
-                    extra,
+                    MessageParts {
+                        body: Arc::from(body.as_str()),
+                        sender_id: Arc::from("AIDAEXAMPLE"),
+                        sent_ms: 42,
+                        state,
+                        receive_count: 3,
+                        extra,
+                    },
                 );
                 assert_eq!(m.message_id(), "5f0e8d3a-1b2c-4d5e-8f90-a1b2c3d4e5f6");
                 assert_eq!(m.md5_of_body, md5_bytes(body.as_bytes()));
@@ -466,12 +472,14 @@ mod tests {
         let odd = StoredMessage::new(
             "NOT-A-UUID",
             "",
-            Arc::from(""),
-            Arc::from(""),
-            0,
-            MessageState::Visible,
-            0,
-            Extra::default(),
+            MessageParts {
+                body: Arc::from(""),
+                sender_id: Arc::from(""),
+                sent_ms: 0,
+                state: MessageState::Visible,
+                receive_count: 0,
+                extra: Extra::default(),
+            },
         );
         let back = decode(&encode(&odd), &mut shared).unwrap();
         assert_eq!(back.message_id(), "NOT-A-UUID");
@@ -484,12 +492,14 @@ mod tests {
             StoredMessage::new(
                 "5f0e8d3a-1b2c-4d5e-8f90-a1b2c3d4e5f6",
                 "",
-                Arc::from("b"),
-                Arc::from("s"),
-                sent,
-                MessageState::Visible,
-                1,
-                extra,
+                MessageParts {
+                    body: Arc::from("b"),
+                    sender_id: Arc::from("s"),
+                    sent_ms: sent,
+                    state: MessageState::Visible,
+                    receive_count: 1,
+                    extra,
+                },
             )
         };
         let others = Extra {
