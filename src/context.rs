@@ -40,6 +40,9 @@ pub struct RequestContext {
     pub host: String,
     /// SigV4 access key id, if the request was signed.
     pub access_key: Option<String>,
+    /// The principal a service sends on behalf of (SNS delivering to SQS); `None` for a
+    /// client's own request, whose sender is its account.
+    pub sender: Option<String>,
     /// SigV4 credential-scope service (`sqs`, `sns`, `sts`), if the request was signed.
     pub signing_service: Option<String>,
     /// `X-Amzn-Trace-Id` header, recorded as the AWSTraceHeader system attribute.
@@ -57,14 +60,16 @@ impl RequestContext {
             region: region.to_string(),
             host: host.to_string(),
             access_key: None,
+            sender: None,
             signing_service: None,
             trace_header: None,
             writes: Arc::default(),
         }
     }
 
-    /// The principal SQS reports as SenderId.
+    /// The principal SQS reports as SenderId: AWS reports a principal id (for a client, the
+    /// account the request is attributed to), never the access key id.
     pub fn sender_id(&self) -> &str {
-        self.access_key.as_deref().unwrap_or(&self.account)
+        self.sender.as_deref().unwrap_or(&self.account)
     }
 }

@@ -173,8 +173,8 @@ async fn send_validation() {
         .await
         .unwrap_err();
     assert_eq!(error_code(&err), "InvalidParameterValue");
-    // Batches report a missing group per entry.
-    let out = sqs
+    // [AWS-rec] A batch entry without a group fails the whole request.
+    let err = sqs
         .send_message_batch()
         .queue_url(&url)
         .entries(
@@ -187,11 +187,11 @@ async fn send_validation() {
         )
         .send()
         .await
-        .unwrap();
-    assert_eq!(out.failed()[0].code(), "InvalidParameterValue");
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidParameterValue");
     assert_eq!(
-        out.failed()[0].message(),
-        Some("The request must contain the parameter MessageGroupId.")
+        error_message(&err),
+        "The request must contain the parameter MessageGroupId."
     );
     // MessageDeduplicationId is not for standard queues.
     let std_url = create_queue(&sqs, "std", &[]).await;

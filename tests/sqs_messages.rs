@@ -456,8 +456,10 @@ async fn system_attribute_names_not_applicable_yield_nothing() {
 }
 
 #[tokio::test]
-async fn deprecated_attribute_names_take_precedence() {
-    // §4.5 [AWS-rec]: AttributeNames=[SenderId] + MessageSystemAttributeNames=[All] ⇒ only SenderId.
+async fn message_system_attribute_names_take_precedence_on_json() {
+    // [AWS-rec] test_message_system_attribute_names_with_attribute_names[sqs]: on AWS JSON,
+    // AttributeNames=[SenderId] + MessageSystemAttributeNames=[All] ⇒ all attributes (the query
+    // protocol follows AttributeNames; see sqs_aws_rules.rs).
     let server = server().await;
     let sqs = sqs(&server);
     let url = create_queue(&sqs, "precedence", &[]).await;
@@ -471,7 +473,15 @@ async fn deprecated_attribute_names_take_precedence() {
     let (status, _, resp) = json(&server, "ReceiveMessage", &body).await;
     assert_eq!(status, 200, "{resp}");
     let attrs = resp["Messages"][0]["Attributes"].as_object().unwrap();
-    assert_eq!(attrs.keys().collect::<Vec<_>>(), ["SenderId"]);
+    assert_eq!(
+        attrs.keys().collect::<Vec<_>>(),
+        [
+            "ApproximateFirstReceiveTimestamp",
+            "ApproximateReceiveCount",
+            "SenderId",
+            "SentTimestamp"
+        ]
+    );
     server.stop().await;
 }
 

@@ -4,10 +4,12 @@
 //!
 //! - SQS, AWS JSON 1.0: `Content-Type: application/x-amz-json-1.0` + `X-Amz-Target:
 //!   AmazonSQS.<Op>`; errors as `{"__type", "message"}` plus the `x-amzn-query-error` header.
-//! - Query (SQS, SNS, STS): form parameters in the body and/or URL, `Action=<Op>`; XML out.
+//! - Query (SQS, SNS, STS): form parameters in the body and/or URL, `Action=<Op>`; XML out, or
+//!   the same document as JSON when the request sends `Accept: application/json`.
 
 pub mod auth;
 pub mod params;
+pub mod query_json;
 pub mod sns_query;
 pub mod sqs_query;
 pub mod xml;
@@ -27,6 +29,7 @@ use crate::sqs::model::{Operation, Request};
 
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 const XML_CONTENT_TYPE: &str = "text/xml";
+const QUERY_JSON_CONTENT_TYPE: &str = "application/json";
 const SNS_NAMESPACE: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
 
 /// Which service a query-protocol request is for.
@@ -43,6 +46,17 @@ impl Service {
             Service::Sqs => crate::health::Service::Sqs,
             Service::Sns => crate::health::Service::Sns,
             Service::Sts => crate::health::Service::Sts,
+        }
+    }
+
+    /// How the service's query documents render as JSON (see `query_json`).
+    fn json_rules(self) -> query_json::Rules {
+        query_json::Rules {
+            flattened: match self {
+                Service::Sqs => sqs_query::JSON_LISTS,
+                Service::Sns | Service::Sts => &[],
+            },
+            empty_is_list: self == Service::Sns,
         }
     }
 
@@ -86,7 +100,7 @@ pub async fn handle(
                             xml_error(&ctx, Service::Sqs, &panic_error()),
                         )
                     });
-            (label, response)
+            (label, as_query_json(&ctx, &headers, response).await)
         }
     };
     tracing::debug!(
@@ -99,6 +113,56 @@ pub async fn handle(
         "request"
     );
     response
+}
+
+/// `Accept: application/json` on a query request: AWS answers the same document as JSON.
+fn wants_query_json(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| v.split(';').next().unwrap_or("").trim() == "application/json")
+}
+
+/// Re-renders a query-protocol XML answer as JSON when the client asked for JSON. Only the
+/// service documents are converted (they carry the service's namespace); the bare
+/// `<UnknownOperationException/>` of a GET without Action stays XML, as on AWS.
+async fn as_query_json(
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    response: Response<Body>,
+) -> Response<Body> {
+    if !wants_query_json(headers) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return json_conversion_failed(ctx);
+    };
+    let xml = String::from_utf8_lossy(&bytes);
+    let service = [Service::Sqs, Service::Sns, Service::Sts]
+        .into_iter()
+        .find(|s| xml.contains(&format!("xmlns=\"{}\"", s.namespace())));
+    let Some(service) = service else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    match query_json::convert(&xml, service.json_rules()) {
+        Some(json) => {
+            parts.headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(QUERY_JSON_CONTENT_TYPE),
+            );
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(parts, Body::from(json))
+        }
+        None => json_conversion_failed(ctx),
+    }
+}
+
+fn json_conversion_failed(ctx: &RequestContext) -> Response<Body> {
+    let e = AwsError::internal("The response could not be rendered as JSON.");
+    xml_error(ctx, Service::Sqs, &e)
 }
 
 fn panic_error() -> AwsError {
@@ -130,6 +194,7 @@ fn context(app: &App, headers: &HeaderMap, uri: &Uri) -> RequestContext {
         host,
         signing_service: scope.as_ref().map(|s| s.service.clone()),
         access_key: scope.map(|s| s.access_key),
+        sender: None,
         trace_header: headers
             .get("x-amzn-trace-id")
             .and_then(|h| h.to_str().ok())

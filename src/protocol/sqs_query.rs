@@ -82,9 +82,15 @@ pub fn decode(op: Operation, p: &Params) -> AwsResult<Request> {
         Operation::ReceiveMessage => Request::ReceiveMessage(ReceiveMessageInput {
             queue_url: url(),
             attribute_names: p.list("AttributeName").or_else(|| p.list("AttributeNames")),
+            // On the query protocol AWS follows AttributeName when both lists are given.
             message_system_attribute_names: p
                 .list("MessageSystemAttributeName")
-                .or_else(|| p.list("MessageSystemAttributeNames")),
+                .or_else(|| p.list("MessageSystemAttributeNames"))
+                .filter(|_| {
+                    p.list("AttributeName")
+                        .or_else(|| p.list("AttributeNames"))
+                        .is_none_or(|names| names.is_empty())
+                }),
             message_attribute_names: p
                 .list("MessageAttributeName")
                 .or_else(|| p.list("MessageAttributeNames")),
@@ -215,6 +221,25 @@ fn decode_base64(name: &str, text: &str) -> AwsResult<Vec<u8>> {
         ))
     })
 }
+
+/// SQS's flattened lists in the JSON rendering of a query answer (`Accept: application/json`):
+/// the item element and the key of its array. `messages` is what AWS was recorded answering
+/// for ReceiveMessage and `Attributes` (of `{Name, Value}`) for GetQueueAttributes; the others
+/// follow the model's member names.
+pub const JSON_LISTS: &[(&str, &str)] = &[
+    ("Message", "messages"),
+    ("Attribute", "Attributes"),
+    ("MessageAttribute", "MessageAttributes"),
+    ("StringListValue", "StringListValues"),
+    ("BinaryListValue", "BinaryListValues"),
+    ("QueueUrl", "QueueUrls"),
+    ("Tag", "Tags"),
+    ("SendMessageBatchResultEntry", "Successful"),
+    ("DeleteMessageBatchResultEntry", "Successful"),
+    ("ChangeMessageVisibilityBatchResultEntry", "Successful"),
+    ("BatchResultErrorEntry", "Failed"),
+    ("ListMessageMoveTasksResultEntry", "Results"),
+];
 
 /// Encodes a successful response as `<{Op}Response>` with its `<{Op}Result>` first.
 pub fn encode(response: &Response, request_id: &str) -> String {

@@ -25,8 +25,16 @@ impl XmlWriter {
         self
     }
 
+    /// Closes `tag`; an element closed right after it was opened is written self-closing
+    /// (`<ReceiveMessageResult/>`), as AWS writes empty results and lists.
     pub fn close(&mut self, tag: &str) -> &mut Self {
-        let _ = write!(self.buf, "</{tag}>");
+        let opened = format!("<{tag}>");
+        if self.buf.ends_with(&opened) {
+            self.buf.truncate(self.buf.len() - opened.len());
+            let _ = write!(self.buf, "<{tag}/>");
+        } else {
+            let _ = write!(self.buf, "</{tag}>");
+        }
         self
     }
 

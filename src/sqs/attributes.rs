@@ -131,16 +131,15 @@ impl QueueConfig {
             "Policy" => self.policy = json_attr(name, value)?,
             "RedrivePolicy" => self.redrive_policy = RedrivePolicy::parse(value)?,
             "RedriveAllowPolicy" => self.redrive_allow_policy = RedriveAllowPolicy::parse(value)?,
+            // A standard queue does not know FifoQueue at all, whatever the value (AWS answers
+            // even CreateQueue's FifoQueue=false so); a FIFO queue takes only `true`.
+            "FifoQueue" if !self.fifo_queue => return Err(unknown_attribute(name)),
             "FifoQueue" => {
-                let fifo = bool_attr(name, value)?;
-                if !creating && fifo != self.fifo_queue {
+                if !bool_attr(name, value)? && !creating {
                     return Err(AwsError::new(
                         &codes::INVALID_ATTRIBUTE_VALUE,
                         "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.",
                     ));
-                }
-                if !fifo && !creating {
-                    return Err(unknown_attribute(name));
                 }
             }
             "ContentBasedDeduplication" => {

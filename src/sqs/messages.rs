@@ -17,8 +17,6 @@ use super::{validate, SqsService};
 struct ValidSend {
     message: NewMessage,
     output: SendMessageOutput,
-    /// Body plus attribute bytes, as SQS counts toward size limits.
-    size: usize,
 }
 
 impl SqsService {
@@ -32,7 +30,6 @@ impl SqsService {
         let mut send = prepare_send(
             ctx,
             &queue,
-            false,
             SendFields {
                 body: input.message_body,
                 delay_seconds: input.delay_seconds,
@@ -66,9 +63,9 @@ impl SqsService {
         validate::batch_size(entries.len(), "SendMessageBatchRequestEntry")?;
         validate::batch_ids(entries.iter().map(|e| e.id.as_deref()))?;
         let settings = SendSettings::of(&queue);
+        batch_request_rules(&entries, queue.is_fifo(), settings.content_based)?;
         let mut output = SendMessageBatchOutput::default();
         let mut accepted = Vec::with_capacity(entries.len());
-        let mut total = 0;
         for entry in entries {
             let id = entry.id.unwrap_or_default();
             let fields = SendFields {
@@ -79,22 +76,10 @@ impl SqsService {
                 deduplication_id: entry.message_deduplication_id,
                 group_id: entry.message_group_id,
             };
-            match prepare_send(ctx, &queue, true, fields, &settings) {
-                Ok(send) => {
-                    total += send.size;
-                    accepted.push((id, send));
-                }
+            match prepare_send(ctx, &queue, fields, &settings) {
+                Ok(send) => accepted.push((id, send)),
                 Err(e) => output.failed.push(batch_error(id, &e)),
             }
-        }
-        if total > validate::MAX_BATCH_PAYLOAD {
-            return Err(AwsError::new(
-                &codes::BATCH_REQUEST_TOO_LONG,
-                format!(
-                    "Batch requests cannot be longer than {} bytes. You have sent {total} bytes.",
-                    validate::MAX_BATCH_PAYLOAD
-                ),
-            ));
         }
         let now = self.now_ms();
         let mut any_visible = false;
@@ -136,7 +121,7 @@ impl SqsService {
             .queue_by_arn(queue_arn)
             .ok_or_else(AwsError::queue_does_not_exist)?;
         let mut ctx = RequestContext::internal(&queue.account, &queue.region, "");
-        ctx.access_key = Some(sender_id.to_string());
+        ctx.sender = Some(sender_id.to_string());
         ctx.trace_header = trace_header;
         let settings = SendSettings::of(&queue);
         let fifo = queue.is_fifo();
@@ -148,7 +133,7 @@ impl SqsService {
             deduplication_id: deduplication_id.filter(|_| fifo),
             group_id,
         };
-        let mut send = prepare_send(&ctx, &queue, false, fields, &settings)?;
+        let mut send = prepare_send(&ctx, &queue, fields, &settings)?;
         let now = self.now_ms();
         let enqueued = {
             let mut state = queue.lock(now);
@@ -296,12 +281,16 @@ impl SqsService {
 
     fn delete_one(&self, ctx: &RequestContext, queue: &Queue, handle: &str) -> AwsResult<()> {
         let receipt = Receipt::decode(handle)?;
-        let result = {
+        let (result, woken) = {
             let mut state = queue.lock(self.now_ms());
             let result = state.delete(queue.id, &receipt);
-            ctx.writes.push(queue.commit(&mut state));
-            result
+            ctx.writes.push(queue.commit_or_wait(&mut state));
+            (result, state.take_woken())
         };
+        if woken {
+            // Deleting a FIFO group's head can unlock the group's next message.
+            queue.notify().notify_one();
+        }
         match result {
             Ok(()) => Ok(()),
             Err(HandleError::Expired) => Err(AwsError::invalid_value_for(
@@ -358,19 +347,17 @@ impl SqsService {
         };
         let receipt = Receipt::decode(handle)?;
         let now = self.now_ms();
-        let result = {
+        let (result, woken) = {
             let mut state = queue.lock(now);
             let result = state.change_visibility(queue.id, &receipt, timeout, now);
             drop(queue.commit(&mut state));
-            result
+            (result, state.take_woken())
         };
+        if woken {
+            queue.notify().notify_one();
+        }
         match result {
-            Ok(inner) => {
-                if inner.is_ok() && timeout == 0 {
-                    queue.notify().notify_one();
-                }
-                inner
-            }
+            Ok(inner) => inner,
             Err(HandleError::WrongQueue) => Err(invalid_handle(handle)),
             Err(HandleError::Gone | HandleError::Expired) => Err(AwsError::invalid_value_for(
                 "ReceiptHandle",
@@ -472,16 +459,57 @@ impl SendSettings {
             queue_delay: c.delay_seconds,
             max_size: c.maximum_message_size,
             content_based: c.content_based_deduplication,
-            dedup_per_group: c.deduplication_scope == "messageGroup",
+            dedup_per_group: queue.dedup_per_group,
         })
     }
+}
+
+/// The rules AWS applies to a SendMessageBatch as a whole, before any entry: the total size
+/// (even of a single entry, so before the per-message limit), then, on a FIFO queue, a group id
+/// and a deduplication id (or content-based deduplication) on every entry. Any failure rejects
+/// the request and enqueues nothing.
+fn batch_request_rules(
+    entries: &[SendMessageBatchEntry],
+    fifo: bool,
+    content_based: bool,
+) -> AwsResult<()> {
+    let total: usize = entries
+        .iter()
+        .map(|e| {
+            e.message_body.as_deref().map_or(0, str::len)
+                + e.message_attributes
+                    .as_ref()
+                    .map_or(0, validate::message_attributes_size)
+        })
+        .sum();
+    if total > validate::MAX_BATCH_PAYLOAD {
+        return Err(AwsError::new(
+            &codes::BATCH_REQUEST_TOO_LONG,
+            format!(
+                "Batch requests cannot be longer than {} bytes. You have sent {total} bytes.",
+                validate::MAX_BATCH_PAYLOAD
+            ),
+        ));
+    }
+    if fifo {
+        if entries.iter().any(|e| e.message_group_id.is_none()) {
+            return Err(AwsError::invalid_parameter_value(
+                "The request must contain the parameter MessageGroupId.",
+            ));
+        }
+        if !content_based && entries.iter().any(|e| e.message_deduplication_id.is_none()) {
+            return Err(AwsError::invalid_parameter_value(
+                "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Validates one send and computes everything its response needs.
 fn prepare_send(
     ctx: &RequestContext,
     queue: &Queue,
-    in_batch: bool,
     fields: SendFields,
     settings: &SendSettings,
 ) -> AwsResult<ValidSend> {
@@ -522,11 +550,6 @@ fn prepare_send(
     }
     match &fields.group_id {
         Some(id) => validate::fifo_id("MessageGroupId", id)?,
-        None if fifo && in_batch => {
-            return Err(AwsError::invalid_parameter_value(
-                "The request must contain the parameter MessageGroupId.",
-            ))
-        }
         None if fifo => return Err(AwsError::missing_parameter("MessageGroupId")),
         None => {}
     }
@@ -589,11 +612,7 @@ fn prepare_send(
         receive_count: 0,
         dedup_key,
     };
-    Ok(ValidSend {
-        message,
-        output,
-        size,
-    })
+    Ok(ValidSend { message, output })
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -650,10 +669,12 @@ const SYSTEM_ATTRIBUTES: &[&str] = &[
 
 impl Selection {
     fn new(input: &ReceiveMessageInput) -> Self {
-        // When both lists are given, AWS follows the deprecated AttributeNames.
+        // When both lists are given, MessageSystemAttributeNames wins (AWS JSON); the query
+        // decoder drops it when AttributeName is present, since AWS's query answer follows
+        // the deprecated list.
         let system = match (
-            &input.attribute_names,
             &input.message_system_attribute_names,
+            &input.attribute_names,
         ) {
             (Some(names), _) if !names.is_empty() => names.clone(),
             (_, Some(names)) => names.clone(),

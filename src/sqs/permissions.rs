@@ -22,6 +22,15 @@ const ACTIONS: &[&str] = &[
     "SendMessage",
 ];
 const MAX_ACTIONS: usize = 7;
+/// Actions only the queue's owner may call, which AddPermission refuses to grant.
+const OWNER_ONLY: &[&str] = &[
+    "AddPermission",
+    "CreateQueue",
+    "DeleteQueue",
+    "ListQueues",
+    "SetQueueAttributes",
+    "RemovePermission",
+];
 
 impl SqsService {
     pub fn add_permission(
@@ -49,6 +58,13 @@ impl SqsService {
             ));
         }
         for action in &actions {
+            if OWNER_ONLY.contains(&action.as_str()) {
+                return Err(AwsError::invalid_value_for(
+                    "ActionName",
+                    format!("SQS:{action}"),
+                    "Only the queue owner is allowed to invoke this action.",
+                ));
+            }
             if !ACTIONS.contains(&action.as_str()) {
                 return Err(AwsError::invalid_value_for(
                     "ActionName",

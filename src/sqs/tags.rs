@@ -15,11 +15,16 @@ impl SqsService {
             Some(t) if !t.is_empty() => t,
             _ => return Err(AwsError::missing_parameter("Tags")),
         };
-        validate_tags(&tags)?;
         let mut state = queue.lock(self.now_ms());
         let mut merged = state.tags.clone();
-        merged.extend(tags);
-        validate_tags(&merged)?;
+        merged.extend(tags.clone());
+        if merged.len() > MAX_TAGS {
+            return Err(AwsError::invalid_parameter_value(format!(
+                "Too many tags added for queue {}.",
+                queue.name
+            )));
+        }
+        validate_tags(&tags)?;
         state.tags = merged;
         queue.journal_record(&mut state);
         ctx.writes.push(queue.commit(&mut state));
@@ -28,10 +33,15 @@ impl SqsService {
 
     pub fn untag_queue(&self, ctx: &RequestContext, input: UntagQueueInput) -> AwsResult<Empty> {
         let queue = self.resolve(ctx, input.queue_url.as_deref())?;
-        let keys = match input.tag_keys {
-            Some(k) if !k.is_empty() => k,
-            _ => return Err(AwsError::missing_parameter("TagKeys")),
-        };
+        let keys = input
+            .tag_keys
+            .ok_or_else(|| AwsError::missing_parameter("TagKeys"))?;
+        // An empty list is present but invalid, as is an empty or over-long key.
+        if keys.is_empty() || keys.iter().any(|k| k.is_empty() || k.chars().count() > 128) {
+            return Err(AwsError::invalid_parameter_value(
+                "Tag keys must be between 1 and 128 characters in length.",
+            ));
+        }
         let mut state = queue.lock(self.now_ms());
         for key in keys {
             state.tags.remove(&key);

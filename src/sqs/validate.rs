@@ -60,12 +60,11 @@ pub fn message_body(body: Option<&str>) -> AwsResult<&str> {
     Ok(body)
 }
 
+const INVALID_CHARACTERS: &str = "Invalid characters found. Valid unicode characters are #x9 | \
+     #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF";
+
 fn invalid_characters() -> AwsError {
-    AwsError::new(
-        &codes::INVALID_MESSAGE_CONTENTS,
-        "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF \
-         | #xE000 to #xFFFD | #x10000 to #x10FFFF",
-    )
+    AwsError::new(&codes::INVALID_MESSAGE_CONTENTS, INVALID_CHARACTERS)
 }
 
 /// Checks user message attributes and returns their size as SQS counts it toward the message
@@ -84,6 +83,22 @@ pub fn message_attributes(attributes: &MessageAttributes) -> AwsResult<usize> {
         size += name.len() + attribute_value(name, value, false)?;
     }
     Ok(size)
+}
+
+/// The bytes user message attributes count toward a size limit (name + data type + value),
+/// without validating them: what a batch's total is measured with before any entry's rules.
+pub fn message_attributes_size(attributes: &MessageAttributes) -> usize {
+    attributes
+        .iter()
+        .map(|(name, v)| {
+            name.len()
+                + v.data_type.as_deref().map_or(0, str::len)
+                + v.string_value.as_deref().map_or(0, str::len)
+                + v.binary_value.as_ref().map_or(0, Vec::len)
+                + v.string_list_values.iter().map(String::len).sum::<usize>()
+                + v.binary_list_values.iter().map(Vec::len).sum::<usize>()
+        })
+        .sum()
 }
 
 /// Checks `MessageSystemAttributes` on send: only `AWSTraceHeader`, a String.
@@ -118,9 +133,10 @@ fn attribute_name(name: &str) -> AwsResult<()> {
     if name.len() > 256 {
         return bad("Message (user) attribute name must be shorter than 256 characters.");
     }
+    // Letters and digits of any script count as alphanumeric (AWS accepts `attr.1øßä`).
     if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
     {
         return bad("Message (user) attribute name can only contain alphanumeric characters, hyphens, underscores, or periods.");
     }
@@ -171,7 +187,9 @@ fn attribute_value(name: &str, value: &MessageAttributeValue, system: bool) -> A
                 )));
             }
             if !is_allowed_text(s) {
-                return Err(invalid_characters());
+                // Unlike a body's (InvalidMessageContents), an attribute value's forbidden
+                // characters are an InvalidParameterValue.
+                return Err(AwsError::invalid_parameter_value(INVALID_CHARACTERS));
             }
             if base == "Number" && !is_sqs_number(s) {
                 return Err(AwsError::invalid_parameter_value(format!(
