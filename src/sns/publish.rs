@@ -290,7 +290,7 @@ impl SnsService {
                     check_fifo_id("MessageDeduplicationId", &d)?;
                     d
                 }
-                _ if content_based => sha256_hex(default.as_bytes()),
+                _ if content_based => crate::hex::sha256(default.as_bytes()),
                 _ => return Err(missing_deduplication_id()),
             };
             (Some(group), Some(dedup))
@@ -460,14 +460,6 @@ pub(super) fn check_subject(subject: Option<&str>) -> AwsResult<()> {
         }
         _ => Ok(()),
     }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn check_fifo_id(parameter: &str, value: &str) -> AwsResult<()> {
