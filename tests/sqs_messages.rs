@@ -38,31 +38,6 @@ fn batch_entry(id: &str, body: &str) -> SendMessageBatchRequestEntry {
         .unwrap()
 }
 
-async fn send(sqs: &aws_sdk_sqs::Client, url: &str, body: &str) -> String {
-    sqs.send_message()
-        .queue_url(url)
-        .message_body(body)
-        .send()
-        .await
-        .unwrap()
-        .message_id
-        .unwrap()
-}
-
-/// One receive (no wait) asking for every system and user attribute.
-async fn receive_all(sqs: &aws_sdk_sqs::Client, url: &str, max: i32) -> Vec<Message> {
-    sqs.receive_message()
-        .queue_url(url)
-        .max_number_of_messages(max)
-        .message_system_attribute_names(MessageSystemAttributeName::All)
-        .message_attribute_names("All")
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default()
-}
-
 /// One plain receive of at most one message.
 async fn receive(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Message> {
     sqs.receive_message()
