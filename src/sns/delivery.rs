@@ -20,10 +20,10 @@ use crate::clock::{iso8601_millis, Clock};
 use crate::context::RequestContext;
 use crate::sqs::messages::Forwarded;
 
+use super::message::{Kind, Outgoing, Prepared};
 use super::model::MessageAttributes;
-use super::publish::Prepared;
 use super::signing::{string_to_sign, SignatureVersion};
-use super::subscriptions::{Subscription, SubscriptionState};
+use super::subscription::{Subscription, SubscriptionState};
 use super::topics::Topic;
 use super::SnsService;
 
@@ -31,40 +31,6 @@ use super::SnsService;
 const CAPTURE_LIMIT: usize = 10_000;
 /// AWS waits this long for an HTTP endpoint to answer.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Notification,
-    SubscriptionConfirmation,
-    UnsubscribeConfirmation,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Notification => "Notification",
-            Kind::SubscriptionConfirmation => "SubscriptionConfirmation",
-            Kind::UnsubscribeConfirmation => "UnsubscribeConfirmation",
-        }
-    }
-}
-
-/// A message to a protocol lyrebird captures instead of sending.
-#[derive(Debug, Clone)]
-pub struct Outgoing {
-    pub kind: Kind,
-    pub protocol: String,
-    pub endpoint: String,
-    pub subscription_arn: Option<String>,
-    pub topic_arn: Option<String>,
-    pub message_id: String,
-    pub subject: Option<String>,
-    /// What the endpoint would receive (plain text, or the JSON document for email-json).
-    pub message: String,
-    pub attributes: MessageAttributes,
-    pub account: String,
-    pub region: String,
-}
 
 /// Delivery machinery shared by all topics: the HTTP client and the capture log.
 pub struct Deliveries {
@@ -275,15 +241,15 @@ impl SnsService {
                     ("x-amz-sns-subscription-arn", sub.arn.clone()),
                 ];
                 let policy = RetryPolicy::of(topic, state);
-                self.post(
-                    sub.endpoint.clone(),
+                self.post(HttpDelivery {
+                    url: sub.endpoint.clone(),
                     headers,
                     body,
-                    state.raw,
+                    raw: state.raw,
                     policy,
-                    state.dead_letter_target(),
-                    sub.arn.clone(),
-                );
+                    dead_letter_queue: state.dead_letter_target(),
+                    subscription_arn: sub.arn.clone(),
+                });
             }
             "application" => self.deliver_to_endpoint(topic, sub, prepared),
             "sms" if self.is_opted_out(&topic.account, &sub.endpoint) => {
@@ -370,15 +336,15 @@ impl SnsService {
                 ("x-amz-sns-topic-arn", topic.arn.clone()),
             ];
             // Confirmations are not retried through a DLQ; one try per AWS's default policy.
-            self.post(
-                sub.endpoint.clone(),
+            self.post(HttpDelivery {
+                url: sub.endpoint.clone(),
                 headers,
                 body,
-                false,
-                RetryPolicy::default(),
-                None,
-                sub.arn.clone(),
-            );
+                raw: false,
+                policy: RetryPolicy::default(),
+                dead_letter_queue: None,
+                subscription_arn: sub.arn.clone(),
+            });
         } else {
             self.deliveries.capture(Outgoing {
                 kind,
@@ -470,19 +436,18 @@ impl SnsService {
         }
     }
 
-    /// POSTs in the background, retrying per `policy`; exhausted or rejected messages go to the
-    /// dead-letter queue, if any. A slow endpoint holds up nobody else.
-    #[allow(clippy::too_many_arguments)]
-    fn post(
-        &self,
-        url: String,
-        headers: Vec<(&'static str, String)>,
-        body: String,
-        raw: bool,
-        policy: RetryPolicy,
-        dead_letter_queue: Option<String>,
-        sub_arn: String,
-    ) {
+    /// POSTs in the background, retrying per the delivery's policy; exhausted or rejected
+    /// messages go to its dead-letter queue, if any. A slow endpoint holds up nobody else.
+    fn post(&self, delivery: HttpDelivery) {
+        let HttpDelivery {
+            url,
+            headers,
+            body,
+            raw,
+            policy,
+            dead_letter_queue,
+            subscription_arn: sub_arn,
+        } = delivery;
         let client = self.deliveries.http.clone();
         let clock = self.clock.clone();
         let sqs = self.sqs.clone();
@@ -549,6 +514,20 @@ impl SnsService {
             }
         });
     }
+}
+
+/// One POST to an HTTP/S subscription: what is sent where, how it is retried, and where it goes
+/// when it cannot be delivered.
+struct HttpDelivery {
+    url: String,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+    /// Raw message delivery: sent with `x-amz-sns-rawdelivery: true`.
+    raw: bool,
+    policy: RetryPolicy,
+    dead_letter_queue: Option<String>,
+    /// For the log.
+    subscription_arn: String,
 }
 
 /// Counts a delivery out of the backlog when its task ends, however it ends.

@@ -1,10 +1,12 @@
 //! The SNS service: topics, subscriptions, publishing, filter policies and delivery.
 //!
 //! - `topics.rs`: CreateTopic … SetTopicAttributes, tags, data protection policy, permissions
+//! - `subscription.rs`: a subscription's identity and state, and its attribute rules
 //! - `subscriptions.rs`: Subscribe, ConfirmSubscription, Unsubscribe, listing, attributes
 //! - `publish.rs`: Publish, PublishBatch, and their validation
+//! - `message.rs`: a message being published (`Prepared`), captured deliveries, publish checks
 //! - `delivery.rs`: fan-out to SQS (envelope or raw), HTTP/S, and captured protocols
-//! - `filter.rs`: the compiled filter-policy language
+//! - `filter/`: the compiled filter-policy language (engine apart from the SNS rules)
 //! - `signing.rs`: the RSA identity that signs messages
 //! - `platform.rs`: mobile push: platform applications, their endpoints, delivery to them
 //! - `sms.rs`: SMS attributes, the opt-out list, the SMS sandbox, origination numbers
@@ -12,12 +14,14 @@
 mod aws_lc_rsa;
 pub mod delivery;
 pub mod filter;
+pub mod message;
 pub mod model;
 pub mod persist;
 pub mod platform;
 pub mod publish;
 pub mod signing;
 pub mod sms;
+pub mod subscription;
 pub mod subscriptions;
 pub mod topics;
 
@@ -33,7 +37,7 @@ use crate::sqs::SqsService;
 use crate::store::SharedStore;
 
 use model::{Request, Response};
-use subscriptions::Subscription;
+use subscription::Subscription;
 use topics::Topic;
 
 /// The SNS service. Topics and subscriptions are indexed by ARN; each carries its own lock.

@@ -13,7 +13,7 @@ use crate::store::{Change, Space};
 
 use super::model::StringMap;
 use super::signing::Signer;
-use super::subscriptions::{Subscription, SubscriptionState};
+use super::subscription::{Subscription, SubscriptionState};
 use super::topics::{Topic, TopicState};
 use super::SnsService;
 

@@ -12,12 +12,12 @@ use serde::{Deserialize, Serialize};
 use crate::context::RequestContext;
 use crate::error::{codes, AwsError, AwsResult};
 
-use super::delivery::{Kind, Outgoing};
-use super::model::*;
-use super::publish::{
-    attributes_size, check_attributes, check_subject, no_default_entry, structured, Prepared,
+use super::message::{
+    attributes_size, check_attributes, check_subject, no_default_entry, structured, Kind, Outgoing,
+    Prepared,
 };
-use super::subscriptions::Subscription;
+use super::model::*;
+use super::subscription::Subscription;
 use super::topics::{Topic, DEFAULT_MAX_MESSAGE_SIZE};
 use super::{decode_token, encode_token, parse_arn, SnsService, Violations, PAGE_SIZE};
 

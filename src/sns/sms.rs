@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::context::RequestContext;
 use crate::error::{codes, AwsError, AwsResult};
 
-use super::delivery::{Kind, Outgoing};
+use super::message::{Kind, Outgoing};
 use super::model::*;
 use super::{decode_token, encode_token, SnsService, Violations, PAGE_SIZE};
 

@@ -11,7 +11,7 @@ use crate::context::RequestContext;
 use crate::error::{codes, AwsError, AwsResult};
 
 use super::model::*;
-use super::subscriptions::Subscription;
+use super::subscription::Subscription;
 use super::{decode_token, encode_token, parse_arn, SnsService, PAGE_SIZE};
 
 /// SNS topics still default to 256 KiB messages (SQS went to 1 MiB).

@@ -93,6 +93,15 @@ pub struct StackReport {
 }
 
 impl StackReport {
+    /// Counts one applied resource.
+    fn count(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Created => self.created += 1,
+            Outcome::Updated => self.updated += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+        }
+    }
+
     /// SQS and SNS resources applied.
     pub fn applied(&self) -> usize {
         self.created + self.updated + self.unchanged
@@ -495,136 +504,130 @@ impl Template {
         Ok(out)
     }
 
+    /// Applies the template: checks everything that can be checked before anything is created,
+    /// applies the resources in dependency order, then resolves the outputs.
     fn apply(
         &self,
         provisioner: &Provisioner,
         overrides: &BTreeMap<String, String>,
         imports: &BTreeMap<String, String>,
     ) -> Result<(Vec<Output>, StackReport), String> {
-        let file = &self.file;
-        let parameters = self.parameters(overrides, &provisioner.ctx)?;
-        let mappings = self.section("Mappings")?;
-        let conditions =
-            intrinsics::conditions(&self.section("Conditions")?, &parameters, &mappings)
-                .map_err(|(name, e)| format!("{file}: condition {name}: {e}"))?;
+        let inputs = self.inputs(overrides, imports, &provisioner.ctx)?;
         let resources = self.resources()?;
         let outputs = self.section("Outputs")?;
-        self.check_references(&resources, &parameters, &conditions, &outputs)?;
-        let order = self.order(&resources, &parameters)?;
+        self.check_references(&resources, &inputs.parameters, &inputs.conditions, &outputs)?;
+        let order = self.order(&resources, &inputs.parameters)?;
 
         let mut status: BTreeMap<String, Status> = BTreeMap::new();
         let mut report = StackReport {
-            file: file.clone(),
+            file: self.file.clone(),
             stack: self.stack.clone(),
             ..StackReport::default()
         };
         for index in order {
             let resource = &resources[index];
-            let place = format!("{file}: resource {} ({})", resource.id, resource.type_name);
-            if let Some(condition) = resource.condition {
-                if !conditions[condition] {
-                    status.insert(
-                        resource.id.to_string(),
-                        Status::Disabled {
-                            condition: condition.to_string(),
-                        },
-                    );
-                    continue;
-                }
-            }
-            let lookup = Lookup { status: &status };
-            let evaluator = Evaluator {
-                parameters: &parameters,
-                conditions: &conditions,
-                mappings: &mappings,
-                imports,
-                resources: &lookup,
-            };
-            let Some(kind) = resource.kind else {
-                let stand_in = self.stand_in(resource, provisioner, &evaluator);
-                if resource.type_name == "AWS::CDK::Metadata" {
-                    tracing::debug!("{place}: ignored (CDK's own bookkeeping)");
-                } else {
-                    tracing::info!(
-                        "{place}: not provisioned by lyrebird; stands in as Ref {}, Arn {}",
-                        stand_in.reference,
-                        stand_in.arn
-                    );
-                    report
-                        .stand_ins
-                        .push((resource.id.to_string(), stand_in.clone()));
-                }
-                status.insert(resource.id.to_string(), Status::StandIn(stand_in));
-                continue;
-            };
-            let mut resolved = Map::default();
-            for (property, value) in resource.properties.iter() {
-                match evaluator.resolve(value) {
-                    Ok(Some(v)) => resolved.0.push((property.clone(), v)),
-                    Ok(None) => {}
-                    Err(e) => {
-                        return Err(format!("{place}, property {property}: {}", eval_message(e)))
-                    }
-                }
-            }
-            let (physical, outcome) = provisioner
-                .apply(kind, resource.type_name, resource.id, &resolved)
-                .map_err(|f| match f.property {
-                    Some(p) => format!("{place}, property {p}: {}", f.message),
-                    None => format!("{place}: {}", f.message),
-                })?;
-            tracing::debug!("{place}: {outcome:?} ({})", physical.reference);
-            match outcome {
-                Outcome::Created => report.created += 1,
-                Outcome::Updated => report.updated += 1,
-                Outcome::Unchanged => report.unchanged += 1,
-            }
-            status.insert(resource.id.to_string(), Status::Created(physical));
+            let applied =
+                self.apply_resource(resource, &inputs, &status, provisioner, &mut report)?;
+            status.insert(resource.id.to_string(), applied);
         }
+        let results = self.outputs(&outputs, &inputs, &status)?;
+        Ok((results, report))
+    }
 
-        let lookup = Lookup { status: &status };
-        let evaluator = Evaluator {
-            parameters: &parameters,
-            conditions: &conditions,
-            mappings: &mappings,
+    /// Parameters (with overrides and pseudo parameters), mappings and conditions.
+    fn inputs<'i>(
+        &self,
+        overrides: &BTreeMap<String, String>,
+        imports: &'i BTreeMap<String, String>,
+        ctx: &RequestContext,
+    ) -> Result<Inputs<'i>, String> {
+        let parameters = self.parameters(overrides, ctx)?;
+        let mappings = self.section("Mappings")?;
+        let conditions =
+            intrinsics::conditions(&self.section("Conditions")?, &parameters, &mappings)
+                .map_err(|(name, e)| format!("{}: condition {name}: {e}", self.file))?;
+        Ok(Inputs {
+            parameters,
+            mappings,
+            conditions,
             imports,
-            resources: &lookup,
+        })
+    }
+
+    /// Applies one resource, given what became of those applied before it, and returns what
+    /// references to it resolve to: the provisioned resource, a stand-in for a type lyrebird
+    /// does not provision, or nothing when its condition is false.
+    fn apply_resource(
+        &self,
+        resource: &Resource,
+        inputs: &Inputs,
+        status: &BTreeMap<String, Status>,
+        provisioner: &Provisioner,
+        report: &mut StackReport,
+    ) -> Result<Status, String> {
+        let place = format!(
+            "{}: resource {} ({})",
+            self.file, resource.id, resource.type_name
+        );
+        if let Some(condition) = resource.condition {
+            if !inputs.conditions[condition] {
+                return Ok(Status::Disabled {
+                    condition: condition.to_string(),
+                });
+            }
+        }
+        let lookup = Lookup { status };
+        let evaluator = inputs.evaluator(&lookup);
+        let Some(kind) = resource.kind else {
+            let stand_in = self.stand_in(resource, provisioner, &evaluator);
+            if resource.type_name == "AWS::CDK::Metadata" {
+                tracing::debug!("{place}: ignored (CDK's own bookkeeping)");
+            } else {
+                tracing::info!(
+                    "{place}: not provisioned by lyrebird; stands in as Ref {}, Arn {}",
+                    stand_in.reference,
+                    stand_in.arn
+                );
+                report
+                    .stand_ins
+                    .push((resource.id.to_string(), stand_in.clone()));
+            }
+            return Ok(Status::StandIn(stand_in));
         };
+        let resolved = resolve_properties(resource, &evaluator, &place)?;
+        let (physical, outcome) = provisioner
+            .apply(kind, resource.type_name, resource.id, &resolved)
+            .map_err(|f| match f.property {
+                Some(p) => format!("{place}, property {p}: {}", f.message),
+                None => format!("{place}: {}", f.message),
+            })?;
+        tracing::debug!("{place}: {outcome:?} ({})", physical.reference);
+        report.count(outcome);
+        Ok(Status::Created(physical))
+    }
+
+    /// The template's `Outputs`, resolved against the applied resources (those whose condition
+    /// is false are left out).
+    fn outputs(
+        &self,
+        outputs: &Map,
+        inputs: &Inputs,
+        status: &BTreeMap<String, Status>,
+    ) -> Result<Vec<Output>, String> {
+        let lookup = Lookup { status };
+        let evaluator = inputs.evaluator(&lookup);
         let mut results = Vec::new();
         for (key, definition) in outputs.iter() {
-            let place = format!("{file}: output {key}");
+            let place = format!("{}: output {key}", self.file);
             let definition = definition
                 .as_map()
                 .ok_or_else(|| format!("{place}: must be a mapping with a Value"))?;
             if let Some(condition) = definition.get("Condition").and_then(Value::as_str) {
-                if !conditions[condition] {
+                if !inputs.conditions[condition] {
                     continue;
                 }
             }
-            let text = |name: &str| -> EvalResult<Option<String>> {
-                let Some(value) = definition.get(name) else {
-                    return Ok(None);
-                };
-                match evaluator.resolve(value)? {
-                    None => Ok(None),
-                    Some(v) => v.scalar_text().map(Some).ok_or_else(|| {
-                        EvalError::Invalid(format!("{name} must be a string, not {}", v.kind()))
-                    }),
-                }
-            };
-            let resolved = text("Value").and_then(|value| {
-                let description = text("Description")?;
-                let export_name = match definition.get("Export") {
-                    None => None,
-                    Some(Value::Map(export)) => match export.get("Name") {
-                        Some(name) => evaluator.resolve(name)?.and_then(|v| v.scalar_text()),
-                        None => None,
-                    },
-                    Some(_) => return Err(EvalError::Invalid("Export must be {Name: …}".into())),
-                };
-                Ok((value, description, export_name))
-            });
-            match resolved {
+            match resolve_output(definition, &evaluator) {
                 Ok((Some(value), description, export_name)) => results.push(Output {
                     stack_name: self.stack.clone(),
                     output_key: key.clone(),
@@ -636,7 +639,7 @@ impl Template {
                 Err(e) => return Err(format!("{place}: {}", eval_message(e))),
             }
         }
-        Ok((results, report))
+        Ok(results)
     }
 
     /// The values standing in for a resource lyrebird does not provision, named by its own name
@@ -795,6 +798,75 @@ impl Template {
         }
         Ok(order)
     }
+}
+
+/// Everything a template's values are evaluated against but its resources.
+struct Inputs<'a> {
+    /// Declared parameters (defaults and overrides applied) and pseudo parameters.
+    parameters: BTreeMap<String, Value>,
+    mappings: Map,
+    conditions: BTreeMap<String, bool>,
+    /// Exports of templates applied before this one.
+    imports: &'a BTreeMap<String, String>,
+}
+
+impl Inputs<'_> {
+    /// An evaluator that resolves resources through `lookup`.
+    fn evaluator<'e>(&'e self, lookup: &'e Lookup<'e>) -> Evaluator<'e> {
+        Evaluator {
+            parameters: &self.parameters,
+            conditions: &self.conditions,
+            mappings: &self.mappings,
+            imports: self.imports,
+            resources: lookup,
+        }
+    }
+}
+
+/// A resource's properties with every intrinsic function resolved (`AWS::NoValue` drops one).
+fn resolve_properties(
+    resource: &Resource,
+    evaluator: &Evaluator,
+    place: &str,
+) -> Result<Map, String> {
+    let mut resolved = Map::default();
+    for (property, value) in resource.properties.iter() {
+        match evaluator.resolve(value) {
+            Ok(Some(v)) => resolved.0.push((property.clone(), v)),
+            Ok(None) => {}
+            Err(e) => return Err(format!("{place}, property {property}: {}", eval_message(e))),
+        }
+    }
+    Ok(resolved)
+}
+
+/// An output's `Value`, `Description` and `Export.Name`, resolved.
+fn resolve_output(
+    definition: &Map,
+    evaluator: &Evaluator,
+) -> EvalResult<(Option<String>, Option<String>, Option<String>)> {
+    let text = |name: &str| -> EvalResult<Option<String>> {
+        let Some(value) = definition.get(name) else {
+            return Ok(None);
+        };
+        match evaluator.resolve(value)? {
+            None => Ok(None),
+            Some(v) => v.scalar_text().map(Some).ok_or_else(|| {
+                EvalError::Invalid(format!("{name} must be a string, not {}", v.kind()))
+            }),
+        }
+    };
+    let value = text("Value")?;
+    let description = text("Description")?;
+    let export_name = match definition.get("Export") {
+        None => None,
+        Some(Value::Map(export)) => match export.get("Name") {
+            Some(name) => evaluator.resolve(name)?.and_then(|v| v.scalar_text()),
+            None => None,
+        },
+        Some(_) => return Err(EvalError::Invalid("Export must be {Name: …}".into())),
+    };
+    Ok((value, description, export_name))
 }
 
 /// The arguments of every `Fn::ImportValue` in `value`.

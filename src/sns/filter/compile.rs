@@ -1,0 +1,473 @@
+//! The rule compiler: validates a pattern document in document order, with the texts of the
+//! open-sourced rule compiler (`aws/event-ruler`), into a tree of conditions, and expands that
+//! tree into the disjunctive normal form the matchers walk ([`Rules`]).
+//!
+//! Nothing here is SNS-specific except the operator allowlist in [`parse_match_expression`]
+//! (SNS rejects `wildcard`, `exactly` and the `anything-but` forms other than `prefix`); the
+//! SNS limits (key count, nesting, complexity) are applied by the caller on the [`Node`] tree.
+
+use std::collections::HashMap;
+
+use super::ip::{parse_cidr, parse_ip, Ip, IpNet};
+use super::json::{token_text, Json};
+
+/// Numeric operands must lie in `-NUMERIC_LIMIT..=NUMERIC_LIMIT`.
+const NUMERIC_LIMIT: f64 = 5e9;
+/// Numbers are compared after scaling to this many units (6 decimal digits).
+const NUMERIC_SCALE: f64 = 1e6;
+const NUMERIC_RANGE_ERROR: &str = "Value must be between -5.0E9 and 5.0E9, inclusive";
+const ONE_KEY: &str = "Only one key allowed in match expression";
+const TOO_MANY_ELEMENTS: &str = "Too many elements in numeric expression";
+const OR_KEY: &str = "$or";
+/// Field names that may not appear inside an `$or` object.
+const RESERVED_IN_OR: &[&str] = &[
+    "exactly",
+    "equals-ignore-case",
+    "prefix",
+    "suffix",
+    "anything-but",
+    "exists",
+    "numeric",
+    "cidr",
+    "=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "wildcard",
+    "regex",
+];
+
+#[derive(Debug, Clone)]
+pub(super) struct KeyRule {
+    /// Index into `FilterPolicy::paths`.
+    pub(super) path: usize,
+    /// ORed conditions; never empty.
+    pub(super) conds: Vec<Cond>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Cond {
+    Exact(Literal),
+    Prefix(String),
+    Suffix(String),
+    /// Stored lower-cased.
+    EqualsIgnoreCase(String),
+    AnythingBut(AnythingBut),
+    Numeric(NumRange),
+    Exists(bool),
+    Cidr(IpNet),
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Literal {
+    /// `ip` is set when the string is an IP address literal: such values also match the same
+    /// address written differently (`10.0.0.1` / `010.0.0.1`, IPv6 zero compression).
+    Str {
+        text: String,
+        ip: Option<Ip>,
+    },
+    /// `scaled` is `None` outside the comparable range; the raw float is compared then.
+    Num {
+        value: f64,
+        scaled: Option<i64>,
+    },
+    Bool(bool),
+    Null,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum AnythingBut {
+    Strings(Vec<String>),
+    /// Scaled numbers.
+    Numbers(Vec<i64>),
+    Prefix(String),
+}
+
+/// A numeric interval over scaled numbers; `*_open` excludes the bound.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct NumRange {
+    pub(super) low: i64,
+    pub(super) low_open: bool,
+    pub(super) high: i64,
+    pub(super) high_open: bool,
+}
+
+/// A compiled rule set in disjunctive normal form: the document matches if every rule of some
+/// branch holds.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Rules {
+    /// Distinct property paths (dotted for nested keys) referenced by the rules.
+    pub(super) paths: Vec<String>,
+    pub(super) branches: Vec<Vec<KeyRule>>,
+}
+
+/// A validated policy object, before `$or` expansion.
+#[derive(Debug)]
+pub(super) struct Node {
+    pub(super) entries: Vec<(String, Entry)>,
+}
+
+#[derive(Debug)]
+pub(super) enum Entry {
+    Rules(Vec<Cond>),
+    Nested(Node),
+    Or(Vec<Node>),
+}
+
+impl Node {
+    pub(super) fn has_nesting(&self) -> bool {
+        self.entries.iter().any(|(_, entry)| match entry {
+            Entry::Rules(_) => false,
+            Entry::Nested(_) => true,
+            Entry::Or(branches) => branches.iter().any(Node::has_nesting),
+        })
+    }
+
+    /// The number of value combinations: each array counts its length times its nesting depth
+    /// (top level = 1), keys multiply, `$or` alternatives add up. Saturating.
+    pub(super) fn complexity(&self, depth: u64) -> u64 {
+        self.entries.iter().fold(1u64, |acc, (_, entry)| {
+            let factor = match entry {
+                Entry::Rules(conds) => (conds.len() as u64).saturating_mul(depth),
+                Entry::Nested(node) => node.complexity(depth + 1),
+                Entry::Or(branches) => branches
+                    .iter()
+                    .fold(0u64, |sum, b| sum.saturating_add(b.complexity(depth))),
+            };
+            acc.saturating_mul(factor)
+        })
+    }
+
+    /// Expands into branches of `(path, conditions)`, in document order; a later rule for the
+    /// same path replaces an earlier one within a branch.
+    fn expand(
+        &self,
+        prefix: &str,
+        mut branches: Vec<Vec<(String, Vec<Cond>)>>,
+    ) -> Vec<Vec<(String, Vec<Cond>)>> {
+        for (key, entry) in &self.entries {
+            match entry {
+                Entry::Rules(conds) => {
+                    let path = join_path(prefix, key);
+                    for branch in &mut branches {
+                        match branch.iter_mut().find(|(p, _)| *p == path) {
+                            Some(slot) => slot.1 = conds.clone(),
+                            None => branch.push((path.clone(), conds.clone())),
+                        }
+                    }
+                }
+                Entry::Nested(node) => branches = node.expand(&join_path(prefix, key), branches),
+                Entry::Or(alternatives) => {
+                    branches = alternatives
+                        .iter()
+                        .flat_map(|alt| alt.expand(prefix, branches.clone()))
+                        .collect();
+                }
+            }
+        }
+        branches
+    }
+}
+
+impl Node {
+    /// Expands `$or` into branches and interns the paths.
+    pub(super) fn to_rules(&self) -> Rules {
+        let expanded = self.expand("", vec![Vec::new()]);
+        let mut paths: Vec<String> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut branches = Vec::with_capacity(expanded.len());
+        for branch in expanded {
+            let mut rules = Vec::with_capacity(branch.len());
+            for (path, conds) in branch {
+                let next = paths.len();
+                let idx = *index.entry(path.clone()).or_insert(next);
+                if idx == next {
+                    paths.push(path);
+                }
+                rules.push(KeyRule { path: idx, conds });
+            }
+            branches.push(rules);
+        }
+        Rules { paths, branches }
+    }
+}
+
+fn join_path(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+pub(super) fn parse_object(entries: &[(String, Json)], in_or: bool) -> Result<Node, String> {
+    if entries.is_empty() {
+        return Err("Empty objects are not allowed".to_owned());
+    }
+    let mut out = Vec::with_capacity(entries.len());
+    for (name, value) in entries {
+        if name == OR_KEY {
+            out.push((name.clone(), Entry::Or(parse_or(value)?)));
+            continue;
+        }
+        if in_or && RESERVED_IN_OR.contains(&name.as_str()) {
+            return Err(format!(
+                "{name} is Ruler reserved fieldName which cannot be used inside $or."
+            ));
+        }
+        let entry = match value {
+            Json::Obj(inner) => Entry::Nested(parse_object(inner, in_or)?),
+            Json::Arr(items) => Entry::Rules(parse_rules(items)?),
+            _ => return Err(format!("\"{name}\" must be an object or an array")),
+        };
+        out.push((name.clone(), entry));
+    }
+    Ok(Node { entries: out })
+}
+
+fn parse_or(value: &Json) -> Result<Vec<Node>, String> {
+    let Json::Arr(items) = value else {
+        return Err("It must be an Array followed with $or.".to_owned());
+    };
+    let mut branches = Vec::with_capacity(items.len());
+    for item in items {
+        let Json::Obj(entries) = item else {
+            return Err("Only JSON object is allowed in array of $or relationship.".to_owned());
+        };
+        branches.push(parse_object(entries, true)?);
+    }
+    if branches.len() < 2 {
+        return Err("There must have at least 2 Objects in $or relationship.".to_owned());
+    }
+    Ok(branches)
+}
+
+fn parse_rules(items: &[Json]) -> Result<Vec<Cond>, String> {
+    let mut conds = Vec::with_capacity(items.len());
+    for item in items {
+        let cond = match item {
+            Json::Obj(entries) => parse_match_expression(entries)?,
+            Json::Str(s) => Cond::Exact(Literal::Str {
+                text: s.clone(),
+                ip: parse_ip(s).ok(),
+            }),
+            Json::Num(value, _) => Cond::Exact(Literal::Num {
+                value: *value,
+                scaled: scaled(*value),
+            }),
+            Json::Bool(b) => Cond::Exact(Literal::Bool(*b)),
+            Json::Null => Cond::Exact(Literal::Null),
+            Json::Arr(_) => {
+                return Err("Match value must be String, number, true, false, or null".to_owned())
+            }
+        };
+        conds.push(cond);
+    }
+    if conds.is_empty() {
+        return Err("Empty arrays are not allowed".to_owned());
+    }
+    Ok(conds)
+}
+
+fn parse_match_expression(entries: &[(String, Json)]) -> Result<Cond, String> {
+    let Some((name, value)) = entries.first() else {
+        return Err("Match expression name not found".to_owned());
+    };
+    let extra_keys = entries.len() > 1;
+    let string_operand = || match value {
+        Json::Str(s) => Ok(s.clone()),
+        _ => Err(format!("{name} match pattern must be a string")),
+    };
+    let cond = match name.as_str() {
+        "prefix" => Cond::Prefix(string_operand()?),
+        "suffix" => Cond::Suffix(string_operand()?),
+        "equals-ignore-case" => Cond::EqualsIgnoreCase(lowercase(&string_operand()?)),
+        "numeric" => {
+            let Json::Arr(items) = value else {
+                return Err("Value of numeric must be an array.".to_owned());
+            };
+            let range = parse_numeric(items)?;
+            if extra_keys {
+                return Err(TOO_MANY_ELEMENTS.to_owned());
+            }
+            return Ok(Cond::Numeric(range));
+        }
+        "anything-but" => {
+            let (anything_but, prefix_form) = parse_anything_but(value)?;
+            if extra_keys {
+                // The prefix form closes two objects and checks both the same way.
+                return Err(if prefix_form {
+                    ONE_KEY
+                } else {
+                    TOO_MANY_ELEMENTS
+                }
+                .to_owned());
+            }
+            return Ok(Cond::AnythingBut(anything_but));
+        }
+        "exists" => match value {
+            Json::Bool(b) => Cond::Exists(*b),
+            _ => return Err("exists match pattern must be either true or false.".to_owned()),
+        },
+        "cidr" => match value {
+            // Sic: AWS reports the prefix message here.
+            Json::Str(s) => Cond::Cidr(parse_cidr(s)?),
+            _ => return Err("prefix match pattern must be a string".to_owned()),
+        },
+        _ => return Err(format!("Unrecognized match type {name}")),
+    };
+    if extra_keys {
+        return Err(ONE_KEY.to_owned());
+    }
+    Ok(cond)
+}
+
+/// Returns the pattern and whether it was the `{"prefix": ...}` form.
+fn parse_anything_but(value: &Json) -> Result<(AnythingBut, bool), String> {
+    match value {
+        Json::Obj(inner) => {
+            let Some((op, operand)) = inner.first() else {
+                return Err("Anything-But expression name not found".to_owned());
+            };
+            if op != "prefix" {
+                return Err(format!("Unsupported anything-but pattern: {op}"));
+            }
+            let Json::Str(prefix) = operand else {
+                return Err("prefix match pattern must be a string".to_owned());
+            };
+            if prefix.is_empty() {
+                return Err("Null prefix not allowed".to_owned());
+            }
+            if inner.len() > 1 {
+                return Err(ONE_KEY.to_owned());
+            }
+            Ok((AnythingBut::Prefix(prefix.clone()), true))
+        }
+        Json::Arr(items) => {
+            let mut strings = Vec::new();
+            let mut numbers = Vec::new();
+            for item in items {
+                match item {
+                    Json::Str(s) => strings.push(s.clone()),
+                    Json::Num(n, _) => numbers.push(comparable(*n)?),
+                    _ => {
+                        return Err(
+                            "Inside anything but list, start|null|boolean is not supported."
+                                .to_owned(),
+                        )
+                    }
+                }
+            }
+            match (strings.is_empty(), numbers.is_empty()) {
+                (false, true) => Ok((AnythingBut::Strings(strings), false)),
+                (true, false) => Ok((AnythingBut::Numbers(numbers), false)),
+                _ => Err(
+                    "Inside anything but list, either all values are number or string, \
+                          mixed type is not supported"
+                        .to_owned(),
+                ),
+            }
+        }
+        Json::Str(s) => Ok((AnythingBut::Strings(vec![s.clone()]), false)),
+        Json::Num(n, _) => Ok((AnythingBut::Numbers(vec![comparable(*n)?]), false)),
+        _ => {
+            Err("Value of anything-but must be an array or single string/number value.".to_owned())
+        }
+    }
+}
+
+fn parse_numeric(items: &[Json]) -> Result<NumRange, String> {
+    let op = match items.first() {
+        Some(Json::Str(op)) => op.as_str(),
+        other => {
+            return Err(format!(
+                "Invalid member in numeric match: {}",
+                token_text(other)
+            ))
+        }
+    };
+    let operand = |i: usize| match items.get(i) {
+        Some(Json::Num(n, _)) => Some(*n),
+        _ => None,
+    };
+    match op {
+        "=" => {
+            let value = operand(1).ok_or("Value of equals must be numeric")?;
+            if items.len() > 2 {
+                return Err(TOO_MANY_ELEMENTS.to_owned());
+            }
+            let v = comparable(value)?;
+            Ok(NumRange {
+                low: v,
+                low_open: false,
+                high: v,
+                high_open: false,
+            })
+        }
+        ">" | ">=" => {
+            let bottom = operand(1).ok_or_else(|| format!("Value of {op} must be numeric"))?;
+            let open = op == ">";
+            if items.len() == 2 {
+                return range(bottom, open, NUMERIC_LIMIT, false);
+            }
+            let top_op = match &items[2] {
+                Json::Str(s) => s.as_str(),
+                other => {
+                    return Err(format!(
+                        "Bad value in numeric range: {}",
+                        token_text(Some(other))
+                    ))
+                }
+            };
+            if top_op != "<" && top_op != "<=" {
+                return Err(format!("Bad numeric range operator: {top_op}"));
+            }
+            let top = operand(3).ok_or_else(|| format!("Value of {top_op} must be numeric"))?;
+            if items.len() > 4 {
+                return Err("Too many terms in numeric range expression".to_owned());
+            }
+            range(bottom, open, top, top_op == "<")
+        }
+        "<" | "<=" => {
+            let top = operand(1).ok_or_else(|| format!("Value of {op} must be numeric"))?;
+            if items.len() > 2 {
+                return Err(TOO_MANY_ELEMENTS.to_owned());
+            }
+            range(-NUMERIC_LIMIT, false, top, op == "<")
+        }
+        _ => Err(format!("Unrecognized numeric range operator: {op}")),
+    }
+}
+
+/// One-sided ranges are closed at the opposite end of the comparable range, as the compiler
+/// builds them (so `[">", 5e9]` fails with "Bottom must be less than top").
+fn range(bottom: f64, low_open: bool, top: f64, high_open: bool) -> Result<NumRange, String> {
+    if bottom >= top {
+        return Err("Bottom must be less than top".to_owned());
+    }
+    Ok(NumRange {
+        low: comparable(bottom)?,
+        low_open,
+        high: comparable(top)?,
+        high_open,
+    })
+}
+
+/// Scales a policy operand, rejecting values outside the comparable range.
+fn comparable(value: f64) -> Result<i64, String> {
+    scaled(value).ok_or_else(|| NUMERIC_RANGE_ERROR.to_owned())
+}
+
+/// Scales a number to an integer with 6 decimal digits; `None` outside the comparable range.
+pub(super) fn scaled(value: f64) -> Option<i64> {
+    if value.is_finite() && (-NUMERIC_LIMIT..=NUMERIC_LIMIT).contains(&value) {
+        Some((value * NUMERIC_SCALE).round() as i64)
+    } else {
+        None
+    }
+}
+
+fn lowercase(s: &str) -> String {
+    s.chars().flat_map(char::to_lowercase).collect()
+}

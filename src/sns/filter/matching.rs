@@ -1,0 +1,94 @@
+//! Matching one value taken from a message against one compiled condition. Shared by the
+//! message-attribute matcher and the JSON document (message body) matcher.
+
+use serde_json::Value;
+
+use super::compile::{scaled, AnythingBut, Cond, Literal, NumRange};
+use super::ip::parse_ip;
+
+/// A scalar value taken from a message.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Leaf<'a> {
+    Str(&'a str),
+    Num(f64),
+    Bool(bool),
+    Null,
+}
+
+impl Leaf<'_> {
+    /// `exists: true` wants a non-null, non-empty value.
+    pub(super) fn is_present(self) -> bool {
+        !matches!(self, Leaf::Null | Leaf::Str(""))
+    }
+}
+
+pub(super) fn leaf_of(value: &Value) -> Option<Leaf<'_>> {
+    match value {
+        Value::String(s) => Some(Leaf::Str(s)),
+        Value::Number(n) => n.as_f64().map(Leaf::Num),
+        Value::Bool(b) => Some(Leaf::Bool(*b)),
+        Value::Null => Some(Leaf::Null),
+        Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+impl AnythingBut {
+    pub(super) fn excludes(&self, leaf: Leaf<'_>) -> bool {
+        match (self, leaf) {
+            (AnythingBut::Strings(set), Leaf::Str(s)) => set.iter().any(|x| x == s),
+            (AnythingBut::Numbers(set), Leaf::Num(n)) => {
+                scaled(n).is_some_and(|n| set.contains(&n))
+            }
+            (AnythingBut::Prefix(p), Leaf::Str(s)) => s.starts_with(p.as_str()),
+            _ => false,
+        }
+    }
+}
+
+impl NumRange {
+    pub(super) fn contains(&self, n: f64) -> bool {
+        let Some(v) = scaled(n) else {
+            return false;
+        };
+        let above = if self.low_open {
+            v > self.low
+        } else {
+            v >= self.low
+        };
+        let below = if self.high_open {
+            v < self.high
+        } else {
+            v <= self.high
+        };
+        above && below
+    }
+}
+
+impl Cond {
+    /// Whether a single present value satisfies this condition (`exists` is decided by the
+    /// caller, from the presence of the property).
+    pub(super) fn matches_value(&self, leaf: Leaf<'_>) -> bool {
+        match (self, leaf) {
+            (Cond::Exact(Literal::Str { text, ip }), Leaf::Str(s)) => {
+                text == s || ip.is_some_and(|ip| parse_ip(s).is_ok_and(|v| v == ip))
+            }
+            (Cond::Exact(Literal::Num { value, scaled: sv }), Leaf::Num(n)) => {
+                match (sv, scaled(n)) {
+                    (Some(a), Some(b)) => *a == b,
+                    _ => *value == n,
+                }
+            }
+            (Cond::Exact(Literal::Bool(b)), Leaf::Bool(v)) => *b == v,
+            (Cond::Exact(Literal::Null), Leaf::Null) => true,
+            (Cond::Prefix(p), Leaf::Str(s)) => s.starts_with(p.as_str()),
+            (Cond::Suffix(p), Leaf::Str(s)) => s.ends_with(p.as_str()),
+            (Cond::EqualsIgnoreCase(lower), Leaf::Str(s)) => {
+                s.chars().flat_map(char::to_lowercase).eq(lower.chars())
+            }
+            (Cond::AnythingBut(ab), leaf) => !matches!(leaf, Leaf::Null) && !ab.excludes(leaf),
+            (Cond::Numeric(range), Leaf::Num(n)) => range.contains(n),
+            (Cond::Cidr(net), Leaf::Str(s)) => parse_ip(s).is_ok_and(|ip| net.contains(ip)),
+            _ => false,
+        }
+    }
+}
