@@ -25,12 +25,14 @@ WORKDIR /src
 
 # Dependencies first, against stub sources: this layer is rebuilt only when Cargo.toml or
 # Cargo.lock change, not on every source edit.
-# Every target Cargo.toml declares needs a file for the manifest to load (lyrebird-bench too),
-# but only the shipped binary is built, here and below.
+# The workspace needs every member's manifest (bench/, the load generator, too: its real one,
+# so Cargo.lock still matches under --locked) and a file for each target they declare; only the
+# shipped binary is built, here and below, so bench/ keeps its stub source.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src/bin \
+COPY bench/Cargo.toml ./bench/
+RUN mkdir -p src bench/src \
     && echo 'fn main() {}' > src/main.rs \
-    && echo 'fn main() {}' > src/bin/lyrebird-bench.rs \
+    && echo 'fn main() {}' > bench/src/main.rs \
     && touch src/lib.rs \
     && cargo build --release --locked --bin lyrebird \
     && rm -rf src

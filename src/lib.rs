@@ -8,6 +8,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod health;
+pub mod hex;
 pub mod memory;
 pub mod protocol;
 pub mod server;

@@ -1,8 +1,10 @@
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use lyrebird::server::{serve, App};
+use lyrebird::store::Durability;
 use lyrebird::Config;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -15,9 +17,176 @@ use tracing_subscriber::EnvFilter;
 )]
 struct Cli {
     #[command(flatten)]
-    config: Config,
+    flags: Flags,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// Every `Config` setting as a flag, each also readable from a `LYREBIRD_*` environment variable.
+/// clap stays here, out of the library's API; the help text is the flags' doc comments.
+#[derive(Args)]
+struct Flags {
+    /// Address to bind (the Docker image uses 0.0.0.0).
+    #[arg(long, env = "LYREBIRD_HOST", default_value = "127.0.0.1")]
+    host: String,
+
+    /// Port to listen on (4566 is LocalStack's, so lyrebird drops in where it was).
+    #[arg(long, env = "LYREBIRD_PORT", default_value_t = 4566)]
+    port: u16,
+
+    /// Once listening, write the address in use (`host:port`) to this file, and remove it on
+    /// shutdown. `lyrebird healthcheck` with the same setting probes that address rather than
+    /// --host/--port, so a probe that sees only the environment (Docker's HEALTHCHECK) follows
+    /// a `--port` given on the command line. The Docker image sets it to /tmp/lyrebird.addr.
+    #[arg(long, env = "LYREBIRD_ADDR_FILE")]
+    addr_file: Option<PathBuf>,
+
+    /// Region used when a request carries no SigV4 credential scope.
+    #[arg(long, env = "LYREBIRD_REGION", default_value = "us-east-1")]
+    region: String,
+
+    /// Account used unless the access key id is exactly 12 digits.
+    #[arg(long, env = "LYREBIRD_ACCOUNT_ID", default_value = "000000000000")]
+    account_id: String,
+
+    /// Log filter (tracing EnvFilter syntax); RUST_LOG wins when set.
+    #[arg(long, env = "LYREBIRD_LOG_LEVEL", default_value = "info")]
+    log_level: String,
+
+    /// Refuse to re-create a queue name within 60 s of deleting it, as AWS does
+    /// (`QueueDeletedRecently`). Off by default: test suites re-create queues constantly.
+    #[arg(long, env = "LYREBIRD_STRICT_QUEUE_RECREATE", default_value_t = false)]
+    strict_queue_recreate: bool,
+
+    /// Where state is kept (default: `$XDG_DATA_HOME/lyrebird` or `~/.local/share/lyrebird`).
+    #[arg(long, env = "LYREBIRD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Keep nothing on disk: state lives and dies with the process (CI, throw-away runs).
+    #[arg(long, env = "LYREBIRD_IN_MEMORY", default_value_t = false)]
+    in_memory: bool,
+
+    /// `strict`: a send, publish or delete is acknowledged once it is on disk (concurrent
+    /// requests share one flush). `relaxed`: acknowledged at once, flushed every 200 ms; a crash
+    /// can lose the last moments of acknowledged work.
+    #[arg(long, env = "LYREBIRD_DURABILITY", value_enum, default_value_t = DurabilityArg::Strict)]
+    durability: DurabilityArg,
+
+    /// CloudFormation/SAM template to apply at start-up (repeatable; comma-separated in the
+    /// environment). Applying is idempotent: an unchanged template on a kept data directory
+    /// changes nothing, a changed property is updated.
+    #[arg(long = "init", env = "LYREBIRD_INIT", value_delimiter = ',')]
+    init: Vec<PathBuf>,
+
+    /// Directory whose `*.yaml`, `*.yml` and `*.json` templates are applied at start-up, by
+    /// name, after the `--init` ones.
+    #[arg(long, env = "LYREBIRD_INIT_DIR")]
+    init_dir: Option<PathBuf>,
+
+    /// Template parameter override, `KEY=VALUE` (repeatable; `;`-separated in the environment).
+    #[arg(long = "param", env = "LYREBIRD_PARAMS", value_delimiter = ';')]
+    params: Vec<String>,
+
+    /// Enable test-only endpoints such as `POST /_lyrebird/clock/advance`.
+    #[arg(long, env = "LYREBIRD_TEST_ENDPOINTS", default_value_t = false)]
+    test_endpoints: bool,
+
+    /// In-flight messages a queue allows: at the limit a standard queue's ReceiveMessage fails
+    /// with OverLimit and a FIFO queue's returns nothing more, as on AWS. 120,000 is AWS's
+    /// default quota; a small value lets an application test how it copes.
+    #[arg(long, env = "LYREBIRD_IN_FLIGHT_LIMIT", default_value_t = lyrebird::sqs::IN_FLIGHT_LIMIT)]
+    in_flight_limit: usize,
+
+    /// How often (milliseconds) to check for freed memory to give back to the OS, as after
+    /// deleting or draining a large queue: it goes back one to two intervals after the freeing
+    /// stops (or after 30 intervals of non-stop freeing). 0 never gives it back.
+    #[arg(
+        long,
+        env = "LYREBIRD_MEMORY_TRIM_INTERVAL_MS",
+        default_value_t = 10_000
+    )]
+    memory_trim_interval_ms: u64,
+
+    /// Milliseconds a connection may take to send a request's head (request line and headers);
+    /// hyper starts this clock whenever the connection waits for a request, so it is also how
+    /// long an idle keep-alive connection stays open. Slow or silent clients are disconnected.
+    #[arg(
+        long,
+        env = "LYREBIRD_HEADER_READ_TIMEOUT_MS",
+        default_value_t = 30_000
+    )]
+    header_read_timeout_ms: u64,
+
+    /// Connections served at once; beyond it a new connection is answered 503
+    /// `ServiceUnavailable` and closed.
+    #[arg(long, env = "LYREBIRD_MAX_CONNECTIONS", default_value_t = 10_000)]
+    max_connections: usize,
+
+    /// Queues an account may have in a region; CreateQueue beyond it fails with `OverLimit`.
+    /// (AWS sets no such quota; this bounds memory.)
+    #[arg(long, env = "LYREBIRD_MAX_QUEUES", default_value_t = 1_000_000)]
+    max_queues: usize,
+
+    /// Topics an account may have in a region; CreateTopic beyond it fails with
+    /// `TopicLimitExceeded` (100,000 is AWS's default quota).
+    #[arg(long, env = "LYREBIRD_MAX_TOPICS", default_value_t = 100_000)]
+    max_topics: usize,
+
+    /// Subscriptions to an account's topics in a region; Subscribe beyond it fails with
+    /// `SubscriptionLimitExceeded`.
+    #[arg(long, env = "LYREBIRD_MAX_SUBSCRIPTIONS", default_value_t = 1_000_000)]
+    max_subscriptions: usize,
+
+    /// HTTP/S subscription deliveries in flight at once (retries wait without holding a slot).
+    #[arg(long, env = "LYREBIRD_SNS_HTTP_CONCURRENCY", default_value_t = 64)]
+    sns_http_concurrency: usize,
+
+    /// HTTP/S deliveries pending (sending or waiting to retry) at most; one beyond it is
+    /// treated as failed at once (logged, and sent to the subscription's dead-letter queue).
+    #[arg(long, env = "LYREBIRD_SNS_HTTP_BACKLOG", default_value_t = 10_000)]
+    sns_http_backlog: usize,
+}
+
+/// `--durability`; `lyrebird::store::Durability` without clap.
+#[derive(Clone, Copy, ValueEnum)]
+enum DurabilityArg {
+    /// A write is acknowledged after it is flushed to disk (shared by concurrent writers).
+    Strict,
+    /// A write is acknowledged at once and flushed within the flush interval.
+    Relaxed,
+}
+
+impl From<Flags> for Config {
+    fn from(flags: Flags) -> Self {
+        Config {
+            host: flags.host,
+            port: flags.port,
+            addr_file: flags.addr_file,
+            region: flags.region,
+            account_id: flags.account_id,
+            log_level: flags.log_level,
+            strict_queue_recreate: flags.strict_queue_recreate,
+            data_dir: flags.data_dir,
+            in_memory: flags.in_memory,
+            init: flags.init,
+            init_dir: flags.init_dir,
+            params: flags.params,
+            test_endpoints: flags.test_endpoints,
+            in_flight_limit: flags.in_flight_limit,
+            memory_trim_interval_ms: flags.memory_trim_interval_ms,
+            header_read_timeout_ms: flags.header_read_timeout_ms,
+            max_connections: flags.max_connections,
+            max_queues: flags.max_queues,
+            max_topics: flags.max_topics,
+            max_subscriptions: flags.max_subscriptions,
+            sns_http_concurrency: flags.sns_http_concurrency,
+            sns_http_backlog: flags.sns_http_backlog,
+            durability: match flags.durability {
+                DurabilityArg::Strict => Durability::Strict,
+                DurabilityArg::Relaxed => Durability::Relaxed,
+            },
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -32,7 +201,8 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let Cli { config, command } = Cli::parse();
+    let Cli { flags, command } = Cli::parse();
+    let config = Config::from(flags);
     if let Some(Command::Healthcheck) = command {
         return healthcheck(&config);
     }

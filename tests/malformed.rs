@@ -849,7 +849,7 @@ const FORM_KEYS: &[&str] = &[
 
 fn random_json(rng: &mut rand::rngs::StdRng, depth: u32) -> serde_json::Value {
     use rand::seq::IndexedRandom;
-    use rand::Rng;
+    use rand::RngExt;
     use serde_json::Value;
     match rng.random_range(0..10) {
         0..=3 => Value::from(*ODD_VALUES.choose(rng).unwrap()),
@@ -882,7 +882,7 @@ fn random_json(rng: &mut rand::rngs::StdRng, depth: u32) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_requests_never_break_the_server() {
     use rand::seq::IndexedRandom;
-    use rand::{Rng, SeedableRng};
+    use rand::{RngExt, SeedableRng};
     let server = server().await;
     let sqs = sqs(&server);
     let sns = sns(&server);

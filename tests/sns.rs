@@ -1572,7 +1572,7 @@ async fn https_endpoint() -> (String, tokio::sync::mpsc::UnboundedReceiver<Strin
         .unwrap();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(identity.key_pkcs8_der().into());
     let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
+        rustls::crypto::aws_lc_rs::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .unwrap()

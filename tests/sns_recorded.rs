@@ -21,19 +21,6 @@ async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
         .clone()
 }
 
-async fn receive(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
-    sqs.receive_message()
-        .queue_url(url)
-        .max_number_of_messages(10)
-        .message_attribute_names("All")
-        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default()
-}
-
 async fn fifo_topic(sns: &aws_sdk_sns::Client, name: &str, content_based: bool) -> String {
     let mut req = sns
         .create_topic()
@@ -445,7 +432,10 @@ async fn fifo_publish_batch_fails_whole_request_on_missing_fifo_fields() {
         assert_eq!(sns_error_code(&err), "InvalidParameter");
         assert_eq!(sns_error_message(&err), text);
     }
-    assert!(receive(&sqs, &url).await.is_empty(), "nothing published");
+    assert!(
+        receive_all(&sqs, &url, 10).await.is_empty(),
+        "nothing published"
+    );
 }
 
 // 28
@@ -482,7 +472,7 @@ async fn publish_passes_the_xray_trace_header_to_sqs() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let messages = receive(&sqs, &url).await;
+    let messages = receive_all(&sqs, &url, 10).await;
     let attrs = messages[0].attributes().unwrap();
     assert_eq!(attrs[&MessageSystemAttributeName::AwsTraceHeader], trace);
 }
@@ -531,7 +521,7 @@ async fn raw_subscription_dead_letters_the_raw_message_for_every_batch_entry() {
         .send()
         .await
         .unwrap();
-    let got = receive(&sqs, &dlq_url).await;
+    let got = receive_all(&sqs, &dlq_url, 10).await;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].body(), Some("single"));
     let attr = &got[0].message_attributes().unwrap()["attr1"];
@@ -556,7 +546,7 @@ async fn raw_subscription_dead_letters_the_raw_message_for_every_batch_entry() {
         .await
         .unwrap();
     assert_eq!(batch.successful().len(), 3);
-    let mut bodies: Vec<String> = receive(&sqs, &dlq_url)
+    let mut bodies: Vec<String> = receive_all(&sqs, &dlq_url, 10)
         .await
         .iter()
         .map(|m| m.body().unwrap().to_string())
@@ -628,7 +618,7 @@ async fn fifo_subscription_dead_letters_into_a_fifo_queue_with_its_ids() {
         .send()
         .await
         .unwrap();
-    let got = receive(&sqs, &dlq_url).await;
+    let got = receive_all(&sqs, &dlq_url, 10).await;
     assert_eq!(got.len(), 1, "the message reaches the FIFO DLQ");
     let attrs = got[0].attributes().unwrap();
     assert_eq!(
@@ -665,7 +655,7 @@ async fn fifo_topic_to_standard_queue_carries_no_fifo_ids() {
         .send()
         .await
         .unwrap();
-    let got = receive(&sqs, &url).await;
+    let got = receive_all(&sqs, &url, 10).await;
     let attrs = got[0].attributes().unwrap();
     assert!(
         !attrs.contains_key(&MessageSystemAttributeName::MessageGroupId),
@@ -744,7 +734,7 @@ async fn message_attribute_and_topic_attribute_edge_cases() {
             .await
             .unwrap_or_else(|e| panic!("{value}: {e:?}"));
     }
-    let got: Vec<_> = receive(&sqs, &url)
+    let got: Vec<_> = receive_all(&sqs, &url, 10)
         .await
         .iter()
         .map(|m| m.body().unwrap().to_string())

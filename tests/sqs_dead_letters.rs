@@ -36,19 +36,6 @@ async fn source_and_dlq(sqs: &aws_sdk_sqs::Client, max: u32) -> (String, String,
     (source, dlq, dlq_arn)
 }
 
-async fn receive_all(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
-    sqs.receive_message()
-        .queue_url(url)
-        .max_number_of_messages(10)
-        .message_system_attribute_names(MessageSystemAttributeName::All)
-        .message_attribute_names("All")
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn message_moves_after_max_receive_count() {
     let server = server().await;
@@ -72,7 +59,7 @@ async fn message_moves_after_max_receive_count() {
         .unwrap();
     let mut sent_timestamp = None;
     for attempt in 1..=3 {
-        let got = receive_all(&sqs, &source).await;
+        let got = receive_all(&sqs, &source, 10).await;
         assert_eq!(got.len(), 1, "receive {attempt} still delivers");
         let attrs = got[0].attributes().unwrap();
         assert_eq!(
@@ -82,8 +69,8 @@ async fn message_moves_after_max_receive_count() {
         sent_timestamp = Some(attrs[&MessageSystemAttributeName::SentTimestamp].clone());
     }
     // The fourth receive would exceed maxReceiveCount: the message moves instead.
-    assert!(receive_all(&sqs, &source).await.is_empty());
-    let moved = receive_all(&sqs, &dlq).await;
+    assert!(receive_all(&sqs, &source, 10).await.is_empty());
+    let moved = receive_all(&sqs, &dlq, 10).await;
     assert_eq!(moved.len(), 1);
     let m = &moved[0];
     assert_eq!(m.message_id(), sent.message_id());
@@ -315,12 +302,12 @@ async fn fifo_dead_letter_queue() {
             .await
             .unwrap();
     }
-    assert_eq!(receive_all(&sqs, &src).await.len(), 2);
+    assert_eq!(receive_all(&sqs, &src, 10).await.len(), 2);
     assert!(
-        receive_all(&sqs, &src).await.is_empty(),
+        receive_all(&sqs, &src, 10).await.is_empty(),
         "both exceeded maxReceiveCount 1"
     );
-    let moved = receive_all(&sqs, &dlq).await;
+    let moved = receive_all(&sqs, &dlq, 10).await;
     let bodies: Vec<_> = moved.iter().map(|m| m.body().unwrap()).collect();
     assert_eq!(bodies, ["m0", "m1"], "group order survives the move");
     assert_eq!(
@@ -343,7 +330,7 @@ async fn move_task_redrives_to_the_original_source() {
             .unwrap();
     }
     // Receive each once, then the next receive moves them to the DLQ.
-    while !receive_all(&sqs, &source).await.is_empty() {}
+    while !receive_all(&sqs, &source, 10).await.is_empty() {}
     let counts = sqs
         .get_queue_attributes()
         .queue_url(&dlq)
@@ -407,7 +394,7 @@ async fn move_task_redrives_to_the_original_source() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(status, "COMPLETED");
-    let back = receive_all(&sqs, &source).await;
+    let back = receive_all(&sqs, &source, 10).await;
     assert_eq!(back.len(), 3, "messages returned to their source queue");
     assert_eq!(
         back[0].attributes().unwrap()[&MessageSystemAttributeName::ApproximateReceiveCount],
@@ -445,7 +432,7 @@ async fn move_task_to_a_destination_can_be_cancelled() {
             .await
             .unwrap();
     }
-    while !receive_all(&sqs, &source).await.is_empty() {}
+    while !receive_all(&sqs, &source, 10).await.is_empty() {}
     let _ = dlq;
     // One message per second: the task is still running when cancelled.
     let handle = sqs
@@ -625,7 +612,7 @@ async fn strict_queue_recreate_is_opt_in() {
     sqs.delete_queue().queue_url(&url).send().await.unwrap();
     let url = create_queue(&sqs, "again", &[]).await;
     assert!(
-        receive_all(&sqs, &url).await.is_empty(),
+        receive_all(&sqs, &url, 10).await.is_empty(),
         "a deleted queue's messages are gone"
     );
 

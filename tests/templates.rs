@@ -163,34 +163,6 @@ fn priority(value: &str) -> MessageAttributeValue {
         .unwrap()
 }
 
-/// Receives and deletes everything visible in a queue; returns the bodies.
-async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
-    let mut bodies = Vec::new();
-    loop {
-        let messages = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
-        if messages.is_empty() {
-            return bodies;
-        }
-        for m in messages {
-            bodies.push(m.body().unwrap().to_string());
-            sqs.delete_message()
-                .queue_url(url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-}
-
 fn seed_text() -> String {
     std::fs::read_to_string(SEED).unwrap()
 }

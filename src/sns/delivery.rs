@@ -651,15 +651,17 @@ mod tls {
     use std::sync::Arc;
 
     use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-    use rustls::crypto::{ring, verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+    use rustls::crypto::{
+        aws_lc_rs, verify_tls12_signature, verify_tls13_signature, CryptoProvider,
+    };
     use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
     use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
     pub fn client_config() -> ClientConfig {
-        let provider = Arc::new(ring::default_provider());
+        let provider = Arc::new(aws_lc_rs::default_provider());
         ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .expect("ring supports the default protocol versions")
+            .expect("aws-lc-rs supports the default protocol versions")
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
             .with_no_client_auth()

@@ -253,7 +253,7 @@ impl SnsService {
                     check_fifo_id("MessageDeduplicationId", &d)?;
                     d
                 }
-                _ if content_based => sha256_hex(default.as_bytes()),
+                _ if content_based => crate::hex::sha256(default.as_bytes()),
                 _ => return Err(missing_deduplication_id()),
             };
             (Some(group), Some(dedup))
@@ -394,14 +394,6 @@ impl SnsService {
             self.deliver(ctx, topic, sub, &state, &prepared);
         }
     }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn check_fifo_id(parameter: &str, value: &str) -> AwsResult<()> {

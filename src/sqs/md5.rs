@@ -6,7 +6,7 @@ use md5::{Digest, Md5};
 use super::model::MessageAttributeValue;
 
 pub fn md5_hex(bytes: &[u8]) -> String {
-    hex(&Md5::digest(bytes))
+    crate::hex::encode(&Md5::digest(bytes))
 }
 
 /// Digest of attributes in AWS's canonical form: names sorted by byte order, each field
@@ -42,22 +42,12 @@ where
             }
         }
     }
-    any.then(|| hex(&hasher.finalize()))
+    any.then(|| crate::hex::encode(&hasher.finalize()))
 }
 
 fn update_prefixed(hasher: &mut Md5, bytes: &[u8]) {
     hasher.update((bytes.len() as u32).to_be_bytes());
     hasher.update(bytes);
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 15) as usize] as char);
-    }
-    out
 }
 
 #[cfg(test)]

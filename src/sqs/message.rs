@@ -130,7 +130,7 @@ impl StoredMessage {
     }
 
     pub fn md5_of_body_hex(&self) -> String {
-        super::md5::hex(&self.md5_of_body)
+        crate::hex::encode(&self.md5_of_body)
     }
 
     pub fn extra(&self) -> Option<&Extra> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::context::RequestContext;
 use crate::error::{codes, AwsError, AwsResult};
 
-use super::md5::{hex, md5_of_attributes};
+use super::md5::md5_of_attributes;
 use super::message::{md5_bytes, Extra, NewMessage, StoredMessage};
 use super::model::*;
 use super::queue::{Enqueued, HandleError, Queue, ReceiveRequest};
@@ -616,7 +616,7 @@ fn prepare_send(
     let (deduplication_id, dedup_key) = if fifo {
         let id = match fields.deduplication_id {
             Some(id) => id,
-            None if content_based => sha256_hex(body.as_bytes()),
+            None if content_based => crate::hex::sha256(body.as_bytes()),
             None => {
                 return Err(AwsError::invalid_parameter_value(
                     "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
@@ -639,7 +639,7 @@ fn prepare_send(
     let md5_of_body = md5_bytes(body.as_bytes());
     let message_id = uuid::Uuid::new_v4();
     let output = SendMessageOutput {
-        md5_of_message_body: hex(&md5_of_body),
+        md5_of_message_body: crate::hex::encode(&md5_of_body),
         md5_of_message_attributes: md5_of_attributes(&attributes),
         md5_of_message_system_attributes,
         message_id: message_id.to_string(),
@@ -663,14 +663,6 @@ fn prepare_send(
         dedup_key,
     };
     Ok(ValidSend { message, output })
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn required_handle(handle: Option<&str>) -> AwsResult<&str> {

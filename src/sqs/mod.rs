@@ -203,21 +203,13 @@ impl SqsService {
         }
         self.deleted_at.lock().clear();
         let old = std::mem::take(&mut *self.registry.write());
-        old.values()
-            .flat_map(|r| r.values())
-            .flat_map(|q| q.values())
-            .map(|queue| queue.mark_deleted())
-            .collect()
+        all_queues(&old).map(|queue| queue.mark_deleted()).collect()
     }
 
     /// Wakes every long-polling receiver so it re-reads the clock (after the test clock moved).
     pub fn wake_all(&self) {
         let registry = self.registry.read();
-        for queue in registry
-            .values()
-            .flat_map(|r| r.values())
-            .flat_map(|q| q.values())
-        {
+        for queue in all_queues(&registry) {
             queue.notify().notify_waiters();
         }
     }
@@ -272,23 +264,14 @@ impl SqsService {
         }
         drop(registry);
         self.restore_move_tasks()?;
-        let registry = self.registry.read();
-        let queues = registry
-            .values()
-            .flat_map(|r| r.values())
-            .map(|q| q.len())
-            .sum();
+        let queues = all_queues(&self.registry.read()).count();
         Ok((queues, messages))
     }
 
     /// Hands every queue's outstanding changes (expiries found while reading) to the store.
     pub fn commit_all(&self) {
         let registry = self.registry.read();
-        for queue in registry
-            .values()
-            .flat_map(|r| r.values())
-            .flat_map(|q| q.values())
-        {
+        for queue in all_queues(&registry) {
             let mut state = queue.lock(self.now_ms());
             drop(queue.commit(&mut state));
         }
@@ -305,13 +288,16 @@ impl SqsService {
     }
 
     pub fn queue_count(&self) -> usize {
-        let registry = self.registry.read();
-        registry
-            .values()
-            .flat_map(|r| r.values())
-            .map(|q| q.len())
-            .sum()
+        all_queues(&self.registry.read()).count()
     }
+}
+
+/// Every queue of every account and region.
+fn all_queues(registry: &Registry) -> impl Iterator<Item = &Arc<Queue>> {
+    registry
+        .values()
+        .flat_map(|regions| regions.values())
+        .flat_map(|queues| queues.values())
 }
 
 fn key_u64(key: &[u8], at: usize) -> Option<u64> {

@@ -75,7 +75,7 @@ pub enum Change {
 }
 
 /// How much an acknowledgement promises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
     /// A write is acknowledged after it is flushed to disk (shared by concurrent writers).
     #[default]

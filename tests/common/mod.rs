@@ -114,6 +114,63 @@ pub async fn create_queue(
         .queue_url
         .expect("queue url")
 }
+/// Sends one message; returns its MessageId.
+pub async fn send(sqs: &aws_sdk_sqs::Client, url: &str, body: &str) -> String {
+    sqs.send_message()
+        .queue_url(url)
+        .message_body(body)
+        .send()
+        .await
+        .unwrap()
+        .message_id
+        .unwrap()
+}
+
+/// One receive (no wait) of at most `max` messages, asking for every system and user attribute.
+pub async fn receive_all(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    max: i32,
+) -> Vec<aws_sdk_sqs::types::Message> {
+    sqs.receive_message()
+        .queue_url(url)
+        .max_number_of_messages(max)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default()
+}
+
+/// Receives and deletes everything visible in a queue; returns the bodies.
+pub async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
+    let mut bodies = Vec::new();
+    loop {
+        let messages = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if messages.is_empty() {
+            return bodies;
+        }
+        for m in messages {
+            bodies.push(m.body().unwrap().to_string());
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
 
 /// Moves the server's clock forward (visibility, delay, retention, purge interval).
 pub async fn advance_clock(server: &RunningServer, seconds: f64) {
