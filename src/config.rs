@@ -93,6 +93,45 @@ pub struct Config {
         default_value_t = 10_000
     )]
     pub memory_trim_interval_ms: u64,
+
+    /// Milliseconds a connection may take to send a request's head (request line and headers);
+    /// hyper starts this clock whenever the connection waits for a request, so it is also how
+    /// long an idle keep-alive connection stays open. Slow or silent clients are disconnected.
+    #[arg(
+        long,
+        env = "LYREBIRD_HEADER_READ_TIMEOUT_MS",
+        default_value_t = 30_000
+    )]
+    pub header_read_timeout_ms: u64,
+
+    /// Connections served at once; beyond it a new connection is answered 503
+    /// `ServiceUnavailable` and closed.
+    #[arg(long, env = "LYREBIRD_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Queues an account may have in a region; CreateQueue beyond it fails with `OverLimit`.
+    /// (AWS sets no such quota; this bounds memory.)
+    #[arg(long, env = "LYREBIRD_MAX_QUEUES", default_value_t = 1_000_000)]
+    pub max_queues: usize,
+
+    /// Topics an account may have in a region; CreateTopic beyond it fails with
+    /// `TopicLimitExceeded` (100,000 is AWS's default quota).
+    #[arg(long, env = "LYREBIRD_MAX_TOPICS", default_value_t = 100_000)]
+    pub max_topics: usize,
+
+    /// Subscriptions to an account's topics in a region; Subscribe beyond it fails with
+    /// `SubscriptionLimitExceeded`.
+    #[arg(long, env = "LYREBIRD_MAX_SUBSCRIPTIONS", default_value_t = 1_000_000)]
+    pub max_subscriptions: usize,
+
+    /// HTTP/S subscription deliveries in flight at once (retries wait without holding a slot).
+    #[arg(long, env = "LYREBIRD_SNS_HTTP_CONCURRENCY", default_value_t = 64)]
+    pub sns_http_concurrency: usize,
+
+    /// HTTP/S deliveries pending (sending or waiting to retry) at most; one beyond it is
+    /// treated as failed at once (logged, and sent to the subscription's dead-letter queue).
+    #[arg(long, env = "LYREBIRD_SNS_HTTP_BACKLOG", default_value_t = 10_000)]
+    pub sns_http_backlog: usize,
 }
 
 impl Default for Config {
@@ -115,6 +154,13 @@ impl Default for Config {
             params: Vec::new(),
             memory_trim_interval_ms: 10_000,
             in_flight_limit: crate::sqs::IN_FLIGHT_LIMIT,
+            header_read_timeout_ms: 30_000,
+            max_connections: 10_000,
+            max_queues: 1_000_000,
+            max_topics: 100_000,
+            max_subscriptions: 1_000_000,
+            sns_http_concurrency: 64,
+            sns_http_backlog: 10_000,
         }
     }
 }

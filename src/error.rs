@@ -56,6 +56,8 @@ pub mod codes {
         SNS_NOT_FOUND = ("NotFoundException", "NotFound", 404, false);
         SNS_INVALID_PARAMETER = ("InvalidParameterException", "InvalidParameter", 400, false);
         SNS_PARAMETER_VALUE_INVALID = ("InvalidParameterValueException", "ParameterValueInvalid", 400, false);
+        TOPIC_LIMIT_EXCEEDED = ("TopicLimitExceededException", "TopicLimitExceeded", 403, false);
+        SUBSCRIPTION_LIMIT_EXCEEDED = ("SubscriptionLimitExceededException", "SubscriptionLimitExceeded", 403, false);
         SNS_AUTHORIZATION_ERROR = ("AuthorizationErrorException", "AuthorizationError", 403, false);
         SNS_TOO_MANY_ENTRIES = ("TooManyEntriesInBatchRequestException", "TooManyEntriesInBatchRequest", 400, false);
         SNS_EMPTY_BATCH = ("EmptyBatchRequestException", "EmptyBatchRequest", 400, false);

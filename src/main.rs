@@ -103,7 +103,7 @@ async fn run(config: Config) -> std::io::Result<()> {
             )
         })?;
     let addr = listener.local_addr()?;
-    let app = Arc::new(App::new(config, addr).map_err(std::io::Error::other)?);
+    let app = Arc::new(App::start(config, addr).await?);
     tracing::info!(region = %app.config.region, account = %app.config.account_id, "lyrebird {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
     // Process-wide, so here rather than in `serve` (embedded servers share their host's heap).
     lyrebird::memory::spawn_trimmer(Duration::from_millis(app.config.memory_trim_interval_ms));

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -12,7 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::StatusCode;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -20,7 +25,7 @@ use crate::error::{codes, AwsError};
 use crate::health::ServiceStates;
 use crate::protocol::{self, Host, Services};
 use crate::service::Service;
-use crate::sns::SnsService;
+use crate::sns::{SnsLimits, SnsService};
 use crate::sqs::{SqsOptions, SqsService};
 use crate::store::{memory::MemoryStore, sled::SledStore, SharedStore};
 use crate::sts::StsService;
@@ -60,10 +65,21 @@ impl App {
             SqsOptions {
                 strict_queue_recreate: config.strict_queue_recreate,
                 in_flight_limit: config.in_flight_limit,
+                max_queues: config.max_queues,
             },
             store.clone(),
         ));
-        let sns = Arc::new(SnsService::new(clock.clone(), sqs.clone(), store.clone()));
+        let sns = Arc::new(SnsService::new(
+            clock.clone(),
+            sqs.clone(),
+            store.clone(),
+            SnsLimits {
+                max_topics: config.max_topics,
+                max_subscriptions: config.max_subscriptions,
+                http_concurrency: config.sns_http_concurrency,
+                http_backlog: config.sns_http_backlog,
+            },
+        ));
         if store.persistent() {
             let started = Instant::now();
             let (queues, messages) = sqs.restore()?;
@@ -77,6 +93,18 @@ impl App {
                 millis = started.elapsed().as_millis() as u64,
                 "restored state"
             );
+        }
+        // The SNS signing key is loaded, or generated and flushed, at start-up on a thread of
+        // its own, never inside a request: generating one takes ~0.1 s, which start-up (a few
+        // ms) does not wait for; a publish that needs the key first waits for this thread.
+        {
+            let sns = sns.clone();
+            std::thread::Builder::new()
+                .name("sns-signing-key".into())
+                .spawn(move || {
+                    let _ = sns.signer();
+                })
+                .map_err(|e| format!("cannot start the signing-key thread: {e}"))?;
         }
         let default_host = format!("localhost:{}", local_addr.port());
         // Templates go on top of the restored state, before the first request is accepted (and
@@ -104,6 +132,17 @@ impl App {
     }
 }
 
+impl App {
+    /// `App::new` on a blocking thread: opening the store, restoring it and loading or
+    /// generating the signing key all block.
+    pub async fn start(config: Config, local_addr: SocketAddr) -> std::io::Result<App> {
+        tokio::task::spawn_blocking(move || App::new(config, local_addr))
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(std::io::Error::other)
+    }
+}
+
 pub fn router(app: Arc<App>) -> Router {
     let mut router = Router::new()
         .route("/_lyrebird/health", get(health))
@@ -124,23 +163,74 @@ pub fn router(app: Arc<App>) -> Router {
 
 /// Serves on `listener` until `shutdown` resolves, then drains in-flight requests (long polls
 /// are released at once).
+///
+/// Connections are served by hyper directly (rather than `axum::serve`) for the limits a
+/// server facing untrusted clients needs: a request head must arrive within the header read
+/// timeout (hyper starts that clock whenever the connection waits for a request, so it is also
+/// the keep-alive idle timeout), and beyond `max_connections` a new connection is answered 503
+/// `ServiceUnavailable` and closed rather than held.
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let closing = app.clone();
-    let result = axum::serve(listener, router(app.clone()))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            closing.sqs.close();
-        })
-        .await;
+    let service = TowerToHyperService::new(router(app.clone()));
+    let slots = Arc::new(Semaphore::new(app.config.max_connections.max(1)));
+    let header_timeout = Duration::from_millis(app.config.header_read_timeout_ms.max(1));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors and the like: the listener is fine, try again shortly.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tokio::spawn(refuse(stream));
+            continue;
+        };
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .keep_alive(true);
+        let connection = http.serve_connection(TokioIo::new(stream), service.clone());
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    app.sqs.close();
+    graceful.shutdown().await;
     // Everything acknowledged is already durable; this also keeps receive state.
     app.sqs.commit_all();
     let store = app.store.clone();
     let _ = tokio::task::spawn_blocking(move || store.flush()).await;
-    result
+    Ok(())
+}
+
+/// Answers a connection over the cap with a 503 AWS error and closes it.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    const BODY: &str = "<?xml version=\"1.0\"?><ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code><Message>Too many connections; retry later.</Message></Error></ErrorResponse>";
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = stream.write_all(response.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
 }
 
 /// A server running in the background, for tests and embedding.
@@ -169,7 +259,7 @@ impl RunningServer {
 pub async fn spawn(config: Config) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind((config.host.as_str(), config.port)).await?;
     let addr = listener.local_addr()?;
-    let app = Arc::new(App::new(config, addr).map_err(std::io::Error::other)?);
+    let app = Arc::new(App::start(config, addr).await?);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(serve(listener, app.clone(), async {
         let _ = rx.await;
@@ -313,6 +403,9 @@ async fn localstack_health(State(app): State<Arc<App>>) -> impl IntoResponse {
     )
 }
 
+/// The most the test clock may be moved forward, in all.
+const MAX_ADVANCE_SECONDS: f64 = 100.0 * 365.0 * 86_400.0;
+
 #[derive(serde::Deserialize)]
 struct Advance {
     seconds: f64,
@@ -320,10 +413,13 @@ struct Advance {
 
 /// Test-only: moves the service clock forward so timers fire without sleeping.
 async fn advance_clock(State(app): State<Arc<App>>, Json(advance): Json<Advance>) -> Response {
-    if !(advance.seconds.is_finite() && advance.seconds >= 0.0) {
+    // Bounded (a century) so that clock arithmetic cannot overflow, however often it is called.
+    if !(advance.seconds.is_finite() && (0.0..=MAX_ADVANCE_SECONDS).contains(&advance.seconds))
+        || app.clock.offset_ms() > (MAX_ADVANCE_SECONDS * 1000.0) as u64
+    {
         return (
             StatusCode::BAD_REQUEST,
-            "seconds must be a non-negative number",
+            "seconds must be a non-negative number, at most a century in all",
         )
             .into_response();
     }

@@ -918,3 +918,67 @@ async fn fifo_topic_deduplication_survives_a_crash() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A FIFO queue keeps deduplicating with the scope it was created with after a restart, and a
+/// purge's emptied deduplication window stays empty.
+#[tokio::test]
+async fn fifo_queue_deduplication_scope_and_purge_survive_a_crash() {
+    use aws_sdk_sqs::types::QueueAttributeName as Name;
+    let dir = data_dir();
+    let mut server = start(&dir).await;
+    let sqs = client(&server.endpoint);
+    let mut urls = Vec::new();
+    for name in ["scope.fifo", "purged.fifo"] {
+        let url = sqs
+            .create_queue()
+            .queue_name(name)
+            .attributes(Name::FifoQueue, "true")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        urls.push(url);
+    }
+    let send = |sqs: aws_sdk_sqs::Client, url: String, body: &'static str, group: &'static str| async move {
+        sqs.send_message()
+            .queue_url(url)
+            .message_body(body)
+            .message_group_id(group)
+            .message_deduplication_id("same")
+            .send()
+            .await
+            .unwrap()
+            .message_id
+            .unwrap()
+    };
+    let scoped = send(sqs.clone(), urls[0].clone(), "m1", "g1").await;
+    sqs.set_queue_attributes()
+        .queue_url(&urls[0])
+        .attributes(Name::DeduplicationScope, "messageGroup")
+        .attributes(Name::FifoThroughputLimit, "perMessageGroupId")
+        .send()
+        .await
+        .unwrap();
+    send(sqs.clone(), urls[1].clone(), "before", "g").await;
+    sqs.purge_queue().queue_url(&urls[1]).send().await.unwrap();
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let server = start(&dir).await;
+    let sqs = client(&server.endpoint);
+    // Created with queue scope: a send in another group is still a duplicate.
+    assert_eq!(send(sqs.clone(), urls[0].clone(), "m2", "g2").await, scoped);
+    // Purged: the deduplication id is free again.
+    send(sqs.clone(), urls[1].clone(), "after", "g").await;
+    let got = sqs
+        .receive_message()
+        .queue_url(&urls[1])
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let bodies: Vec<_> = got.messages().iter().filter_map(|m| m.body()).collect();
+    assert_eq!(bodies, ["after"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -3,6 +3,7 @@
 //! (email, SMS, Lambda, Firehose, mobile push), so tests can assert what would have been sent.
 
 use std::fmt::Write;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,10 +71,15 @@ pub struct Deliveries {
     clock: Arc<Clock>,
     http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     captured: Mutex<std::collections::VecDeque<(u64, Outgoing)>>,
+    /// HTTP/S requests in flight at once (a retry's wait holds no slot).
+    http_slots: Arc<tokio::sync::Semaphore>,
+    /// HTTP/S deliveries pending (sending or waiting to retry), and the most allowed.
+    http_pending: Arc<std::sync::atomic::AtomicUsize>,
+    http_backlog: usize,
 }
 
 impl Deliveries {
-    pub fn new(clock: Arc<Clock>) -> Self {
+    pub fn new(clock: Arc<Clock>, limits: &super::SnsLimits) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         connector.enforce_http(false);
@@ -86,6 +92,9 @@ impl Deliveries {
             clock,
             http: Client::builder(TokioExecutor::new()).build(connector),
             captured: Mutex::new(Default::default()),
+            http_slots: Arc::new(tokio::sync::Semaphore::new(limits.http_concurrency.max(1))),
+            http_pending: Arc::default(),
+            http_backlog: limits.http_backlog,
         }
     }
 
@@ -478,9 +487,17 @@ impl SnsService {
         let clock = self.clock.clone();
         let sqs = self.sqs.clone();
         let content_type = policy.content_type.clone();
+        let slots = self.deliveries.http_slots.clone();
+        let pending = self.deliveries.http_pending.clone();
+        // Bounded backlog: beyond it a delivery fails at once instead of adding a task.
+        let admitted = pending.fetch_add(1, Ordering::AcqRel) < self.deliveries.http_backlog;
         tokio::spawn(async move {
+            let _pending = PendingGuard(pending);
             let mut attempt = 0usize;
             loop {
+                if !admitted {
+                    break;
+                }
                 let mut request = http::Request::post(url.as_str())
                     .header("content-type", content_type.as_str())
                     .header("user-agent", "Amazon Simple Notification Service Agent");
@@ -492,6 +509,10 @@ impl SnsService {
                 }
                 let outcome = match request.body(Full::new(Bytes::from(body.clone()))) {
                     Ok(req) => {
+                        // Bounded concurrency: wait for a slot, hold it for this attempt only.
+                        let Ok(_slot) = slots.acquire().await else {
+                            break;
+                        };
                         match tokio::time::timeout(HTTP_TIMEOUT, client.request(req)).await {
                             Ok(Ok(resp)) => Some(resp.status().as_u16()),
                             _ => None,
@@ -509,11 +530,16 @@ impl SnsService {
                     break;
                 };
                 attempt += 1;
+                let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
                 clock
-                    .sleep_until_ms(clock.now_ms() + delay.as_millis() as u64)
+                    .sleep_until_ms(clock.now_ms().saturating_add(delay_ms))
                     .await;
             }
-            tracing::warn!(subscription = %sub_arn, %url, "HTTP delivery failed");
+            if admitted {
+                tracing::warn!(subscription = %sub_arn, %url, "HTTP delivery failed");
+            } else {
+                tracing::warn!(subscription = %sub_arn, %url, "HTTP delivery backlog full; delivery failed");
+            }
             if let Some(dlq) = dead_letter_queue {
                 let internal = RequestContext::internal("", "", "");
                 if let Err(e) = sqs.send_from_service(&internal, &dlq, Forwarded::body(body), "sns")
@@ -524,6 +550,18 @@ impl SnsService {
         });
     }
 }
+
+/// Counts a delivery out of the backlog when its task ends, however it ends.
+struct PendingGuard(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The longest retry delay AWS allows in a delivery policy (`maxDelayTarget`), in seconds.
+const MAX_DELAY_TARGET: u64 = 3_600;
 
 /// Path of the signing certificate, in AWS's file-name style.
 pub const CERT_PATH: &str = "/SimpleNotificationService-lyrebird.pem";
@@ -591,8 +629,9 @@ impl RetryPolicy {
 
     fn from_healthy_retry_policy(p: &Value) -> Self {
         let num = |k: &str, d: u64| p.get(k).and_then(Value::as_u64).unwrap_or(d);
-        let min = num("minDelayTarget", 20);
-        let max = num("maxDelayTarget", 20).max(min);
+        // AWS caps both targets at 3,600 s; capping here also keeps the arithmetic in range.
+        let min = num("minDelayTarget", 20).min(MAX_DELAY_TARGET);
+        let max = num("maxDelayTarget", 20).min(MAX_DELAY_TARGET).max(min);
         let retries = num("numRetries", 3).min(100);
         let no_delay = num("numNoDelayRetries", 0).min(retries);
         let min_retries = num("numMinDelayRetries", 0).min(retries - no_delay);
@@ -694,5 +733,37 @@ mod tls {
         fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
             self.0.signature_verification_algorithms.supported_schemes()
         }
+    }
+}
+
+#[cfg(test)]
+mod retry_policy_tests {
+    use super::*;
+
+    #[test]
+    fn delay_targets_are_capped_at_an_hour() {
+        for function in ["linear", "exponential", "geometric", "arithmetic"] {
+            let policy = RetryPolicy::from_healthy_retry_policy(&json!({
+                "minDelayTarget": u64::MAX,
+                "maxDelayTarget": u64::MAX,
+                "numRetries": 5,
+                "numMinDelayRetries": 1,
+                "numMaxDelayRetries": 1,
+                "backoffFunction": function,
+            }));
+            assert_eq!(policy.delays.len(), 5);
+            assert!(
+                policy
+                    .delays
+                    .iter()
+                    .all(|d| *d == Duration::from_secs(3_600)),
+                "{function}: {:?}",
+                policy.delays
+            );
+        }
+        let policy = RetryPolicy::from_healthy_retry_policy(&json!({
+            "minDelayTarget": 1, "maxDelayTarget": 1_000_000, "numRetries": 3, "numMaxDelayRetries": 3,
+        }));
+        assert_eq!(policy.delays, vec![Duration::from_secs(3_600); 3]);
     }
 }

@@ -47,10 +47,32 @@ pub struct SnsService {
     platforms: RwLock<platform::Platforms>,
     sms: Mutex<sms::SmsState>,
     deliveries: delivery::Deliveries,
-    /// Created on first use: key generation is the slowest thing lyrebird does.
+    /// Loaded or generated at start-up (`server::App::new`, on a blocking thread): key
+    /// generation is the slowest thing lyrebird does.
     signer: OnceLock<signing::Signer>,
     /// Serialises signer creation without holding up unrelated requests.
     signer_init: Mutex<()>,
+    limits: SnsLimits,
+}
+
+/// Per-account caps and the bounds of HTTP/S delivery (flags `--max-topics` and so on).
+#[derive(Debug, Clone)]
+pub struct SnsLimits {
+    pub max_topics: usize,
+    pub max_subscriptions: usize,
+    pub http_concurrency: usize,
+    pub http_backlog: usize,
+}
+
+impl Default for SnsLimits {
+    fn default() -> Self {
+        SnsLimits {
+            max_topics: 100_000,
+            max_subscriptions: 1_000_000,
+            http_concurrency: 64,
+            http_backlog: 10_000,
+        }
+    }
 }
 
 impl std::fmt::Debug for SnsService {
@@ -62,10 +84,16 @@ impl std::fmt::Debug for SnsService {
 }
 
 impl SnsService {
-    pub fn new(clock: Arc<Clock>, sqs: Arc<SqsService>, store: SharedStore) -> Self {
+    pub fn new(
+        clock: Arc<Clock>,
+        sqs: Arc<SqsService>,
+        store: SharedStore,
+        limits: SnsLimits,
+    ) -> Self {
         SnsService {
             store,
-            deliveries: delivery::Deliveries::new(clock.clone()),
+            deliveries: delivery::Deliveries::new(clock.clone(), &limits),
+            limits,
             clock,
             sqs,
             topics: RwLock::new(BTreeMap::new()),

@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 use serde_json::Value;
 
 use crate::context::RequestContext;
-use crate::error::{AwsError, AwsResult};
+use crate::error::{codes, AwsError, AwsResult};
 
 use super::delivery::Kind;
 use super::filter::{FilterPolicy, FilterScope, NESTED_POLICY_REASON};
@@ -325,6 +325,16 @@ impl SnsService {
         }
 
         check_dead_letter_kind(&topic.arn, &endpoint, &state)?;
+        // Counted before the topic's lock is taken (lock order); only a new subscription is
+        // refused. Counting is only needed once there are that many subscriptions in all.
+        let at_cap = {
+            let max = self.limits.max_subscriptions;
+            let subscriptions = self.subscriptions.read();
+            subscriptions.len() >= max && {
+                let prefix = format!("arn:aws:sns:{}:{}:", topic.region, topic.account);
+                super::topics::count_prefixed(&subscriptions, &prefix) >= max
+            }
+        };
         let mut topic_state = topic.state.lock();
         if let Some(existing) = topic_state
             .subscriptions
@@ -361,6 +371,12 @@ impl SnsService {
         // Only new subscriptions: one to an endpoint deleted since is still returned above.
         if protocol == "application" {
             self.check_subscribable_endpoint(&endpoint)?;
+        }
+        if at_cap {
+            return Err(AwsError::new(
+                &codes::SUBSCRIPTION_LIMIT_EXCEEDED,
+                "Subscription limit exceeded",
+            ));
         }
         let needs_confirmation =
             matches!(protocol.as_str(), "http" | "https" | "email" | "email-json");

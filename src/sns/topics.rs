@@ -206,6 +206,19 @@ impl SnsService {
             }
             return Ok(TopicArnOutput { topic_arn: arn });
         }
+        // Counting is only needed once there are that many topics in all.
+        let max = self.limits.max_topics;
+        if topics.len() >= max
+            && count_prefixed(
+                &topics,
+                &format!("arn:aws:sns:{}:{}:", ctx.region, ctx.account),
+            ) >= max
+        {
+            return Err(AwsError::new(
+                &codes::TOPIC_LIMIT_EXCEEDED,
+                "Topic limit exceeded",
+            ));
+        }
         let topic = Topic {
             arn: arn.clone(),
             name: name.clone(),
@@ -571,4 +584,17 @@ pub fn default_policy(topic_arn: &str, account: &str) -> String {
 /// AWS's default HTTP delivery policy, as EffectiveDeliveryPolicy shows it.
 pub fn default_delivery_policy() -> String {
     r#"{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":20,"maxDelayTarget":20,"numRetries":3,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"linear"},"disableSubscriptionOverrides":false,"defaultRequestPolicy":{"headerContentType":"text/plain; charset=UTF-8"}}}"#.to_string()
+}
+
+/// How many keys of `map` start with `prefix` (ARNs of one account and region).
+pub(super) fn count_prefixed<V>(
+    map: &std::collections::BTreeMap<String, V>,
+    prefix: &str,
+) -> usize {
+    map.range::<str, _>((
+        std::ops::Bound::Included(prefix),
+        std::ops::Bound::Unbounded,
+    ))
+    .take_while(|(k, _)| k.starts_with(prefix))
+    .count()
 }

@@ -2,9 +2,11 @@
 //! and ListDeadLetterSourceQueues.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::context::RequestContext;
 use crate::error::{AwsError, AwsResult};
+use crate::store::{Change, Ticket};
 
 use super::attributes::QueueConfig;
 use super::model::*;
@@ -77,7 +79,7 @@ impl SqsService {
                 return;
             }
         };
-        {
+        let (ticket, copy) = {
             let mut state = queue.lock(now);
             for m in messages {
                 state.enqueue(
@@ -85,9 +87,16 @@ impl SqsService {
                     now,
                 );
             }
-            drop(queue.commit(&mut state));
-        }
+            let copy = state.pending_changes();
+            (queue.commit_confirmed(&mut state), copy)
+        };
         queue.notify().notify_one();
+        if self.store.persistent() {
+            // Not held up by: the receive that dead-lettered them answers at once; a failed
+            // write is retried until the store takes it, never dropped.
+            let clock = self.clock.clone();
+            tokio::spawn(async move { until_durable(&queue, ticket, &copy, &clock).await });
+        }
     }
 
     pub fn list_dead_letter_source_queues(
@@ -131,5 +140,30 @@ impl SqsService {
             queue_urls: page.iter().map(|q| Self::queue_url(ctx, q)).collect(),
             next_token,
         })
+    }
+}
+
+/// Waits until `ticket` (the write of `changes` to `queue`) is durable; if the store fails,
+/// writes the changes again, as the queue stands then, with a growing pause (50 ms to 5 s), until
+/// it takes them. Every failure is logged. Used where losing the write would lose a message (a
+/// move task's copy, before the original is deleted; a dead-lettered message).
+pub(crate) async fn until_durable(
+    queue: &Queue,
+    ticket: Ticket,
+    changes: &[Change],
+    clock: &crate::clock::Clock,
+) {
+    let mut pause = Duration::from_millis(50);
+    let mut result = ticket.durable().await;
+    while let Err(e) = result {
+        tracing::error!(queue = %queue.arn, error = %e, "could not store a moved message; retrying");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+        let ticket = {
+            let mut state = queue.lock(clock.now_ms());
+            state.rejournal(changes);
+            queue.commit_confirmed(&mut state)
+        };
+        result = ticket.durable().await;
     }
 }

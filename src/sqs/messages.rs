@@ -281,12 +281,16 @@ impl SqsService {
 
     fn delete_one(&self, ctx: &RequestContext, queue: &Queue, handle: &str) -> AwsResult<()> {
         let receipt = Receipt::decode(handle)?;
-        let result = {
+        let (result, woken) = {
             let mut state = queue.lock(self.now_ms());
             let result = state.delete(queue.id, &receipt);
-            ctx.writes.push(queue.commit(&mut state));
-            result
+            ctx.writes.push(queue.commit_or_wait(&mut state));
+            (result, state.take_woken())
         };
+        if woken {
+            // Deleting a FIFO group's head can unlock the group's next message.
+            queue.notify().notify_one();
+        }
         match result {
             Ok(()) => Ok(()),
             Err(HandleError::Expired) => Err(AwsError::invalid_value_for(
@@ -343,19 +347,17 @@ impl SqsService {
         };
         let receipt = Receipt::decode(handle)?;
         let now = self.now_ms();
-        let result = {
+        let (result, woken) = {
             let mut state = queue.lock(now);
             let result = state.change_visibility(queue.id, &receipt, timeout, now);
             drop(queue.commit(&mut state));
-            result
+            (result, state.take_woken())
         };
+        if woken {
+            queue.notify().notify_one();
+        }
         match result {
-            Ok(inner) => {
-                if inner.is_ok() && timeout == 0 {
-                    queue.notify().notify_one();
-                }
-                inner
-            }
+            Ok(inner) => inner,
             Err(HandleError::WrongQueue) => Err(invalid_handle(handle)),
             Err(HandleError::Gone | HandleError::Expired) => Err(AwsError::invalid_value_for(
                 "ReceiptHandle",
@@ -457,7 +459,7 @@ impl SendSettings {
             queue_delay: c.delay_seconds,
             max_size: c.maximum_message_size,
             content_based: c.content_based_deduplication,
-            dedup_per_group: c.deduplication_scope == "messageGroup",
+            dedup_per_group: queue.dedup_per_group,
         })
     }
 }

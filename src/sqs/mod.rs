@@ -54,6 +54,8 @@ pub struct SqsOptions {
     pub strict_queue_recreate: bool,
     /// In-flight messages a queue allows (AWS Support can raise the quota).
     pub in_flight_limit: usize,
+    /// Queues an account may have in one region.
+    pub max_queues: usize,
 }
 
 impl Default for SqsOptions {
@@ -61,6 +63,7 @@ impl Default for SqsOptions {
         SqsOptions {
             strict_queue_recreate: false,
             in_flight_limit: IN_FLIGHT_LIMIT,
+            max_queues: 1_000_000,
         }
     }
 }
@@ -73,7 +76,7 @@ pub struct SqsService {
     store: SharedStore,
     registry: SharedRegistry,
     /// When each (account, region, name) was last deleted, for `strict_queue_recreate`.
-    deleted_at: Mutex<HashMap<(String, String, String), u64>>,
+    deleted_at: Mutex<queues::RecentlyDeleted>,
     move_tasks: Mutex<Vec<Arc<move_tasks::MoveTask>>>,
     /// Set at shutdown: long polls return at once instead of holding the server open.
     closing: AtomicBool,
@@ -86,7 +89,7 @@ impl SqsService {
             options,
             store,
             registry: Arc::new(RwLock::new(HashMap::new())),
-            deleted_at: Mutex::new(HashMap::new()),
+            deleted_at: Mutex::new(Default::default()),
             move_tasks: Mutex::new(Vec::new()),
             closing: AtomicBool::new(false),
         }

@@ -68,6 +68,9 @@ impl TaskHandle {
     }
 }
 
+/// Finished tasks kept per source queue: ListMessageMoveTasks shows at most 10.
+const KEPT_TASKS: usize = 10;
+
 impl MoveTask {
     fn entry(&self) -> MessageMoveTaskEntry {
         let (status, failure_reason) = self.status.lock().clone();
@@ -217,6 +220,7 @@ impl SqsService {
         });
         task.persist();
         tasks.push(task.clone());
+        self.prune_move_tasks(&mut tasks);
         tokio::spawn(run(task, self.registry.clone(), self.clock.clone()));
         Ok(StartMessageMoveTaskOutput {
             task_handle: handle,
@@ -297,6 +301,36 @@ impl SqsService {
         })
     }
 
+    /// Forgets finished tasks beyond the most recent `KEPT_TASKS` of their source queue (all
+    /// that ListMessageMoveTasks can show), in memory and in the store, so they do not pile up.
+    fn prune_move_tasks(&self, tasks: &mut Vec<Arc<MoveTask>>) {
+        let mut per_source: std::collections::HashMap<String, usize> = Default::default();
+        let mut forgotten = Vec::new();
+        // Newest last: count from the end.
+        for i in (0..tasks.len()).rev() {
+            let seen = per_source.entry(tasks[i].source_arn.clone()).or_default();
+            *seen += 1;
+            if *seen > KEPT_TASKS && tasks[i].status.lock().0 != "RUNNING" {
+                forgotten.push(tasks.remove(i));
+            }
+        }
+        if self.store.persistent() && !forgotten.is_empty() {
+            let changes = forgotten
+                .iter()
+                .map(|t| Change::Delete {
+                    space: Space::Meta,
+                    key: format!("{RECORD_PREFIX}{}", t.handle).into_bytes(),
+                })
+                .collect();
+            drop(self.store.submit(changes));
+        }
+    }
+
+    /// Move tasks remembered (running or finished), for tests of the pruning.
+    pub fn move_task_count(&self) -> usize {
+        self.move_tasks.lock().len()
+    }
+
     /// Whether some queue names `arn` as its dead-letter queue.
     fn is_dead_letter_queue(&self, arn: &str) -> bool {
         let queues: Vec<_> = {
@@ -335,6 +369,7 @@ impl SqsService {
             tokio::spawn(run(task.clone(), self.registry.clone(), self.clock.clone()));
         }
         let count = restored.len();
+        self.prune_move_tasks(&mut restored);
         *self.move_tasks.lock() = restored;
         Ok(count)
     }
@@ -383,14 +418,13 @@ async fn run(task: Arc<MoveTask>, registry: SharedRegistry, clock: Arc<crate::cl
         moved.receive_count = 0;
         moved.extra.first_receive_ms = None;
         // The copy is made durable before the original's removal is handed to the store.
-        let ticket = {
+        let (ticket, copy) = {
             let mut state = target.lock(now);
             state.enqueue(moved, now);
-            target.commit(&mut state)
+            let copy = state.pending_changes();
+            (target.commit_confirmed(&mut state), copy)
         };
-        if let Err(e) = ticket.durable().await {
-            tracing::error!(error = %e, "move task could not store a message");
-        }
+        super::dead_letters::until_durable(&target, ticket, &copy, &clock).await;
         drop(source.commit(&mut source.lock(clock.now_ms())));
         target.notify().notify_one();
         let count = task.moved.fetch_add(1, Ordering::Relaxed) + 1;

@@ -7,8 +7,10 @@
 //! Time is passed in by the caller (milliseconds since the epoch) so the engine never reads a
 //! clock itself; timed transitions happen lazily in `refresh`, driven by heaps of deadlines.
 //!
-//! Standard queues deliver from one ready list. FIFO queues keep messages per message group in
-//! send order and hand out a group only while none of its messages is in flight.
+//! Standard queues deliver visible messages in send order: a message back from flight (or out of
+//! its delay) keeps its place. FIFO queues keep messages per message group in send order; a group
+//! is receivable while its oldest message (the head) is visible, and groups are served in the
+//! order they became receivable, as recorded on AWS.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
@@ -40,6 +42,9 @@ pub struct Queue {
     pub region: String,
     pub arn: String,
     pub created_ms: u64,
+    /// FIFO deduplication per message group: fixed when the queue is created (AWS keeps the
+    /// creation-time DeduplicationScope even after SetQueueAttributes reports another).
+    pub dedup_per_group: bool,
     state: Mutex<QueueState>,
     /// Wakes long-polling receivers.
     notify: Notify,
@@ -67,6 +72,7 @@ impl Queue {
             tags,
             last_modified_ms: now_ms,
             last_purge_ms: None,
+            dedup_per_group: None,
         };
         Self::from_record(record, now_ms, store)
     }
@@ -78,6 +84,9 @@ impl Queue {
             record.region, record.account, record.name
         );
         let fifo = record.config.fifo_queue;
+        let dedup_per_group = record
+            .dedup_per_group
+            .unwrap_or(record.config.deduplication_scope == "messageGroup");
         let mut state = QueueState::new(record.config, record.tags, now_ms, fifo);
         state.queue_id = record.id;
         state.last_modified_ms = record.last_modified_ms;
@@ -92,6 +101,7 @@ impl Queue {
             region: record.region,
             arn,
             created_ms: record.created_ms,
+            dedup_per_group,
             state: Mutex::new(state),
             notify: Notify::new(),
             deleted: AtomicBool::new(false),
@@ -111,6 +121,7 @@ impl Queue {
             tags: state.tags.clone(),
             last_modified_ms: state.last_modified_ms,
             last_purge_ms: state.last_purge_ms,
+            dedup_per_group: Some(self.dedup_per_group),
         }
     }
 
@@ -119,6 +130,27 @@ impl Queue {
     pub fn commit(&self, state: &mut QueueState) -> Ticket {
         match state.journal.as_mut() {
             Some(journal) if !journal.is_empty() => self.store.submit(std::mem::take(journal)),
+            _ => Ticket::done(),
+        }
+    }
+
+    /// Like `commit`, for an answer that may report another request's change still being
+    /// written when this one changed nothing (a delete of a message a concurrent delete just
+    /// removed): the ticket then waits for what was submitted before, so an acknowledgement
+    /// never runs ahead of the store.
+    pub fn commit_or_wait(&self, state: &mut QueueState) -> Ticket {
+        match state.journal.as_ref() {
+            Some(journal) if journal.is_empty() => self.store.barrier(),
+            _ => self.commit(state),
+        }
+    }
+
+    /// As `commit`, with a ticket that reports a failed write even under relaxed durability.
+    pub fn commit_confirmed(&self, state: &mut QueueState) -> Ticket {
+        match state.journal.as_mut() {
+            Some(journal) if !journal.is_empty() => {
+                self.store.submit_confirmed(std::mem::take(journal))
+            }
             _ => Ticket::done(),
         }
     }
@@ -147,6 +179,9 @@ impl Queue {
     pub fn lock(&self, now_ms: u64) -> MutexGuard<'_, QueueState> {
         let mut state = self.state.lock();
         state.refresh(now_ms);
+        // What became receivable by the clock alone: long polls already wake at the next due
+        // time, so `take_woken` reports only what the caller's own operation does.
+        state.woken = false;
         state
     }
 
@@ -212,6 +247,10 @@ pub struct QueueRecord {
     pub tags: StringMap,
     pub last_modified_ms: u64,
     pub last_purge_ms: Option<u64>,
+    /// The deduplication scope the queue was created with (`None` in records written before it
+    /// was kept: the configured scope then).
+    #[serde(default)]
+    pub dedup_per_group: Option<bool>,
 }
 
 /// A message as kept in memory, sized for large backlogs: the id and the MD5 of the body are
@@ -548,23 +587,31 @@ pub enum HandleError {
     Expired,
 }
 
-/// A FIFO message group: its messages in send order, and how many of them are in flight.
+/// A FIFO message group: its messages in send order, and its entry in the ready list.
 #[derive(Debug, Default)]
 struct Group {
     seqs: BTreeSet<u64>,
-    in_flight: usize,
-    /// Whether the group is in the ready list (avoids duplicates there).
-    queued: bool,
+    /// The ready-list ticket of the group's live entry; 0 while its head is not visible. Older
+    /// entries of the group in the list carry other tickets and are skipped on pop.
+    ticket: u64,
 }
 
-/// Delivery order: one list for standard queues, per-group lists for FIFO queues.
+/// Delivery order: send order for standard queues, per-group lists for FIFO queues.
 #[derive(Debug)]
 enum Delivery {
-    /// Visible messages in delivery order; may hold stale sequence numbers, skipped on pop.
-    Standard { ready: VecDeque<u64> },
+    /// Visible messages in send order, merged from two sorted sources: `ready` (messages
+    /// visible since they were enqueued, in seq order) and `returned` (messages back from
+    /// flight or a delay), so a returning message keeps its place. Both may hold stale
+    /// sequence numbers, skipped on pop.
+    Standard {
+        ready: VecDeque<u64>,
+        returned: BinaryHeap<Reverse<u64>>,
+    },
+    /// Groups in the order they became receivable, each entry with its group's ticket.
     Fifo {
         groups: HashMap<Arc<str>, Group>,
-        ready: VecDeque<Arc<str>>,
+        ready: VecDeque<(Arc<str>, u64)>,
+        next_ticket: u64,
     },
 }
 
@@ -614,9 +661,15 @@ pub struct QueueState {
     /// Sender ids shared by this queue's messages (there are few distinct ones).
     senders: HashSet<Arc<str>>,
     delivery: Delivery,
-    /// (due time, seq) of delayed and in-flight messages; stale entries are skipped.
+    /// (due time, seq) of delayed messages and (due time, flight order, seq) of in-flight ones:
+    /// messages whose visibility ends together come back in the order they were taken, so FIFO
+    /// groups served by one receive become receivable again in the order served. Stale
+    /// entries are skipped.
     delayed: BinaryHeap<Reverse<(u64, u64)>>,
-    in_flight: BinaryHeap<Reverse<(u64, u64)>>,
+    in_flight: BinaryHeap<Reverse<(u64, u64, u64)>>,
+    next_flight_order: u64,
+    /// Set when something became receivable; read by `take_woken` to wake long polls.
+    woken: bool,
     /// (sent time, seq) of every message, for retention expiry.
     by_age: BTreeSet<(u64, u64)>,
     counts: Counts,
@@ -635,10 +688,12 @@ impl QueueState {
             Delivery::Fifo {
                 groups: HashMap::new(),
                 ready: VecDeque::new(),
+                next_ticket: 0,
             }
         } else {
             Delivery::Standard {
                 ready: VecDeque::new(),
+                returned: BinaryHeap::new(),
             }
         };
         QueueState {
@@ -655,6 +710,8 @@ impl QueueState {
             delivery,
             delayed: BinaryHeap::new(),
             in_flight: BinaryHeap::new(),
+            next_flight_order: 0,
+            woken: false,
             by_age: BTreeSet::new(),
             counts: Counts::default(),
             dedup: HashMap::new(),
@@ -676,6 +733,34 @@ impl QueueState {
         let mut k = self.queue_id.to_be_bytes().to_vec();
         k.extend_from_slice(key.as_bytes());
         k
+    }
+
+    /// The changes journaled and not yet committed (to write them again if the store fails).
+    pub fn pending_changes(&self) -> Vec<Change> {
+        self.journal.clone().unwrap_or_default()
+    }
+
+    /// Journals again what `changes` (a failed write) wrote, as things stand now: a message
+    /// record in its current form if the message is still here (never one deleted since), any
+    /// other record as it was.
+    pub fn rejournal(&mut self, changes: &[Change]) {
+        for change in changes {
+            match change {
+                Change::Put {
+                    space: Space::Messages,
+                    key,
+                    ..
+                } if key.len() == 16 => {
+                    let seq = u64::from_be_bytes(key[8..16].try_into().unwrap_or_default());
+                    self.journal_message(seq);
+                }
+                other => {
+                    if let Some(journal) = self.journal.as_mut() {
+                        journal.push(other.clone());
+                    }
+                }
+            }
+        }
     }
 
     /// Journals a message's current form.
@@ -731,7 +816,7 @@ impl QueueState {
                 self.set_state(seq, MessageState::Visible);
             }
         }
-        while let Some(&Reverse((due, seq))) = self.in_flight.peek() {
+        while let Some(&Reverse((due, _, seq))) = self.in_flight.peek() {
             if due > now_ms {
                 break;
             }
@@ -764,7 +849,7 @@ impl QueueState {
     /// The earliest time a timed transition could make a message visible.
     pub fn next_due_ms(&self) -> Option<u64> {
         let d = self.delayed.peek().map(|Reverse((due, _))| *due);
-        let f = self.in_flight.peek().map(|Reverse((due, _))| *due);
+        let f = self.in_flight.peek().map(|Reverse((due, _, _))| *due);
         match (d, f) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -793,52 +878,60 @@ impl QueueState {
             MessageState::Visible => counts.visible += 1,
             MessageState::InFlight { until_ms, .. } => {
                 counts.in_flight += 1;
-                self.in_flight.push(Reverse((until_ms, seq)));
+                self.next_flight_order += 1;
+                self.in_flight
+                    .push(Reverse((until_ms, self.next_flight_order, seq)));
             }
         }
-        let was_in_flight = matches!(old, MessageState::InFlight { .. });
-        let is_in_flight = matches!(state, MessageState::InFlight { .. });
         match &mut self.delivery {
-            Delivery::Standard { ready } => {
+            Delivery::Standard { returned, .. } => {
                 if state == MessageState::Visible && old != MessageState::Visible {
-                    ready.push_back(seq);
+                    returned.push(Reverse(seq));
+                    self.woken = true;
                 }
             }
-            Delivery::Fifo { groups, .. } => {
-                if let Some(g) = group.as_ref().and_then(|id| groups.get_mut(id)) {
-                    if was_in_flight {
-                        g.in_flight -= 1;
-                    }
-                    if is_in_flight {
-                        g.in_flight += 1;
-                    }
-                }
+            Delivery::Fifo { .. } => {
                 if let Some(id) = group {
-                    self.queue_group_if_ready(&id);
+                    self.sync_group(&id);
                 }
             }
         }
     }
 
-    /// FIFO: puts a group on the ready list when none of its messages is in flight and its
-    /// first message is visible.
-    fn queue_group_if_ready(&mut self, id: &Arc<str>) {
-        let Delivery::Fifo { groups, ready } = &mut self.delivery else {
+    /// FIFO: lists a group at the tail of the ready list when its head (oldest message) has
+    /// become visible, and unlists it while the head is not visible. Later messages in flight
+    /// do not block a group. Forgets a group that has no messages left.
+    fn sync_group(&mut self, id: &Arc<str>) {
+        let Delivery::Fifo {
+            groups,
+            ready,
+            next_ticket,
+        } = &mut self.delivery
+        else {
             return;
         };
         let Some(g) = groups.get_mut(id) else { return };
-        if g.queued || g.in_flight > 0 {
+        let Some(head) = g.seqs.first() else {
+            groups.remove(id);
             return;
-        }
-        let head_visible = g
-            .seqs
-            .first()
-            .and_then(|seq| self.messages.get(seq))
+        };
+        let head_visible = self
+            .messages
+            .get(head)
             .is_some_and(|m| m.state == MessageState::Visible);
-        if head_visible {
-            g.queued = true;
-            ready.push_back(id.clone());
+        if !head_visible {
+            g.ticket = 0;
+        } else if g.ticket == 0 {
+            *next_ticket += 1;
+            g.ticket = *next_ticket;
+            ready.push_back((id.clone(), *next_ticket));
+            self.woken = true;
         }
+    }
+
+    /// Whether something became receivable since the last call (long polls are woken then).
+    pub fn take_woken(&mut self) -> bool {
+        std::mem::take(&mut self.woken)
     }
 
     fn remove(&mut self, seq: u64) -> Option<StoredMessage> {
@@ -858,15 +951,9 @@ impl QueueState {
         {
             if let Some(g) = groups.get_mut(id) {
                 g.seqs.remove(&seq);
-                if matches!(m.state, MessageState::InFlight { .. }) {
-                    g.in_flight -= 1;
-                }
-                if g.seqs.is_empty() && !g.queued {
-                    groups.remove(id);
-                } else {
-                    let id = id.clone();
-                    self.queue_group_if_ready(&id);
-                }
+                // The next message may now be the head, and visible.
+                let id = id.clone();
+                self.sync_group(&id);
             }
         }
         Some(*m)
@@ -964,24 +1051,24 @@ impl QueueState {
             MessageState::Visible => self.counts.visible += 1,
             MessageState::InFlight { until_ms, .. } => {
                 self.counts.in_flight += 1;
-                self.in_flight.push(Reverse((until_ms, seq)));
+                self.next_flight_order += 1;
+                self.in_flight
+                    .push(Reverse((until_ms, self.next_flight_order, seq)));
             }
         }
         match &mut self.delivery {
-            Delivery::Standard { ready } => {
+            Delivery::Standard { ready, .. } => {
+                // Sequence numbers only grow, so `ready` stays in send order.
                 if state == MessageState::Visible {
                     ready.push_back(seq);
+                    self.woken = true;
                 }
             }
             Delivery::Fifo { groups, .. } => {
                 // FIFO messages always carry a group (checked on send).
                 let id = group.unwrap_or_else(|| Arc::from(""));
-                let g = groups.entry(id.clone()).or_default();
-                g.seqs.insert(seq);
-                if matches!(state, MessageState::InFlight { .. }) {
-                    g.in_flight += 1;
-                }
-                self.queue_group_if_ready(&id);
+                groups.entry(id.clone()).or_default().seqs.insert(seq);
+                self.sync_group(&id);
             }
         }
     }
@@ -1077,7 +1164,9 @@ impl QueueState {
                 }
                 continue;
             }
-            // FIFO: drain the visible prefix of the next ready group, in order.
+            // FIFO: take the consecutive visible messages from the next ready group's head,
+            // stopping at its first message in flight. A served group's head is then in flight,
+            // so no group is served twice by one receive.
             let Some(id) = self.pop_ready_group() else {
                 break;
             };
@@ -1094,7 +1183,14 @@ impl QueueState {
                     taken.push(self.take_into_flight(queue_id, seq, until_ms, now_ms));
                 }
             }
-            self.queue_group_if_ready(&id);
+            self.sync_group(&id);
+        }
+        if visibility_s == 0 {
+            // Visible again at once: standard messages keep their places, FIFO groups re-enter
+            // the ready list in the order they were served.
+            for (seq, _, _) in &taken {
+                self.set_state(*seq, MessageState::Visible);
+            }
         }
         let out = taken
             .iter()
@@ -1151,12 +1247,18 @@ impl QueueState {
         (seq, receive, handle)
     }
 
-    /// Standard queues: the next visible message in delivery order.
+    /// Standard queues: the oldest visible message (the lower of the two sources' heads).
     fn pop_ready_message(&mut self) -> Option<u64> {
-        let Delivery::Standard { ready } = &mut self.delivery else {
+        let Delivery::Standard { ready, returned } = &mut self.delivery else {
             return None;
         };
-        while let Some(seq) = ready.pop_front() {
+        loop {
+            let seq = match (ready.front(), returned.peek()) {
+                (Some(&a), Some(&Reverse(b))) if b < a => returned.pop()?.0,
+                (Some(_), _) => ready.pop_front()?,
+                (None, Some(_)) => returned.pop()?.0,
+                (None, None) => return None,
+            };
             if self
                 .messages
                 .get(&seq)
@@ -1165,30 +1267,28 @@ impl QueueState {
                 return Some(seq);
             }
         }
-        None
     }
 
-    /// FIFO: the next group that may deliver (nothing in flight, first message visible).
+    /// FIFO: the next group that may deliver (its head visible), unlisted.
     fn pop_ready_group(&mut self) -> Option<Arc<str>> {
         loop {
-            let Delivery::Fifo { groups, ready } = &mut self.delivery else {
+            let Delivery::Fifo { groups, ready, .. } = &mut self.delivery else {
                 return None;
             };
-            let id = ready.pop_front()?;
+            let (id, ticket) = ready.pop_front()?;
             let Some(g) = groups.get_mut(&id) else {
                 continue;
             };
-            g.queued = false;
-            if g.seqs.is_empty() {
-                groups.remove(&id);
+            if g.ticket != ticket {
                 continue;
             }
+            g.ticket = 0;
             let head_visible = g
                 .seqs
                 .first()
                 .and_then(|seq| self.messages.get(seq))
                 .is_some_and(|m| m.state == MessageState::Visible);
-            if g.in_flight == 0 && head_visible {
+            if head_visible {
                 return Some(id);
             }
         }
@@ -1243,8 +1343,9 @@ impl QueueState {
         let Some(m) = self.messages.get(&receipt.seq) else {
             return Err(HandleError::Gone);
         };
-        // A handle from an earlier receive no longer controls the message.
-        if receipt.receive != m.receive_count {
+        // On FIFO queues a handle from an earlier receive no longer controls the message; on
+        // standard queues (recorded on AWS) any handle of a message that still exists does.
+        if receipt.receive != m.receive_count && matches!(self.delivery, Delivery::Fifo { .. }) {
             return Ok(Ok(()));
         }
         let received_ms = match m.state {
@@ -1279,11 +1380,12 @@ impl QueueState {
         let id = self.pop_ready_group()?;
         let seq = self.next_in_group(&id, None)?;
         let m = self.remove(seq);
-        self.queue_group_if_ready(&id);
+        self.sync_group(&id);
         m
     }
 
-    /// Removes every message, in flight or not. Deduplication memory survives, as on AWS.
+    /// Removes every message, in flight or not, and (recorded on AWS) the FIFO deduplication
+    /// memory: after a purge a deduplication id seen before is accepted again.
     /// The collections are replaced, not cleared, so their capacity is freed too.
     pub fn clear(&mut self) {
         let held = self.held_bytes();
@@ -1292,9 +1394,20 @@ impl QueueState {
             space: Space::Messages,
             prefix: s.queue_id.to_be_bytes().to_vec(),
         });
+        if !self.dedup.is_empty() {
+            self.journal(|s| Change::DeletePrefix {
+                space: Space::Deduplication,
+                prefix: s.queue_id.to_be_bytes().to_vec(),
+            });
+        }
+        self.dedup = HashMap::new();
+        self.dedup_expiry = VecDeque::new();
         match &mut self.delivery {
-            Delivery::Standard { ready } => *ready = VecDeque::new(),
-            Delivery::Fifo { groups, ready } => {
+            Delivery::Standard { ready, returned } => {
+                *ready = VecDeque::new();
+                *returned = BinaryHeap::new();
+            }
+            Delivery::Fifo { groups, ready, .. } => {
                 *groups = HashMap::new();
                 *ready = VecDeque::new();
             }
@@ -1316,8 +1429,9 @@ impl QueueState {
         let capacity = self.messages.capacity();
         if capacity > 4096 && self.messages.len() < capacity / 8 {
             self.messages.shrink_to(self.messages.len() * 2);
-            if let Delivery::Standard { ready } = &mut self.delivery {
+            if let Delivery::Standard { ready, returned } = &mut self.delivery {
                 ready.shrink_to(ready.len() * 2);
+                returned.shrink_to(returned.len() * 2);
             }
         }
         crate::memory::note_freed(held);

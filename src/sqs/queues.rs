@@ -44,12 +44,7 @@ impl SqsService {
         let now = self.now_ms();
         if self.options.strict_queue_recreate {
             let key = (ctx.account.clone(), ctx.region.clone(), name.to_string());
-            if self
-                .deleted_at
-                .lock()
-                .get(&key)
-                .is_some_and(|t| now < t + RECREATE_WAIT_MS)
-            {
+            if self.deleted_at.lock().deleted_recently(&key, now) {
                 return Err(AwsError::new(
                     &codes::QUEUE_DELETED_RECENTLY,
                     "You must wait 60 seconds after deleting a queue before you can create another with the same name.",
@@ -73,6 +68,15 @@ impl SqsService {
             return Ok(QueueUrlOutput {
                 queue_url: Self::queue_url(ctx, existing),
             });
+        }
+        if by_name.len() >= self.options.max_queues {
+            return Err(AwsError::new(
+                &codes::OVER_LIMIT,
+                format!(
+                    "You have reached the maximum number of queues ({}) for this account in this region.",
+                    self.options.max_queues
+                ),
+            ));
         }
         let queue = Arc::new(Queue::new(
             name.to_string(),
@@ -172,7 +176,9 @@ impl SqsService {
             queue.region.clone(),
             queue.name.clone(),
         );
-        self.deleted_at.lock().insert(key, self.now_ms());
+        if self.options.strict_queue_recreate {
+            self.deleted_at.lock().insert(key, self.now_ms());
+        }
         tracing::debug!(queue = %queue.arn, "deleted queue");
         Ok(Empty {})
     }
@@ -300,4 +306,65 @@ fn decode_token(token: &str) -> AwsResult<String> {
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(|| AwsError::invalid_parameter_value("Invalid NextToken value."))
+}
+
+/// When queue names were deleted, for `strict_queue_recreate`. Entries older than the wait are
+/// dropped whenever the map has doubled since the last sweep, so it holds about as many names
+/// as were deleted within one wait, at an amortised O(1) per deletion.
+#[derive(Debug, Default)]
+pub struct RecentlyDeleted {
+    at: std::collections::HashMap<(String, String, String), u64>,
+    sweep_at_len: usize,
+}
+
+impl RecentlyDeleted {
+    pub fn insert(&mut self, key: (String, String, String), now_ms: u64) {
+        self.at.insert(key, now_ms);
+        if self.at.len() >= self.sweep_at_len {
+            self.at
+                .retain(|_, t| now_ms < t.saturating_add(RECREATE_WAIT_MS));
+            self.sweep_at_len = (self.at.len() * 2).max(64);
+        }
+    }
+
+    pub fn deleted_recently(&self, key: &(String, String, String), now_ms: u64) -> bool {
+        self.at
+            .get(key)
+            .is_some_and(|t| now_ms < t.saturating_add(RECREATE_WAIT_MS))
+    }
+
+    pub fn clear(&mut self) {
+        self.at.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.at.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod recently_deleted_tests {
+    use super::*;
+
+    #[test]
+    fn expired_names_are_swept() {
+        let mut deleted = RecentlyDeleted::default();
+        let key = |i: u64| ("a".to_string(), "r".to_string(), format!("q{i}"));
+        // 100,000 deletions, 10 per second: at most ~600 fall within one 60 s wait.
+        for i in 0..100_000u64 {
+            deleted.insert(key(i), i * 100);
+            assert!(
+                deleted.len() <= 2 * 600 + 64,
+                "{} entries at {i}",
+                deleted.len()
+            );
+        }
+        let now = 99_999 * 100;
+        assert!(deleted.deleted_recently(&key(99_999), now));
+        assert!(!deleted.deleted_recently(&key(0), now));
+    }
 }

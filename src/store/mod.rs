@@ -93,6 +93,13 @@ impl Ticket {
         Ticket(None)
     }
 
+    /// A ticket for changes the store could not take (a store that fails at once).
+    pub fn failed(reason: String) -> Self {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(Err(reason));
+        Ticket(Some(rx))
+    }
+
     pub async fn durable(self) -> Result<(), String> {
         match self.0 {
             None => Ok(()),
@@ -112,6 +119,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn persistent(&self) -> bool;
     /// Hands changes over; they are applied in submission order.
     fn submit(&self, changes: Vec<Change>) -> Ticket;
+    /// A ticket that completes once everything submitted so far is durable (for an answer
+    /// that changes nothing itself but reports the effect of changes still being written).
+    fn barrier(&self) -> Ticket {
+        Ticket::done()
+    }
+
+    /// As `submit`, but the ticket reports whether the changes were written even under relaxed
+    /// durability, for the few writes whose failure must be retried (moved messages).
+    fn submit_confirmed(&self, changes: Vec<Change>) -> Ticket {
+        self.submit(changes)
+    }
     /// Visits every record of a space in key order, without holding them all in memory.
     fn scan(&self, space: Space, visit: &mut Visitor<'_>) -> Result<(), String>;
     /// All records of a (small) space, in key order.
@@ -125,7 +143,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     }
     /// Writes one record and flushes it before returning, on the calling thread, for the rare
     /// write outside any request that must be durable before its effects are seen (the SNS
-    /// signing key, created on first use).
+    /// signing key, created at start-up).
     fn put_now(&self, space: Space, key: &[u8], value: &[u8]) -> Result<(), String>;
     /// Flushes everything outstanding (clean shutdown).
     fn flush(&self);

@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use sled::Transactional;
 use tokio::sync::oneshot;
 
 use super::{Change, Durability, Space, Store, Ticket, Visitor, FORMAT_VERSION};
@@ -19,10 +20,13 @@ pub struct SledStore {
     db: sled::Db,
     trees: Vec<(Space, sled::Tree)>,
     durability: Durability,
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::SyncSender<Job>,
 }
 
 const VERSION_KEY: &[u8] = b"format_version";
+
+/// Jobs waiting for the writer at most; a submitter beyond it waits for room (backpressure).
+pub const JOB_BACKLOG: usize = 16 * 1024;
 
 impl SledStore {
     pub fn open(dir: &Path, durability: Durability) -> Result<SledStore, String> {
@@ -90,7 +94,9 @@ impl SledStore {
                 db.flush().map_err(|e| e.to_string())?;
             }
         }
-        let (jobs, rx) = mpsc::channel::<Job>();
+        // Bounded: under relaxed durability a writer that falls behind holds submitters back
+        // instead of queueing without limit.
+        let (jobs, rx) = mpsc::sync_channel::<Job>(JOB_BACKLOG);
         let writer = SledWriter {
             db: db.clone(),
             trees: trees.clone(),
@@ -134,13 +140,36 @@ impl Store for SledStore {
             Durability::Strict => {
                 let (tx, rx) = oneshot::channel();
                 if self.jobs.send((changes, Some(tx))).is_err() {
-                    let (tx, rx) = oneshot::channel();
-                    let _ = tx.send(Err("the store stopped".into()));
-                    return Ticket(Some(rx));
+                    return Ticket::failed("the store stopped".into());
                 }
                 Ticket(Some(rx))
             }
         }
+    }
+
+    fn barrier(&self) -> Ticket {
+        match self.durability {
+            Durability::Relaxed => Ticket::done(),
+            // An empty job: the writer answers it after flushing everything queued before it.
+            Durability::Strict => {
+                let (tx, rx) = oneshot::channel();
+                if self.jobs.send((Vec::new(), Some(tx))).is_err() {
+                    return Ticket::failed("the store stopped".into());
+                }
+                Ticket(Some(rx))
+            }
+        }
+    }
+
+    fn submit_confirmed(&self, changes: Vec<Change>) -> Ticket {
+        if changes.is_empty() {
+            return Ticket::done();
+        }
+        let (tx, rx) = oneshot::channel();
+        if self.jobs.send((changes, Some(tx))).is_err() {
+            return Ticket::failed("the store stopped".into());
+        }
+        Ticket(Some(rx))
     }
 
     fn scan(&self, space: Space, visit: &mut Visitor<'_>) -> Result<(), String> {
@@ -202,35 +231,72 @@ impl SledWriter {
         }
     }
 
-    fn tree(&self, space: Space) -> &sled::Tree {
-        &self
-            .trees
-            .iter()
-            .find(|(s, _)| *s == space)
-            .expect("every space has a tree")
-            .1
-    }
-
+    /// Applies one job atomically: its changes are gathered into one `Batch` per tree, and a
+    /// job touching one tree (every send, receive and delete) is one `apply_batch`; a job across
+    /// trees (a queue's deletion, a FIFO send with its deduplication entry) is one transaction.
+    /// Either way sled recovers all of the job or none of it, so a failed write or a crash
+    /// cannot leave half a job on disk. Neutral on the hot path: a batch replaces the same
+    /// number of inserts, taken on this single writer thread, so no lock is contended.
     fn apply(&self, changes: Vec<Change>) -> Result<(), String> {
-        for change in changes {
+        let mut batches: Vec<(usize, sled::Batch)> = Vec::with_capacity(1);
+        let mut batch_for = |space: Space| -> usize {
+            let tree = self
+                .trees
+                .iter()
+                .position(|(s, _)| *s == space)
+                .expect("every space has a tree");
+            match batches.iter().position(|(t, _)| *t == tree) {
+                Some(i) => i,
+                None => {
+                    batches.push((tree, sled::Batch::default()));
+                    batches.len() - 1
+                }
+            }
+        };
+        let mut slots = Vec::with_capacity(changes.len());
+        for change in &changes {
+            let space = match change {
+                Change::Put { space, .. }
+                | Change::Delete { space, .. }
+                | Change::DeletePrefix { space, .. } => *space,
+            };
+            slots.push(batch_for(space));
+        }
+        for (change, slot) in changes.into_iter().zip(slots) {
+            let (tree, batch) = &mut batches[slot];
             match change {
-                Change::Put { space, key, value } => {
-                    self.tree(space)
-                        .insert(key, value)
-                        .map_err(|e| e.to_string())?;
-                }
-                Change::Delete { space, key } => {
-                    self.tree(space).remove(key).map_err(|e| e.to_string())?;
-                }
-                Change::DeletePrefix { space, prefix } => {
-                    let tree = self.tree(space);
-                    for key in tree.scan_prefix(&prefix).keys() {
-                        tree.remove(key.map_err(|e| e.to_string())?)
-                            .map_err(|e| e.to_string())?;
+                Change::Put { key, value, .. } => batch.insert(key, value),
+                Change::Delete { key, .. } => batch.remove(key),
+                Change::DeletePrefix { prefix, .. } => {
+                    // Only this thread writes, so the keys read here are the keys to delete.
+                    for key in self.trees[*tree].1.scan_prefix(&prefix).keys() {
+                        batch.remove(key.map_err(|e| e.to_string())?);
                     }
                 }
             }
         }
-        Ok(())
+        match batches.len() {
+            0 => Ok(()),
+            1 => {
+                let (tree, batch) = batches.pop().expect("one batch");
+                self.trees[tree]
+                    .1
+                    .apply_batch(batch)
+                    .map_err(|e| e.to_string())
+            }
+            _ => {
+                let trees: Vec<&sled::Tree> =
+                    batches.iter().map(|(t, _)| &self.trees[*t].1).collect();
+                trees
+                    .as_slice()
+                    .transaction(|tx| {
+                        for (i, (_, batch)) in batches.iter().enumerate() {
+                            tx[i].apply_batch(batch)?;
+                        }
+                        Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+                    })
+                    .map_err(|e| format!("{e:?}"))
+            }
+        }
     }
 }

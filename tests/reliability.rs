@@ -1,0 +1,638 @@
+//! Issue 17 (reliability): nothing lost when the store fails on the move and dead-letter paths,
+//! bounded state, the signing key made at start-up, and HTTP hardening against slow, greedy and
+//! malformed clients.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lyrebird::clock::Clock;
+use lyrebird::context::RequestContext;
+use lyrebird::sqs::model::*;
+use lyrebird::sqs::{SqsOptions, SqsService};
+use lyrebird::store::{Change, Space, Store, Ticket, Visitor};
+use lyrebird::Config;
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A store kept in memory that refuses, while told to, every write that puts a message into
+/// one queue (by queue id): the failure a full disk gives, aimed at one path. A wrapper in the
+/// test rather than a hook in the real store keeps the hot path free of it.
+/// (space name, key) → value.
+type Records = BTreeMap<(&'static str, Vec<u8>), Vec<u8>>;
+
+#[derive(Debug, Default)]
+struct FlakyStore {
+    records: Mutex<Records>,
+    /// 0: no failures; otherwise the id of the queue whose message writes fail.
+    failing_queue: AtomicU64,
+}
+
+impl FlakyStore {
+    fn messages_of(&self, queue_id: u64) -> usize {
+        let prefix = queue_id.to_be_bytes();
+        self.records
+            .lock()
+            .keys()
+            .filter(|(s, k)| *s == "messages" && k.starts_with(&prefix))
+            .count()
+    }
+}
+
+impl Store for FlakyStore {
+    fn persistent(&self) -> bool {
+        true
+    }
+
+    fn submit(&self, changes: Vec<Change>) -> Ticket {
+        let failing = self.failing_queue.load(Ordering::SeqCst);
+        if failing != 0
+            && changes.iter().any(|c| {
+                matches!(c, Change::Put { space: Space::Messages, key, .. }
+                    if key.starts_with(&failing.to_be_bytes()))
+            })
+        {
+            return Ticket::failed("no space left on device".into());
+        }
+        let mut records = self.records.lock();
+        for change in changes {
+            match change {
+                Change::Put { space, key, value } => {
+                    records.insert((space.name(), key), value);
+                }
+                Change::Delete { space, key } => {
+                    records.remove(&(space.name(), key));
+                }
+                Change::DeletePrefix { space, prefix } => {
+                    records.retain(|(s, k), _| !(*s == space.name() && k.starts_with(&prefix)));
+                }
+            }
+        }
+        Ticket::done()
+    }
+
+    fn scan(&self, _space: Space, _visit: &mut Visitor<'_>) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn put_now(&self, _space: Space, _key: &[u8], _value: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn flush(&self) {}
+
+    fn describe(&self) -> &'static str {
+        "flaky"
+    }
+}
+
+struct Fixture {
+    store: Arc<FlakyStore>,
+    sqs: SqsService,
+    ctx: RequestContext,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let store = Arc::new(FlakyStore::default());
+        let sqs = SqsService::new(Arc::new(Clock::new()), SqsOptions::default(), store.clone());
+        let ctx = RequestContext::internal("000000000000", "us-east-1", "localhost");
+        Fixture { store, sqs, ctx }
+    }
+
+    fn queue(&self, name: &str, attributes: &[(&str, String)]) -> (String, String, u64) {
+        let url = self
+            .sqs
+            .create_queue(
+                &self.ctx,
+                CreateQueueInput {
+                    queue_name: Some(name.into()),
+                    attributes: Some(
+                        attributes
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.clone()))
+                            .collect(),
+                    ),
+                    ..Default::default()
+                },
+            )
+            .expect("create queue")
+            .queue_url;
+        let arn = format!("arn:aws:sqs:us-east-1:000000000000:{name}");
+        let id = self.sqs.queue_by_arn(&arn).expect("queue").id;
+        (url, arn, id)
+    }
+
+    fn send(&self, url: &str, body: &str) {
+        self.sqs
+            .send_message(
+                &self.ctx,
+                SendMessageInput {
+                    queue_url: Some(url.into()),
+                    message_body: Some(body.into()),
+                    ..Default::default()
+                },
+            )
+            .expect("send");
+    }
+}
+
+fn redrive(dlq_arn: &str) -> (&'static str, String) {
+    (
+        "RedrivePolicy",
+        format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"1"}}"#),
+    )
+}
+
+/// Item 1: a move task whose copy cannot be stored keeps the original (on disk too) and writes
+/// the copy again until the store takes it; only then is the original deleted.
+#[tokio::test]
+async fn move_task_keeps_the_source_until_the_copy_is_durable() {
+    let f = Fixture::new();
+    let (dlq_url, dlq_arn, dlq_id) = f.queue("dlq", &[]);
+    f.queue("source", &[redrive(&dlq_arn)]);
+    let (_, dest_arn, dest_id) = f.queue("destination", &[]);
+    for i in 0..3 {
+        f.send(&dlq_url, &format!("m{i}"));
+    }
+    assert_eq!(f.store.messages_of(dlq_id), 3);
+
+    f.store.failing_queue.store(dest_id, Ordering::SeqCst);
+    f.sqs
+        .start_message_move_task(
+            &f.ctx,
+            StartMessageMoveTaskInput {
+                source_arn: Some(dlq_arn.clone()),
+                destination_arn: Some(dest_arn),
+                ..Default::default()
+            },
+        )
+        .expect("start");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The copy failed: nothing may have been deleted from the source on disk.
+    assert_eq!(f.store.messages_of(dest_id), 0);
+    assert_eq!(
+        f.store.messages_of(dlq_id),
+        3,
+        "source deleted before its copy was stored"
+    );
+
+    f.store.failing_queue.store(0, Ordering::SeqCst);
+    let mut waited = 0;
+    while f.store.messages_of(dest_id) < 3 && waited < 40 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert_eq!(
+        f.store.messages_of(dest_id),
+        3,
+        "copies stored once the store recovers"
+    );
+    assert_eq!(f.store.messages_of(dlq_id), 0);
+}
+
+/// Item 1: a message dead-lettered while the store refuses the dead-letter queue's write is
+/// written again until it is stored, not dropped.
+#[tokio::test]
+async fn dead_lettered_message_is_stored_once_the_store_recovers() {
+    let f = Fixture::new();
+    let (_, dlq_arn, dlq_id) = f.queue("dlq", &[]);
+    let (url, _, source_id) = f.queue(
+        "source",
+        &[redrive(&dlq_arn), ("VisibilityTimeout", "0".into())],
+    );
+    f.send(&url, "poison");
+    let receive = || ReceiveMessageInput {
+        queue_url: Some(url.clone()),
+        ..Default::default()
+    };
+    let first = f
+        .sqs
+        .receive_message(&f.ctx, receive())
+        .await
+        .expect("receive");
+    assert_eq!(first.messages.len(), 1);
+    f.store.failing_queue.store(dlq_id, Ordering::SeqCst);
+    // The second receive exceeds maxReceiveCount: the message goes to the dead-letter queue.
+    let second = f
+        .sqs
+        .receive_message(&f.ctx, receive())
+        .await
+        .expect("receive");
+    assert!(second.messages.is_empty());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(f.store.messages_of(dlq_id), 0);
+    f.store.failing_queue.store(0, Ordering::SeqCst);
+    let mut waited = 0;
+    while f.store.messages_of(dlq_id) == 0 && waited < 40 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert_eq!(
+        f.store.messages_of(dlq_id),
+        1,
+        "dead-lettered message never stored"
+    );
+    assert_eq!(f.store.messages_of(source_id), 0);
+}
+
+/// Item 2: finished move tasks do not pile up (ListMessageMoveTasks shows at most 10).
+#[tokio::test]
+async fn finished_move_tasks_are_pruned() {
+    let f = Fixture::new();
+    let (_, dlq_arn, _) = f.queue("dlq", &[]);
+    f.queue("source", &[redrive(&dlq_arn)]);
+    for _ in 0..25 {
+        f.sqs
+            .start_message_move_task(
+                &f.ctx,
+                StartMessageMoveTaskInput {
+                    source_arn: Some(dlq_arn.clone()),
+                    ..Default::default()
+                },
+            )
+            .expect("start");
+        // An empty queue: the task completes at once.
+        let mut waited = 0;
+        while waited < 50 {
+            let listed = f
+                .sqs
+                .list_message_move_tasks(
+                    &f.ctx,
+                    ListMessageMoveTasksInput {
+                        source_arn: Some(dlq_arn.clone()),
+                        max_results: Some(1),
+                    },
+                )
+                .expect("list");
+            if listed.results[0].status != "RUNNING" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            waited += 1;
+        }
+    }
+    assert!(
+        f.sqs.move_task_count() <= 11,
+        "{} tasks kept",
+        f.sqs.move_task_count()
+    );
+}
+
+async fn server_with(change: impl FnOnce(&mut Config)) -> lyrebird::RunningServer {
+    let mut config = Config {
+        port: 0,
+        test_endpoints: true,
+        ..Config::default()
+    };
+    change(&mut config);
+    lyrebird::spawn(config).await.expect("server starts")
+}
+
+/// Item 2: per-account caps answer AWS's limit errors.
+#[tokio::test]
+async fn per_account_caps() {
+    let server = server_with(|c| {
+        c.max_queues = 2;
+        c.max_topics = 2;
+        c.max_subscriptions = 1;
+    })
+    .await;
+    let sqs = common::sqs(&server);
+    for name in ["a", "b"] {
+        sqs.create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .expect("under the cap");
+    }
+    // Re-creating an existing queue is not a new one.
+    sqs.create_queue()
+        .queue_name("a")
+        .send()
+        .await
+        .expect("existing");
+    let err = sqs.create_queue().queue_name("c").send().await.unwrap_err();
+    assert_eq!(common::error_code(&err), "OverLimit");
+    // Another account has its own count.
+    common::sqs_as(&server, "111111111111", "us-east-1")
+        .create_queue()
+        .queue_name("c")
+        .send()
+        .await
+        .expect("other account");
+
+    let sns = common::sns(&server);
+    let mut arns = Vec::new();
+    for name in ["t1", "t2"] {
+        arns.push(
+            sns.create_topic()
+                .name(name)
+                .send()
+                .await
+                .expect("topic")
+                .topic_arn
+                .unwrap(),
+        );
+    }
+    sns.create_topic()
+        .name("t1")
+        .send()
+        .await
+        .expect("existing topic");
+    let err = sns.create_topic().name("t3").send().await.unwrap_err();
+    assert_eq!(common::sns_error_code(&err), "TopicLimitExceeded");
+
+    let queue_arn = "arn:aws:sqs:us-east-1:000000000000:a";
+    sns.subscribe()
+        .topic_arn(&arns[0])
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .expect("subscribe");
+    // Subscribing again is idempotent even at the cap.
+    sns.subscribe()
+        .topic_arn(&arns[0])
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .expect("again");
+    let err = sns
+        .subscribe()
+        .topic_arn(&arns[1])
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::sns_error_code(&err), "SubscriptionLimitExceeded");
+    server.stop().await;
+}
+
+/// Item 5: the signing key is generated and flushed at start-up, before any request.
+#[tokio::test]
+async fn signing_key_is_made_at_start_up() {
+    let dir = std::env::temp_dir().join(format!("lyrebird-signing-{}", uuid_like()));
+    let server = server_with(|c| {
+        c.in_memory = false;
+        c.data_dir = Some(dir.clone());
+    })
+    .await;
+    // Made by a start-up thread, not by a request: it appears with no request sent at all.
+    let stored = || {
+        let meta = server.app.store.load(Space::Meta).expect("load");
+        meta.iter().any(|(k, _)| k == b"sns_signing_key")
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !stored() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(stored(), "no signing key stored without a request");
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+/// Reads until the peer closes (or `limit` passes): what came back, and whether it closed.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, bool) {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return (String::from_utf8_lossy(&out).into(), false),
+            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&out).into(), true),
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// Item 6: connections that send half a request line are closed after the header read timeout.
+#[tokio::test]
+async fn half_a_request_line_is_cut_off() {
+    let server = server_with(|c| c.header_read_timeout_ms = 300).await;
+    let mut slow = Vec::new();
+    for _ in 0..200 {
+        let mut s = TcpStream::connect(server.addr).await.unwrap();
+        s.write_all(b"GET /_lyrebird/hea").await.unwrap();
+        slow.push(s);
+    }
+    // An idle keep-alive connection is closed by the same clock.
+    let mut idle = TcpStream::connect(server.addr).await.unwrap();
+    idle.write_all(b"GET /_lyrebird/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    for s in &mut slow {
+        let (_, closed) = read_until_closed(s, Duration::from_secs(2)).await;
+        assert!(closed, "a slow connection was kept open");
+    }
+    let (text, closed) = read_until_closed(&mut idle, Duration::from_secs(2)).await;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(closed, "an idle keep-alive connection was kept open");
+    server.stop().await;
+}
+
+/// Item 6: beyond the connection cap a new connection gets a clean 503 and is closed; once a
+/// slot frees up, connections are served again.
+#[tokio::test]
+async fn connections_beyond_the_cap_are_refused() {
+    let server = server_with(|c| c.max_connections = 2).await;
+    let a = TcpStream::connect(server.addr).await.unwrap();
+    let b = TcpStream::connect(server.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut c = TcpStream::connect(server.addr).await.unwrap();
+    let (text, closed) = read_until_closed(&mut c, Duration::from_secs(2)).await;
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(text.contains("<Code>ServiceUnavailable</Code>"), "{text}");
+    assert!(closed);
+    drop((a, b));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let status = common::http()
+        .get(format!("{}/_lyrebird/health", server.endpoint()))
+        .send()
+        .await
+        .expect("served again")
+        .status();
+    assert_eq!(status, 200);
+    server.stop().await;
+}
+
+/// Item 6: pipelined requests are answered in order on one connection.
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order() {
+    let server = common::server().await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    let create = "Action=CreateQueue&QueueName=piped&Version=2012-11-05";
+    let list = "Action=ListQueues&Version=2012-11-05";
+    let mut requests = String::new();
+    for body in [create, list] {
+        requests.push_str(&format!(
+            "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+    }
+    requests.push_str("GET /_lyrebird/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(requests.as_bytes()).await.unwrap();
+    let (text, closed) = read_until_closed(&mut s, Duration::from_secs(5)).await;
+    assert!(closed);
+    assert_eq!(text.matches("HTTP/1.1 200").count(), 3, "{text}");
+    let created = text.find("CreateQueueResponse").expect("create answered");
+    let listed = text.find("ListQueuesResponse").expect("list answered");
+    let health = text.find("\"status\"").expect("health answered");
+    assert!(created < listed && listed < health, "{text}");
+    assert!(text[listed..].contains("/piped<"), "{text}");
+    server.stop().await;
+}
+
+/// Item 6: a request with both Content-Length and Transfer-Encoding is framed by the chunked
+/// encoding and the connection closed after it, so nothing can be smuggled behind it.
+#[tokio::test]
+async fn content_length_with_transfer_encoding_smuggles_nothing() {
+    let server = common::server().await;
+    let smuggled = "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 60\r\n\r\nAction=CreateQueue&QueueName=smuggled&Version=2012-11-05";
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n{smuggled}"
+    );
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let (text, closed) = read_until_closed(&mut s, Duration::from_secs(3)).await;
+    assert!(
+        closed,
+        "connection kept open after an ambiguous request: {text}"
+    );
+    assert_eq!(text.matches("HTTP/1.1 ").count(), 1, "{text}");
+    let sqs = common::sqs(&server);
+    let queues = sqs.list_queues().send().await.unwrap();
+    assert!(
+        queues.queue_urls().is_empty(),
+        "smuggled request ran: {queues:?}"
+    );
+    // A Transfer-Encoding that is not chunked is refused outright.
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nContent-Length: 4\r\n\r\nabcd",
+    )
+    .await
+    .unwrap();
+    let (text, _) = read_until_closed(&mut s, Duration::from_secs(3)).await;
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    server.stop().await;
+}
+
+/// Item 6: oversized request heads are refused (431) or cut off, never held or crashed on.
+#[tokio::test]
+async fn oversized_headers_are_refused() {
+    let server = common::server().await;
+    // Too many headers.
+    let mut many = String::from("GET /_lyrebird/health HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..500 {
+        many.push_str(&format!("X-H{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    // One enormous header.
+    let huge = format!(
+        "GET /_lyrebird/health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(2 * 1024 * 1024)
+    );
+    for request in [many, huge] {
+        let mut s = TcpStream::connect(server.addr).await.unwrap();
+        let _ = s.write_all(request.as_bytes()).await;
+        let (text, closed) = read_until_closed(&mut s, Duration::from_secs(3)).await;
+        assert!(closed, "connection held");
+        assert!(
+            text.is_empty() || text.starts_with("HTTP/1.1 431"),
+            "{text}"
+        );
+    }
+    let status = common::http()
+        .get(format!("{}/_lyrebird/health", server.endpoint()))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    server.stop().await;
+}
+
+/// Item 2: HTTP/S deliveries run under bounded concurrency. An endpoint that accepts
+/// connections and never answers sees at most `sns_http_concurrency` requests at once, however
+/// many are sent (here: subscription confirmations to 12 endpoints).
+#[tokio::test]
+async fn http_deliveries_are_bounded() {
+    let server = server_with(|c| {
+        c.sns_http_concurrency = 2;
+        c.sns_http_backlog = 5;
+    })
+    .await;
+    let endpoint = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = endpoint.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let counter = accepted.clone();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = endpoint.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let sns = common::sns(&server);
+    let topic = sns.create_topic().name("bounded").send().await.unwrap();
+    for i in 0..12 {
+        sns.subscribe()
+            .topic_arn(topic.topic_arn().unwrap())
+            .protocol("http")
+            .endpoint(format!("http://127.0.0.1:{port}/hook{i}"))
+            .send()
+            .await
+            .expect("subscribe");
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let seen = accepted.load(Ordering::SeqCst);
+    assert!(seen >= 1, "no delivery attempted");
+    assert!(seen <= 2, "{seen} deliveries in flight at once");
+    hold.abort();
+    server.stop().await;
+}
+
+/// Item 2 (saturating deadline arithmetic): the test clock cannot be moved so far that clock
+/// arithmetic overflows; the server keeps answering.
+#[tokio::test]
+async fn test_clock_cannot_overflow() {
+    let server = common::server().await;
+    let url = format!("{}/_lyrebird/clock/advance", server.endpoint());
+    for seconds in ["1e300", "18446744073709551"] {
+        let response = common::http()
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"seconds": {seconds}}}"#))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{seconds}");
+    }
+    let sqs = common::sqs(&server);
+    let url = common::create_queue(&sqs, "after-clock", &[]).await;
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .send()
+        .await
+        .expect("still serving");
+    server.stop().await;
+}
