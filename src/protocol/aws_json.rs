@@ -5,6 +5,8 @@
 //! A service speaks it by implementing [`JsonBinding`]; with serde-derived types (`operations!`
 //! with `serde;`) that is a few constants and two one-line functions.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -14,7 +16,7 @@ use crate::context::RequestContext;
 use crate::error::{codes, AwsError, AwsResult};
 use crate::service::{Operation, Service};
 
-use super::{catch_panic, durable, respond, status_of, Host, Services};
+use super::reply::{catch_panic, durable, respond, status_of};
 
 /// How a service's AWS JSON requests are addressed and its answers labelled.
 #[derive(Debug, Clone, Copy)]
@@ -41,10 +43,26 @@ pub trait JsonBinding: Service {
     fn encode(response: &Self::Response) -> Vec<u8>;
 }
 
-/// A JSON binding as [`Services`] holds it (one dynamic call per request).
+/// A service registered for AWS JSON: its name and style, read once at registration, and its
+/// binding behind one dynamic call per request.
+pub struct JsonService {
+    pub(super) name: &'static str,
+    pub(super) style: JsonStyle,
+    pub(super) endpoint: Arc<dyn JsonEndpoint>,
+}
+
+impl JsonService {
+    pub(super) fn new<S: JsonBinding>(service: Arc<S>) -> Self {
+        JsonService {
+            name: S::NAME,
+            style: S::STYLE,
+            endpoint: service,
+        }
+    }
+}
+
+/// A [`JsonBinding`] with its types erased, so that services of different types sit in one list.
 pub trait JsonEndpoint: Send + Sync {
-    fn name(&self) -> &'static str;
-    fn style(&self) -> JsonStyle;
     /// Decodes, runs and encodes one request for the operation `name`.
     fn call<'a>(
         &'a self,
@@ -56,14 +74,6 @@ pub trait JsonEndpoint: Send + Sync {
 }
 
 impl<S: JsonBinding> JsonEndpoint for S {
-    fn name(&self) -> &'static str {
-        S::NAME
-    }
-
-    fn style(&self) -> JsonStyle {
-        S::STYLE
-    }
-
     fn call<'a>(
         &'a self,
         ctx: &'a RequestContext,
@@ -96,27 +106,24 @@ pub(super) fn target(headers: &HeaderMap) -> Option<String> {
 
 /// Handles an AWS JSON request. A target no service has is answered as the first registered
 /// JSON service (SQS) would.
-pub(super) async fn handle<H: Host + ?Sized>(
-    host: &H,
-    services: &Services,
+pub(super) async fn handle(
+    services: &[JsonService],
+    mark_used: impl Fn(&'static str),
     ctx: &RequestContext,
     target: &str,
     body: Result<Bytes, AwsError>,
 ) -> Response<Body> {
     let (prefix, name) = target.split_once('.').unwrap_or(("", target));
-    let endpoint = services
-        .json
-        .iter()
-        .find(|e| e.style().target_prefix == prefix);
-    let answering = endpoint.or(services.json.first());
-    let style = answering.map_or(FALLBACK, |e| e.style());
+    let endpoint = services.iter().find(|e| e.style.target_prefix == prefix);
+    let answering = endpoint.or(services.first());
+    let style = answering.map_or(FALLBACK, |e| e.style);
     if let Some(e) = answering {
-        host.mark_used(e.name());
+        mark_used(e.name);
     }
     let answer = async {
         let body = body?;
         match endpoint {
-            Some(e) => e.call(ctx, target, name, &body).await,
+            Some(e) => e.endpoint.call(ctx, target, name, &body).await,
             None => Err(unknown_operation(target)),
         }
     };

@@ -18,20 +18,19 @@ pub mod aws_json;
 pub mod params;
 pub mod query;
 pub mod query_json;
+mod reply;
 pub mod sns_query;
 pub mod sqs_json;
 pub mod sqs_query;
 pub mod sts_query;
 pub mod xml;
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
 use bytes::Bytes;
-use futures_util::FutureExt;
-use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
+use http::{header, HeaderMap, Method, Response, Uri};
 
 use crate::context::RequestContext;
 use crate::error::AwsError;
@@ -52,20 +51,20 @@ pub trait Host: Send + Sync {
 /// matters to the query protocol, which tries its services in order (see `query::pick`).
 #[derive(Default)]
 pub struct Services {
-    query: Vec<Arc<dyn query::QueryEndpoint>>,
-    json: Vec<Arc<dyn aws_json::JsonEndpoint>>,
+    query: Vec<query::QueryService>,
+    json: Vec<aws_json::JsonService>,
 }
 
 impl Services {
     /// Serves `service` on the query protocol.
     pub fn query<S: query::QueryBinding>(mut self, service: Arc<S>) -> Self {
-        self.query.push(service);
+        self.query.push(query::QueryService::new(service));
         self
     }
 
     /// Serves `service` on AWS JSON.
     pub fn json<S: aws_json::JsonBinding>(mut self, service: Arc<S>) -> Self {
-        self.json.push(service);
+        self.json.push(aws_json::JsonService::new(service));
         self
     }
 }
@@ -73,8 +72,8 @@ impl Services {
 impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names = |e: &[&'static str]| e.join(", ");
-        let query: Vec<_> = self.query.iter().map(|e| e.name()).collect();
-        let json: Vec<_> = self.json.iter().map(|e| e.name()).collect();
+        let query: Vec<_> = self.query.iter().map(|e| e.name).collect();
+        let json: Vec<_> = self.json.iter().map(|e| e.name).collect();
         f.debug_struct("Services")
             .field("query", &names(&query))
             .field("json", &names(&json))
@@ -95,10 +94,23 @@ pub async fn handle<H: Host + ?Sized>(
     let ctx = context(host, &headers, &uri);
     let (label, response) = match aws_json::target(&headers) {
         Some(target) => {
-            let response = aws_json::handle(host, services, &ctx, &target, body).await;
+            let mark_used = |service| host.mark_used(service);
+            let response = aws_json::handle(&services.json, mark_used, &ctx, &target, body).await;
             (target, response)
         }
-        None => query::handle(host, services, &ctx, &method, &uri, &headers, body).await,
+        None => {
+            let mark_used = |service| host.mark_used(service);
+            query::handle(
+                &services.query,
+                mark_used,
+                &ctx,
+                &method,
+                &uri,
+                &headers,
+                body,
+            )
+            .await
+        }
     };
     tracing::debug!(
         request_id = %ctx.request_id,
@@ -110,23 +122,6 @@ pub async fn handle<H: Host + ?Sized>(
         "request"
     );
     response
-}
-
-/// Runs `call` so that a panic in a service becomes an InternalFailure answer, never a dropped
-/// connection.
-async fn catch_panic<T>(
-    call: impl std::future::Future<Output = T>,
-    on_panic: impl FnOnce(&AwsError) -> T,
-) -> T {
-    match AssertUnwindSafe(call).catch_unwind().await {
-        Ok(value) => value,
-        Err(_) => {
-            tracing::error!("request handler panicked");
-            on_panic(&AwsError::internal(
-                "We encountered an internal error. Please try again.",
-            ))
-        }
-    }
 }
 
 fn context<H: Host + ?Sized>(host: &H, headers: &HeaderMap, uri: &Uri) -> RequestContext {
@@ -160,35 +155,4 @@ fn context<H: Host + ?Sized>(host: &H, headers: &HeaderMap, uri: &Uri) -> Reques
             .map(str::to_string),
         writes: Default::default(),
     }
-}
-
-/// Answers success only once the request's writes are durable (see the README's durability
-/// contract); with the memory store this costs nothing.
-async fn durable<T>(ctx: &RequestContext, result: Result<T, AwsError>) -> Result<T, AwsError> {
-    let value = result?;
-    ctx.writes
-        .durable()
-        .await
-        .map_err(|e| AwsError::internal(format!("The change could not be stored: {e}")))?;
-    Ok(value)
-}
-
-fn respond(
-    ctx: &RequestContext,
-    status: StatusCode,
-    content_type: &'static str,
-    body: impl Into<Body>,
-) -> Response<Body> {
-    let mut response = Response::new(body.into());
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(id) = HeaderValue::from_str(&ctx.request_id) {
-        headers.insert("x-amzn-requestid", id);
-    }
-    response
-}
-
-fn status_of(e: &AwsError) -> StatusCode {
-    StatusCode::from_u16(e.code.status).unwrap_or(StatusCode::BAD_REQUEST)
 }

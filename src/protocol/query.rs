@@ -6,6 +6,8 @@
 //! encoder); this module does the rest: which service a request is for, the operation's name,
 //! the `Response`/`Result` wrapping, and errors.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -16,8 +18,9 @@ use crate::error::{codes, AwsError, AwsResult};
 use crate::service::{Operation, Service};
 
 use super::params::Params;
+use super::query_json;
+use super::reply::{catch_panic, durable, respond, status_of};
 use super::xml::XmlWriter;
-use super::{catch_panic, durable, query_json, respond, status_of, Host, Services};
 
 const XML_CONTENT_TYPE: &str = "text/xml";
 const QUERY_JSON_CONTENT_TYPE: &str = "application/json";
@@ -75,10 +78,27 @@ pub trait QueryBinding: Service {
     }
 }
 
-/// A query binding as [`Services`] holds it (one dynamic call per request).
+/// A service registered for the query protocol: its name and style, read once at
+/// registration, and its binding behind one dynamic call per request.
+pub struct QueryService {
+    pub(super) name: &'static str,
+    pub(super) style: QueryStyle,
+    pub(super) endpoint: Arc<dyn QueryEndpoint>,
+}
+
+impl QueryService {
+    pub(super) fn new<S: QueryBinding>(service: Arc<S>) -> Self {
+        QueryService {
+            name: S::NAME,
+            style: S::STYLE,
+            endpoint: service,
+        }
+    }
+}
+
+/// A [`QueryBinding`] with its types erased, so that services of different types sit in one
+/// list.
 pub trait QueryEndpoint: Send + Sync {
-    fn name(&self) -> &'static str;
-    fn style(&self) -> QueryStyle;
     fn claims(&self, action: &str, params: &Params) -> bool;
     fn owns_path(&self, path: &str) -> bool;
     /// Decodes, runs and encodes one request: the success document, or the error to render.
@@ -92,14 +112,6 @@ pub trait QueryEndpoint: Send + Sync {
 }
 
 impl<S: QueryBinding> QueryEndpoint for S {
-    fn name(&self) -> &'static str {
-        S::NAME
-    }
-
-    fn style(&self) -> QueryStyle {
-        S::STYLE
-    }
-
     fn claims(&self, action: &str, params: &Params) -> bool {
         S::claims(action, params)
     }
@@ -145,9 +157,9 @@ fn encode<S: QueryBinding>(op: S::Operation, response: &S::Response, request_id:
 }
 
 /// Handles a query-protocol request. Returns the action (for the log) and the answer.
-pub(super) async fn handle<H: Host + ?Sized>(
-    host: &H,
-    services: &Services,
+pub(super) async fn handle(
+    services: &[QueryService],
+    mark_used: impl Fn(&'static str),
     ctx: &RequestContext,
     method: &Method,
     uri: &Uri,
@@ -156,7 +168,7 @@ pub(super) async fn handle<H: Host + ?Sized>(
 ) -> (String, Response<Body>) {
     let fallback = fallback_style(services);
     let (label, response, rules) =
-        catch_panic(query(host, services, ctx, method, uri, body), |e| {
+        catch_panic(query(services, mark_used, ctx, method, uri, body), |e| {
             (
                 "panic".into(),
                 xml_error(ctx, &fallback, e),
@@ -174,23 +186,23 @@ pub(super) async fn handle<H: Host + ?Sized>(
 
 /// The style of answers given before a request's service is known (malformed requests): the
 /// first registered service's (SQS).
-fn fallback_style(services: &Services) -> QueryStyle {
-    services.query.first().map_or(
+fn fallback_style(services: &[QueryService]) -> QueryStyle {
+    services.first().map_or(
         QueryStyle {
             version: "",
             namespace: "",
             json: query_json::Rules::PLAIN,
             error_detail: false,
         },
-        |e| e.style(),
+        |e| e.style,
     )
 }
 
 /// The answer, and the JSON rules of its document (`None` for an answer that is not a
 /// service's document and so stays as it is).
-async fn query<H: Host + ?Sized>(
-    host: &H,
-    services: &Services,
+async fn query(
+    services: &[QueryService],
+    mark_used: impl Fn(&'static str),
     ctx: &RequestContext,
     method: &Method,
     uri: &Uri,
@@ -215,7 +227,7 @@ async fn query<H: Host + ?Sized>(
         Err(e) => return fail("?", &e),
     };
     let Some(action) = params.string("Action") else {
-        if *method == Method::GET && services.query.iter().any(|e| e.owns_path(path)) {
+        if *method == Method::GET && services.iter().any(|e| e.endpoint.owns_path(path)) {
             // What AWS answers to a bare GET of a queue URL.
             let body = "<UnknownOperationException/>".to_string();
             let response = respond(ctx, StatusCode::NOT_FOUND, XML_CONTENT_TYPE, body);
@@ -227,9 +239,13 @@ async fn query<H: Host + ?Sized>(
     let Some(endpoint) = pick(services, ctx, &params, &action, path) else {
         return fail(&action, &invalid_action(&action));
     };
-    host.mark_used(endpoint.name());
-    let style = endpoint.style();
-    let response = match endpoint.call(ctx, &action, &mut params, path).await {
+    mark_used(endpoint.name);
+    let style = endpoint.style;
+    let response = match endpoint
+        .endpoint
+        .call(ctx, &action, &mut params, path)
+        .await
+    {
         Ok(xml) => respond(ctx, StatusCode::OK, XML_CONTENT_TYPE, xml),
         Err(e) => xml_error(ctx, &style, &e),
     };
@@ -240,27 +256,27 @@ async fn query<H: Host + ?Sized>(
 /// the owner of the path, else the first service (in registration order) that claims the action,
 /// else the last one (SNS, whose answer names what lyrebird does not implement yet).
 fn pick<'a>(
-    services: &'a Services,
+    services: &'a [QueryService],
     ctx: &RequestContext,
     params: &Params,
     action: &str,
     path: &str,
-) -> Option<&'a dyn QueryEndpoint> {
-    let endpoints = || services.query.iter().map(|e| &**e);
+) -> Option<&'a QueryService> {
+    let endpoints = || services.iter();
     let by_signing = ctx
         .signing_service
         .as_deref()
-        .and_then(|name| endpoints().find(|e| e.name() == name));
+        .and_then(|name| endpoints().find(|e| e.name == name));
     let by_version = || {
         params
             .str("Version")
-            .and_then(|v| endpoints().find(|e| e.style().version == v))
+            .and_then(|v| endpoints().find(|e| e.style.version == v))
     };
     by_signing
         .or_else(by_version)
-        .or_else(|| endpoints().find(|e| e.owns_path(path)))
-        .or_else(|| endpoints().find(|e| e.claims(action, params)))
-        .or_else(|| services.query.last().map(|e| &**e))
+        .or_else(|| endpoints().find(|e| e.endpoint.owns_path(path)))
+        .or_else(|| endpoints().find(|e| e.endpoint.claims(action, params)))
+        .or_else(|| services.last())
 }
 
 /// `Accept: application/json` on a query request: AWS answers the same document as JSON.
