@@ -340,3 +340,46 @@ fn xml_error(ctx: &RequestContext, style: &QueryStyle, e: &AwsError) -> Response
         .close("ErrorResponse");
     respond(ctx, status_of(e), XML_CONTENT_TYPE, w.finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::{Empty, EmptyResult};
+    use crate::sns::SnsService;
+    use crate::sqs::SqsService;
+
+    /// Whether a `<{Op}Result>` is written follows the output type alone: `Empty` (no output
+    /// shape) writes none, a members-less output shape an empty one.
+    #[test]
+    fn result_element_follows_the_output_type() {
+        use crate::sns::model as sns;
+        use crate::sqs::model as sqs;
+        let doc = encode::<SqsService>(
+            sqs::Operation::DeleteQueue,
+            &sqs::Response::DeleteQueue(Empty {}),
+            "r",
+        );
+        assert!(doc.contains("<DeleteQueueResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\"><ResponseMetadata>"), "{doc}");
+        let doc = encode::<SnsService>(
+            sns::Operation::DeleteTopic,
+            &sns::Response::DeleteTopic(Empty {}),
+            "r",
+        );
+        assert!(!doc.contains("DeleteTopicResult"), "{doc}");
+        let doc = encode::<SnsService>(
+            sns::Operation::TagResource,
+            &sns::Response::TagResource(EmptyResult {}),
+            "r",
+        );
+        assert!(
+            doc.contains("<TagResourceResult/><ResponseMetadata>"),
+            "{doc}"
+        );
+        let doc = encode::<SqsService>(
+            sqs::Operation::ReceiveMessage,
+            &sqs::Response::ReceiveMessage(Default::default()),
+            "r",
+        );
+        assert!(doc.contains("<ReceiveMessageResult/>"), "{doc}");
+    }
+}
