@@ -10,21 +10,12 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::server::App;
-
 /// The path `lyrebird healthcheck` probes.
 pub const HEALTH_PATH: &str = "/_lyrebird/health";
 
-/// The services lyrebird speaks, as LocalStack names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
-    Sqs,
-    Sns,
-    Sts,
-}
-
-/// Which services have been asked something. LocalStack loads a service on its first request
-/// and reports it `available` before and `running` after; scripts wait for either word.
+/// Which services have been asked something, by `Service::NAME`. LocalStack loads a service on
+/// its first request and reports it `available` before and `running` after; scripts wait for
+/// either word.
 #[derive(Debug, Default)]
 pub struct ServiceStates {
     sqs: AtomicBool,
@@ -33,19 +24,25 @@ pub struct ServiceStates {
 }
 
 impl ServiceStates {
-    pub fn mark_used(&self, service: Service) {
-        self.flag(service).store(true, Ordering::Relaxed);
+    /// Records a request for the service named `service` (names LocalStack does not report
+    /// are ignored).
+    pub fn mark_used(&self, service: &str) {
+        if let Some(flag) = self.flag(service) {
+            flag.store(true, Ordering::Relaxed);
+        }
     }
 
-    fn used(&self, service: Service) -> bool {
-        self.flag(service).load(Ordering::Relaxed)
+    fn used(&self, service: &str) -> bool {
+        self.flag(service)
+            .is_some_and(|flag| flag.load(Ordering::Relaxed))
     }
 
-    fn flag(&self, service: Service) -> &AtomicBool {
+    fn flag(&self, service: &str) -> Option<&AtomicBool> {
         match service {
-            Service::Sqs => &self.sqs,
-            Service::Sns => &self.sns,
-            Service::Sts => &self.sts,
+            "sqs" => Some(&self.sqs),
+            "sns" => Some(&self.sns),
+            "sts" => Some(&self.sts),
+            _ => None,
         }
     }
 }
@@ -67,15 +64,20 @@ struct LocalStackServices {
 /// `GET /_localstack/health`, byte for byte as LocalStack writes it: Python's `json.dumps`
 /// spacing (`", "`, `": "`), because wait loops grep for `"sqs": "running"`. A service holding
 /// state (restored, or created from a template) counts as running, as LocalStack's would after
-/// its init scripts.
-pub fn localstack_report(app: &App) -> String {
-    let state = |running: bool| if running { "running" } else { "available" };
-    let states = &app.service_states;
+/// its init scripts; `holds_state` says which do (by `Service::NAME`).
+pub fn localstack_report(states: &ServiceStates, holds_state: impl Fn(&str) -> bool) -> String {
+    let state = |service: &str| {
+        if states.used(service) || holds_state(service) {
+            "running"
+        } else {
+            "available"
+        }
+    };
     let report = LocalStackHealth {
         services: LocalStackServices {
-            sns: state(states.used(Service::Sns) || app.sns.topic_count() > 0),
-            sqs: state(states.used(Service::Sqs) || app.sqs.queue_count() > 0),
-            sts: state(states.used(Service::Sts)),
+            sns: state("sns"),
+            sqs: state("sqs"),
+            sts: state("sts"),
         },
         edition: "community",
         version: env!("CARGO_PKG_VERSION"),

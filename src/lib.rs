@@ -1,7 +1,9 @@
 //! lyrebird: a standalone server that speaks the AWS SQS and SNS wire protocols.
 //!
-//! Three layers, one direction: `protocol` (bytes ⇄ typed operations and AWS errors) calls the
-//! services (`sqs`, `sts`), which keep their state in memory behind per-queue locks.
+//! Layers, one direction (see ARCHITECTURE.md): `server` (HTTP, lyrebird's own endpoints)
+//! hands AWS requests to `protocol` (bytes ⇄ typed operations and AWS errors), which calls the
+//! services (`sqs`, `sns`, `sts`) through the `service::Service` trait; they keep their state in
+//! memory behind per-resource locks and write it through `store`.
 
 pub mod clock;
 pub mod config;
@@ -12,6 +14,7 @@ pub mod hex;
 pub mod memory;
 pub mod protocol;
 pub mod server;
+pub mod service;
 pub mod sns;
 pub mod sqs;
 pub mod store;

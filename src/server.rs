@@ -23,10 +23,12 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{codes, AwsError};
 use crate::health::ServiceStates;
-use crate::protocol;
+use crate::protocol::{self, Host, Services};
+use crate::service::Service;
 use crate::sns::{SnsLimits, SnsService};
 use crate::sqs::{SqsOptions, SqsService};
 use crate::store::{memory::MemoryStore, sled::SledStore, SharedStore};
+use crate::sts::StsService;
 
 /// Largest request body accepted: a 1 MiB message survives form or JSON encoding within it.
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -39,6 +41,8 @@ pub struct App {
     pub sqs: Arc<SqsService>,
     pub store: SharedStore,
     pub sns: Arc<SnsService>,
+    /// The services the protocol layer dispatches to, by protocol.
+    pub services: Services,
     pub started: Instant,
     /// `host:port` for queue URLs when a request carries no Host header.
     pub default_host: String,
@@ -106,7 +110,15 @@ impl App {
         // Templates go on top of the restored state, before the first request is accepted (and
         // are applied again at every start, so their writes need no flush of their own).
         let init_outputs = crate::template::provision(&config, &sqs, &sns, &default_host)?;
+        // One line per service and protocol. The query protocol tries its services in this
+        // order when a request does not name one: SNS, last, takes whatever is left.
+        let services = Services::default()
+            .query(sqs.clone())
+            .json(sqs.clone())
+            .query(Arc::new(StsService))
+            .query(sns.clone());
         Ok(App {
+            services,
             sns,
             sqs,
             store,
@@ -270,7 +282,35 @@ async fn aws(State(app): State<Arc<App>>, request: Request) -> Response {
                 format!("Request body is larger than {MAX_BODY_BYTES} bytes."),
             )
         });
-    protocol::handle(&app, parts.method, parts.uri, parts.headers, body).await
+    let app = &*app;
+    protocol::handle(
+        app,
+        &app.services,
+        parts.method,
+        parts.uri,
+        parts.headers,
+        body,
+    )
+    .await
+}
+
+/// What the protocol layer needs from the server.
+impl Host for App {
+    fn default_account(&self) -> &str {
+        &self.config.account_id
+    }
+
+    fn default_region(&self) -> &str {
+        &self.config.region
+    }
+
+    fn default_host(&self) -> &str {
+        &self.default_host
+    }
+
+    fn mark_used(&self, service: &'static str) {
+        self.service_states.mark_used(service);
+    }
 }
 
 async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
@@ -355,7 +395,11 @@ async fn signing_certificate(State(app): State<Arc<App>>) -> impl IntoResponse {
 async fn localstack_health(State(app): State<Arc<App>>) -> impl IntoResponse {
     (
         [(http::header::CONTENT_TYPE, "application/json")],
-        crate::health::localstack_report(&app),
+        crate::health::localstack_report(&app.service_states, |service| match service {
+            SqsService::NAME => app.sqs.queue_count() > 0,
+            SnsService::NAME => app.sns.topic_count() > 0,
+            _ => false,
+        }),
     )
 }
 

@@ -23,13 +23,21 @@ struct Node {
     empty: bool,
 }
 
-/// How one service's documents convert.
-#[derive(Clone, Copy)]
+/// How one service's documents convert (each service's `QueryStyle` gives its rules).
+#[derive(Debug, Clone, Copy)]
 pub struct Rules {
     /// The item element of a flattened list and the JSON key of its array.
     pub flattened: &'static [(&'static str, &'static str)],
     /// Empty elements other than results are (empty) lists.
     pub empty_is_list: bool,
+}
+
+impl Rules {
+    /// No lists: what an error document follows.
+    pub const PLAIN: Rules = Rules {
+        flattened: &[],
+        empty_is_list: false,
+    };
 }
 
 /// Converts a query-protocol XML document to its JSON form. `None` if the document does not
@@ -38,11 +46,7 @@ pub fn convert(xml: &str, rules: Rules) -> Option<String> {
     let root = parse(xml)?;
     let value = if root.name == "ErrorResponse" {
         // An error has no lists; its `<Message>` is a plain field.
-        let plain = Rules {
-            flattened: &[],
-            empty_is_list: false,
-        };
-        object(&root, plain)
+        object(&root, Rules::PLAIN)
     } else {
         let mut top = Map::new();
         top.insert(root.name.clone(), value(&root, rules));

@@ -5,13 +5,51 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 
 use crate::error::{AwsError, AwsResult};
 use crate::sns::model::*;
+use crate::sns::SnsService;
 
 use super::params::Params;
+use super::query::{QueryBinding, QueryStyle};
+use super::query_json::Rules;
 use super::xml::XmlWriter;
 
-pub const NAMESPACE: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
+/// SNS on the query protocol.
+impl QueryBinding for SnsService {
+    const STYLE: QueryStyle = QueryStyle {
+        version: "2010-03-31",
+        namespace: "http://sns.amazonaws.com/doc/2010-03-31/",
+        // The only elements SNS writes empty are its wrapped lists.
+        json: Rules {
+            flattened: &[],
+            empty_is_list: true,
+        },
+        error_detail: false,
+    };
 
-pub fn decode(op: Operation, p: &Params) -> AwsResult<Request> {
+    fn decode(op: Operation, params: &Params) -> AwsResult<Request> {
+        decode_request(op, params)
+    }
+
+    fn encode_result(response: &Response, w: &mut XmlWriter) {
+        write_result(w, response)
+    }
+
+    /// SNS, registered last, takes the actions no other service claims: the answer names what
+    /// lyrebird does not implement yet.
+    fn claims(_action: &str, _params: &Params) -> bool {
+        true
+    }
+
+    fn unknown_action(action: &str) -> AwsError {
+        AwsError::new(
+            &crate::error::codes::INVALID_ACTION,
+            format!(
+                "The action {action} is not implemented by lyrebird yet (see compat-matrix.md)."
+            ),
+        )
+    }
+}
+
+fn decode_request(op: Operation, p: &Params) -> AwsResult<Request> {
     let s = |name: &str| p.string(name);
     Ok(match op {
         Operation::CreateTopic => Request::CreateTopic(CreateTopicInput {
@@ -276,36 +314,7 @@ fn publish_fields(p: &Params) -> AwsResult<PublishFields> {
     })
 }
 
-pub fn encode(response: &Response, request_id: &str) -> String {
-    let op = response.operation().name();
-    let root = format!("{op}Response");
-    let result = format!("{op}Result");
-    let mut w = XmlWriter::new();
-    w.open_ns(&root, NAMESPACE);
-    let has_result = !matches!(
-        response,
-        Response::DeleteTopic(_)
-            | Response::SetTopicAttributes(_)
-            | Response::Unsubscribe(_)
-            | Response::SetSubscriptionAttributes(_)
-            | Response::PutDataProtectionPolicy(_)
-            | Response::AddPermission(_)
-            | Response::RemovePermission(_)
-            | Response::DeletePlatformApplication(_)
-            | Response::SetPlatformApplicationAttributes(_)
-            | Response::DeleteEndpoint(_)
-            | Response::SetEndpointAttributes(_)
-    );
-    if has_result {
-        w.open(&result);
-        encode_result(&mut w, response);
-        w.close(&result);
-    }
-    w.response_metadata(request_id).close(&root);
-    w.finish()
-}
-
-fn encode_result(w: &mut XmlWriter, response: &Response) {
+fn write_result(w: &mut XmlWriter, response: &Response) {
     match response {
         Response::CreateTopic(o) => {
             w.text("TopicArn", &o.topic_arn);
@@ -431,24 +440,26 @@ fn encode_result(w: &mut XmlWriter, response: &Response) {
         Response::ListOriginationNumbers(_) => {
             w.empty("PhoneNumbers");
         }
-        Response::TagResource(_)
-        | Response::UntagResource(_)
-        | Response::SetSMSAttributes(_)
-        | Response::OptInPhoneNumber(_)
-        | Response::CreateSMSSandboxPhoneNumber(_)
-        | Response::VerifySMSSandboxPhoneNumber(_)
-        | Response::DeleteSMSSandboxPhoneNumber(_) => {}
-        Response::DeleteTopic(_)
-        | Response::SetTopicAttributes(_)
-        | Response::Unsubscribe(_)
-        | Response::SetSubscriptionAttributes(_)
-        | Response::PutDataProtectionPolicy(_)
-        | Response::AddPermission(_)
-        | Response::RemovePermission(_)
-        | Response::DeletePlatformApplication(_)
-        | Response::SetPlatformApplicationAttributes(_)
-        | Response::DeleteEndpoint(_)
-        | Response::SetEndpointAttributes(_) => {}
+        // An output shape without members: `<{Op}Result/>`.
+        Response::TagResource(EmptyResult {})
+        | Response::UntagResource(EmptyResult {})
+        | Response::SetSMSAttributes(EmptyResult {})
+        | Response::OptInPhoneNumber(EmptyResult {})
+        | Response::CreateSMSSandboxPhoneNumber(EmptyResult {})
+        | Response::VerifySMSSandboxPhoneNumber(EmptyResult {})
+        | Response::DeleteSMSSandboxPhoneNumber(EmptyResult {}) => {}
+        // No output shape (`Empty`): never asked for a Result.
+        Response::DeleteTopic(Empty {})
+        | Response::SetTopicAttributes(Empty {})
+        | Response::Unsubscribe(Empty {})
+        | Response::SetSubscriptionAttributes(Empty {})
+        | Response::PutDataProtectionPolicy(Empty {})
+        | Response::AddPermission(Empty {})
+        | Response::RemovePermission(Empty {})
+        | Response::DeletePlatformApplication(Empty {})
+        | Response::SetPlatformApplicationAttributes(Empty {})
+        | Response::DeleteEndpoint(Empty {})
+        | Response::SetEndpointAttributes(Empty {}) => {}
     }
 }
 

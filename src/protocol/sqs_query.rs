@@ -3,16 +3,72 @@
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 
+use crate::context::RequestContext;
 use crate::error::{AwsError, AwsResult};
+use crate::service::Operation as _;
 use crate::sqs::model::*;
+use crate::sqs::SqsService;
 
 use super::params::Params;
+use super::query::{invalid_action, QueryBinding, QueryStyle};
+use super::query_json::Rules;
 use super::xml::XmlWriter;
 
-pub const NAMESPACE: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
+/// SQS on the query protocol.
+impl QueryBinding for SqsService {
+    const STYLE: QueryStyle = QueryStyle {
+        version: "2012-11-05",
+        namespace: "http://queue.amazonaws.com/doc/2012-11-05/",
+        json: Rules {
+            flattened: JSON_LISTS,
+            empty_is_list: false,
+        },
+        error_detail: true,
+    };
+
+    fn decode(op: Operation, params: &Params) -> AwsResult<Request> {
+        decode_request(op, params)
+    }
+
+    fn encode_result(response: &Response, w: &mut XmlWriter) {
+        write_result(w, response)
+    }
+
+    /// AddPermission and RemovePermission exist in SNS too: SNS's name a topic.
+    fn claims(action: &str, params: &Params) -> bool {
+        Operation::from_name(action).is_some() && params.str("TopicArn").is_none()
+    }
+
+    /// `/<12-digit account>/<queue name>`: a queue URL's path.
+    fn owns_path(path: &str) -> bool {
+        let mut parts = path.trim_matches('/').split('/');
+        let (Some(account), Some(name)) = (parts.next(), parts.next()) else {
+            return false;
+        };
+        parts.next().is_none()
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && !name.is_empty()
+    }
+
+    /// A request to a queue URL acts on that queue; creating or listing queues there is not an
+    /// action of that endpoint.
+    fn at_path(
+        op: Operation,
+        path: &str,
+        ctx: &RequestContext,
+        params: &mut Params,
+    ) -> AwsResult<()> {
+        if matches!(op, Operation::CreateQueue | Operation::ListQueues) {
+            return Err(invalid_action(op.name()));
+        }
+        params.set_default("QueueUrl", format!("http://{}{}", ctx.host, path));
+        Ok(())
+    }
+}
 
 /// Decodes the parameters of `op` into its typed input.
-pub fn decode(op: Operation, p: &Params) -> AwsResult<Request> {
+fn decode_request(op: Operation, p: &Params) -> AwsResult<Request> {
     let url = || p.string("QueueUrl");
     Ok(match op {
         Operation::CreateQueue => Request::CreateQueue(CreateQueueInput {
@@ -241,35 +297,7 @@ pub const JSON_LISTS: &[(&str, &str)] = &[
     ("ListMessageMoveTasksResultEntry", "Results"),
 ];
 
-/// Encodes a successful response as `<{Op}Response>` with its `<{Op}Result>` first.
-pub fn encode(response: &Response, request_id: &str) -> String {
-    let op = response.operation().name();
-    let mut w = XmlWriter::new();
-    let root = format!("{op}Response");
-    let result = format!("{op}Result");
-    w.open_ns(&root, NAMESPACE);
-    match response {
-        // Operations without an output shape have no Result element.
-        Response::DeleteQueue(_)
-        | Response::PurgeQueue(_)
-        | Response::SetQueueAttributes(_)
-        | Response::TagQueue(_)
-        | Response::UntagQueue(_)
-        | Response::DeleteMessage(_)
-        | Response::ChangeMessageVisibility(_)
-        | Response::AddPermission(_)
-        | Response::RemovePermission(_) => {}
-        _ => {
-            w.open(&result);
-            encode_result(&mut w, response);
-            w.close(&result);
-        }
-    }
-    w.response_metadata(request_id).close(&root);
-    w.finish()
-}
-
-fn encode_result(w: &mut XmlWriter, response: &Response) {
+fn write_result(w: &mut XmlWriter, response: &Response) {
     match response {
         Response::CreateQueue(o) | Response::GetQueueUrl(o) => {
             w.text("QueueUrl", &o.queue_url);
@@ -314,15 +342,16 @@ fn encode_result(w: &mut XmlWriter, response: &Response) {
         Response::ChangeMessageVisibilityBatch(o) => {
             batch_ids(w, "ChangeMessageVisibilityBatchResultEntry", o)
         }
-        Response::DeleteQueue(_)
-        | Response::PurgeQueue(_)
-        | Response::SetQueueAttributes(_)
-        | Response::TagQueue(_)
-        | Response::UntagQueue(_)
-        | Response::DeleteMessage(_)
-        | Response::ChangeMessageVisibility(_)
-        | Response::AddPermission(_)
-        | Response::RemovePermission(_) => {}
+        // No output shape (`Empty`): never asked for a Result.
+        Response::DeleteQueue(Empty {})
+        | Response::PurgeQueue(Empty {})
+        | Response::SetQueueAttributes(Empty {})
+        | Response::TagQueue(Empty {})
+        | Response::UntagQueue(Empty {})
+        | Response::DeleteMessage(Empty {})
+        | Response::ChangeMessageVisibility(Empty {})
+        | Response::AddPermission(Empty {})
+        | Response::RemovePermission(Empty {}) => {}
         Response::ListDeadLetterSourceQueues(o) => {
             for url in &o.queue_urls {
                 w.text("QueueUrl", url);

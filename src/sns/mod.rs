@@ -33,6 +33,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::{AwsError, AwsResult};
+use crate::service::Service;
 use crate::sqs::SqsService;
 use crate::store::SharedStore;
 
@@ -123,8 +124,16 @@ impl SnsService {
     pub fn deliveries(&self) -> &delivery::Deliveries {
         &self.deliveries
     }
+}
 
-    pub async fn call(&self, ctx: &RequestContext, request: Request) -> AwsResult<Response> {
+/// What the protocol layer calls: one decoded request, one response.
+impl Service for SnsService {
+    const NAME: &'static str = "sns";
+    type Operation = model::Operation;
+    type Request = Request;
+    type Response = Response;
+
+    async fn call(&self, ctx: &RequestContext, request: Request) -> AwsResult<Response> {
         let changes_platform_state = matches!(
             request,
             Request::CreatePlatformApplication(_)
@@ -145,7 +154,9 @@ impl SnsService {
         }
         Ok(response)
     }
+}
 
+impl SnsService {
     fn dispatch(&self, ctx: &RequestContext, request: Request) -> AwsResult<Response> {
         Ok(match request {
             Request::CreateTopic(i) => Response::CreateTopic(self.create_topic(ctx, i)?),

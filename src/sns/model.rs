@@ -7,36 +7,7 @@ pub use crate::sqs::model::{MessageAttributeValue, MessageAttributes};
 
 pub type StringMap = BTreeMap<String, String>;
 
-/// Declares the SNS operations lyrebird serves: one input type, one output type each.
-macro_rules! operations {
-    ($($op:ident($input:ty) -> $output:ty;)*) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum Operation { $($op),* }
-
-        impl Operation {
-            pub fn from_name(name: &str) -> Option<Self> {
-                match name { $(stringify!($op) => Some(Self::$op),)* _ => None }
-            }
-            pub fn name(self) -> &'static str {
-                match self { $(Self::$op => stringify!($op)),* }
-            }
-        }
-
-        #[derive(Debug)]
-        pub enum Request { $($op($input)),* }
-
-        #[derive(Debug)]
-        pub enum Response { $($op($output)),* }
-
-        impl Response {
-            pub fn operation(&self) -> Operation {
-                match self { $(Response::$op(_) => Operation::$op),* }
-            }
-        }
-    };
-}
-
-operations! {
+crate::service::operations! {
     CreateTopic(CreateTopicInput) -> TopicArnOutput;
     DeleteTopic(TopicArnInput) -> Empty;
     ListTopics(NextTokenInput) -> ListTopicsOutput;
@@ -51,8 +22,8 @@ operations! {
     SetSubscriptionAttributes(SetAttributeInput) -> Empty;
     Publish(PublishInput) -> PublishOutput;
     PublishBatch(PublishBatchInput) -> PublishBatchOutput;
-    TagResource(TagResourceInput) -> Empty;
-    UntagResource(UntagResourceInput) -> Empty;
+    TagResource(TagResourceInput) -> EmptyResult;
+    UntagResource(UntagResourceInput) -> EmptyResult;
     ListTagsForResource(ResourceArnInput) -> TagsOutput;
     GetDataProtectionPolicy(ResourceArnInput) -> DataProtectionPolicyOutput;
     PutDataProtectionPolicy(PutDataProtectionPolicyInput) -> Empty;
@@ -69,20 +40,19 @@ operations! {
     GetEndpointAttributes(EndpointArnInput) -> AttributesOutput;
     SetEndpointAttributes(SetAttributesInput) -> Empty;
     GetSMSAttributes(GetSmsAttributesInput) -> AttributesOutput;
-    SetSMSAttributes(SetSmsAttributesInput) -> Empty;
+    SetSMSAttributes(SetSmsAttributesInput) -> EmptyResult;
     CheckIfPhoneNumberIsOptedOut(PhoneNumberInput) -> OptedOutOutput;
     ListPhoneNumbersOptedOut(NextTokenInput) -> PhoneNumbersOptedOutOutput;
-    OptInPhoneNumber(PhoneNumberInput) -> Empty;
+    OptInPhoneNumber(PhoneNumberInput) -> EmptyResult;
     GetSMSSandboxAccountStatus(Empty) -> SandboxAccountStatusOutput;
-    CreateSMSSandboxPhoneNumber(CreateSandboxPhoneNumberInput) -> Empty;
-    VerifySMSSandboxPhoneNumber(VerifySandboxPhoneNumberInput) -> Empty;
-    DeleteSMSSandboxPhoneNumber(PhoneNumberInput) -> Empty;
+    CreateSMSSandboxPhoneNumber(CreateSandboxPhoneNumberInput) -> EmptyResult;
+    VerifySMSSandboxPhoneNumber(VerifySandboxPhoneNumberInput) -> EmptyResult;
+    DeleteSMSSandboxPhoneNumber(PhoneNumberInput) -> EmptyResult;
     ListSMSSandboxPhoneNumbers(PageInput) -> ListSandboxPhoneNumbersOutput;
     ListOriginationNumbers(PageInput) -> ListOriginationNumbersOutput;
 }
 
-#[derive(Debug, Default)]
-pub struct Empty {}
+pub use crate::service::{Empty, EmptyResult};
 
 #[derive(Debug, Default)]
 pub struct CreateTopicInput {

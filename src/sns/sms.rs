@@ -229,7 +229,7 @@ impl SnsService {
         &self,
         ctx: &RequestContext,
         input: SetSmsAttributesInput,
-    ) -> AwsResult<Empty> {
+    ) -> AwsResult<EmptyResult> {
         Violations::default()
             .required(
                 "attributes",
@@ -244,7 +244,7 @@ impl SnsService {
             .region(ctx)
             .attributes
             .extend(input.attributes);
-        Ok(Empty {})
+        Ok(EmptyResult {})
     }
 
     pub fn check_if_phone_number_is_opted_out(
@@ -294,15 +294,15 @@ impl SnsService {
         &self,
         ctx: &RequestContext,
         input: PhoneNumberInput,
-    ) -> AwsResult<Empty> {
+    ) -> AwsResult<EmptyResult> {
         let number = opt_out_number(input)?;
         let now = self.now_ms();
         let mut sms = self.sms.lock();
         let Some(account) = sms.accounts.get_mut(&ctx.account) else {
-            return Ok(Empty {});
+            return Ok(EmptyResult {});
         };
         if !account.opted_out.contains(&number) {
-            return Ok(Empty {});
+            return Ok(EmptyResult {});
         }
         if account
             .opted_in_at
@@ -315,7 +315,7 @@ impl SnsService {
         }
         account.opted_out.remove(&number);
         account.opted_in_at.insert(number, now);
-        Ok(Empty {})
+        Ok(EmptyResult {})
     }
 
     pub fn get_sms_sandbox_account_status(&self) -> SandboxAccountStatusOutput {
@@ -330,7 +330,7 @@ impl SnsService {
         &self,
         ctx: &RequestContext,
         input: CreateSandboxPhoneNumberInput,
-    ) -> AwsResult<Empty> {
+    ) -> AwsResult<EmptyResult> {
         let mut violations = Violations::default();
         let number = sandbox_number(input.phone_number, &mut violations);
         if let Some(code) = input
@@ -360,7 +360,7 @@ impl SnsService {
             let sandbox = &mut sms.region(ctx).sandbox;
             let full = sandbox.len() >= SANDBOX_LIMIT;
             match sandbox.get_mut(&number) {
-                Some(entry) if entry.verified => return Ok(Empty {}),
+                Some(entry) if entry.verified => return Ok(EmptyResult {}),
                 Some(entry) => entry.one_time_password = one_time_password.clone(),
                 None if full => {
                     return Err(AwsError::new(
@@ -395,14 +395,14 @@ impl SnsService {
             account: ctx.account.clone(),
             region: ctx.region.clone(),
         });
-        Ok(Empty {})
+        Ok(EmptyResult {})
     }
 
     pub fn verify_sms_sandbox_phone_number(
         &self,
         ctx: &RequestContext,
         input: VerifySandboxPhoneNumberInput,
-    ) -> AwsResult<Empty> {
+    ) -> AwsResult<EmptyResult> {
         let mut violations = Violations::default();
         let number = sandbox_number(input.phone_number, &mut violations);
         violations.required("oneTimePassword", input.one_time_password.as_ref());
@@ -438,7 +438,7 @@ impl SnsService {
             .ok_or_else(|| sandbox_number_not_found(&number))?;
         entry.last_attempt_ms = Some(now);
         if entry.verified {
-            return Ok(Empty {});
+            return Ok(EmptyResult {});
         }
         if entry.one_time_password != password {
             return Err(AwsError::new(
@@ -447,14 +447,14 @@ impl SnsService {
             ));
         }
         entry.verified = true;
-        Ok(Empty {})
+        Ok(EmptyResult {})
     }
 
     pub fn delete_sms_sandbox_phone_number(
         &self,
         ctx: &RequestContext,
         input: PhoneNumberInput,
-    ) -> AwsResult<Empty> {
+    ) -> AwsResult<EmptyResult> {
         let mut violations = Violations::default();
         let number = sandbox_number(input.phone_number, &mut violations);
         violations.check()?;
@@ -474,7 +474,7 @@ impl SnsService {
             ));
         }
         sandbox.remove(&number);
-        Ok(Empty {})
+        Ok(EmptyResult {})
     }
 
     pub fn list_sms_sandbox_phone_numbers(

@@ -349,7 +349,11 @@ impl SnsService {
         Ok(Empty {})
     }
 
-    pub fn tag_resource(&self, ctx: &RequestContext, input: TagResourceInput) -> AwsResult<Empty> {
+    pub fn tag_resource(
+        &self,
+        ctx: &RequestContext,
+        input: TagResourceInput,
+    ) -> AwsResult<EmptyResult> {
         let topic = self.tagged_topic(ctx, input.resource_arn.as_deref())?;
         let tags = check_tags(&input.tags)?;
         let mut state = topic.state.lock();
@@ -363,21 +367,21 @@ impl SnsService {
         }
         state.tags = merged;
         self.persist_topic(ctx, &topic, &state);
-        Ok(Empty {})
+        Ok(EmptyResult {})
     }
 
     pub fn untag_resource(
         &self,
         ctx: &RequestContext,
         input: UntagResourceInput,
-    ) -> AwsResult<Empty> {
+    ) -> AwsResult<EmptyResult> {
         let topic = self.tagged_topic(ctx, input.resource_arn.as_deref())?;
         let mut state = topic.state.lock();
         for key in &input.tag_keys {
             state.tags.remove(key);
         }
         self.persist_topic(ctx, &topic, &state);
-        Ok(Empty {})
+        Ok(EmptyResult {})
     }
 
     pub fn list_tags_for_resource(

@@ -36,6 +36,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::{AwsError, AwsResult};
+use crate::service::Service;
 use crate::store::{SharedStore, Space};
 
 use model::{Request, Response};
@@ -100,9 +101,16 @@ impl SqsService {
     fn now_ms(&self) -> u64 {
         self.clock.now_ms()
     }
+}
 
-    /// Runs one decoded request.
-    pub async fn call(&self, ctx: &RequestContext, request: Request) -> AwsResult<Response> {
+/// What the protocol layer calls: one decoded request, one response.
+impl Service for SqsService {
+    const NAME: &'static str = "sqs";
+    type Operation = model::Operation;
+    type Request = Request;
+    type Response = Response;
+
+    async fn call(&self, ctx: &RequestContext, request: Request) -> AwsResult<Response> {
         Ok(match request {
             Request::CreateQueue(i) => Response::CreateQueue(self.create_queue(ctx, i)?),
             Request::GetQueueUrl(i) => Response::GetQueueUrl(self.get_queue_url(ctx, i)?),
@@ -153,7 +161,9 @@ impl SqsService {
             }
         })
     }
+}
 
+impl SqsService {
     fn lookup(&self, account: &str, region: &str, name: &str) -> Option<Arc<Queue>> {
         self.registry
             .read()

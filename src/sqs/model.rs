@@ -10,59 +10,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-/// Declares the SQS operations lyrebird serves: one input type, one output type each.
-macro_rules! operations {
-    ($($op:ident($input:ty) -> $output:ty;)*) => {
-        /// An SQS operation, by its wire name.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum Operation { $($op),* }
-
-        impl Operation {
-            pub fn from_name(name: &str) -> Option<Self> {
-                match name { $(stringify!($op) => Some(Self::$op),)* _ => None }
-            }
-            pub fn name(self) -> &'static str {
-                match self { $(Self::$op => stringify!($op)),* }
-            }
-        }
-
-        /// A decoded request.
-        #[derive(Debug)]
-        pub enum Request { $($op($input)),* }
-
-        /// A successful response.
-        #[derive(Debug)]
-        pub enum Response { $($op($output)),* }
-
-        impl Request {
-            /// Decodes an AWS JSON 1.0 body for `op`.
-            pub fn from_json(op: Operation, body: &[u8]) -> Result<Self, serde_json::Error> {
-                let body = if body.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { body };
-                // awsJson input is always an object; serde would otherwise accept an array
-                // positionally as a struct.
-                if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-                    return Err(serde::de::Error::custom("the request body must be a JSON object"));
-                }
-                Ok(match op { $(Operation::$op => Request::$op(serde_json::from_slice(body)?)),* })
-            }
-            pub fn operation(&self) -> Operation {
-                match self { $(Request::$op(_) => Operation::$op),* }
-            }
-        }
-
-        impl Response {
-            pub fn to_json(&self) -> Vec<u8> {
-                let encoded = match self { $(Response::$op(o) => serde_json::to_vec(o)),* };
-                encoded.unwrap_or_else(|_| b"{}".to_vec())
-            }
-            pub fn operation(&self) -> Operation {
-                match self { $(Response::$op(_) => Operation::$op),* }
-            }
-        }
-    };
-}
-
-operations! {
+crate::service::operations! {
+    serde;
     CreateQueue(CreateQueueInput) -> QueueUrlOutput;
     GetQueueUrl(GetQueueUrlInput) -> QueueUrlOutput;
     ListQueues(ListQueuesInput) -> ListQueuesOutput;
@@ -90,8 +39,7 @@ operations! {
 
 pub type StringMap = BTreeMap<String, String>;
 
-#[derive(Debug, Default, Serialize)]
-pub struct Empty {}
+pub use crate::service::Empty;
 
 // ---- queues ----
 
