@@ -1328,6 +1328,83 @@ async fn failing_http_endpoint_is_retried_then_dead_lettered() {
 }
 
 #[tokio::test]
+async fn raw_http_delivery_dead_letters_the_raw_message_with_its_attributes() {
+    let server = server().await;
+    let (sns, sqs) = (sns(&server), sqs(&server));
+    let topic = sns
+        .create_topic()
+        .name("raw-flaky")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let dlq = create_queue(&sqs, "raw-http-dlq", &[]).await;
+    let (url, mut rx) = endpoint(500).await;
+    let policy = r#"{"healthyRetryPolicy":{"minDelayTarget":1,"maxDelayTarget":1,"numRetries":0,"numNoDelayRetries":0,"backoffFunction":"linear"}}"#;
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("http")
+        .endpoint(&url)
+        .attributes("DeliveryPolicy", policy)
+        .attributes("RawMessageDelivery", "true")
+        .attributes(
+            "RedrivePolicy",
+            format!(
+                r#"{{"deadLetterTargetArn":"{}"}}"#,
+                queue_arn(&sqs, &dlq).await
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (_, confirmation) = next(&mut rx).await;
+    sns.confirm_subscription()
+        .topic_arn(&topic)
+        .token(confirmation["Token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    sns.publish()
+        .topic_arn(&topic)
+        .message("raw and doomed")
+        .message_attributes(
+            "colour",
+            aws_sdk_sns::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value("blue")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    next(&mut rx).await;
+    // The DLQ gets what the endpoint would have: the raw body, its attributes as SQS ones.
+    let mut dead = Vec::new();
+    for _ in 0..100 {
+        dead = sqs
+            .receive_message()
+            .queue_url(&dlq)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if !dead.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body(), Some("raw and doomed"));
+    let attributes = dead[0].message_attributes().expect("message attributes");
+    assert_eq!(attributes["colour"].string_value(), Some("blue"));
+    assert_eq!(attributes["colour"].data_type(), "String");
+}
+
+#[tokio::test]
 async fn filter_operators_end_to_end() {
     let server = server().await;
     let (sns, sqs) = (sns(&server), sqs(&server));

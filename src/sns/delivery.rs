@@ -241,13 +241,28 @@ impl SnsService {
                     ("x-amz-sns-subscription-arn", sub.arn.clone()),
                 ];
                 let policy = RetryPolicy::of(topic, state);
+                // What the dead-letter queue gets if every attempt fails: what the endpoint
+                // would have, with the message attributes of a raw delivery as SQS attributes.
+                let dead_letter = state.dead_letter_target().map(|dlq| {
+                    let forwarded = Forwarded {
+                        body: body.clone(),
+                        attributes: if state.raw {
+                            prepared.attributes.clone()
+                        } else {
+                            MessageAttributes::new()
+                        },
+                        trace_header: ctx.trace_header.clone(),
+                        ..Default::default()
+                    };
+                    (dlq, forwarded)
+                });
                 self.post(HttpDelivery {
                     url: sub.endpoint.clone(),
                     headers,
                     body,
                     raw: state.raw,
                     policy,
-                    dead_letter_queue: state.dead_letter_target(),
+                    dead_letter,
                     subscription_arn: sub.arn.clone(),
                 });
             }
@@ -342,7 +357,7 @@ impl SnsService {
                 body,
                 raw: false,
                 policy: RetryPolicy::default(),
-                dead_letter_queue: None,
+                dead_letter: None,
                 subscription_arn: sub.arn.clone(),
             });
         } else {
@@ -445,7 +460,7 @@ impl SnsService {
             body,
             raw,
             policy,
-            dead_letter_queue,
+            dead_letter,
             subscription_arn: sub_arn,
         } = delivery;
         let client = self.deliveries.http.clone();
@@ -505,10 +520,9 @@ impl SnsService {
             } else {
                 tracing::warn!(subscription = %sub_arn, %url, "HTTP delivery backlog full; delivery failed");
             }
-            if let Some(dlq) = dead_letter_queue {
+            if let Some((dlq, message)) = dead_letter {
                 let internal = RequestContext::internal("", "", "");
-                if let Err(e) = sqs.send_from_service(&internal, &dlq, Forwarded::body(body), "sns")
-                {
+                if let Err(e) = sqs.send_from_service(&internal, &dlq, message, "sns") {
                     tracing::warn!(subscription = %sub_arn, dlq, error = %e, "dead-letter delivery failed");
                 }
             }
@@ -525,7 +539,8 @@ struct HttpDelivery {
     /// Raw message delivery: sent with `x-amz-sns-rawdelivery: true`.
     raw: bool,
     policy: RetryPolicy,
-    dead_letter_queue: Option<String>,
+    /// The dead-letter queue and the message it gets when the delivery fails for good.
+    dead_letter: Option<(String, Forwarded)>,
     /// For the log.
     subscription_arn: String,
 }

@@ -8,7 +8,12 @@
 //! - `permissions.rs`: AddPermission, RemovePermission
 //! - `dead_letters.rs`: redrive checks and moves, ListDeadLetterSourceQueues
 //! - `move_tasks.rs`: Start/List/CancelMessageMoveTask
-//! - `queue.rs`: the per-queue engine they drive
+//! - `queue.rs`: the per-queue engine they drive (visibility, delay, retention, receive)
+//! - `fifo.rs`: FIFO message groups in the order they became receivable, and the
+//!   deduplication window
+//! - `message.rs`: a message in memory (`StoredMessage`) and a message to enqueue; `record.rs`:
+//!   its binary store record
+//! - `paging.rs`: MaxResults/NextToken paging of the list operations
 
 pub mod attributes;
 pub mod dead_letters;
