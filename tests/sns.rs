@@ -7,48 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry, Tag};
-use aws_sdk_sqs::types::QueueAttributeName;
 use common::*;
-
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
-    sqs.get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone()
-}
-
-async fn bodies(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    loop {
-        let got = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
-        if got.is_empty() {
-            return out;
-        }
-        for m in got {
-            out.push(m.body().unwrap().to_string());
-            sqs.delete_message()
-                .queue_url(url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-}
 
 fn string_attr(v: &str) -> MessageAttributeValue {
     MessageAttributeValue::builder()
@@ -128,8 +87,8 @@ async fn seed_pipeline_fans_out_by_priority() {
             })
             .collect()
     };
-    assert_eq!(priorities(bodies(&sqs, &critical).await), ["HIGH", "HIGH"]);
-    let mut rest = priorities(bodies(&sqs, &standard).await);
+    assert_eq!(priorities(drain(&sqs, &critical).await), ["HIGH", "HIGH"]);
+    let mut rest = priorities(drain(&sqs, &standard).await);
     rest.sort();
     assert_eq!(rest, ["LOW", "MEDIUM"]);
 }
@@ -173,7 +132,7 @@ async fn envelope_has_aws_fields_in_aws_order() {
         .send()
         .await
         .unwrap();
-    let body = bodies(&sqs, &q).await.remove(0);
+    let body = drain(&sqs, &q).await.remove(0);
     // Pretty-printed the way AWS writes it: two-space indent and " : " separators.
     assert!(
         body.starts_with("{\n  \"Type\" : \"Notification\",\n  \"MessageId\" : \""),
@@ -881,7 +840,7 @@ async fn message_structure_json_picks_the_protocol_message() {
         .send()
         .await
         .unwrap();
-    assert_eq!(bodies(&sqs, &q).await, ["for queues"]);
+    assert_eq!(drain(&sqs, &q).await, ["for queues"]);
 }
 
 #[tokio::test]
@@ -926,7 +885,7 @@ async fn publish_batch_reports_per_entry() {
     assert_eq!(out.failed()[0].id(), "b");
     assert_eq!(out.failed()[0].code(), "InvalidParameter");
     assert!(out.failed()[0].sender_fault());
-    let mut got = bodies(&sqs, &q).await;
+    let mut got = drain(&sqs, &q).await;
     got.sort();
     assert_eq!(got, ["one", "three"]);
 
@@ -1316,7 +1275,7 @@ async fn failing_http_endpoint_is_retried_then_dead_lettered() {
     }
     let mut dead = Vec::new();
     for _ in 0..50 {
-        dead = bodies(&sqs, &dlq).await;
+        dead = drain(&sqs, &dlq).await;
         if !dead.is_empty() {
             break;
         }
@@ -1543,7 +1502,7 @@ async fn filter_operators_end_to_end() {
         ("body-nested", vec!["m1", "m5"]),
     ]);
     for (name, q) in &queues {
-        let mut ids: Vec<String> = bodies(&sqs, q)
+        let mut ids: Vec<String> = drain(&sqs, q)
             .await
             .iter()
             .map(|b| match serde_json::from_str::<serde_json::Value>(b) {

@@ -5,21 +5,9 @@
 mod common;
 
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry, Tag};
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use base64::Engine;
 use common::*;
-
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
-    sqs.get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone()
-}
 
 async fn fifo_topic(sns: &aws_sdk_sns::Client, name: &str, content_based: bool) -> String {
     let mut req = sns

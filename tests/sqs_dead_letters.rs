@@ -6,18 +6,6 @@ mod common;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use common::*;
 
-async fn arn_of(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
-    sqs.get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone()
-}
-
 fn redrive(arn: &str, count: &str) -> String {
     format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":{count}}}"#)
 }
@@ -25,7 +13,7 @@ fn redrive(arn: &str, count: &str) -> String {
 /// A source queue (visibility 0 so a message can be received again at once) and its DLQ.
 async fn source_and_dlq(sqs: &aws_sdk_sqs::Client, max: u32) -> (String, String, String) {
     let dlq = create_queue(sqs, "dlq", &[]).await;
-    let dlq_arn = arn_of(sqs, &dlq).await;
+    let dlq_arn = queue_arn(sqs, &dlq).await;
     let policy = redrive(&dlq_arn, &max.to_string());
     let source = create_queue(
         sqs,
@@ -41,7 +29,7 @@ async fn message_moves_after_max_receive_count() {
     let server = server().await;
     let sqs = sqs(&server);
     let (source, dlq, _) = source_and_dlq(&sqs, 3).await;
-    let source_arn = arn_of(&sqs, &source).await;
+    let source_arn = queue_arn(&sqs, &source).await;
     let sent = sqs
         .send_message()
         .queue_url(&source)
@@ -95,7 +83,7 @@ async fn redrive_policy_validation() {
     let server = server().await;
     let sqs = sqs(&server);
     let dlq = create_queue(&sqs, "dlq", &[]).await;
-    let dlq_arn = arn_of(&sqs, &dlq).await;
+    let dlq_arn = queue_arn(&sqs, &dlq).await;
     let src = create_queue(&sqs, "src", &[]).await;
     let set = |policy: String| {
         sqs.set_queue_attributes()
@@ -161,10 +149,10 @@ async fn redrive_allow_policy_is_enforced() {
     let server = server().await;
     let sqs = sqs(&server);
     let allowed = create_queue(&sqs, "allowed", &[]).await;
-    let allowed_arn = arn_of(&sqs, &allowed).await;
+    let allowed_arn = queue_arn(&sqs, &allowed).await;
     let allow = format!(r#"{{"redrivePermission":"byQueue","sourceQueueArns":["{allowed_arn}"]}}"#);
     let dlq = create_queue(&sqs, "dlq", &[("RedriveAllowPolicy", &allow)]).await;
-    let dlq_arn = arn_of(&sqs, &dlq).await;
+    let dlq_arn = queue_arn(&sqs, &dlq).await;
     sqs.set_queue_attributes()
         .queue_url(&allowed)
         .attributes(QueueAttributeName::RedrivePolicy, redrive(&dlq_arn, "2"))
@@ -186,7 +174,7 @@ async fn redrive_allow_policy_is_enforced() {
         &[("RedriveAllowPolicy", r#"{"redrivePermission":"denyAll"}"#)],
     )
     .await;
-    let deny_arn = arn_of(&sqs, &deny).await;
+    let deny_arn = queue_arn(&sqs, &deny).await;
     let err = sqs
         .set_queue_attributes()
         .queue_url(&other)
@@ -231,7 +219,7 @@ async fn list_dead_letter_source_queues_pages() {
     let server = server().await;
     let sqs = sqs(&server);
     let dlq = create_queue(&sqs, "dlq", &[]).await;
-    let dlq_arn = arn_of(&sqs, &dlq).await;
+    let dlq_arn = queue_arn(&sqs, &dlq).await;
     let policy = redrive(&dlq_arn, "3");
     for i in 0..5 {
         create_queue(&sqs, &format!("src-{i}"), &[("RedrivePolicy", &policy)]).await;
@@ -280,7 +268,7 @@ async fn fifo_dead_letter_queue() {
     let server = server().await;
     let sqs = sqs(&server);
     let dlq = create_queue(&sqs, "dlq.fifo", &[("FifoQueue", "true")]).await;
-    let dlq_arn = arn_of(&sqs, &dlq).await;
+    let dlq_arn = queue_arn(&sqs, &dlq).await;
     let policy = redrive(&dlq_arn, "1");
     let src = create_queue(
         &sqs,
@@ -344,7 +332,7 @@ async fn move_task_redrives_to_the_original_source() {
     );
 
     // Only dead-letter queues can be move-task sources.
-    let source_arn = arn_of(&sqs, &source).await;
+    let source_arn = queue_arn(&sqs, &source).await;
     let err = sqs
         .start_message_move_task()
         .source_arn(&source_arn)
@@ -423,7 +411,7 @@ async fn move_task_to_a_destination_can_be_cancelled() {
     let sqs = sqs(&server);
     let (source, dlq, dlq_arn) = source_and_dlq(&sqs, 1).await;
     let dest = create_queue(&sqs, "dest", &[]).await;
-    let dest_arn = arn_of(&sqs, &dest).await;
+    let dest_arn = queue_arn(&sqs, &dest).await;
     for i in 0..20 {
         sqs.send_message()
             .queue_url(&source)
@@ -501,7 +489,7 @@ async fn permissions_render_into_the_policy() {
     let server = server().await;
     let sqs = sqs(&server);
     let url = create_queue(&sqs, "shared", &[]).await;
-    let arn = arn_of(&sqs, &url).await;
+    let arn = queue_arn(&sqs, &url).await;
     sqs.add_permission()
         .queue_url(&url)
         .label("one")

@@ -10,12 +10,6 @@ use std::time::Duration;
 use aws_sdk_sqs::types::QueueAttributeName;
 use common::*;
 
-async fn fifo_queue(sqs: &aws_sdk_sqs::Client, name: &str, extra: &[(&str, &str)]) -> String {
-    let mut attrs = vec![("FifoQueue", "true")];
-    attrs.extend_from_slice(extra);
-    create_queue(sqs, name, &attrs).await
-}
-
 /// Sends `body` to `group` with `dedup` as deduplication id (the body when `None`).
 async fn send_fifo(
     sqs: &aws_sdk_sqs::Client,

@@ -8,12 +8,6 @@ use aws_sdk_sqs::types::{
 };
 use common::*;
 
-async fn fifo_queue(sqs: &aws_sdk_sqs::Client, name: &str, extra: &[(&str, &str)]) -> String {
-    let mut attrs = vec![("FifoQueue", "true")];
-    attrs.extend_from_slice(extra);
-    create_queue(sqs, name, &attrs).await
-}
-
 async fn send(
     sqs: &aws_sdk_sqs::Client,
     url: &str,

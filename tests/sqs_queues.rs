@@ -6,7 +6,6 @@ mod common;
 
 use std::collections::HashMap;
 
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sqs::types::QueueAttributeName;
 use common::*;
 
@@ -150,19 +149,6 @@ fn now_secs() -> u64 {
         .as_secs()
 }
 
-/// A client pointed at `endpoint` (instead of the server's own 127.0.0.1 address).
-fn sqs_at(endpoint: &str) -> aws_sdk_sqs::Client {
-    let http = aws_smithy_http_client::Builder::new().build_http();
-    let config = aws_sdk_sqs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "secret", None, None, "test"))
-        .endpoint_url(endpoint)
-        .http_client(http)
-        .build();
-    aws_sdk_sqs::Client::from_conf(config)
-}
-
 // ---------------------------------------------------------------------------------------------
 // CreateQueue
 // ---------------------------------------------------------------------------------------------
@@ -191,7 +177,7 @@ async fn create_queue_url_carries_the_host_the_client_used() {
     let server = server().await;
     let port = server.endpoint().rsplit(':').next().unwrap().to_string();
     let endpoint = format!("http://localhost:{port}");
-    let sqs = sqs_at(&endpoint);
+    let sqs = sqs_at(&endpoint, "test", "us-east-1");
     let url = create_queue(&sqs, "via-localhost", &[]).await;
     assert_eq!(url, format!("{endpoint}/{ACCOUNT}/via-localhost"));
     // ListQueues and GetQueueUrl answer with the same host too.

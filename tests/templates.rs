@@ -519,24 +519,11 @@ async fn start_process(data: &Path) -> Process {
     process
 }
 
-fn sqs_at(endpoint: &str) -> aws_sdk_sqs::Client {
-    let config = aws_sdk_sqs::Config::builder()
-        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "secret", None, None, "test",
-        ))
-        .endpoint_url(endpoint)
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    aws_sdk_sqs::Client::from_conf(config)
-}
-
 #[tokio::test]
 async fn restarting_on_a_data_directory_keeps_queues_and_messages() {
     let data = TempDir::new();
     let first = start_process(&data.0).await;
-    let sqs = sqs_at(&first.1);
+    let sqs = sqs_at(&first.1, "test", "us-east-1");
     let url = queue_url(&sqs, "critical-orders-dev").await;
     sqs.send_message()
         .queue_url(&url)
@@ -548,7 +535,7 @@ async fn restarting_on_a_data_directory_keeps_queues_and_messages() {
     drop(first);
 
     let second = start_process(&data.0).await;
-    let sqs = sqs_at(&second.1);
+    let sqs = sqs_at(&second.1, "test", "us-east-1");
     let after = queue_attributes(&sqs, "critical-orders-dev").await;
     assert_eq!(after["CreatedTimestamp"], before["CreatedTimestamp"]);
     assert_eq!(

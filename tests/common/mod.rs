@@ -114,6 +114,27 @@ pub async fn create_queue(
         .queue_url
         .expect("queue url")
 }
+/// Creates a FIFO queue (`FifoQueue=true` plus `extra` attributes) and returns its URL.
+pub async fn fifo_queue(sqs: &aws_sdk_sqs::Client, name: &str, extra: &[(&str, &str)]) -> String {
+    let mut attrs = vec![("FifoQueue", "true")];
+    attrs.extend_from_slice(extra);
+    create_queue(sqs, name, &attrs).await
+}
+
+/// The ARN of a queue, read back with GetQueueAttributes.
+pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone()
+}
+
 /// Sends one message; returns its MessageId.
 pub async fn send(sqs: &aws_sdk_sqs::Client, url: &str, body: &str) -> String {
     sqs.send_message()
