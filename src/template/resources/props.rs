@@ -211,3 +211,21 @@ impl<'a> Props<'a> {
         Ok(out)
     }
 }
+
+/// What turns a resource's `current` tags into the `wanted` ones: the keys to remove, and the
+/// tags to add or change (queues and topics converge their tags the same way).
+pub(super) fn tag_changes(
+    current: &BTreeMap<String, String>,
+    wanted: BTreeMap<String, String>,
+) -> (Vec<String>, BTreeMap<String, String>) {
+    let stale = current
+        .keys()
+        .filter(|k| !wanted.contains_key(*k))
+        .cloned()
+        .collect();
+    let changed = wanted
+        .into_iter()
+        .filter(|(k, v)| current.get(k) != Some(v))
+        .collect();
+    (stale, changed)
+}

@@ -9,7 +9,7 @@ use crate::sns::model as sns;
 
 use crate::template::parse::Value;
 
-use super::props::{blame, same, Applied, Failure, Props, Type};
+use super::props::{blame, same, tag_changes, Applied, Failure, Props, Type};
 use super::provisioner::{Outcome, Physical, Provisioner};
 
 pub(super) const TOPIC_PROPERTIES: &[(&str, Type)] = &[
@@ -199,11 +199,7 @@ impl Provisioner<'_> {
             .tags
             .into_iter()
             .collect();
-        let stale: Vec<String> = current
-            .keys()
-            .filter(|k| !wanted.contains_key(*k))
-            .cloned()
-            .collect();
+        let (stale, changed) = tag_changes(&current, wanted);
         if !stale.is_empty() {
             self.note(Outcome::Updated);
             self.sns
@@ -216,10 +212,6 @@ impl Provisioner<'_> {
                 )
                 .map_err(|e| fail("UntagResource", e))?;
         }
-        let changed: Vec<(String, String)> = wanted
-            .into_iter()
-            .filter(|(k, v)| current.get(k) != Some(v))
-            .collect();
         if !changed.is_empty() {
             self.note(Outcome::Updated);
             self.sns
@@ -227,7 +219,7 @@ impl Provisioner<'_> {
                     &self.ctx,
                     sns::TagResourceInput {
                         resource_arn: Some(arn.to_string()),
-                        tags: changed,
+                        tags: changed.into_iter().collect(),
                     },
                 )
                 .map_err(|e| fail("TagResource", e))?;

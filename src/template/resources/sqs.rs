@@ -6,7 +6,7 @@ use crate::error::AwsError;
 use crate::sqs::attributes::{self, QueueConfig};
 use crate::sqs::model as sqs;
 
-use super::props::{blame, same, Applied, Failure, Props, Type};
+use super::props::{blame, same, tag_changes, Applied, Failure, Props, Type};
 use super::provisioner::{Outcome, Physical, Provisioner};
 
 /// Every `AWS::SQS::Queue` property but QueueName and Tags is the queue attribute of that name.
@@ -176,11 +176,7 @@ impl Provisioner<'_> {
             )
             .map_err(|e| fail("ListQueueTags", e))?
             .tags;
-        let stale: Vec<String> = current
-            .keys()
-            .filter(|k| !wanted.contains_key(*k))
-            .cloned()
-            .collect();
+        let (stale, changed) = tag_changes(&current, wanted);
         if !stale.is_empty() {
             self.note(Outcome::Updated);
             self.sqs
@@ -193,10 +189,6 @@ impl Provisioner<'_> {
                 )
                 .map_err(|e| fail("UntagQueue", e))?;
         }
-        let changed: BTreeMap<String, String> = wanted
-            .into_iter()
-            .filter(|(k, v)| current.get(k) != Some(v))
-            .collect();
         if !changed.is_empty() {
             self.note(Outcome::Updated);
             self.sqs
