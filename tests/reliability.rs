@@ -182,11 +182,7 @@ async fn move_task_keeps_the_source_until_the_copy_is_durable() {
     );
 
     f.store.failing_queue.store(0, Ordering::SeqCst);
-    let mut waited = 0;
-    while f.store.messages_of(dest_id) < 3 && waited < 40 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += 1;
-    }
+    wait_until(|| f.store.messages_of(dest_id) >= 3).await;
     assert_eq!(
         f.store.messages_of(dest_id),
         3,
@@ -227,11 +223,7 @@ async fn dead_lettered_message_is_stored_once_the_store_recovers() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(f.store.messages_of(dlq_id), 0);
     f.store.failing_queue.store(0, Ordering::SeqCst);
-    let mut waited = 0;
-    while f.store.messages_of(dlq_id) == 0 && waited < 40 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += 1;
-    }
+    wait_until(|| f.store.messages_of(dlq_id) != 0).await;
     assert_eq!(
         f.store.messages_of(dlq_id),
         1,
@@ -635,4 +627,14 @@ async fn test_clock_cannot_overflow() {
         .await
         .expect("still serving");
     server.stop().await;
+}
+
+/// Polls `done` every 50 ms for up to 2 s (the store's retries run in the background).
+async fn wait_until(mut done: impl FnMut() -> bool) {
+    for _ in 0..40 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
