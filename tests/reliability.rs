@@ -173,22 +173,27 @@ async fn move_task_keeps_the_source_until_the_copy_is_durable() {
         )
         .expect("start");
     tokio::time::sleep(Duration::from_millis(400)).await;
-    // The copy failed: nothing may have been deleted from the source on disk.
+    // The copy failed: nothing may have been deleted from the source on disk, not even when
+    // another write to the source (a send) goes to the store meanwhile.
+    f.send(&dlq_url, "sent during the move");
     assert_eq!(f.store.messages_of(dest_id), 0);
     assert_eq!(
         f.store.messages_of(dlq_id),
-        3,
+        4,
         "source deleted before its copy was stored"
     );
 
     f.store.failing_queue.store(0, Ordering::SeqCst);
     wait_until(|| f.store.messages_of(dest_id) >= 3).await;
-    assert_eq!(
-        f.store.messages_of(dest_id),
-        3,
+    assert!(
+        f.store.messages_of(dest_id) >= 3,
         "copies stored once the store recovers"
     );
-    assert_eq!(f.store.messages_of(dlq_id), 0);
+    assert_eq!(
+        f.store.messages_of(dest_id) + f.store.messages_of(dlq_id),
+        4,
+        "every message in exactly one queue"
+    );
 }
 
 /// Item 1: a message dead-lettered while the store refuses the dead-letter queue's write is
@@ -222,6 +227,13 @@ async fn dead_lettered_message_is_stored_once_the_store_recovers() {
     assert!(second.messages.is_empty());
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(f.store.messages_of(dlq_id), 0);
+    // The copy is not on disk, so neither may the original's removal be: a crash now must
+    // leave the message in the source.
+    assert_eq!(
+        f.store.messages_of(source_id),
+        1,
+        "source message removed on disk before its dead-letter copy was stored"
+    );
     f.store.failing_queue.store(0, Ordering::SeqCst);
     wait_until(|| f.store.messages_of(dlq_id) != 0).await;
     assert_eq!(

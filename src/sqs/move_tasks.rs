@@ -15,6 +15,7 @@ use crate::store::{Change, SharedStore, Space};
 
 use super::message::NewMessage;
 use super::model::*;
+use super::queue::Moving;
 use super::{lookup_arn, SharedRegistry, SqsService};
 
 /// One task, shared between the worker and the API.
@@ -391,7 +392,12 @@ async fn run(task: Arc<MoveTask>, registry: SharedRegistry, clock: Arc<crate::cl
             return;
         };
         let now = clock.now_ms();
-        let Some(message) = source.lock(now).take_visible() else {
+        let mut moving = Moving::default();
+        if !source.lock(now).take_visible(&mut moving) {
+            break;
+        }
+        let (mut messages, removals) = moving.into_parts();
+        let Some(message) = messages.pop() else {
             break;
         };
         let target_arn = task
@@ -405,6 +411,7 @@ async fn run(task: Arc<MoveTask>, registry: SharedRegistry, clock: Arc<crate::cl
             // Nowhere to go: put it back and report the failure, as AWS does.
             let mut state = source.lock(now);
             state.enqueue(NewMessage::moved_from(message, None, true), now);
+            state.journal_removals(removals);
             drop(source.commit(&mut state));
             task.finish(
                 "FAILED",
@@ -417,15 +424,16 @@ async fn run(task: Arc<MoveTask>, registry: SharedRegistry, clock: Arc<crate::cl
         // A redriven message starts over: it must not be dead-lettered again at once.
         moved.receive_count = 0;
         moved.extra.first_receive_ms = None;
-        // The copy is made durable before the original's removal is handed to the store.
+        // The copy and the original's removal are one store job (retried until it is
+        // written): a crash leaves the message in one queue or the other.
         let (ticket, copy) = {
             let mut state = target.lock(now);
             state.enqueue(moved, now);
+            state.journal_removals(removals);
             let copy = state.pending_changes();
             (target.commit_confirmed(&mut state), copy)
         };
         super::dead_letters::until_durable(&target, ticket, &copy, &clock).await;
-        drop(source.commit(&mut source.lock(clock.now_ms())));
         target.notify().notify_one();
         let count = task.moved.fetch_add(1, Ordering::Relaxed) + 1;
         if count % 1000 == 0 {

@@ -324,6 +324,31 @@ impl ReceiveRequest<'_> {
     }
 }
 
+/// Messages taken out of a queue to go to another (dead-lettered, or moved by a move task),
+/// with their removal from the store held back: the removals are written in the same store job
+/// as the copies (`QueueState::journal_removals`), so a crash or a failed write leaves each
+/// message in one queue or the other, never in neither.
+#[derive(Debug, Default)]
+pub struct Moving {
+    pub messages: Vec<StoredMessage>,
+    removals: Removals,
+}
+
+impl Moving {
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    pub fn into_parts(self) -> (Vec<StoredMessage>, Removals) {
+        (self.messages, self.removals)
+    }
+}
+
+/// The store removals of messages taken out (`Moving`), to be journaled with their copies.
+#[derive(Debug, Default)]
+#[must_use = "journal the removals with the copies, or the originals stay on disk"]
+pub struct Removals(Vec<Change>);
+
 /// A message a receive took: (seq, receive count, receipt handle).
 type Taken = (u64, u32, String);
 
@@ -616,11 +641,39 @@ impl QueueState {
     }
 
     fn remove(&mut self, seq: u64) -> Option<StoredMessage> {
-        let m = self.messages.remove(&seq)?;
+        let m = self.unlink(seq)?;
         self.journal(|s| Change::Delete {
             space: Space::Messages,
             key: s.message_key(seq),
         });
+        Some(m)
+    }
+
+    /// Takes a message out to be moved to another queue: its removal from the store is not
+    /// journaled here but handed back, to be written in one job with the copy (`Moving`).
+    fn take_out(&mut self, seq: u64, moving: &mut Moving) {
+        if let Some(m) = self.unlink(seq) {
+            if self.journal.is_some() {
+                moving.removals.0.push(Change::Delete {
+                    space: Space::Messages,
+                    key: self.message_key(seq),
+                });
+            }
+            moving.messages.push(m);
+        }
+    }
+
+    /// Journals the store removals of messages taken out of another queue, so that they go to
+    /// the store in the same job as their copies, just enqueued here.
+    pub fn journal_removals(&mut self, removals: Removals) {
+        if let Some(journal) = self.journal.as_mut() {
+            journal.extend(removals.0);
+        }
+    }
+
+    /// Takes a message out of the in-memory state and its indexes, journaling nothing.
+    fn unlink(&mut self, seq: u64) -> Option<StoredMessage> {
+        let m = self.messages.remove(&seq)?;
         self.by_age.remove(&(m.sent_ms, seq));
         match m.state {
             MessageState::Delayed { .. } => self.counts.delayed -= 1,
@@ -796,11 +849,12 @@ impl QueueState {
 
     /// Takes up to `max` visible messages into flight for `visibility_s` seconds, handing each
     /// (with a fresh receipt handle) to `render`. With `max_receives` (a redrive policy), a
-    /// message already received that many times is removed into `dead_letters` instead.
+    /// message already received that many times is taken out into `dead_letters` instead (its
+    /// removal from the store held back for the dead-letter queue's job).
     pub fn receive<T>(
         &mut self,
         request: &ReceiveRequest<'_>,
-        dead_letters: &mut Vec<StoredMessage>,
+        dead_letters: &mut Moving,
         mut render: impl FnMut(&StoredMessage, String) -> T,
     ) -> Vec<T> {
         if let Some(out) = request
@@ -858,7 +912,7 @@ impl QueueState {
         &mut self,
         request: &ReceiveRequest<'_>,
         taken: &mut Vec<Taken>,
-        dead_letters: &mut Vec<StoredMessage>,
+        dead_letters: &mut Moving,
     ) {
         let until_ms = request.until_ms();
         while taken.len() < request.max {
@@ -878,7 +932,7 @@ impl QueueState {
         &mut self,
         request: &ReceiveRequest<'_>,
         taken: &mut Vec<Taken>,
-        dead_letters: &mut Vec<StoredMessage>,
+        dead_letters: &mut Moving,
     ) {
         let until_ms = request.until_ms();
         while taken.len() < request.max {
@@ -918,17 +972,17 @@ impl QueueState {
         }
     }
 
-    /// Removes a message into `dead_letters` if it has used up its receives.
+    /// Takes a message out into `dead_letters` if it has used up its receives.
     fn redrive_if_exhausted(
         &mut self,
         seq: u64,
         max_receives: Option<u32>,
-        dead_letters: &mut Vec<StoredMessage>,
+        dead_letters: &mut Moving,
     ) -> bool {
         let exhausted =
             max_receives.is_some_and(|limit| self.messages[&seq].receive_count >= limit);
         if exhausted {
-            dead_letters.extend(self.remove(seq));
+            self.take_out(seq, dead_letters);
         }
         exhausted
     }
@@ -1052,17 +1106,21 @@ impl QueueState {
         Ok(Ok(()))
     }
 
-    /// Takes the oldest visible message out of the queue (message move tasks).
-    pub fn take_visible(&mut self) -> Option<StoredMessage> {
+    /// Takes the oldest visible message out of the queue into `moving` (message move tasks);
+    /// false when there is none.
+    pub fn take_visible(&mut self, moving: &mut Moving) -> bool {
+        let before = moving.messages.len();
         if matches!(self.delivery, Delivery::Standard { .. }) {
-            let seq = self.pop_ready_message()?;
-            return self.remove(seq);
+            if let Some(seq) = self.pop_ready_message() {
+                self.take_out(seq, moving);
+            }
+        } else if let Some(id) = self.pop_ready_group() {
+            if let Some(seq) = self.next_in_group(&id, None) {
+                self.take_out(seq, moving);
+            }
+            self.sync_group(&id);
         }
-        let id = self.pop_ready_group()?;
-        let seq = self.next_in_group(&id, None)?;
-        let m = self.remove(seq);
-        self.sync_group(&id);
-        m
+        moving.messages.len() > before
     }
 
     /// Removes every message, in flight or not, and (recorded on AWS) the FIFO deduplication
@@ -1195,7 +1253,7 @@ mod tests {
         let body = 10_000;
         // Deleted.
         let mut state = queue_with(3, body, now);
-        let taken = state.receive(&request(3, now), &mut Vec::new(), |_, h| h);
+        let taken = state.receive(&request(3, now), &mut Moving::default(), |_, h| h);
         let receipt = Receipt::decode(&taken[0]).unwrap();
         assert!(freed_during(|| state.delete(7, &receipt).unwrap()) >= body as u64);
         // Purged.
@@ -1230,7 +1288,7 @@ mod tests {
         let mut state = queue_with(20_000, 1, now);
         let full = state.messages.capacity();
         for _ in 0..1_990 {
-            let handles = state.receive(&request(10, now), &mut Vec::new(), |_, h| h);
+            let handles = state.receive(&request(10, now), &mut Moving::default(), |_, h| h);
             for h in handles {
                 state.delete(7, &Receipt::decode(&h).unwrap()).unwrap();
             }
@@ -1238,7 +1296,7 @@ mod tests {
         assert_eq!(state.messages.len(), 100);
         assert!(state.messages.capacity() < full / 8, "{full}");
         // What is left still works.
-        let handles = state.receive(&request(10, now), &mut Vec::new(), |_, h| h);
+        let handles = state.receive(&request(10, now), &mut Moving::default(), |_, h| h);
         assert_eq!(handles.len(), 10);
     }
 }
