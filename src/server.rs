@@ -103,6 +103,8 @@ impl App {
                 .name("sns-signing-key".into())
                 .spawn(move || {
                     let _ = sns.signer();
+                    // A key that could not be stored is written again until it is.
+                    sns.keep_signing_key();
                 })
                 .map_err(|e| format!("cannot start the signing-key thread: {e}"))?;
         }
@@ -322,6 +324,8 @@ async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
         "storage": app.store.describe(),
         "queues": app.sqs.queue_count(),
         "topics": app.sns.topic_count(),
+        // Failures the server is retrying in the background (issue 17: surfaced, not dropped).
+        "problems": app.sns.signing_key_problem().into_iter().collect::<Vec<_>>(),
     }))
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use lyrebird::clock::Clock;
 use lyrebird::context::RequestContext;
+use lyrebird::sns::{SnsLimits, SnsService};
 use lyrebird::sqs::model::*;
 use lyrebird::sqs::{SqsOptions, SqsService};
 use lyrebird::store::{Change, Space, Store, Ticket, Visitor};
@@ -30,6 +31,8 @@ struct FlakyStore {
     records: Mutex<Records>,
     /// 0: no failures; otherwise the id of the queue whose message writes fail.
     failing_queue: AtomicU64,
+    /// How many `put_now` calls (the signing key's write) fail before one succeeds.
+    put_now_failures: AtomicU64,
 }
 
 impl FlakyStore {
@@ -79,7 +82,17 @@ impl Store for FlakyStore {
         Ok(())
     }
 
-    fn put_now(&self, _space: Space, _key: &[u8], _value: &[u8]) -> Result<(), String> {
+    fn put_now(&self, space: Space, key: &[u8], value: &[u8]) -> Result<(), String> {
+        let failing = self
+            .put_now_failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            return Err("no space left on device".into());
+        }
+        self.records
+            .lock()
+            .insert((space.name(), key.to_vec()), value.to_vec());
         Ok(())
     }
 
@@ -377,6 +390,33 @@ async fn per_account_caps() {
         .unwrap_err();
     assert_eq!(common::sns_error_code(&err), "SubscriptionLimitExceeded");
     server.stop().await;
+}
+
+/// Item 1: a signing key that could not be stored is reported (the health report's problems)
+/// and written again until the store takes it, not just logged.
+#[test]
+fn unstored_signing_key_is_reported_and_retried() {
+    let store = Arc::new(FlakyStore::default());
+    store.put_now_failures.store(2, Ordering::SeqCst);
+    let clock = Arc::new(Clock::new());
+    let sqs = Arc::new(SqsService::new(
+        clock.clone(),
+        SqsOptions::default(),
+        store.clone(),
+    ));
+    let sns = SnsService::new(clock, sqs, store.clone(), SnsLimits::default());
+    let _ = sns.signer();
+    let problem = sns
+        .signing_key_problem()
+        .expect("the failed write is reported");
+    assert!(problem.contains("no space left on device"), "{problem}");
+    // Retries (50 ms, then 100 ms) until the store takes it.
+    sns.keep_signing_key();
+    assert_eq!(sns.signing_key_problem(), None);
+    assert!(store
+        .records
+        .lock()
+        .contains_key(&("meta", b"sns_signing_key".to_vec())));
 }
 
 /// Item 5: the signing key is generated and flushed at start-up, before any request.

@@ -56,6 +56,9 @@ pub struct SnsService {
     signer: OnceLock<signing::Signer>,
     /// Serialises signer creation without holding up unrelated requests.
     signer_init: Mutex<()>,
+    /// Why a newly generated signing key is not on disk yet (reported by the health check and
+    /// retried by `keep_signing_key`); `None` once it is, or when it was loaded.
+    signing_key_unsaved: Mutex<Option<String>>,
     limits: SnsLimits,
 }
 
@@ -106,6 +109,7 @@ impl SnsService {
             sms: Mutex::new(Default::default()),
             signer: OnceLock::new(),
             signer_init: Mutex::new(()),
+            signing_key_unsaved: Mutex::new(None),
         }
     }
 
