@@ -158,7 +158,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route(crate::sns::delivery::CERT_PATH, get(signing_certificate))
         .route("/_lyrebird/init/outputs", get(init_outputs));
     if app.config.test_endpoints {
-        router = router.route("/_lyrebird/clock/advance", post(advance_clock));
+        router = router
+            .route("/_lyrebird/clock/advance", post(advance_clock))
+            .route("/_lyrebird/clock/wall", post(step_wall_clock));
     }
     router.fallback(aws).with_state(app)
 }
@@ -430,6 +432,21 @@ async fn advance_clock(State(app): State<Arc<App>>, Json(advance): Json<Advance>
     app.clock.advance_ms((advance.seconds * 1000.0) as u64);
     app.sqs.wake_all();
     Json(serde_json::json!({ "offset_ms": app.clock.offset_ms() })).into_response()
+}
+
+/// Test-only: steps the wall-clock reading alone (`seconds` may be negative), as setting the
+/// host's clock would; deadlines run on the monotonic service clock and must not notice.
+async fn step_wall_clock(State(app): State<Arc<App>>, Json(step): Json<Advance>) -> Response {
+    if !(step.seconds.is_finite() && step.seconds.abs() <= MAX_ADVANCE_SECONDS) {
+        return (
+            StatusCode::BAD_REQUEST,
+            "seconds must be a number, at most a century either way",
+        )
+            .into_response();
+    }
+    app.clock.step_wall_ms((step.seconds * 1000.0) as i64);
+    app.sqs.wake_all();
+    Json(serde_json::json!({ "wall_step_ms": app.clock.wall_step_ms() })).into_response()
 }
 
 impl IntoResponse for AwsError {

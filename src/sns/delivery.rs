@@ -320,7 +320,7 @@ impl SnsService {
                 topic.arn
             ),
         };
-        let timestamp = iso8601_millis(self.now_ms());
+        let timestamp = iso8601_millis(self.clock.wall_ms());
         let version = signature_version(topic);
         let signed = [
             ("Message", text.as_str()),

@@ -313,6 +313,12 @@ impl SnsService {
             if entry.0 <= now {
                 continue;
             }
+            // At most five minutes from now, whatever the wall clock did between runs.
+            let entry = (
+                entry.0.min(now.saturating_add(5 * 60 * 1000)),
+                entry.1,
+                entry.2,
+            );
             let dedup = String::from_utf8_lossy(dedup).into_owned();
             let mut state = topic.state.lock();
             state.dedup_expiry.push_back((entry.0, dedup.clone()));

@@ -203,7 +203,8 @@ impl SqsService {
             let now = self.now_ms();
             let look = self.take_messages(&queue, &params, now)?;
             // The wait time is the queue's when the request gives none, read on the first look.
-            let deadline = *deadline.get_or_insert(start + look.wait_s * 1000);
+            let deadline =
+                *deadline.get_or_insert(start.saturating_add(look.wait_s.saturating_mul(1000)));
             if !look.messages.is_empty() {
                 if look.more {
                     // Pass the wake-up on: another waiter can take what is left.

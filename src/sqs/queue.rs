@@ -33,6 +33,8 @@ use super::receipt::Receipt;
 /// How long FIFO queues remember deduplication ids and receive-request attempts.
 pub const DEDUPLICATION_INTERVAL_MS: u64 = 5 * 60 * 1000;
 const MAX_VISIBILITY_MS: u64 = 43_200_000;
+/// The longest DelaySeconds (900 s).
+const MAX_DELAY_MS: u64 = 900_000;
 
 /// A queue: identity, plus its state behind a per-queue lock.
 #[derive(Debug)]
@@ -92,7 +94,8 @@ impl Queue {
         let mut state = QueueState::new(record.config, record.tags, now_ms, fifo);
         state.queue_id = record.id;
         state.last_modified_ms = record.last_modified_ms;
-        state.last_purge_ms = record.last_purge_ms;
+        // A purge cannot lie in the future (a wall clock set back between runs).
+        state.last_purge_ms = record.last_purge_ms.map(|t| t.min(now_ms));
         if store.persistent() {
             state.journal = Some(Vec::new());
         }
@@ -320,7 +323,8 @@ pub struct ReceiveRequest<'a> {
 impl ReceiveRequest<'_> {
     /// When the messages this receive takes become visible again.
     fn until_ms(&self) -> u64 {
-        self.now_ms + self.visibility_s as u64 * 1000
+        self.now_ms
+            .saturating_add(u64::from(self.visibility_s) * 1000)
     }
 }
 
@@ -527,7 +531,7 @@ impl QueueState {
     fn refresh(&mut self, now_ms: u64) {
         let retention_ms = self.config.message_retention_period as u64 * 1000;
         while let Some(&(sent, seq)) = self.by_age.first() {
-            if sent + retention_ms > now_ms {
+            if sent.saturating_add(retention_ms) > now_ms {
                 break;
             }
             self.remove_and_free(seq);
@@ -723,7 +727,7 @@ impl QueueState {
         });
         let mut new = new;
         if let Some(key) = new.dedup_key.take() {
-            let expires = now_ms + DEDUPLICATION_INTERVAL_MS;
+            let expires = now_ms.saturating_add(DEDUPLICATION_INTERVAL_MS);
             let message_id: Arc<str> =
                 message_id_text(&new.id, new.extra.message_id_text.as_deref()).into();
             self.journal(|s| Change::Put {
@@ -738,7 +742,7 @@ impl QueueState {
         let delay_ms = new.delay_seconds as u64 * 1000;
         let state = if delay_ms > 0 {
             MessageState::Delayed {
-                until_ms: now_ms + delay_ms,
+                until_ms: now_ms.saturating_add(delay_ms),
             }
         } else {
             MessageState::Visible
@@ -807,6 +811,12 @@ impl QueueState {
 
     /// Puts back a message read from the store (start-up, in key order). Deadlines that passed
     /// while lyrebird was down have passed: such messages are visible again.
+    ///
+    /// Stored times are absolute, and the service clock is anchored to the wall clock again at
+    /// each start: if the wall clock was set back between runs, a deadline is clamped to the
+    /// longest it can be from now (a delay 15 min, a visibility timeout what the receive granted)
+    /// and a send time
+    /// to now, so no message stays hidden (or kept) longer than AWS could.
     fn restore_message(&mut self, seq: u64, mut m: StoredMessage, now_ms: u64) {
         m.state = match m.state {
             MessageState::Delayed { until_ms } | MessageState::InFlight { until_ms, .. }
@@ -814,8 +824,18 @@ impl QueueState {
             {
                 MessageState::Visible
             }
+            MessageState::Delayed { until_ms } => MessageState::Delayed {
+                until_ms: until_ms.min(now_ms.saturating_add(MAX_DELAY_MS)),
+            },
+            // `held_ms` is the visibility granted at the receive: at most that from now.
+            MessageState::InFlight { until_ms, held_ms } => MessageState::InFlight {
+                until_ms: until_ms
+                    .min(now_ms.saturating_add(u64::from(held_ms).min(MAX_VISIBILITY_MS))),
+                held_ms,
+            },
             other => other,
         };
+        m.sent_ms = m.sent_ms.min(now_ms);
         if let Some(n) = m.sequence_number().and_then(|n| n.parse::<u128>().ok()) {
             self.next_sequence_number = self.next_sequence_number.max(n);
         }
@@ -842,6 +862,8 @@ impl QueueState {
         if expires <= now_ms || key.len() < 8 {
             return;
         }
+        // Clamped as message deadlines are (`restore_message`).
+        let expires = expires.min(now_ms.saturating_add(DEDUPLICATION_INTERVAL_MS));
         let key = String::from_utf8_lossy(&key[8..]).into_owned();
         self.dedup
             .insert(key, (expires, message_id, sequence_number));
@@ -965,7 +987,7 @@ impl QueueState {
     fn remember_attempt(&mut self, attempt_id: &str, taken: Vec<Taken>, now_ms: u64) {
         if !taken.is_empty() {
             let attempt = Attempt {
-                expires_ms: now_ms + DEDUPLICATION_INTERVAL_MS,
+                expires_ms: now_ms.saturating_add(DEDUPLICATION_INTERVAL_MS),
                 entries: taken,
             };
             self.attempts.insert(attempt_id.to_string(), attempt);
@@ -1084,12 +1106,12 @@ impl QueueState {
             return Ok(Ok(()));
         }
         let received_ms = match m.state {
-            MessageState::InFlight { until_ms, held_ms } => until_ms - held_ms as u64,
+            MessageState::InFlight { until_ms, held_ms } => until_ms.saturating_sub(held_ms as u64),
             // Visibility already expired: AWS accepts the call and hides the message again.
             _ => now_ms,
         };
-        let until_ms = now_ms + timeout_s as u64 * 1000;
-        if until_ms - received_ms > MAX_VISIBILITY_MS {
+        let until_ms = now_ms.saturating_add(u64::from(timeout_s) * 1000);
+        if until_ms.saturating_sub(received_ms) > MAX_VISIBILITY_MS {
             return Ok(Err(AwsError::invalid_value_for(
                 "VisibilityTimeout",
                 timeout_s,
@@ -1298,5 +1320,41 @@ mod tests {
         // What is left still works.
         let handles = state.receive(&request(10, now), &mut Moving::default(), |_, h| h);
         assert_eq!(handles.len(), 10);
+    }
+
+    /// Issue 17 item 3: the previous run's clock was ten days ahead (the wall clock has been
+    /// set back since); restored deadlines are clamped to their longest span from the new now.
+    #[test]
+    fn restored_deadlines_are_clamped_when_the_wall_clock_was_set_back() {
+        let now = 1_800_000_000_000;
+        let before = now + 10 * 86_400_000;
+        let mut old = queue_with(2, 1, before);
+        // Another millisecond: sequence numbers apart from `old`'s.
+        let mut delayed = queue_with(0, 1, before + 1);
+        let new = NewMessage {
+            id: [9; 16],
+            md5_of_body: md5_bytes(b"d"),
+            body: Arc::from("d"),
+            sender_id: Arc::from("s"),
+            extra: Extra::default(),
+            delay_seconds: 900,
+            sent_ms: None,
+            receive_count: 0,
+            dedup_key: None,
+        };
+        delayed.enqueue(new, before);
+        let taken = old.receive(&request(1, before), &mut Moving::default(), |_, h| h);
+        assert_eq!(taken.len(), 1);
+        let mut restored = QueueState::new(QueueConfig::new(false), StringMap::new(), now, false);
+        for (seq, m) in old.messages.iter().chain(delayed.messages.iter()) {
+            let record = crate::sqs::record::encode(m);
+            restored.restore_record(*seq, &record, now).unwrap();
+        }
+        assert!(restored.messages.values().all(|m| m.sent_ms <= now));
+        let c = restored.counts();
+        assert_eq!((c.visible, c.in_flight, c.delayed), (1, 1, 1));
+        // Within 30 s (the receive's visibility) and 900 s (the delay) of now, not ten days.
+        restored.refresh(now + 900_000);
+        assert_eq!(restored.counts().visible, 3, "a deadline outlived its span");
     }
 }

@@ -188,7 +188,7 @@ impl SqsService {
         let mut state = queue.lock(now);
         if state
             .last_purge_ms
-            .is_some_and(|t| now < t + PURGE_INTERVAL_MS)
+            .is_some_and(|t| now < t.saturating_add(PURGE_INTERVAL_MS))
         {
             return Err(AwsError::new(
                 &codes::PURGE_QUEUE_IN_PROGRESS,
