@@ -12,6 +12,7 @@ pub mod error;
 pub mod health;
 pub mod hex;
 pub mod memory;
+pub mod panic_policy;
 pub mod protocol;
 pub mod server;
 pub mod service;

@@ -216,6 +216,7 @@ fn main() -> std::process::ExitCode {
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
+    lyrebird::panic_policy::install();
     if let Err(e) = config.validate() {
         eprintln!("lyrebird: {e}");
         return std::process::ExitCode::from(2);

@@ -160,7 +160,8 @@ pub fn router(app: Arc<App>) -> Router {
     if app.config.test_endpoints {
         router = router
             .route("/_lyrebird/clock/advance", post(advance_clock))
-            .route("/_lyrebird/clock/wall", post(step_wall_clock));
+            .route("/_lyrebird/clock/wall", post(step_wall_clock))
+            .route("/_lyrebird/panic", post(panic_on_request));
     }
     router.fallback(aws).with_state(app)
 }
@@ -447,6 +448,11 @@ async fn step_wall_clock(State(app): State<Arc<App>>, Json(step): Json<Advance>)
     app.clock.step_wall_ms((step.seconds * 1000.0) as i64);
     app.sqs.wake_all();
     Json(serde_json::json!({ "wall_step_ms": app.clock.wall_step_ms() })).into_response()
+}
+
+/// Test-only: panics inside a request, to show the panic policy (`panic_policy.rs`).
+async fn panic_on_request() -> Response {
+    panic!("panic requested through /_lyrebird/panic")
 }
 
 impl IntoResponse for AwsError {
