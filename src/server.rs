@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::credentials::{AuthMode, Credentials};
 use crate::error::{codes, AwsError};
 use crate::health::ServiceStates;
 use crate::protocol::{self, Host, Services};
@@ -50,11 +51,18 @@ pub struct App {
     pub service_states: ServiceStates,
     /// Outputs of the templates applied at start-up (`--init`).
     pub init_outputs: Vec<crate::template::Output>,
+    /// `--auth sigv4`: the keys requests must be signed with.
+    pub credentials: Option<Credentials>,
 }
 
 impl App {
     /// Opens the store, restores what it holds, and builds the services.
     pub fn new(config: Config, local_addr: SocketAddr) -> Result<Self, String> {
+        let credentials = match (config.auth, &config.credentials) {
+            (AuthMode::SigV4, Some(path)) => Some(Credentials::load(path)?),
+            (AuthMode::SigV4, None) => return Err("--auth sigv4 needs --credentials FILE".into()),
+            (AuthMode::Open, _) => None,
+        };
         let clock = Arc::new(Clock::new());
         let store: SharedStore = match config.storage_dir() {
             None => Arc::new(MemoryStore),
@@ -129,6 +137,7 @@ impl App {
             default_host,
             service_states: ServiceStates::default(),
             init_outputs,
+            credentials,
             config,
         })
     }
@@ -163,7 +172,47 @@ pub fn router(app: Arc<App>) -> Router {
             .route("/_lyrebird/clock/wall", post(step_wall_clock))
             .route("/_lyrebird/panic", post(panic_on_request));
     }
+    // Last, so it covers every route above (AWS requests, the fallback, verify their own).
+    if app.credentials.is_some() {
+        // `--auth sigv4`: lyrebird's own endpoints need the console token (health stays open).
+        router = router.layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            console_token,
+        ));
+    }
     router.fallback(aws).with_state(app)
+}
+
+/// `--auth sigv4`: `/_lyrebird/*` other than the health report answers only requests bearing
+/// the credentials file's console token (`Authorization: Bearer <token>`).
+async fn console_token(
+    State(app): State<Arc<App>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    let open = !path.starts_with("/_lyrebird/") || path == crate::health::HEALTH_PATH;
+    let authorization = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let allowed = open
+        || app
+            .credentials
+            .as_ref()
+            .is_some_and(|c| c.console_token_matches(authorization));
+    if allowed {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(http::header::WWW_AUTHENTICATE, "Bearer")],
+            Json(serde_json::json!({
+                "error": "this endpoint needs Authorization: Bearer <console_token of the credentials file>"
+            })),
+        )
+            .into_response()
+    }
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains in-flight requests (long polls
@@ -315,6 +364,14 @@ impl Host for App {
 
     fn mark_used(&self, service: &'static str) {
         self.service_states.mark_used(service);
+    }
+
+    fn credentials(&self) -> Option<&Credentials> {
+        self.credentials.as_ref()
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
     }
 }
 

@@ -33,7 +33,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::{AwsError, AwsResult};
-use crate::service::Service;
+use crate::service::{Operation as _, Service};
 use crate::sqs::SqsService;
 use crate::store::SharedStore;
 
@@ -138,6 +138,14 @@ impl Service for SnsService {
     type Response = Response;
 
     async fn call(&self, ctx: &RequestContext, request: Request) -> AwsResult<Response> {
+        // Signed requests (`--auth sigv4`) name their operation in cross-account policy checks.
+        let scoped;
+        let ctx = if ctx.authenticated {
+            scoped = ctx.for_action(request.operation().name());
+            &scoped
+        } else {
+            ctx
+        };
         let changes_platform_state = matches!(
             request,
             Request::CreatePlatformApplication(_)

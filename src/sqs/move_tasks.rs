@@ -157,7 +157,6 @@ impl SqsService {
         ctx: &RequestContext,
         input: StartMessageMoveTaskInput,
     ) -> AwsResult<StartMessageMoveTaskOutput> {
-        let _ = ctx;
         let source_arn = match input.source_arn {
             Some(a) if !a.is_empty() => a,
             _ => return Err(AwsError::missing_parameter("SourceArn")),
@@ -168,6 +167,7 @@ impl SqsService {
                 "The resource that you specified for the SourceArn parameter doesn't exist.",
             )
         })?;
+        self.authorize(ctx, &source)?;
         if !self.is_dead_letter_queue(&source.arn) {
             return Err(AwsError::invalid_parameter_value(
                 "Source queue must be configured as a Dead Letter Queue.",
@@ -175,12 +175,13 @@ impl SqsService {
         }
         let destination_arn = input.destination_arn.filter(|d| !d.is_empty());
         if let Some(arn) = &destination_arn {
-            if self.queue_by_arn(arn).is_none() {
+            let Some(destination) = self.queue_by_arn(arn) else {
                 return Err(AwsError::new(
                     &codes::RESOURCE_NOT_FOUND,
                     "The resource that you specified for the DestinationArn parameter doesn't exist.",
                 ));
-            }
+            };
+            self.authorize(ctx, &destination)?;
         }
         let max_per_second = match input.max_number_of_messages_per_second {
             Some(n) => Some(super::validate::int_in_range(
@@ -233,17 +234,17 @@ impl SqsService {
         ctx: &RequestContext,
         input: ListMessageMoveTasksInput,
     ) -> AwsResult<ListMessageMoveTasksOutput> {
-        let _ = ctx;
         let source_arn = match input.source_arn {
             Some(a) if !a.is_empty() => a,
             _ => return Err(AwsError::missing_parameter("SourceArn")),
         };
-        if self.queue_by_arn(&source_arn).is_none() {
+        let Some(source) = self.queue_by_arn(&source_arn) else {
             return Err(AwsError::new(
                 &codes::RESOURCE_NOT_FOUND,
                 "The resource that you specified for the SourceArn parameter doesn't exist.",
             ));
-        }
+        };
+        self.authorize(ctx, &source)?;
         let max = match input.max_results {
             Some(n) => super::validate::int_in_range(
                 "MaxResults",
@@ -269,7 +270,6 @@ impl SqsService {
         ctx: &RequestContext,
         input: CancelMessageMoveTaskInput,
     ) -> AwsResult<CancelMessageMoveTaskOutput> {
-        let _ = ctx;
         let handle = match input.task_handle {
             Some(h) if !h.is_empty() => h,
             _ => return Err(AwsError::missing_parameter("TaskHandle")),
@@ -279,12 +279,13 @@ impl SqsService {
                 "Value for parameter TaskHandle is invalid.",
             ));
         };
-        if self.queue_by_arn(&decoded.source_arn).is_none() {
+        let Some(source) = self.queue_by_arn(&decoded.source_arn) else {
             return Err(AwsError::new(
                 &codes::RESOURCE_NOT_FOUND,
                 "The resource that you specified for the SourceArn parameter doesn't exist.",
             ));
-        }
+        };
+        self.authorize(ctx, &source)?;
         let tasks = self.move_tasks.lock();
         let task = tasks
             .iter()

@@ -112,6 +112,7 @@ impl SqsService {
         let queue = self
             .lookup(account, &ctx.region, name)
             .ok_or_else(AwsError::queue_does_not_exist)?;
+        self.authorize(ctx, &queue)?;
         Ok(QueueUrlOutput {
             queue_url: Self::queue_url(ctx, &queue),
         })
