@@ -7,7 +7,9 @@
 //! (Docker's restart policy, systemd) restarts it.
 //!
 //! The binary installs `install` first thing; the library does not (tests run servers inside
-//! the test process, where a failing assertion is a panic too).
+//! the test process, where a failing assertion is a panic too). The hook runs before any
+//! unwinding, so in the binary the protocol layer's `catch_unwind` (`protocol::reply`) never
+//! gets to answer a 500 and carry on; it only serves embedders that install no hook.
 
 /// Logs a panic (message, where, which thread) and aborts the process.
 pub fn install() {

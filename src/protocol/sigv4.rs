@@ -391,6 +391,52 @@ mod tests {
         }
     }
 
+    /// Hostile signing parts are refused with an AWS error, never a panic.
+    #[test]
+    fn malformed_signatures_are_errors_not_panics() {
+        let credentials = Credentials::parse(
+            r#"{"keys":[{"access_key_id":"AKID","secret_access_key":"s","account_id":"111111111111"}]}"#,
+        )
+        .unwrap();
+        let auth = |signed: &str| {
+            format!("AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/sqs/aws4_request, SignedHeaders={signed}, Signature=00")
+        };
+        let long = "a;".repeat(5000);
+        let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
+            (vec![("authorization", auth(";;;"))], "/"),
+            (vec![("authorization", auth("host;x-amz-date;"))], "/"),
+            (vec![("authorization", auth("host;x-amz-date")), ("host", "exa mple".into())], "/"),
+            (vec![("authorization", auth("host;x-amz-date")), ("host", "".into())], "/"),
+            (vec![("authorization", auth(&long))], "/"),
+            (vec![("authorization", "AWS4-HMAC-SHA256".into())], "/"),
+            (vec![("authorization", "AWS4-HMAC-SHA256 Credential=//////".into())], "/"),
+            (vec![("authorization", "Bearer x".into())], "/"),
+            (vec![], "/?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=%zz&X-Amz-Expires=99999999999999999999"),
+            (vec![], "/?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F2024%2Fr%2Fs%2Faws4_request&X-Amz-Date=20240101T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00"),
+            (vec![], "/?X-Amz-Signature="),
+        ];
+        for (headers, uri) in cases {
+            let mut map = HeaderMap::new();
+            map.insert("x-amz-date", "20240101T000000Z".parse().unwrap());
+            map.insert("host", "localhost:4566".parse().unwrap());
+            for (name, value) in &headers {
+                if let Ok(value) = value.parse() {
+                    map.insert(*name, value);
+                }
+            }
+            let uri: Uri = uri.parse().unwrap();
+            let result = verify(
+                &credentials,
+                &Method::POST,
+                &uri,
+                &map,
+                b"body",
+                1_704_067_200_000,
+            );
+            assert!(result.is_err(), "{headers:?} {uri}");
+        }
+    }
+
     #[test]
     fn strips_only_presigning_parameters() {
         assert_eq!(
