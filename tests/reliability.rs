@@ -383,8 +383,10 @@ async fn http_dead_letter_is_stored_once_the_store_recovers() {
     .expect("confirm");
 
     store.failing_queue.store(dlq_id, Ordering::SeqCst);
-    let mut fields = sns_model::PublishFields::default();
-    fields.message = Some("refused by the endpoint".into());
+    let fields = sns_model::PublishFields {
+        message: Some("refused by the endpoint".into()),
+        ..Default::default()
+    };
     sns.publish(
         &ctx,
         sns_model::PublishInput {
