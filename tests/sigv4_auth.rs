@@ -216,6 +216,16 @@ async fn unsigned_and_incomplete_signatures_are_refused() {
     server.stop().await;
 }
 
+/// `<Message>` of a query-protocol error document.
+fn message_of(xml: &str) -> &str {
+    xml.split("<Message>")
+        .nth(1)
+        .and_then(|rest| rest.split("</Message>").next())
+        .unwrap_or_default()
+}
+
+/// More than 15 minutes from lyrebird's clock, a signature is refused as SQS and SNS refuse it
+/// (403 SignatureDoesNotMatch, "Signature expired: …" / "Signature not yet current: …").
 #[tokio::test]
 async fn signatures_outside_fifteen_minutes_are_expired() {
     let server = server().await;
@@ -227,16 +237,23 @@ async fn signatures_outside_fifteen_minutes_are_expired() {
         .await
         .unwrap();
     assert_eq!(ok.status(), 200, "{}", ok.text().await.unwrap());
-    for time in [
-        now - Duration::from_secs(20 * 60),
-        now + Duration::from_secs(20 * 60),
-    ] {
-        let old = signed_get(&server, (key, secret), query, time, None)
+    let cases = [
+        (now - Duration::from_secs(20 * 60), "Signature expired: "),
+        (
+            now + Duration::from_secs(20 * 60),
+            "Signature not yet current: ",
+        ),
+    ];
+    for (time, text) in cases {
+        let refused = signed_get(&server, (key, secret), query, time, None)
             .send()
             .await
             .unwrap();
-        assert_eq!(old.status(), 400);
-        assert_eq!(code_of(&old.text().await.unwrap()), "RequestExpired");
+        assert_eq!(refused.status(), 403);
+        let body = refused.text().await.unwrap();
+        assert_eq!(code_of(&body), "SignatureDoesNotMatch", "{body}");
+        assert!(message_of(&body).starts_with(text), "{body}");
+        assert!(message_of(&body).contains(" min.)"), "{body}");
     }
     // On the service clock: moving it 20 minutes on expires a signature made now.
     let response = common::http()
@@ -252,7 +269,11 @@ async fn signatures_outside_fifteen_minutes_are_expired() {
         .send()
         .await
         .unwrap();
-    assert_eq!(code_of(&late.text().await.unwrap()), "RequestExpired");
+    let body = late.text().await.unwrap();
+    assert!(
+        message_of(&body).starts_with("Signature expired: "),
+        "{body}"
+    );
     server.stop().await;
 }
 

@@ -3,7 +3,9 @@
 //! clock. The expected signature is computed by the `aws-sigv4` crate (the SDKs' own signer)
 //! over exactly what was received: the method, the path and query as sent, the signed headers
 //! only, and the payload hash the client declared (`x-amz-content-sha256`, checked against the
-//! body) or the body's.
+//! body) or the body's. A signature more than 15 minutes from the service clock is refused as
+//! SQS and SNS refuse it (`SignatureDoesNotMatch`, "Signature expired: …", as recorded in client
+//! reports); a presigned URL used after its `X-Amz-Expires` answers `RequestExpired`.
 
 use std::borrow::Cow;
 use std::time::{Duration, UNIX_EPOCH};
@@ -181,19 +183,35 @@ pub fn verify(
         return Err(mismatch());
     }
 
-    // Signed as claimed; now whether it is still (or already) valid.
-    let valid = match claimed.expires_s {
-        Some(expires) => {
-            now_ms.saturating_add(SKEW_MS) >= signed_ms
-                && now_ms <= signed_ms.saturating_add(expires.saturating_mul(1000))
-        }
-        None => now_ms.abs_diff(signed_ms) <= SKEW_MS,
-    };
-    if !valid {
+    // Signed as claimed; now whether it is still (or already) valid. A signature more than 15
+    // minutes from the clock is answered as SQS and SNS answer it (SignatureDoesNotMatch,
+    // "Signature expired: …"); a presigned URL past its X-Amz-Expires is RequestExpired.
+    let (signed_at, now) = (amz_date(signed_ms), amz_date(now_ms));
+    if signed_ms.saturating_add(SKEW_MS) < now_ms && claimed.expires_s.is_none() {
         return Err(AwsError::new(
-            &codes::REQUEST_EXPIRED,
-            "Request has expired.",
+            &codes::SIGNATURE_DOES_NOT_MATCH,
+            format!(
+                "Signature expired: {signed_at} is now earlier than {} ({now} - 15 min.)",
+                amz_date(now_ms - SKEW_MS)
+            ),
         ));
+    }
+    if signed_ms > now_ms.saturating_add(SKEW_MS) {
+        return Err(AwsError::new(
+            &codes::SIGNATURE_DOES_NOT_MATCH,
+            format!(
+                "Signature not yet current: {signed_at} is still later than {} ({now} + 15 min.)",
+                amz_date(now_ms.saturating_add(SKEW_MS))
+            ),
+        ));
+    }
+    if let Some(expires) = claimed.expires_s {
+        if now_ms > signed_ms.saturating_add(expires.saturating_mul(1000)) {
+            return Err(AwsError::new(
+                &codes::REQUEST_EXPIRED,
+                "Request has expired.",
+            ));
+        }
     }
     Ok(Caller {
         access_key: access_key.to_string(),
@@ -360,6 +378,14 @@ fn parse_amz_date(date: &str) -> Option<u64> {
     u64::try_from(secs).ok()?.checked_mul(1000)
 }
 
+/// Epoch milliseconds as an `X-Amz-Date` (`20240101T000000Z`).
+fn amz_date(ms: u64) -> String {
+    // From `2024-01-01T00:00:00.000Z`.
+    let iso = crate::clock::iso8601_millis(ms);
+    let digits: String = iso[..19].chars().filter(char::is_ascii_digit).collect();
+    format!("{}T{}Z", &digits[..8], &digits[8..])
+}
+
 fn incomplete(message: String) -> AwsError {
     AwsError::new(&codes::INCOMPLETE_SIGNATURE, message)
 }
@@ -380,6 +406,7 @@ mod tests {
         assert_eq!(parse_amz_date("19700101T000000Z"), Some(0));
         assert_eq!(parse_amz_date("20240101T000000Z"), Some(1_704_067_200_000));
         assert_eq!(parse_amz_date("20240229T235959Z"), Some(1_709_251_199_000));
+        assert_eq!(amz_date(1_709_251_199_000), "20240229T235959Z");
         for bad in [
             "",
             "2024-01-01T00:00:00Z",
