@@ -1,34 +1,96 @@
-//! Wall-clock time as the services see it. Injectable so tests can move time forward (visibility,
-//! delay, retention, the purge interval) instead of sleeping.
+//! Time as the services see it.
+//!
+//! Every deadline (visibility, delay, retention, retries, long polls, deduplication windows,
+//! the purge interval, SigV4's ±15 minutes) runs on `now_ms`: the wall clock read once at start,
+//! plus the monotonic time elapsed since (`Instant`), so a host clock stepped backwards or
+//! forwards while lyrebird runs moves no deadline. It is still milliseconds since the epoch, so
+//! it is what is stored and reported (SentTimestamp and the like); only timestamps that are
+//! reported and never compared with a deadline (SNS notifications' `Timestamp`) read the wall
+//! clock itself, `wall_ms`.
+//!
+//! Across a restart the service clock is anchored again to the wall clock; stored deadlines are
+//! absolute epoch times, so a restore clamps each to the longest span it can have from now
+//! (the visibility timeout granted, 15 min of delay, 5 min of deduplication, no send time or purge in the
+//! future): a wall clock set back between runs cannot hide a message for longer than AWS could.
+//!
+//! Tests move time without sleeping: `advance_ms` moves both readings forward; `step_wall_ms`
+//! moves the wall reading alone (a host clock being set), which no deadline may notice.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// Milliseconds since the Unix epoch, shifted by an adjustable offset.
-#[derive(Debug, Default)]
+/// The service clock: epoch milliseconds on a monotonic base, shifted by a test offset.
+#[derive(Debug)]
 pub struct Clock {
+    /// The wall clock (epoch ms) read at `anchor`.
+    anchor_wall_ms: u64,
+    anchor: Instant,
+    /// Test: how far both readings have been moved forward.
     offset_ms: AtomicU64,
+    /// Test: how far the wall reading alone has been stepped (back when negative).
+    wall_step_ms: AtomicI64,
     /// Wakes `sleep_until_ms` sleepers when the clock jumps.
     advanced: tokio::sync::Notify,
 }
 
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The host's wall clock in epoch milliseconds (0 before the epoch).
+fn system_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
 impl Clock {
     pub fn new() -> Self {
-        Self::default()
+        Clock {
+            anchor_wall_ms: system_ms(),
+            anchor: Instant::now(),
+            offset_ms: AtomicU64::new(0),
+            wall_step_ms: AtomicI64::new(0),
+            advanced: tokio::sync::Notify::new(),
+        }
     }
 
+    /// Service time: what every deadline is measured on (monotonic), in epoch milliseconds.
     pub fn now_ms(&self) -> u64 {
-        let real = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        real + self.offset_ms.load(Ordering::Relaxed)
+        let elapsed = u64::try_from(self.anchor.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.anchor_wall_ms
+            .saturating_add(elapsed)
+            .saturating_add(self.offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// The wall clock (with the test offset), for timestamps that are only reported.
+    pub fn wall_ms(&self) -> u64 {
+        system_ms()
+            .saturating_add_signed(self.wall_step_ms.load(Ordering::Relaxed))
+            .saturating_add(self.offset_ms.load(Ordering::Relaxed))
     }
 
     /// Moves this clock forward; only reachable when test endpoints are enabled.
     pub fn advance_ms(&self, ms: u64) {
-        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+        self.offset_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |o| {
+                Some(o.saturating_add(ms))
+            })
+            .ok();
         self.advanced.notify_waiters();
+    }
+
+    /// Steps the wall reading alone, as setting the host clock would; only reachable when
+    /// test endpoints are enabled. Deadlines do not move.
+    pub fn step_wall_ms(&self, ms: i64) {
+        self.wall_step_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
+                Some(s.saturating_add(ms))
+            })
+            .ok();
     }
 
     /// Sleeps until this clock reads `target_ms`, waking early if the clock is moved forward
@@ -53,6 +115,11 @@ impl Clock {
     /// How far ahead of real time this clock runs.
     pub fn offset_ms(&self) -> u64 {
         self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// How far the wall reading has been stepped by tests.
+    pub fn wall_step_ms(&self) -> i64 {
+        self.wall_step_ms.load(Ordering::Relaxed)
     }
 }
 
@@ -81,7 +148,25 @@ pub fn iso8601_millis(epoch_ms: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::iso8601_millis;
+    use super::{iso8601_millis, Clock};
+
+    #[test]
+    fn a_stepped_wall_clock_moves_no_deadline() {
+        let clock = Clock::new();
+        let (now, wall) = (clock.now_ms(), clock.wall_ms());
+        clock.step_wall_ms(-3_600_000);
+        assert!(clock.now_ms() >= now, "service time went back");
+        assert!(
+            clock.wall_ms() + 3_000_000 < wall,
+            "wall reading not stepped"
+        );
+        clock.step_wall_ms(i64::MIN);
+        clock.step_wall_ms(i64::MIN);
+        assert_eq!(clock.wall_ms(), 0, "saturates instead of wrapping");
+        clock.advance_ms(u64::MAX);
+        clock.advance_ms(u64::MAX);
+        assert_eq!(clock.now_ms(), u64::MAX, "saturates instead of wrapping");
+    }
 
     #[test]
     fn formats_like_sns() {

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::credentials::AuthMode;
 use crate::store::Durability;
 
 /// How a server runs. The binary fills it from its flags and `LYREBIRD_*` variables (src/main.rs);
@@ -97,6 +98,15 @@ pub struct Config {
     /// HTTP/S deliveries pending (sending or waiting to retry) at most; one beyond it is
     /// treated as failed at once (logged, and sent to the subscription's dead-letter queue).
     pub sns_http_backlog: usize,
+
+    /// `open` (default): any credentials are accepted, a 12-digit access key id names the
+    /// account. `sigv4`: every request must be signed by a key of `credentials`, which also
+    /// gives its account; other accounts' queues and topics are reached only where their policy
+    /// allows, and `/_lyrebird/*` (except health) needs the file's console token.
+    pub auth: AuthMode,
+
+    /// The credentials file of `auth = sigv4` (JSON; see `crate::credentials`).
+    pub credentials: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -126,6 +136,8 @@ impl Default for Config {
             max_subscriptions: 1_000_000,
             sns_http_concurrency: 64,
             sns_http_backlog: 10_000,
+            auth: AuthMode::Open,
+            credentials: None,
         }
     }
 }
@@ -155,6 +167,9 @@ impl Config {
         }
         if self.region.is_empty() {
             return Err("region must not be empty".into());
+        }
+        if self.auth == AuthMode::SigV4 && self.credentials.is_none() {
+            return Err("--auth sigv4 needs --credentials FILE".into());
         }
         Ok(())
     }

@@ -49,6 +49,11 @@ pub struct RequestContext {
     pub trace_header: Option<String>,
     /// Store writes to wait for before answering.
     pub writes: Arc<PendingWrites>,
+    /// `--auth sigv4`: the request's signature was verified and `account` is the signer's, so
+    /// another account's resources are reached only where their policy allows (`crate::policy`).
+    pub authenticated: bool,
+    /// The operation being run, set by a service for its policy checks when `authenticated`.
+    pub action: Option<&'static str>,
 }
 
 impl RequestContext {
@@ -64,7 +69,16 @@ impl RequestContext {
             signing_service: None,
             trace_header: None,
             writes: Arc::default(),
+            authenticated: false,
+            action: None,
         }
+    }
+
+    /// This context for running `action` (its policy checks name it); shares the writes.
+    pub fn for_action(&self, action: &'static str) -> Self {
+        let mut ctx = self.clone();
+        ctx.action = Some(action);
+        ctx
     }
 
     /// The principal SQS reports as SenderId: AWS reports a principal id (for a client, the

@@ -52,6 +52,12 @@ pub mod codes {
         SERIALIZATION = ("SerializationException", "SerializationException", 400, true);
         REQUEST_TOO_LARGE = ("RequestEntityTooLarge", "RequestEntityTooLarge", 413, true);
         INTERNAL_ERROR = ("InternalFailure", "InternalFailure", 500, true);
+        // SigV4 authentication (--auth sigv4): AWS JSON shapes, query codes.
+        INVALID_CLIENT_TOKEN_ID = ("UnrecognizedClientException", "InvalidClientTokenId", 403, true);
+        SIGNATURE_DOES_NOT_MATCH = ("InvalidSignatureException", "SignatureDoesNotMatch", 403, true);
+        INCOMPLETE_SIGNATURE = ("IncompleteSignatureException", "IncompleteSignature", 400, true);
+        REQUEST_EXPIRED = ("InvalidSignatureException", "RequestExpired", 400, true);
+        MISSING_AUTHENTICATION_TOKEN = ("MissingAuthenticationTokenException", "MissingAuthenticationToken", 403, true);
         // SNS
         SNS_NOT_FOUND = ("NotFoundException", "NotFound", 404, false);
         SNS_INVALID_PARAMETER = ("InvalidParameterException", "InvalidParameter", 400, false);

@@ -8,10 +8,13 @@
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod credentials;
 pub mod error;
 pub mod health;
 pub mod hex;
 pub mod memory;
+pub mod panic_policy;
+pub mod policy;
 pub mod protocol;
 pub mod server;
 pub mod service;

@@ -145,6 +145,25 @@ struct Flags {
     /// treated as failed at once (logged, and sent to the subscription's dead-letter queue).
     #[arg(long, env = "LYREBIRD_SNS_HTTP_BACKLOG", default_value_t = 10_000)]
     sns_http_backlog: usize,
+
+    /// `open`: any credentials are accepted (a 12-digit access key id names the account).
+    /// `sigv4`: requests must be signed by a key of --credentials, whose account they act as;
+    /// another account's queue or topic is reached only where its policy allows, and
+    /// /_lyrebird/* (except health) needs `Authorization: Bearer <console_token>`.
+    #[arg(long, env = "LYREBIRD_AUTH", value_enum, default_value_t = AuthArg::Open)]
+    auth: AuthArg,
+
+    /// JSON file of `--auth sigv4`: {"keys": [{"access_key_id", "secret_access_key",
+    /// "account_id"}], "console_token": "..."}.
+    #[arg(long, env = "LYREBIRD_CREDENTIALS")]
+    credentials: Option<PathBuf>,
+}
+
+/// `--auth`; `lyrebird::credentials::AuthMode` without clap.
+#[derive(Clone, Copy, ValueEnum)]
+enum AuthArg {
+    Open,
+    Sigv4,
 }
 
 /// `--durability`; `lyrebird::store::Durability` without clap.
@@ -181,6 +200,11 @@ impl From<Flags> for Config {
             max_subscriptions: flags.max_subscriptions,
             sns_http_concurrency: flags.sns_http_concurrency,
             sns_http_backlog: flags.sns_http_backlog,
+            auth: match flags.auth {
+                AuthArg::Open => lyrebird::credentials::AuthMode::Open,
+                AuthArg::Sigv4 => lyrebird::credentials::AuthMode::SigV4,
+            },
+            credentials: flags.credentials,
             durability: match flags.durability {
                 DurabilityArg::Strict => Durability::Strict,
                 DurabilityArg::Relaxed => Durability::Relaxed,
@@ -216,6 +240,7 @@ fn main() -> std::process::ExitCode {
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
+    lyrebird::panic_policy::install();
     if let Err(e) = config.validate() {
         eprintln!("lyrebird: {e}");
         return std::process::ExitCode::from(2);

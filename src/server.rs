@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::credentials::{AuthMode, Credentials};
 use crate::error::{codes, AwsError};
 use crate::health::ServiceStates;
 use crate::protocol::{self, Host, Services};
@@ -50,11 +51,18 @@ pub struct App {
     pub service_states: ServiceStates,
     /// Outputs of the templates applied at start-up (`--init`).
     pub init_outputs: Vec<crate::template::Output>,
+    /// `--auth sigv4`: the keys requests must be signed with.
+    pub credentials: Option<Credentials>,
 }
 
 impl App {
     /// Opens the store, restores what it holds, and builds the services.
     pub fn new(config: Config, local_addr: SocketAddr) -> Result<Self, String> {
+        let credentials = match (config.auth, &config.credentials) {
+            (AuthMode::SigV4, Some(path)) => Some(Credentials::load(path)?),
+            (AuthMode::SigV4, None) => return Err("--auth sigv4 needs --credentials FILE".into()),
+            (AuthMode::Open, _) => None,
+        };
         let clock = Arc::new(Clock::new());
         let store: SharedStore = match config.storage_dir() {
             None => Arc::new(MemoryStore),
@@ -103,6 +111,8 @@ impl App {
                 .name("sns-signing-key".into())
                 .spawn(move || {
                     let _ = sns.signer();
+                    // A key that could not be stored is written again until it is.
+                    sns.keep_signing_key();
                 })
                 .map_err(|e| format!("cannot start the signing-key thread: {e}"))?;
         }
@@ -127,6 +137,7 @@ impl App {
             default_host,
             service_states: ServiceStates::default(),
             init_outputs,
+            credentials,
             config,
         })
     }
@@ -156,9 +167,52 @@ pub fn router(app: Arc<App>) -> Router {
         .route(crate::sns::delivery::CERT_PATH, get(signing_certificate))
         .route("/_lyrebird/init/outputs", get(init_outputs));
     if app.config.test_endpoints {
-        router = router.route("/_lyrebird/clock/advance", post(advance_clock));
+        router = router
+            .route("/_lyrebird/clock/advance", post(advance_clock))
+            .route("/_lyrebird/clock/wall", post(step_wall_clock))
+            .route("/_lyrebird/panic", post(panic_on_request));
+    }
+    // Last, so it covers every route above (AWS requests, the fallback, verify their own).
+    if app.credentials.is_some() {
+        // `--auth sigv4`: lyrebird's own endpoints need the console token (health stays open).
+        router = router.layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            console_token,
+        ));
     }
     router.fallback(aws).with_state(app)
+}
+
+/// `--auth sigv4`: `/_lyrebird/*` other than the health report answers only requests bearing
+/// the credentials file's console token (`Authorization: Bearer <token>`).
+async fn console_token(
+    State(app): State<Arc<App>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    let open = !path.starts_with("/_lyrebird/") || path == crate::health::HEALTH_PATH;
+    let authorization = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let allowed = open
+        || app
+            .credentials
+            .as_ref()
+            .is_some_and(|c| c.console_token_matches(authorization));
+    if allowed {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(http::header::WWW_AUTHENTICATE, "Bearer")],
+            Json(serde_json::json!({
+                "error": "this endpoint needs Authorization: Bearer <console_token of the credentials file>"
+            })),
+        )
+            .into_response()
+    }
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains in-flight requests (long polls
@@ -311,6 +365,14 @@ impl Host for App {
     fn mark_used(&self, service: &'static str) {
         self.service_states.mark_used(service);
     }
+
+    fn credentials(&self) -> Option<&Credentials> {
+        self.credentials.as_ref()
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
 }
 
 async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
@@ -322,6 +384,8 @@ async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
         "storage": app.store.describe(),
         "queues": app.sqs.queue_count(),
         "topics": app.sns.topic_count(),
+        // Failures the server is retrying in the background (issue 17: surfaced, not dropped).
+        "problems": app.sns.signing_key_problem().into_iter().collect::<Vec<_>>(),
     }))
 }
 
@@ -426,6 +490,26 @@ async fn advance_clock(State(app): State<Arc<App>>, Json(advance): Json<Advance>
     app.clock.advance_ms((advance.seconds * 1000.0) as u64);
     app.sqs.wake_all();
     Json(serde_json::json!({ "offset_ms": app.clock.offset_ms() })).into_response()
+}
+
+/// Test-only: steps the wall-clock reading alone (`seconds` may be negative), as setting the
+/// host's clock would; deadlines run on the monotonic service clock and must not notice.
+async fn step_wall_clock(State(app): State<Arc<App>>, Json(step): Json<Advance>) -> Response {
+    if !(step.seconds.is_finite() && step.seconds.abs() <= MAX_ADVANCE_SECONDS) {
+        return (
+            StatusCode::BAD_REQUEST,
+            "seconds must be a number, at most a century either way",
+        )
+            .into_response();
+    }
+    app.clock.step_wall_ms((step.seconds * 1000.0) as i64);
+    app.sqs.wake_all();
+    Json(serde_json::json!({ "wall_step_ms": app.clock.wall_step_ms() })).into_response()
+}
+
+/// Test-only: panics inside a request, to show the panic policy (`panic_policy.rs`).
+async fn panic_on_request() -> Response {
+    panic!("panic requested through /_lyrebird/panic")
 }
 
 impl IntoResponse for AwsError {

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use lyrebird::clock::Clock;
 use lyrebird::context::RequestContext;
+use lyrebird::sns::{SnsLimits, SnsService};
 use lyrebird::sqs::model::*;
 use lyrebird::sqs::{SqsOptions, SqsService};
 use lyrebird::store::{Change, Space, Store, Ticket, Visitor};
@@ -30,6 +31,8 @@ struct FlakyStore {
     records: Mutex<Records>,
     /// 0: no failures; otherwise the id of the queue whose message writes fail.
     failing_queue: AtomicU64,
+    /// How many `put_now` calls (the signing key's write) fail before one succeeds.
+    put_now_failures: AtomicU64,
 }
 
 impl FlakyStore {
@@ -79,7 +82,17 @@ impl Store for FlakyStore {
         Ok(())
     }
 
-    fn put_now(&self, _space: Space, _key: &[u8], _value: &[u8]) -> Result<(), String> {
+    fn put_now(&self, space: Space, key: &[u8], value: &[u8]) -> Result<(), String> {
+        let failing = self
+            .put_now_failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            return Err("no space left on device".into());
+        }
+        self.records
+            .lock()
+            .insert((space.name(), key.to_vec()), value.to_vec());
         Ok(())
     }
 
@@ -173,22 +186,27 @@ async fn move_task_keeps_the_source_until_the_copy_is_durable() {
         )
         .expect("start");
     tokio::time::sleep(Duration::from_millis(400)).await;
-    // The copy failed: nothing may have been deleted from the source on disk.
+    // The copy failed: nothing may have been deleted from the source on disk, not even when
+    // another write to the source (a send) goes to the store meanwhile.
+    f.send(&dlq_url, "sent during the move");
     assert_eq!(f.store.messages_of(dest_id), 0);
     assert_eq!(
         f.store.messages_of(dlq_id),
-        3,
+        4,
         "source deleted before its copy was stored"
     );
 
     f.store.failing_queue.store(0, Ordering::SeqCst);
     wait_until(|| f.store.messages_of(dest_id) >= 3).await;
-    assert_eq!(
-        f.store.messages_of(dest_id),
-        3,
+    assert!(
+        f.store.messages_of(dest_id) >= 3,
         "copies stored once the store recovers"
     );
-    assert_eq!(f.store.messages_of(dlq_id), 0);
+    assert_eq!(
+        f.store.messages_of(dest_id) + f.store.messages_of(dlq_id),
+        4,
+        "every message in exactly one queue"
+    );
 }
 
 /// Item 1: a message dead-lettered while the store refuses the dead-letter queue's write is
@@ -222,6 +240,13 @@ async fn dead_lettered_message_is_stored_once_the_store_recovers() {
     assert!(second.messages.is_empty());
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(f.store.messages_of(dlq_id), 0);
+    // The copy is not on disk, so neither may the original's removal be: a crash now must
+    // leave the message in the source.
+    assert_eq!(
+        f.store.messages_of(source_id),
+        1,
+        "source message removed on disk before its dead-letter copy was stored"
+    );
     f.store.failing_queue.store(0, Ordering::SeqCst);
     wait_until(|| f.store.messages_of(dlq_id) != 0).await;
     assert_eq!(
@@ -230,6 +255,156 @@ async fn dead_lettered_message_is_stored_once_the_store_recovers() {
         "dead-lettered message never stored"
     );
     assert_eq!(f.store.messages_of(source_id), 0);
+}
+
+/// A local HTTP endpoint that answers SNS confirmations 200 (handing their tokens out) and
+/// refuses every notification with 400 (a delivery failed for good: no retries).
+async fn refusing_endpoint() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                let text = loop {
+                    let Ok(n) = stream.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= length {
+                            break text;
+                        }
+                    }
+                };
+                let confirmation = text.contains("SubscriptionConfirmation");
+                if confirmation {
+                    let body = text.split_once("\r\n\r\n").unwrap().1;
+                    let doc: serde_json::Value = serde_json::from_str(body).unwrap();
+                    let _ = tx.send(doc["Token"].as_str().unwrap().to_string());
+                }
+                let status = if confirmation {
+                    "200 OK"
+                } else {
+                    "400 Bad Request"
+                };
+                let _ = stream
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+            });
+        }
+    });
+    (url, rx)
+}
+
+/// Item 1: an HTTP/S delivery that fails for good is dead-lettered in the background, with no
+/// request waiting for the write: a write the store refuses is retried until it is stored.
+#[tokio::test]
+async fn http_dead_letter_is_stored_once_the_store_recovers() {
+    use lyrebird::sns::model as sns_model;
+    let store = Arc::new(FlakyStore::default());
+    let clock = Arc::new(Clock::new());
+    let sqs = Arc::new(SqsService::new(
+        clock.clone(),
+        SqsOptions::default(),
+        store.clone(),
+    ));
+    let sns = SnsService::new(clock, sqs.clone(), store.clone(), SnsLimits::default());
+    let ctx = RequestContext::internal("000000000000", "us-east-1", "localhost");
+    sqs.create_queue(
+        &ctx,
+        CreateQueueInput {
+            queue_name: Some("http-dlq".into()),
+            ..Default::default()
+        },
+    )
+    .expect("queue");
+    let dlq_arn = "arn:aws:sqs:us-east-1:000000000000:http-dlq";
+    let dlq_id = sqs.queue_by_arn(dlq_arn).expect("dlq").id;
+    let topic = sns
+        .create_topic(
+            &ctx,
+            sns_model::CreateTopicInput {
+                name: Some("refused".into()),
+                ..Default::default()
+            },
+        )
+        .expect("topic")
+        .topic_arn;
+    let (url, mut tokens) = refusing_endpoint().await;
+    let mut attributes = sns_model::StringMap::new();
+    attributes.insert(
+        "RedrivePolicy".into(),
+        format!(r#"{{"deadLetterTargetArn":"{dlq_arn}"}}"#),
+    );
+    sns.subscribe(
+        &ctx,
+        sns_model::SubscribeInput {
+            topic_arn: Some(topic.clone()),
+            protocol: Some("http".into()),
+            endpoint: Some(url),
+            attributes,
+            return_subscription_arn: true,
+        },
+    )
+    .expect("subscribe");
+    let token = tokio::time::timeout(Duration::from_secs(5), tokens.recv())
+        .await
+        .expect("confirmation sent")
+        .unwrap();
+    sns.confirm_subscription(
+        &ctx,
+        sns_model::ConfirmSubscriptionInput {
+            topic_arn: Some(topic.clone()),
+            token: Some(token),
+            authenticate_on_unsubscribe: None,
+        },
+    )
+    .expect("confirm");
+
+    store.failing_queue.store(dlq_id, Ordering::SeqCst);
+    let fields = sns_model::PublishFields {
+        message: Some("refused by the endpoint".into()),
+        ..Default::default()
+    };
+    sns.publish(
+        &ctx,
+        sns_model::PublishInput {
+            topic_arn: Some(topic),
+            fields,
+            ..Default::default()
+        },
+    )
+    .expect("publish");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(store.messages_of(dlq_id), 0);
+    store.failing_queue.store(0, Ordering::SeqCst);
+    wait_until(|| store.messages_of(dlq_id) != 0).await;
+    assert_eq!(
+        store.messages_of(dlq_id),
+        1,
+        "the dead letter was dropped when its write failed"
+    );
 }
 
 /// Item 2: finished move tasks do not pile up (ListMessageMoveTasks shows at most 10).
@@ -365,6 +540,33 @@ async fn per_account_caps() {
         .unwrap_err();
     assert_eq!(common::sns_error_code(&err), "SubscriptionLimitExceeded");
     server.stop().await;
+}
+
+/// Item 1: a signing key that could not be stored is reported (the health report's problems)
+/// and written again until the store takes it, not just logged.
+#[test]
+fn unstored_signing_key_is_reported_and_retried() {
+    let store = Arc::new(FlakyStore::default());
+    store.put_now_failures.store(2, Ordering::SeqCst);
+    let clock = Arc::new(Clock::new());
+    let sqs = Arc::new(SqsService::new(
+        clock.clone(),
+        SqsOptions::default(),
+        store.clone(),
+    ));
+    let sns = SnsService::new(clock, sqs, store.clone(), SnsLimits::default());
+    let _ = sns.signer();
+    let problem = sns
+        .signing_key_problem()
+        .expect("the failed write is reported");
+    assert!(problem.contains("no space left on device"), "{problem}");
+    // Retries (50 ms, then 100 ms) until the store takes it.
+    sns.keep_signing_key();
+    assert_eq!(sns.signing_key_problem(), None);
+    assert!(store
+        .records
+        .lock()
+        .contains_key(&("meta", b"sns_signing_key".to_vec())));
 }
 
 /// Item 5: the signing key is generated and flushed at start-up, before any request.

@@ -19,6 +19,7 @@ pub mod params;
 pub mod query;
 pub mod query_json;
 mod reply;
+pub mod sigv4;
 pub mod sns_query;
 pub mod sqs_json;
 pub mod sqs_query;
@@ -45,6 +46,14 @@ pub trait Host: Send + Sync {
     fn default_host(&self) -> &str;
     /// Records that a service (by `Service::NAME`) was asked something.
     fn mark_used(&self, service: &'static str);
+    /// `--auth sigv4`: the keys requests must be signed with; `None` when any are accepted.
+    fn credentials(&self) -> Option<&crate::credentials::Credentials> {
+        None
+    }
+    /// The service clock (epoch ms), which signatures' times are checked against.
+    fn now_ms(&self) -> u64 {
+        crate::clock::Clock::new().now_ms()
+    }
 }
 
 /// The services the server answers for, bound to the protocols they speak. Registration order
@@ -91,7 +100,22 @@ pub async fn handle<H: Host + ?Sized>(
     body: Result<Bytes, AwsError>,
 ) -> Response<Body> {
     let started = Instant::now();
-    let ctx = context(host, &headers, &uri);
+    let mut ctx = context(host, &headers, &uri);
+    // With `--auth sigv4` a request that fails verification is answered with the error in its
+    // own protocol, as a body that could not be read would be.
+    let body = match (host.credentials(), body) {
+        (Some(credentials), Ok(bytes)) => {
+            match sigv4::verify(credentials, &method, &uri, &headers, &bytes, host.now_ms()) {
+                Ok(caller) => {
+                    ctx.account = caller.account;
+                    ctx.authenticated = true;
+                    Ok(bytes)
+                }
+                Err(e) => Err(e),
+            }
+        }
+        (_, body) => body,
+    };
     let (label, response) = match aws_json::target(&headers) {
         Some(target) => {
             let mark_used = |service| host.mark_used(service);
@@ -154,5 +178,7 @@ fn context<H: Host + ?Sized>(host: &H, headers: &HeaderMap, uri: &Uri) -> Reques
             .and_then(|h| h.to_str().ok())
             .map(str::to_string),
         writes: Default::default(),
+        authenticated: false,
+        action: None,
     }
 }

@@ -320,7 +320,7 @@ impl SnsService {
                 topic.arn
             ),
         };
-        let timestamp = iso8601_millis(self.now_ms());
+        let timestamp = iso8601_millis(self.clock.wall_ms());
         let version = signature_version(topic);
         let signed = [
             ("Message", text.as_str()),
@@ -521,8 +521,11 @@ impl SnsService {
                 tracing::warn!(subscription = %sub_arn, %url, "HTTP delivery backlog full; delivery failed");
             }
             if let Some((dlq, message)) = dead_letter {
-                let internal = RequestContext::internal("", "", "");
-                if let Err(e) = sqs.send_from_service(&internal, &dlq, message, "sns") {
+                // Nobody waits for this write: it is retried until the store takes it.
+                if let Err(e) = sqs
+                    .send_from_service_until_durable(&dlq, message, "sns")
+                    .await
+                {
                     tracing::warn!(subscription = %sub_arn, dlq, error = %e, "dead-letter delivery failed");
                 }
             }

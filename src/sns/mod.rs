@@ -33,7 +33,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::{AwsError, AwsResult};
-use crate::service::Service;
+use crate::service::{Operation as _, Service};
 use crate::sqs::SqsService;
 use crate::store::SharedStore;
 
@@ -56,6 +56,9 @@ pub struct SnsService {
     signer: OnceLock<signing::Signer>,
     /// Serialises signer creation without holding up unrelated requests.
     signer_init: Mutex<()>,
+    /// Why a newly generated signing key is not on disk yet (reported by the health check and
+    /// retried by `keep_signing_key`); `None` once it is, or when it was loaded.
+    signing_key_unsaved: Mutex<Option<String>>,
     limits: SnsLimits,
 }
 
@@ -106,6 +109,7 @@ impl SnsService {
             sms: Mutex::new(Default::default()),
             signer: OnceLock::new(),
             signer_init: Mutex::new(()),
+            signing_key_unsaved: Mutex::new(None),
         }
     }
 
@@ -134,6 +138,14 @@ impl Service for SnsService {
     type Response = Response;
 
     async fn call(&self, ctx: &RequestContext, request: Request) -> AwsResult<Response> {
+        // Signed requests (`--auth sigv4`) name their operation in cross-account policy checks.
+        let scoped;
+        let ctx = if ctx.authenticated {
+            scoped = ctx.for_action(request.operation().name());
+            &scoped
+        } else {
+            ctx
+        };
         let changes_platform_state = matches!(
             request,
             Request::CreatePlatformApplication(_)

@@ -237,9 +237,40 @@ impl SnsService {
             .store
             .put_now(Space::Meta, SIGNING_KEY, &signer.key_pkcs8_der())
         {
-            tracing::error!(error = %e, "the new SNS signing key could not be stored");
+            tracing::error!(error = %e, "the new SNS signing key could not be stored; retrying");
+            *self.signing_key_unsaved.lock() = Some(e);
         }
         signer
+    }
+
+    /// Writes the signing key again, with a growing pause (50 ms to 5 s), until the store takes
+    /// it, if it could not be stored when it was made. Blocks: run on the start-up key thread.
+    /// Meanwhile the health report names the problem.
+    pub fn keep_signing_key(&self) {
+        let mut pause = std::time::Duration::from_millis(50);
+        while self.signing_key_unsaved.lock().is_some() {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(std::time::Duration::from_secs(5));
+            let der = self.signer().key_pkcs8_der();
+            match self.store.put_now(Space::Meta, SIGNING_KEY, &der) {
+                Ok(()) => {
+                    tracing::info!("the SNS signing key is stored");
+                    *self.signing_key_unsaved.lock() = None;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the SNS signing key still cannot be stored; retrying");
+                    *self.signing_key_unsaved.lock() = Some(e);
+                }
+            }
+        }
+    }
+
+    /// Why the signing key is not stored yet, while it is not (for the health report).
+    pub fn signing_key_problem(&self) -> Option<String> {
+        self.signing_key_unsaved
+            .lock()
+            .as_ref()
+            .map(|e| format!("the SNS signing key is not stored yet (retrying): {e}"))
     }
 
     /// Rebuilds topics and subscriptions from the store (start-up). Returns (topics, subscriptions).
@@ -282,6 +313,12 @@ impl SnsService {
             if entry.0 <= now {
                 continue;
             }
+            // At most five minutes from now, whatever the wall clock did between runs.
+            let entry = (
+                entry.0.min(now.saturating_add(5 * 60 * 1000)),
+                entry.1,
+                entry.2,
+            );
             let dedup = String::from_utf8_lossy(dedup).into_owned();
             let mut state = topic.state.lock();
             state.dedup_expiry.push_back((entry.0, dedup.clone()));

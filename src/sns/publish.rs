@@ -277,7 +277,8 @@ impl SnsService {
             group_id,
             deduplication_id,
             sequence_number: None,
-            timestamp_ms: self.now_ms(),
+            // Reported only (the notification's Timestamp): the wall clock.
+            timestamp_ms: self.clock.wall_ms(),
             signatures: Default::default(),
         })
     }
@@ -314,7 +315,7 @@ impl SnsService {
         }
         state.next_sequence_number += 1;
         prepared.sequence_number = Some(state.next_sequence_number.to_string());
-        let expires = now + DEDUPLICATION_INTERVAL_MS;
+        let expires = now.saturating_add(DEDUPLICATION_INTERVAL_MS);
         let entry = (
             expires,
             prepared.message_id.clone(),

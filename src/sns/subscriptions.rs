@@ -127,11 +127,20 @@ impl SnsService {
         if parsed.id.is_none() {
             return Err(AwsError::sns_invalid("SubscriptionId"));
         }
-        self.subscriptions
+        let sub = self
+            .subscriptions
             .read()
             .get(arn.unwrap_or_default())
             .cloned()
-            .ok_or_else(|| AwsError::sns_not_found("Subscription"))
+            .ok_or_else(|| AwsError::sns_not_found("Subscription"))?;
+        // `--auth sigv4`: a subscription of another account's topic is that topic's business.
+        if ctx.authenticated {
+            let topic = self.topics.read().get(&sub.topic_arn).cloned();
+            if let Some(topic) = topic {
+                self.authorize(ctx, &topic)?;
+            }
+        }
+        Ok(sub)
     }
 
     pub fn subscribe(

@@ -145,11 +145,34 @@ impl SnsService {
         if parsed.id.is_some() {
             return Err(AwsError::sns_invalid(parameter));
         }
-        self.topics
+        let topic = self
+            .topics
             .read()
             .get(arn)
             .cloned()
-            .ok_or_else(|| AwsError::sns_not_found("Topic"))
+            .ok_or_else(|| AwsError::sns_not_found("Topic"))?;
+        self.authorize(ctx, &topic)?;
+        Ok(topic)
+    }
+
+    /// With `--auth sigv4`, a caller from another account reaches a topic only where the
+    /// topic's Policy grants its account the action (`crate::policy`); owners always do.
+    pub(super) fn authorize(&self, ctx: &RequestContext, topic: &Topic) -> AwsResult<()> {
+        if !ctx.authenticated || topic.account == ctx.account {
+            return Ok(());
+        }
+        let action = format!("SNS:{}", ctx.action.unwrap_or_default());
+        let policy = topic.state.lock().attributes.get("Policy").cloned();
+        if crate::policy::allows(policy.as_deref(), &ctx.account, &action, &topic.arn) {
+            return Ok(());
+        }
+        Err(AwsError::new(
+            &codes::SNS_AUTHORIZATION_ERROR,
+            format!(
+                "User: arn:aws:iam::{}:root is not authorized to perform: {action} on resource: {} because no resource-based policy allows the {action} action",
+                ctx.account, topic.arn
+            ),
+        ))
     }
 
     pub fn create_topic(
@@ -248,6 +271,10 @@ impl SnsService {
     pub fn delete_topic(&self, ctx: &RequestContext, input: TopicArnInput) -> AwsResult<Empty> {
         parse_arn("TopicArn", input.topic_arn.as_deref(), ctx)?;
         let arn = input.topic_arn.unwrap_or_default();
+        let existing = self.topics.read().get(&arn).cloned();
+        if let Some(topic) = existing {
+            self.authorize(ctx, &topic)?;
+        }
         let Some(topic) = self.topics.write().remove(&arn) else {
             return Ok(Empty {});
         };

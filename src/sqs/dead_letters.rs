@@ -9,10 +9,10 @@ use crate::error::{AwsError, AwsResult};
 use crate::store::{Change, Ticket};
 
 use super::attributes::QueueConfig;
-use super::message::{NewMessage, StoredMessage};
+use super::message::NewMessage;
 use super::model::*;
 use super::paging::{encode_token, page_request};
-use super::queue::Queue;
+use super::queue::{Moving, Queue};
 use super::SqsService;
 
 impl SqsService {
@@ -58,14 +58,19 @@ impl SqsService {
     /// Moves messages that used up their receives into the source's dead-letter queue. Standard
     /// DLQs keep the original send time (retention counts from it); FIFO DLQs reset it. If the
     /// dead-letter queue is gone the messages stay where they were.
+    ///
+    /// The copies and the removal of the originals are one store job, so a crash or a failed
+    /// write leaves each message in the source or in the dead-letter queue, never in neither;
+    /// a failed job is written again until the store takes it.
     pub(super) fn move_to_dead_letter_queue(
         &self,
         source: &Queue,
         target_arn: &str,
-        messages: Vec<StoredMessage>,
+        dead_letters: Moving,
     ) {
         let now = self.now_ms();
         let source_arn: Arc<str> = Arc::from(source.arn.as_str());
+        let (messages, removals) = dead_letters.into_parts();
         let (queue, keep_sent) = match self.queue_by_arn(target_arn) {
             Some(dlq) => {
                 let keep = !dlq.is_fifo();
@@ -77,6 +82,7 @@ impl SqsService {
                 for m in messages {
                     state.enqueue(NewMessage::moved_from(m, None, true), now);
                 }
+                state.journal_removals(removals);
                 drop(source.commit(&mut state));
                 return;
             }
@@ -89,6 +95,7 @@ impl SqsService {
                     now,
                 );
             }
+            state.journal_removals(removals);
             let copy = state.pending_changes();
             (queue.commit_confirmed(&mut state), copy)
         };

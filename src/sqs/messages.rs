@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use crate::context::RequestContext;
 use crate::error::{codes, AwsError, AwsResult};
+use crate::store::{Change, Ticket};
 
 use super::md5::md5_of_attributes;
 use super::message::{md5_bytes, Extra, NewMessage, StoredMessage};
 use super::model::*;
-use super::queue::{Enqueued, HandleError, Queue, ReceiveRequest};
+use super::queue::{Enqueued, HandleError, Moving, Queue, ReceiveRequest};
 use super::receipt::Receipt;
 use super::{validate, SqsService};
 
@@ -103,7 +104,8 @@ impl SqsService {
     }
 
     /// Sends on behalf of another service (SNS delivery), with SendMessage's validation and
-    /// limits. Deduplication ids only reach FIFO queues.
+    /// limits. Deduplication ids only reach FIFO queues. The write joins `caller`'s, which its
+    /// answer waits for.
     pub fn send_from_service(
         &self,
         caller: &RequestContext,
@@ -111,6 +113,35 @@ impl SqsService {
         message: Forwarded,
         sender_id: &str,
     ) -> AwsResult<()> {
+        let (_, ticket, _) = self.enqueue_from_service(queue_arn, message, sender_id, false)?;
+        caller.writes.push(ticket);
+        Ok(())
+    }
+
+    /// As `send_from_service`, for a sender with no request to answer (an HTTP/S delivery's
+    /// dead letter, in the background): a failed write is written again until the store takes
+    /// it, never dropped.
+    pub async fn send_from_service_until_durable(
+        &self,
+        queue_arn: &str,
+        message: Forwarded,
+        sender_id: &str,
+    ) -> AwsResult<()> {
+        let (queue, ticket, copy) =
+            self.enqueue_from_service(queue_arn, message, sender_id, true)?;
+        super::dead_letters::until_durable(&queue, ticket, &copy, &self.clock).await;
+        Ok(())
+    }
+
+    /// Enqueues a message from another service; with `confirmed`, the ticket reports a failed
+    /// write even under relaxed durability, and the changes come back to write again.
+    fn enqueue_from_service(
+        &self,
+        queue_arn: &str,
+        message: Forwarded,
+        sender_id: &str,
+        confirmed: bool,
+    ) -> AwsResult<(Arc<Queue>, Ticket, Vec<Change>)> {
         let Forwarded {
             body,
             attributes,
@@ -136,16 +167,20 @@ impl SqsService {
         };
         let mut send = prepare_send(&ctx, &queue, fields, &settings)?;
         let now = self.now_ms();
-        let enqueued = {
+        let (enqueued, ticket, copy) = {
             let mut state = queue.lock(now);
             let enqueued = state.enqueue(send.message, now);
-            caller.writes.push(queue.commit(&mut state));
-            enqueued
+            if confirmed {
+                let copy = state.pending_changes();
+                (enqueued, queue.commit_confirmed(&mut state), copy)
+            } else {
+                (enqueued, queue.commit(&mut state), Vec::new())
+            }
         };
         if send.output.apply(enqueued) {
             queue.notify().notify_one();
         }
-        Ok(())
+        Ok((queue, ticket, copy))
     }
 
     /// Looks for messages, and while there are none waits (long polling) until a send, an
@@ -168,7 +203,8 @@ impl SqsService {
             let now = self.now_ms();
             let look = self.take_messages(&queue, &params, now)?;
             // The wait time is the queue's when the request gives none, read on the first look.
-            let deadline = *deadline.get_or_insert(start + look.wait_s * 1000);
+            let deadline =
+                *deadline.get_or_insert(start.saturating_add(look.wait_s.saturating_mul(1000)));
             if !look.messages.is_empty() {
                 if look.more {
                     // Pass the wake-up on: another waiter can take what is left.
@@ -198,7 +234,7 @@ impl SqsService {
         params: &ReceiveParams<'_>,
         now: u64,
     ) -> AwsResult<Look> {
-        let mut dead_letters = Vec::new();
+        let mut dead_letters = Moving::default();
         let (look, redrive) = {
             let mut state = queue.lock(now);
             // The in-flight quota: standard queues refuse, FIFO queues just hand out nothing
@@ -224,7 +260,8 @@ impl SqsService {
                 params.selection.render(m, handle)
             });
             // Receive state is kept but not waited for: losing it in a crash only makes
-            // in-flight messages visible early.
+            // in-flight messages visible early. The removal of dead letters is not in it: it is
+            // written with their copies.
             drop(queue.commit(&mut state));
             let look = Look {
                 messages,

@@ -41,7 +41,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::{AwsError, AwsResult};
-use crate::service::Service;
+use crate::service::{Operation as _, Service};
 use crate::store::{SharedStore, Space};
 
 use model::{Request, Response};
@@ -116,6 +116,14 @@ impl Service for SqsService {
     type Response = Response;
 
     async fn call(&self, ctx: &RequestContext, request: Request) -> AwsResult<Response> {
+        // Signed requests (`--auth sigv4`) name their operation in cross-account policy checks.
+        let scoped;
+        let ctx = if ctx.authenticated {
+            scoped = ctx.for_action(request.operation().name());
+            &scoped
+        } else {
+            ctx
+        };
         Ok(match request {
             Request::CreateQueue(i) => Response::CreateQueue(self.create_queue(ctx, i)?),
             Request::GetQueueUrl(i) => Response::GetQueueUrl(self.get_queue_url(ctx, i)?),
@@ -202,8 +210,31 @@ impl SqsService {
             _ => return Err(AwsError::queue_does_not_exist()),
         };
         let region = region_of_host(host).unwrap_or(&ctx.region);
-        self.lookup(account, region, name)
-            .ok_or_else(AwsError::queue_does_not_exist)
+        let queue = self
+            .lookup(account, region, name)
+            .ok_or_else(AwsError::queue_does_not_exist)?;
+        self.authorize(ctx, &queue)?;
+        Ok(queue)
+    }
+
+    /// With `--auth sigv4`, a caller from another account reaches a queue only where the queue's
+    /// Policy grants its account the action (`crate::policy`); owners always do.
+    pub(crate) fn authorize(&self, ctx: &RequestContext, queue: &Queue) -> AwsResult<()> {
+        if !ctx.authenticated || queue.account == ctx.account {
+            return Ok(());
+        }
+        let action = format!("sqs:{}", ctx.action.unwrap_or_default());
+        let policy = queue.lock_config(|c| c.policy.clone());
+        if crate::policy::allows(policy.as_deref(), &ctx.account, &action, &queue.arn) {
+            return Ok(());
+        }
+        Err(AwsError::new(
+            &crate::error::codes::ACCESS_DENIED,
+            format!(
+                "Access to the resource {} is denied.",
+                Self::queue_url(ctx, queue)
+            ),
+        ))
     }
 
     /// The URL clients use for a queue: through the host they reached us by.

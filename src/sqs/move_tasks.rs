@@ -15,6 +15,7 @@ use crate::store::{Change, SharedStore, Space};
 
 use super::message::NewMessage;
 use super::model::*;
+use super::queue::Moving;
 use super::{lookup_arn, SharedRegistry, SqsService};
 
 /// One task, shared between the worker and the API.
@@ -156,7 +157,6 @@ impl SqsService {
         ctx: &RequestContext,
         input: StartMessageMoveTaskInput,
     ) -> AwsResult<StartMessageMoveTaskOutput> {
-        let _ = ctx;
         let source_arn = match input.source_arn {
             Some(a) if !a.is_empty() => a,
             _ => return Err(AwsError::missing_parameter("SourceArn")),
@@ -167,6 +167,7 @@ impl SqsService {
                 "The resource that you specified for the SourceArn parameter doesn't exist.",
             )
         })?;
+        self.authorize(ctx, &source)?;
         if !self.is_dead_letter_queue(&source.arn) {
             return Err(AwsError::invalid_parameter_value(
                 "Source queue must be configured as a Dead Letter Queue.",
@@ -174,12 +175,13 @@ impl SqsService {
         }
         let destination_arn = input.destination_arn.filter(|d| !d.is_empty());
         if let Some(arn) = &destination_arn {
-            if self.queue_by_arn(arn).is_none() {
+            let Some(destination) = self.queue_by_arn(arn) else {
                 return Err(AwsError::new(
                     &codes::RESOURCE_NOT_FOUND,
                     "The resource that you specified for the DestinationArn parameter doesn't exist.",
                 ));
-            }
+            };
+            self.authorize(ctx, &destination)?;
         }
         let max_per_second = match input.max_number_of_messages_per_second {
             Some(n) => Some(super::validate::int_in_range(
@@ -232,17 +234,17 @@ impl SqsService {
         ctx: &RequestContext,
         input: ListMessageMoveTasksInput,
     ) -> AwsResult<ListMessageMoveTasksOutput> {
-        let _ = ctx;
         let source_arn = match input.source_arn {
             Some(a) if !a.is_empty() => a,
             _ => return Err(AwsError::missing_parameter("SourceArn")),
         };
-        if self.queue_by_arn(&source_arn).is_none() {
+        let Some(source) = self.queue_by_arn(&source_arn) else {
             return Err(AwsError::new(
                 &codes::RESOURCE_NOT_FOUND,
                 "The resource that you specified for the SourceArn parameter doesn't exist.",
             ));
-        }
+        };
+        self.authorize(ctx, &source)?;
         let max = match input.max_results {
             Some(n) => super::validate::int_in_range(
                 "MaxResults",
@@ -268,7 +270,6 @@ impl SqsService {
         ctx: &RequestContext,
         input: CancelMessageMoveTaskInput,
     ) -> AwsResult<CancelMessageMoveTaskOutput> {
-        let _ = ctx;
         let handle = match input.task_handle {
             Some(h) if !h.is_empty() => h,
             _ => return Err(AwsError::missing_parameter("TaskHandle")),
@@ -278,12 +279,13 @@ impl SqsService {
                 "Value for parameter TaskHandle is invalid.",
             ));
         };
-        if self.queue_by_arn(&decoded.source_arn).is_none() {
+        let Some(source) = self.queue_by_arn(&decoded.source_arn) else {
             return Err(AwsError::new(
                 &codes::RESOURCE_NOT_FOUND,
                 "The resource that you specified for the SourceArn parameter doesn't exist.",
             ));
-        }
+        };
+        self.authorize(ctx, &source)?;
         let tasks = self.move_tasks.lock();
         let task = tasks
             .iter()
@@ -391,7 +393,12 @@ async fn run(task: Arc<MoveTask>, registry: SharedRegistry, clock: Arc<crate::cl
             return;
         };
         let now = clock.now_ms();
-        let Some(message) = source.lock(now).take_visible() else {
+        let mut moving = Moving::default();
+        if !source.lock(now).take_visible(&mut moving) {
+            break;
+        }
+        let (mut messages, removals) = moving.into_parts();
+        let Some(message) = messages.pop() else {
             break;
         };
         let target_arn = task
@@ -405,6 +412,7 @@ async fn run(task: Arc<MoveTask>, registry: SharedRegistry, clock: Arc<crate::cl
             // Nowhere to go: put it back and report the failure, as AWS does.
             let mut state = source.lock(now);
             state.enqueue(NewMessage::moved_from(message, None, true), now);
+            state.journal_removals(removals);
             drop(source.commit(&mut state));
             task.finish(
                 "FAILED",
@@ -417,15 +425,16 @@ async fn run(task: Arc<MoveTask>, registry: SharedRegistry, clock: Arc<crate::cl
         // A redriven message starts over: it must not be dead-lettered again at once.
         moved.receive_count = 0;
         moved.extra.first_receive_ms = None;
-        // The copy is made durable before the original's removal is handed to the store.
+        // The copy and the original's removal are one store job (retried until it is
+        // written): a crash leaves the message in one queue or the other.
         let (ticket, copy) = {
             let mut state = target.lock(now);
             state.enqueue(moved, now);
+            state.journal_removals(removals);
             let copy = state.pending_changes();
             (target.commit_confirmed(&mut state), copy)
         };
         super::dead_letters::until_durable(&target, ticket, &copy, &clock).await;
-        drop(source.commit(&mut source.lock(clock.now_ms())));
         target.notify().notify_one();
         let count = task.moved.fetch_add(1, Ordering::Relaxed) + 1;
         if count % 1000 == 0 {

@@ -33,6 +33,8 @@ use super::receipt::Receipt;
 /// How long FIFO queues remember deduplication ids and receive-request attempts.
 pub const DEDUPLICATION_INTERVAL_MS: u64 = 5 * 60 * 1000;
 const MAX_VISIBILITY_MS: u64 = 43_200_000;
+/// The longest DelaySeconds (900 s).
+const MAX_DELAY_MS: u64 = 900_000;
 
 /// A queue: identity, plus its state behind a per-queue lock.
 #[derive(Debug)]
@@ -92,7 +94,8 @@ impl Queue {
         let mut state = QueueState::new(record.config, record.tags, now_ms, fifo);
         state.queue_id = record.id;
         state.last_modified_ms = record.last_modified_ms;
-        state.last_purge_ms = record.last_purge_ms;
+        // A purge cannot lie in the future (a wall clock set back between runs).
+        state.last_purge_ms = record.last_purge_ms.map(|t| t.min(now_ms));
         if store.persistent() {
             state.journal = Some(Vec::new());
         }
@@ -320,9 +323,35 @@ pub struct ReceiveRequest<'a> {
 impl ReceiveRequest<'_> {
     /// When the messages this receive takes become visible again.
     fn until_ms(&self) -> u64 {
-        self.now_ms + self.visibility_s as u64 * 1000
+        self.now_ms
+            .saturating_add(u64::from(self.visibility_s) * 1000)
     }
 }
+
+/// Messages taken out of a queue to go to another (dead-lettered, or moved by a move task),
+/// with their removal from the store held back: the removals are written in the same store job
+/// as the copies (`QueueState::journal_removals`), so a crash or a failed write leaves each
+/// message in one queue or the other, never in neither.
+#[derive(Debug, Default)]
+pub struct Moving {
+    pub messages: Vec<StoredMessage>,
+    removals: Removals,
+}
+
+impl Moving {
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    pub fn into_parts(self) -> (Vec<StoredMessage>, Removals) {
+        (self.messages, self.removals)
+    }
+}
+
+/// The store removals of messages taken out (`Moving`), to be journaled with their copies.
+#[derive(Debug, Default)]
+#[must_use = "journal the removals with the copies, or the originals stay on disk"]
+pub struct Removals(Vec<Change>);
 
 /// A message a receive took: (seq, receive count, receipt handle).
 type Taken = (u64, u32, String);
@@ -502,7 +531,7 @@ impl QueueState {
     fn refresh(&mut self, now_ms: u64) {
         let retention_ms = self.config.message_retention_period as u64 * 1000;
         while let Some(&(sent, seq)) = self.by_age.first() {
-            if sent + retention_ms > now_ms {
+            if sent.saturating_add(retention_ms) > now_ms {
                 break;
             }
             self.remove_and_free(seq);
@@ -616,11 +645,39 @@ impl QueueState {
     }
 
     fn remove(&mut self, seq: u64) -> Option<StoredMessage> {
-        let m = self.messages.remove(&seq)?;
+        let m = self.unlink(seq)?;
         self.journal(|s| Change::Delete {
             space: Space::Messages,
             key: s.message_key(seq),
         });
+        Some(m)
+    }
+
+    /// Takes a message out to be moved to another queue: its removal from the store is not
+    /// journaled here but handed back, to be written in one job with the copy (`Moving`).
+    fn take_out(&mut self, seq: u64, moving: &mut Moving) {
+        if let Some(m) = self.unlink(seq) {
+            if self.journal.is_some() {
+                moving.removals.0.push(Change::Delete {
+                    space: Space::Messages,
+                    key: self.message_key(seq),
+                });
+            }
+            moving.messages.push(m);
+        }
+    }
+
+    /// Journals the store removals of messages taken out of another queue, so that they go to
+    /// the store in the same job as their copies, just enqueued here.
+    pub fn journal_removals(&mut self, removals: Removals) {
+        if let Some(journal) = self.journal.as_mut() {
+            journal.extend(removals.0);
+        }
+    }
+
+    /// Takes a message out of the in-memory state and its indexes, journaling nothing.
+    fn unlink(&mut self, seq: u64) -> Option<StoredMessage> {
+        let m = self.messages.remove(&seq)?;
         self.by_age.remove(&(m.sent_ms, seq));
         match m.state {
             MessageState::Delayed { .. } => self.counts.delayed -= 1,
@@ -670,7 +727,7 @@ impl QueueState {
         });
         let mut new = new;
         if let Some(key) = new.dedup_key.take() {
-            let expires = now_ms + DEDUPLICATION_INTERVAL_MS;
+            let expires = now_ms.saturating_add(DEDUPLICATION_INTERVAL_MS);
             let message_id: Arc<str> =
                 message_id_text(&new.id, new.extra.message_id_text.as_deref()).into();
             self.journal(|s| Change::Put {
@@ -685,7 +742,7 @@ impl QueueState {
         let delay_ms = new.delay_seconds as u64 * 1000;
         let state = if delay_ms > 0 {
             MessageState::Delayed {
-                until_ms: now_ms + delay_ms,
+                until_ms: now_ms.saturating_add(delay_ms),
             }
         } else {
             MessageState::Visible
@@ -754,6 +811,12 @@ impl QueueState {
 
     /// Puts back a message read from the store (start-up, in key order). Deadlines that passed
     /// while lyrebird was down have passed: such messages are visible again.
+    ///
+    /// Stored times are absolute, and the service clock is anchored to the wall clock again at
+    /// each start: if the wall clock was set back between runs, a deadline is clamped to the
+    /// longest it can be from now (a delay 15 min, a visibility timeout what the receive granted)
+    /// and a send time
+    /// to now, so no message stays hidden (or kept) longer than AWS could.
     fn restore_message(&mut self, seq: u64, mut m: StoredMessage, now_ms: u64) {
         m.state = match m.state {
             MessageState::Delayed { until_ms } | MessageState::InFlight { until_ms, .. }
@@ -761,8 +824,18 @@ impl QueueState {
             {
                 MessageState::Visible
             }
+            MessageState::Delayed { until_ms } => MessageState::Delayed {
+                until_ms: until_ms.min(now_ms.saturating_add(MAX_DELAY_MS)),
+            },
+            // `held_ms` is the visibility granted at the receive: at most that from now.
+            MessageState::InFlight { until_ms, held_ms } => MessageState::InFlight {
+                until_ms: until_ms
+                    .min(now_ms.saturating_add(u64::from(held_ms).min(MAX_VISIBILITY_MS))),
+                held_ms,
+            },
             other => other,
         };
+        m.sent_ms = m.sent_ms.min(now_ms);
         if let Some(n) = m.sequence_number().and_then(|n| n.parse::<u128>().ok()) {
             self.next_sequence_number = self.next_sequence_number.max(n);
         }
@@ -789,6 +862,8 @@ impl QueueState {
         if expires <= now_ms || key.len() < 8 {
             return;
         }
+        // Clamped as message deadlines are (`restore_message`).
+        let expires = expires.min(now_ms.saturating_add(DEDUPLICATION_INTERVAL_MS));
         let key = String::from_utf8_lossy(&key[8..]).into_owned();
         self.dedup
             .insert(key, (expires, message_id, sequence_number));
@@ -796,11 +871,12 @@ impl QueueState {
 
     /// Takes up to `max` visible messages into flight for `visibility_s` seconds, handing each
     /// (with a fresh receipt handle) to `render`. With `max_receives` (a redrive policy), a
-    /// message already received that many times is removed into `dead_letters` instead.
+    /// message already received that many times is taken out into `dead_letters` instead (its
+    /// removal from the store held back for the dead-letter queue's job).
     pub fn receive<T>(
         &mut self,
         request: &ReceiveRequest<'_>,
-        dead_letters: &mut Vec<StoredMessage>,
+        dead_letters: &mut Moving,
         mut render: impl FnMut(&StoredMessage, String) -> T,
     ) -> Vec<T> {
         if let Some(out) = request
@@ -858,7 +934,7 @@ impl QueueState {
         &mut self,
         request: &ReceiveRequest<'_>,
         taken: &mut Vec<Taken>,
-        dead_letters: &mut Vec<StoredMessage>,
+        dead_letters: &mut Moving,
     ) {
         let until_ms = request.until_ms();
         while taken.len() < request.max {
@@ -878,7 +954,7 @@ impl QueueState {
         &mut self,
         request: &ReceiveRequest<'_>,
         taken: &mut Vec<Taken>,
-        dead_letters: &mut Vec<StoredMessage>,
+        dead_letters: &mut Moving,
     ) {
         let until_ms = request.until_ms();
         while taken.len() < request.max {
@@ -911,24 +987,24 @@ impl QueueState {
     fn remember_attempt(&mut self, attempt_id: &str, taken: Vec<Taken>, now_ms: u64) {
         if !taken.is_empty() {
             let attempt = Attempt {
-                expires_ms: now_ms + DEDUPLICATION_INTERVAL_MS,
+                expires_ms: now_ms.saturating_add(DEDUPLICATION_INTERVAL_MS),
                 entries: taken,
             };
             self.attempts.insert(attempt_id.to_string(), attempt);
         }
     }
 
-    /// Removes a message into `dead_letters` if it has used up its receives.
+    /// Takes a message out into `dead_letters` if it has used up its receives.
     fn redrive_if_exhausted(
         &mut self,
         seq: u64,
         max_receives: Option<u32>,
-        dead_letters: &mut Vec<StoredMessage>,
+        dead_letters: &mut Moving,
     ) -> bool {
         let exhausted =
             max_receives.is_some_and(|limit| self.messages[&seq].receive_count >= limit);
         if exhausted {
-            dead_letters.extend(self.remove(seq));
+            self.take_out(seq, dead_letters);
         }
         exhausted
     }
@@ -1030,12 +1106,12 @@ impl QueueState {
             return Ok(Ok(()));
         }
         let received_ms = match m.state {
-            MessageState::InFlight { until_ms, held_ms } => until_ms - held_ms as u64,
+            MessageState::InFlight { until_ms, held_ms } => until_ms.saturating_sub(held_ms as u64),
             // Visibility already expired: AWS accepts the call and hides the message again.
             _ => now_ms,
         };
-        let until_ms = now_ms + timeout_s as u64 * 1000;
-        if until_ms - received_ms > MAX_VISIBILITY_MS {
+        let until_ms = now_ms.saturating_add(u64::from(timeout_s) * 1000);
+        if until_ms.saturating_sub(received_ms) > MAX_VISIBILITY_MS {
             return Ok(Err(AwsError::invalid_value_for(
                 "VisibilityTimeout",
                 timeout_s,
@@ -1052,17 +1128,21 @@ impl QueueState {
         Ok(Ok(()))
     }
 
-    /// Takes the oldest visible message out of the queue (message move tasks).
-    pub fn take_visible(&mut self) -> Option<StoredMessage> {
+    /// Takes the oldest visible message out of the queue into `moving` (message move tasks);
+    /// false when there is none.
+    pub fn take_visible(&mut self, moving: &mut Moving) -> bool {
+        let before = moving.messages.len();
         if matches!(self.delivery, Delivery::Standard { .. }) {
-            let seq = self.pop_ready_message()?;
-            return self.remove(seq);
+            if let Some(seq) = self.pop_ready_message() {
+                self.take_out(seq, moving);
+            }
+        } else if let Some(id) = self.pop_ready_group() {
+            if let Some(seq) = self.next_in_group(&id, None) {
+                self.take_out(seq, moving);
+            }
+            self.sync_group(&id);
         }
-        let id = self.pop_ready_group()?;
-        let seq = self.next_in_group(&id, None)?;
-        let m = self.remove(seq);
-        self.sync_group(&id);
-        m
+        moving.messages.len() > before
     }
 
     /// Removes every message, in flight or not, and (recorded on AWS) the FIFO deduplication
@@ -1195,7 +1275,7 @@ mod tests {
         let body = 10_000;
         // Deleted.
         let mut state = queue_with(3, body, now);
-        let taken = state.receive(&request(3, now), &mut Vec::new(), |_, h| h);
+        let taken = state.receive(&request(3, now), &mut Moving::default(), |_, h| h);
         let receipt = Receipt::decode(&taken[0]).unwrap();
         assert!(freed_during(|| state.delete(7, &receipt).unwrap()) >= body as u64);
         // Purged.
@@ -1230,7 +1310,7 @@ mod tests {
         let mut state = queue_with(20_000, 1, now);
         let full = state.messages.capacity();
         for _ in 0..1_990 {
-            let handles = state.receive(&request(10, now), &mut Vec::new(), |_, h| h);
+            let handles = state.receive(&request(10, now), &mut Moving::default(), |_, h| h);
             for h in handles {
                 state.delete(7, &Receipt::decode(&h).unwrap()).unwrap();
             }
@@ -1238,7 +1318,43 @@ mod tests {
         assert_eq!(state.messages.len(), 100);
         assert!(state.messages.capacity() < full / 8, "{full}");
         // What is left still works.
-        let handles = state.receive(&request(10, now), &mut Vec::new(), |_, h| h);
+        let handles = state.receive(&request(10, now), &mut Moving::default(), |_, h| h);
         assert_eq!(handles.len(), 10);
+    }
+
+    /// Issue 17 item 3: the previous run's clock was ten days ahead (the wall clock has been
+    /// set back since); restored deadlines are clamped to their longest span from the new now.
+    #[test]
+    fn restored_deadlines_are_clamped_when_the_wall_clock_was_set_back() {
+        let now = 1_800_000_000_000;
+        let before = now + 10 * 86_400_000;
+        let mut old = queue_with(2, 1, before);
+        // Another millisecond: sequence numbers apart from `old`'s.
+        let mut delayed = queue_with(0, 1, before + 1);
+        let new = NewMessage {
+            id: [9; 16],
+            md5_of_body: md5_bytes(b"d"),
+            body: Arc::from("d"),
+            sender_id: Arc::from("s"),
+            extra: Extra::default(),
+            delay_seconds: 900,
+            sent_ms: None,
+            receive_count: 0,
+            dedup_key: None,
+        };
+        delayed.enqueue(new, before);
+        let taken = old.receive(&request(1, before), &mut Moving::default(), |_, h| h);
+        assert_eq!(taken.len(), 1);
+        let mut restored = QueueState::new(QueueConfig::new(false), StringMap::new(), now, false);
+        for (seq, m) in old.messages.iter().chain(delayed.messages.iter()) {
+            let record = crate::sqs::record::encode(m);
+            restored.restore_record(*seq, &record, now).unwrap();
+        }
+        assert!(restored.messages.values().all(|m| m.sent_ms <= now));
+        let c = restored.counts();
+        assert_eq!((c.visible, c.in_flight, c.delayed), (1, 1, 1));
+        // Within 30 s (the receive's visibility) and 900 s (the delay) of now, not ten days.
+        restored.refresh(now + 900_000);
+        assert_eq!(restored.counts().visible, 3, "a deadline outlived its span");
     }
 }

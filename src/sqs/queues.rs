@@ -112,6 +112,7 @@ impl SqsService {
         let queue = self
             .lookup(account, &ctx.region, name)
             .ok_or_else(AwsError::queue_does_not_exist)?;
+        self.authorize(ctx, &queue)?;
         Ok(QueueUrlOutput {
             queue_url: Self::queue_url(ctx, &queue),
         })
@@ -188,7 +189,7 @@ impl SqsService {
         let mut state = queue.lock(now);
         if state
             .last_purge_ms
-            .is_some_and(|t| now < t + PURGE_INTERVAL_MS)
+            .is_some_and(|t| now < t.saturating_add(PURGE_INTERVAL_MS))
         {
             return Err(AwsError::new(
                 &codes::PURGE_QUEUE_IN_PROGRESS,

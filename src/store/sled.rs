@@ -30,6 +30,21 @@ pub const JOB_BACKLOG: usize = 16 * 1024;
 
 impl SledStore {
     pub fn open(dir: &Path, durability: Durability) -> Result<SledStore, String> {
+        let (store, writer, rx) = Self::open_unstarted(dir, durability, JOB_BACKLOG)?;
+        thread::Builder::new()
+            .name("lyrebird-store".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| e.to_string())?;
+        Ok(store)
+    }
+
+    /// Opens the store with a job channel of `backlog` jobs, and hands back its writer and the
+    /// channel's receiving end for the caller to start (a test can hold it back).
+    fn open_unstarted(
+        dir: &Path,
+        durability: Durability,
+        backlog: usize,
+    ) -> Result<(SledStore, SledWriter, mpsc::Receiver<Job>), String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create data directory {}: {e}", dir.display()))?;
         let db = sled::Config::new()
@@ -96,21 +111,18 @@ impl SledStore {
         }
         // Bounded: under relaxed durability a writer that falls behind holds submitters back
         // instead of queueing without limit.
-        let (jobs, rx) = mpsc::sync_channel::<Job>(JOB_BACKLOG);
+        let (jobs, rx) = mpsc::sync_channel::<Job>(backlog);
         let writer = SledWriter {
             db: db.clone(),
             trees: trees.clone(),
         };
-        thread::Builder::new()
-            .name("lyrebird-store".into())
-            .spawn(move || writer.run(rx))
-            .map_err(|e| e.to_string())?;
-        Ok(SledStore {
+        let store = SledStore {
             db,
             trees,
             durability,
             jobs,
-        })
+        };
+        Ok((store, writer, rx))
     }
 
     fn tree(&self, space: Space) -> &sled::Tree {
@@ -298,5 +310,53 @@ impl SledWriter {
                     .map_err(|e| format!("{e:?}"))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// Under relaxed durability a writer that falls behind holds submitters back once
+    /// `backlog` jobs wait (backpressure), instead of queueing without limit.
+    #[test]
+    fn a_full_job_channel_holds_submitters_back() {
+        let dir = std::env::temp_dir().join(format!("lyrebird-backlog-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (store, writer, rx) =
+            SledStore::open_unstarted(&dir, Durability::Relaxed, 2).expect("open");
+        let store = Arc::new(store);
+        let submitted = Arc::new(AtomicUsize::new(0));
+        let submitter = {
+            let (store, submitted) = (store.clone(), submitted.clone());
+            thread::spawn(move || {
+                for i in 0u8..5 {
+                    let put = Change::Put {
+                        space: Space::Messages,
+                        key: vec![i],
+                        value: vec![i],
+                    };
+                    drop(store.submit(vec![put]));
+                    submitted.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        };
+        // The writer is not running: two jobs fit, the third waits for room.
+        thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            submitted.load(Ordering::SeqCst),
+            2,
+            "the backlog grew past its bound"
+        );
+        thread::spawn(move || writer.run(rx));
+        submitter.join().expect("submitter");
+        assert_eq!(submitted.load(Ordering::SeqCst), 5);
+        store.flush();
+        assert_eq!(store.load(Space::Messages).expect("load").len(), 5);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

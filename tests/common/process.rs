@@ -3,11 +3,14 @@
 
 use std::ffi::OsStr;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub struct Process {
     pub child: Child,
     pub endpoint: String,
+    /// Every line the server has written to stdout (its log) so far.
+    pub output: Arc<Mutex<Vec<String>>>,
 }
 
 impl Drop for Process {
@@ -55,12 +58,15 @@ pub async fn start<A: AsRef<OsStr>>(args: &[A], env: &[(&str, &str)]) -> Process
         .expect("lyrebird starts");
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let lines = output.clone();
     std::thread::spawn(move || {
         use std::io::BufRead;
         for line in std::io::BufReader::new(stdout)
             .lines()
             .map_while(Result::ok)
         {
+            lines.lock().unwrap().push(line.clone());
             if let Some(rest) = line.split("listening on http://").nth(1) {
                 let _ = tx.send(
                     rest.split_whitespace()
@@ -80,5 +86,9 @@ pub async fn start<A: AsRef<OsStr>>(args: &[A], env: &[(&str, &str)]) -> Process
         .await
         .unwrap();
     assert!(health.status().is_success());
-    Process { child, endpoint }
+    Process {
+        child,
+        endpoint,
+        output,
+    }
 }
