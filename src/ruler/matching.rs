@@ -8,7 +8,7 @@ use super::ip::parse_ip;
 
 /// A scalar value taken from a message.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Leaf<'a> {
+pub(crate) enum Leaf<'a> {
     Str(&'a str),
     Num(f64),
     Bool(bool),
@@ -17,12 +17,12 @@ pub(super) enum Leaf<'a> {
 
 impl Leaf<'_> {
     /// `exists: true` wants a non-null, non-empty value.
-    pub(super) fn is_present(self) -> bool {
+    pub(crate) fn is_present(self) -> bool {
         !matches!(self, Leaf::Null | Leaf::Str(""))
     }
 }
 
-pub(super) fn leaf_of(value: &Value) -> Option<Leaf<'_>> {
+pub(crate) fn leaf_of(value: &Value) -> Option<Leaf<'_>> {
     match value {
         Value::String(s) => Some(Leaf::Str(s)),
         Value::Number(n) => n.as_f64().map(Leaf::Num),
@@ -33,7 +33,7 @@ pub(super) fn leaf_of(value: &Value) -> Option<Leaf<'_>> {
 }
 
 impl AnythingBut {
-    pub(super) fn excludes(&self, leaf: Leaf<'_>) -> bool {
+    pub(crate) fn excludes(&self, leaf: Leaf<'_>) -> bool {
         match (self, leaf) {
             (AnythingBut::Strings(set), Leaf::Str(s)) => set.iter().any(|x| x == s),
             (AnythingBut::Numbers(set), Leaf::Num(n)) => {
@@ -46,7 +46,7 @@ impl AnythingBut {
 }
 
 impl NumRange {
-    pub(super) fn contains(&self, n: f64) -> bool {
+    pub(crate) fn contains(&self, n: f64) -> bool {
         let Some(v) = scaled(n) else {
             return false;
         };
@@ -67,7 +67,7 @@ impl NumRange {
 impl Cond {
     /// Whether a single present value satisfies this condition (`exists` is decided by the
     /// caller, from the presence of the property).
-    pub(super) fn matches_value(&self, leaf: Leaf<'_>) -> bool {
+    pub(crate) fn matches_value(&self, leaf: Leaf<'_>) -> bool {
         match (self, leaf) {
             (Cond::Exact(Literal::Str { text, ip }), Leaf::Str(s)) => {
                 text == s || ip.is_some_and(|ip| parse_ip(s).is_ok_and(|v| v == ip))

@@ -14,10 +14,10 @@ use super::matching::{leaf_of, Leaf};
 /// Every path of a rule set and every dot-boundary prefix of a path, mapped to the path index
 /// when it is a full path. Used to prune the walk of documents.
 #[derive(Debug, Clone, Default)]
-pub(super) struct PathIndex(HashMap<String, Option<usize>>);
+pub(crate) struct PathIndex(HashMap<String, Option<usize>>);
 
 impl PathIndex {
-    pub(super) fn new(paths: &[String]) -> PathIndex {
+    pub(crate) fn new(paths: &[String]) -> PathIndex {
         let mut prefixes: HashMap<String, Option<usize>> = HashMap::new();
         for (i, path) in paths.iter().enumerate() {
             for (pos, _) in path.match_indices('.') {
@@ -30,7 +30,7 @@ impl PathIndex {
 }
 
 /// Whether the JSON object `root` satisfies some branch of `rules` (which has at least one).
-pub(super) fn matches(rules: &Rules, index: &PathIndex, root: &Map<String, Value>) -> bool {
+pub(crate) fn matches(rules: &Rules, index: &PathIndex, root: &Map<String, Value>) -> bool {
     let mut found: Vec<Vec<Occurrence<'_>>> = (0..rules.paths.len()).map(|_| Vec::new()).collect();
     let mut walker = BodyWalker {
         prefixes: &index.0,

@@ -39,15 +39,15 @@ const RESERVED_IN_OR: &[&str] = &[
 ];
 
 #[derive(Debug, Clone)]
-pub(super) struct KeyRule {
+pub(crate) struct KeyRule {
     /// Index into `FilterPolicy::paths`.
-    pub(super) path: usize,
+    pub(crate) path: usize,
     /// ORed conditions; never empty.
-    pub(super) conds: Vec<Cond>,
+    pub(crate) conds: Vec<Cond>,
 }
 
 #[derive(Debug, Clone)]
-pub(super) enum Cond {
+pub(crate) enum Cond {
     Exact(Literal),
     Prefix(String),
     Suffix(String),
@@ -60,7 +60,7 @@ pub(super) enum Cond {
 }
 
 #[derive(Debug, Clone)]
-pub(super) enum Literal {
+pub(crate) enum Literal {
     /// `ip` is set when the string is an IP address literal: such values also match the same
     /// address written differently (`10.0.0.1` / `010.0.0.1`, IPv6 zero compression).
     Str {
@@ -77,7 +77,7 @@ pub(super) enum Literal {
 }
 
 #[derive(Debug, Clone)]
-pub(super) enum AnythingBut {
+pub(crate) enum AnythingBut {
     Strings(Vec<String>),
     /// Scaled numbers.
     Numbers(Vec<i64>),
@@ -86,37 +86,37 @@ pub(super) enum AnythingBut {
 
 /// A numeric interval over scaled numbers; `*_open` excludes the bound.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct NumRange {
-    pub(super) low: i64,
-    pub(super) low_open: bool,
-    pub(super) high: i64,
-    pub(super) high_open: bool,
+pub(crate) struct NumRange {
+    pub(crate) low: i64,
+    pub(crate) low_open: bool,
+    pub(crate) high: i64,
+    pub(crate) high_open: bool,
 }
 
 /// A compiled rule set in disjunctive normal form: the document matches if every rule of some
 /// branch holds.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Rules {
+pub(crate) struct Rules {
     /// Distinct property paths (dotted for nested keys) referenced by the rules.
-    pub(super) paths: Vec<String>,
-    pub(super) branches: Vec<Vec<KeyRule>>,
+    pub(crate) paths: Vec<String>,
+    pub(crate) branches: Vec<Vec<KeyRule>>,
 }
 
 /// A validated policy object, before `$or` expansion.
 #[derive(Debug)]
-pub(super) struct Node {
-    pub(super) entries: Vec<(String, Entry)>,
+pub(crate) struct Node {
+    pub(crate) entries: Vec<(String, Entry)>,
 }
 
 #[derive(Debug)]
-pub(super) enum Entry {
+pub(crate) enum Entry {
     Rules(Vec<Cond>),
     Nested(Node),
     Or(Vec<Node>),
 }
 
 impl Node {
-    pub(super) fn has_nesting(&self) -> bool {
+    pub(crate) fn has_nesting(&self) -> bool {
         self.entries.iter().any(|(_, entry)| match entry {
             Entry::Rules(_) => false,
             Entry::Nested(_) => true,
@@ -126,7 +126,7 @@ impl Node {
 
     /// The number of value combinations: each array counts its length times its nesting depth
     /// (top level = 1), keys multiply, `$or` alternatives add up. Saturating.
-    pub(super) fn complexity(&self, depth: u64) -> u64 {
+    pub(crate) fn complexity(&self, depth: u64) -> u64 {
         self.entries.iter().fold(1u64, |acc, (_, entry)| {
             let factor = match entry {
                 Entry::Rules(conds) => (conds.len() as u64).saturating_mul(depth),
@@ -172,7 +172,7 @@ impl Node {
 
 impl Node {
     /// Expands `$or` into branches and interns the paths.
-    pub(super) fn to_rules(&self) -> Rules {
+    pub(crate) fn to_rules(&self) -> Rules {
         let expanded = self.expand("", vec![Vec::new()]);
         let mut paths: Vec<String> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
@@ -201,7 +201,7 @@ fn join_path(prefix: &str, key: &str) -> String {
     }
 }
 
-pub(super) fn parse_object(entries: &[(String, Json)], in_or: bool) -> Result<Node, String> {
+pub(crate) fn parse_object(entries: &[(String, Json)], in_or: bool) -> Result<Node, String> {
     if entries.is_empty() {
         return Err("Empty objects are not allowed".to_owned());
     }
@@ -460,7 +460,7 @@ fn comparable(value: f64) -> Result<i64, String> {
 }
 
 /// Scales a number to an integer with 6 decimal digits; `None` outside the comparable range.
-pub(super) fn scaled(value: f64) -> Option<i64> {
+pub(crate) fn scaled(value: f64) -> Option<i64> {
     if value.is_finite() && (-NUMERIC_LIMIT..=NUMERIC_LIMIT).contains(&value) {
         Some((value * NUMERIC_SCALE).round() as i64)
     } else {
