@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::compile::{scaled, AnythingBut, Cond, Literal, NumRange};
+use super::compile::{lowercase, scaled, AnythingBut, Cond, Excluded, Literal, NumRange};
 use super::ip::parse_ip;
 
 /// A scalar value taken from a message.
@@ -34,12 +34,18 @@ pub(crate) fn leaf_of(value: &Value) -> Option<Leaf<'_>> {
 
 impl AnythingBut {
     pub(crate) fn excludes(&self, leaf: Leaf<'_>) -> bool {
-        match (self, leaf) {
-            (AnythingBut::Strings(set), Leaf::Str(s)) => set.iter().any(|x| x == s),
-            (AnythingBut::Numbers(set), Leaf::Num(n)) => {
-                scaled(n).is_some_and(|n| set.contains(&n))
+        match (&self.values, leaf) {
+            (Excluded::Strings(set), Leaf::Str(s)) => set.iter().any(|x| x == s),
+            (Excluded::Numbers(set), Leaf::Num(n)) => scaled(n).is_some_and(|n| set.contains(&n)),
+            (Excluded::Prefixes(set), Leaf::Str(s)) => {
+                set.iter().any(|p| s.starts_with(p.as_str()))
             }
-            (AnythingBut::Prefix(p), Leaf::Str(s)) => s.starts_with(p.as_str()),
+            (Excluded::Suffixes(set), Leaf::Str(s)) => set.iter().any(|p| s.ends_with(p.as_str())),
+            (Excluded::IgnoreCase(set), Leaf::Str(s)) => {
+                let lower = lowercase(s);
+                set.contains(&lower)
+            }
+            (Excluded::Wildcards(set), Leaf::Str(s)) => set.iter().any(|w| w.matches(s)),
             _ => false,
         }
     }
@@ -85,7 +91,14 @@ impl Cond {
             (Cond::EqualsIgnoreCase(lower), Leaf::Str(s)) => {
                 s.chars().flat_map(char::to_lowercase).eq(lower.chars())
             }
-            (Cond::AnythingBut(ab), leaf) => !matches!(leaf, Leaf::Null) && !ab.excludes(leaf),
+            (Cond::PrefixIgnoreCase(lower), Leaf::Str(s)) => {
+                lowercase(s).starts_with(lower.as_str())
+            }
+            (Cond::SuffixIgnoreCase(lower), Leaf::Str(s)) => lowercase(s).ends_with(lower.as_str()),
+            (Cond::Wildcard(pattern), Leaf::Str(s)) => pattern.matches(s),
+            (Cond::AnythingBut(ab), leaf) => {
+                (ab.matches_null || !matches!(leaf, Leaf::Null)) && !ab.excludes(leaf)
+            }
             (Cond::Numeric(range), Leaf::Num(n)) => range.contains(n),
             (Cond::Cidr(net), Leaf::Str(s)) => parse_ip(s).is_ok_and(|ip| net.contains(ip)),
             _ => false,

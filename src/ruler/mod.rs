@@ -12,3 +12,4 @@ pub mod document;
 pub mod ip;
 pub mod json;
 pub mod matching;
+pub mod wildcard;

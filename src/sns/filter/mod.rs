@@ -59,7 +59,7 @@ use serde_json::Value;
 
 use crate::sqs::model::MessageAttributes;
 
-use crate::ruler::compile::{parse_object, Node, Rules};
+use crate::ruler::compile::{parse_object, Dialect, Node, Rules};
 use crate::ruler::document::{self, PathIndex};
 use crate::ruler::json::Json;
 
@@ -127,7 +127,7 @@ impl FilterPolicy {
         }
 
         // 1. Syntax, in document order (the rule compiler's errors).
-        let tree = parse_object(&entries, false)?;
+        let tree = parse_object(&entries, false, Dialect::Sns)?;
 
         // 2. SNS limits.
         check_sns_limits(&tree, scope)?;
@@ -163,7 +163,7 @@ impl FilterPolicy {
         let Ok(Value::Object(root)) = serde_json::from_str::<Value>(body) else {
             return false;
         };
-        document::matches(&self.rules, &self.body_index, &root)
+        document::matches(&self.rules, &self.body_index, &root, Dialect::Sns)
     }
 
     /// Dispatches on the policy's scope.
