@@ -686,3 +686,90 @@ fn recorded_cases_from_file() {
         failures.join("\n")
     );
 }
+
+/// Rules shaped like the seeds' (one source per service, one detail type per rule, conditions on
+/// `detail`), plus a few that pin no field and so are tested for every event.
+fn seed_like_rules(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| match i % 10 {
+            9 => json!({"source": [{"prefix": format!("svc-{}", i % 7)}], "detail": {"status": ["paid"]}}),
+            _ => json!({
+                "source": [format!("svc-{}", i % 7)],
+                "detail-type": [format!("Type{i}")],
+                "detail": {"amount": [{"numeric": [">", 1000]}], "status": [{"anything-but": "cancelled"}]}
+            }),
+        })
+        .collect()
+}
+
+#[test]
+fn index_cost_does_not_grow_with_the_number_of_rules() {
+    // The event names one detail type; with 1,000 rules it is tested against the rule filed
+    // under that type and the unpinned ones, not the other 900.
+    let ev = event(
+        json!({"source": "svc-3", "detail-type": "Type10", "detail": {"amount": 5000, "status": "paid"}}),
+    );
+    for n in [1usize, 100, 1000] {
+        let rules = seed_like_rules(n);
+        let mut index = RuleIndex::new();
+        for (i, p) in rules.iter().enumerate() {
+            index.insert(i, Arc::new(pattern(p.clone())));
+        }
+        let mut found = index.matching(&ev);
+        found.sort_unstable();
+        let expected: Vec<usize> = (0..n)
+            .filter(|&i| pattern(rules[i].clone()).matches(&ev))
+            .collect();
+        assert_eq!(found, expected, "{n} rules");
+        let unpinned = rules.iter().filter(|r| r["detail-type"].is_null()).count();
+        assert!(
+            index.tested_for(&ev) <= 1 + unpinned,
+            "{n} rules: tested {}",
+            index.tested_for(&ev)
+        );
+    }
+}
+
+/// Matching cost for 1, 100 and 1,000 rules, with the index and by testing every pattern:
+/// `cargo test --release --test events_patterns -- --ignored --nocapture index_benchmark`.
+#[test]
+#[ignore]
+fn index_benchmark() {
+    let events: Vec<Value> = (0..64)
+        .map(|i| event(json!({"source": format!("svc-{}", i % 7), "detail-type": format!("Type{}", i * 13 % 1000), "detail": {"amount": 900 + i * 10, "status": "paid"}})))
+        .collect();
+    println!("rules | patterns tested/event | index ns/event | full scan ns/event");
+    for n in [1usize, 100, 1000] {
+        let rules: Vec<Arc<EventPattern>> = seed_like_rules(n)
+            .into_iter()
+            .map(|p| Arc::new(pattern(p)))
+            .collect();
+        let mut index = RuleIndex::new();
+        for (i, p) in rules.iter().enumerate() {
+            index.insert(i, p.clone());
+        }
+        let rounds = 200_000 / n.max(10) + 200;
+        let tested: usize = events.iter().map(|e| index.tested_for(e)).sum();
+        let start = std::time::Instant::now();
+        let mut hits = 0usize;
+        for _ in 0..rounds {
+            for e in &events {
+                hits += index.matching(e).len();
+            }
+        }
+        let indexed = start.elapsed().as_nanos() as f64 / (rounds * events.len()) as f64;
+        let start = std::time::Instant::now();
+        let mut scan_hits = 0usize;
+        for _ in 0..rounds {
+            for e in &events {
+                scan_hits += rules.iter().filter(|p| p.matches(e)).count();
+            }
+        }
+        let scanned = start.elapsed().as_nanos() as f64 / (rounds * events.len()) as f64;
+        assert_eq!(hits, scan_hits);
+        println!(
+            "{n} | {:.1} | {indexed:.0} | {scanned:.0}",
+            tested as f64 / events.len() as f64
+        );
+    }
+}

@@ -6,5 +6,4 @@
 pub mod index;
 pub mod pattern;
 pub mod schedule;
-
 pub mod transform;
