@@ -99,9 +99,9 @@ impl EventPattern {
         }
     }
 
-    /// For each alternative (`$or` branch) of the pattern, the exact strings the top-level
-    /// field `field` must equal, or `None` when some alternative accepts other values (or does
-    /// not test `field`). Used by the rule index.
+    /// For each alternative (`$or` branch) of the pattern, the exact strings the field at the
+    /// dotted path `field` must equal, or `None` when some alternative accepts other values (or
+    /// does not test `field`). Used by the rule index.
     pub(crate) fn required_strings(&self, field: &str) -> Option<Vec<&str>> {
         let path = self.rules.paths.iter().position(|p| p == field)?;
         let mut values = Vec::new();
@@ -120,13 +120,9 @@ impl EventPattern {
         Some(values)
     }
 
-    /// The top-level fields (no dot) the pattern tests, in first-use order.
-    pub(crate) fn top_level_fields(&self) -> impl Iterator<Item = &str> {
-        self.rules
-            .paths
-            .iter()
-            .map(String::as_str)
-            .filter(|p| !p.contains('.'))
+    /// The fields (dotted paths) the pattern tests, in first-use order.
+    pub(crate) fn fields(&self) -> impl Iterator<Item = &str> {
+        self.rules.paths.iter().map(String::as_str)
     }
 }
 
