@@ -594,6 +594,27 @@ fn invalid_patterns_give_aws_reasons() {
 }
 
 #[test]
+fn hostile_patterns_are_rejected_quickly() {
+    // 20 sibling `$or`s of 2 alternatives would expand to a million alternatives.
+    let mut p = serde_json::Map::new();
+    for i in 0..20 {
+        p.insert(
+            format!("f{i}"),
+            json!({"$or": [{"a": ["1"]}, {"b": ["2"]}]}),
+        );
+    }
+    assert_eq!(reason(&Value::Object(p).to_string()), "Rule is too complex");
+    // Long wildcards and deep nesting are answered, not hung on.
+    let long = format!("{{\"f\": [{{\"wildcard\": \"{}\"}}]}}", "ab*".repeat(1000));
+    assert!(EventPattern::parse(&long).is_err());
+    let deep = format!("{}[\"x\"]{}", "{\"a\": ".repeat(200), "}".repeat(200));
+    assert!(EventPattern::parse(&deep).is_err());
+    let many_values: Vec<String> = (0..10_000).map(|i| format!("v{i}")).collect();
+    let wide = pattern(json!({"source": many_values}));
+    assert!(wide.matches(&event(json!({"source": "v9999"}))));
+}
+
+#[test]
 fn test_event_pattern_events_need_the_envelope() {
     let full = event(json!({}));
     assert_eq!(parse_test_event(&full.to_string()), Ok(full.clone()));

@@ -7,8 +7,9 @@
 //! `anything-but` with `prefix`/`suffix`/`equals-ignore-case`/`wildcard` (a value or a list);
 //! `anything-but` matches a `null` value; `exists: true` holds for any leaf value (`null` and
 //! `""` included) but never for an object or an empty array; `exists: false` holds when no leaf
-//! sits at the path. The only complexity limit AWS applies to event patterns is the one on
-//! wildcards (`Rule is too complex - ...`), approximated by `Wildcard::complexity`.
+//! sits at the path. Complexity limits: AWS's on wildcards (`Rule is too complex - ...`),
+//! approximated by `Wildcard::complexity`, and ours on `$or` expansion (at most 1,000
+//! alternatives), which keeps a pattern of nested `$or`s from exploding.
 //!
 //! Decisions where AWS's behaviour is not recorded: numbers compare with the rule compiler's
 //! 6 decimal digits over -5e9..5e9 (the SNS recordings; AWS's current open-source compiler
@@ -24,6 +25,9 @@ use crate::ruler::compile::{parse_object, Cond, Dialect, Literal, Rules};
 use crate::ruler::document::{self, PathIndex};
 use crate::ruler::json::Json;
 use crate::ruler::wildcard;
+
+/// At most this many alternatives once `$or`s are expanded.
+const MAX_ALTERNATIVES: u64 = 1000;
 
 const TOO_COMPLEX: &str = "Rule is too complex - try using fewer wildcard characters or fewer \
                            repeating character sequences after a wildcard character";
@@ -83,6 +87,10 @@ impl EventPattern {
             parse_object(&entries, false, Dialect::EventBridge).map_err(PatternError::new)?;
         if tree.max_wildcard_complexity() > wildcard::MAX_COMPLEXITY {
             return Err(PatternError::new(TOO_COMPLEX));
+        }
+        // Nested `$or`s multiply; bound the expansion (AWS's limit and text are not recorded).
+        if tree.branch_count() > MAX_ALTERNATIVES {
+            return Err(PatternError::new("Rule is too complex"));
         }
         let rules = tree.to_rules();
         let paths = PathIndex::new(&rules.paths);
