@@ -6,4 +6,5 @@
 pub mod index;
 pub mod pattern;
 pub mod schedule;
+
 pub mod transform;
