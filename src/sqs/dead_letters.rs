@@ -57,12 +57,14 @@ impl SqsService {
 
     /// Moves messages that used up their receives into the source's dead-letter queue. Standard
     /// DLQs keep the original send time (retention counts from it); FIFO DLQs reset it. If the
-    /// dead-letter queue is gone the messages stay where they were.
+    /// dead-letter queue is gone the messages stay where they were. `removals` are the source's
+    /// journaled deletions of the messages: written in one job with the copies.
     pub(super) fn move_to_dead_letter_queue(
         &self,
         source: &Queue,
         target_arn: &str,
         messages: Vec<StoredMessage>,
+        removals: Vec<Change>,
     ) {
         let now = self.now_ms();
         let source_arn: Arc<str> = Arc::from(source.arn.as_str());
@@ -74,6 +76,7 @@ impl SqsService {
             None => {
                 tracing::warn!(source = %source.arn, target = target_arn, "dead-letter queue missing; message kept");
                 let mut state = source.lock(now);
+                state.rejournal(&removals);
                 for m in messages {
                     state.enqueue(NewMessage::moved_from(m, None, true), now);
                 }
@@ -89,8 +92,7 @@ impl SqsService {
                     now,
                 );
             }
-            let copy = state.pending_changes();
-            (queue.commit_confirmed(&mut state), copy)
+            queue.commit_confirmed_with(&mut state, removals)
         };
         queue.notify().notify_one();
         if self.store.persistent() {

@@ -199,6 +199,7 @@ impl SqsService {
         now: u64,
     ) -> AwsResult<Look> {
         let mut dead_letters = Vec::new();
+        let removals;
         let (look, redrive) = {
             let mut state = queue.lock(now);
             // The in-flight quota: standard queues refuse, FIFO queues just hand out nothing
@@ -223,6 +224,13 @@ impl SqsService {
             let messages = state.receive(&request, &mut dead_letters, |m, handle| {
                 params.selection.render(m, handle)
             });
+            // The dead-lettered messages' removal is written with their copies in the
+            // dead-letter queue, in one job (never lost in between, never in both).
+            removals = if dead_letters.is_empty() {
+                Vec::new()
+            } else {
+                state.take_message_removals()
+            };
             // Receive state is kept but not waited for: losing it in a crash only makes
             // in-flight messages visible early.
             drop(queue.commit(&mut state));
@@ -237,7 +245,12 @@ impl SqsService {
             (look, redrive)
         };
         if let Some(redrive) = redrive.filter(|_| !dead_letters.is_empty()) {
-            self.move_to_dead_letter_queue(queue, &redrive.dead_letter_target_arn, dead_letters);
+            self.move_to_dead_letter_queue(
+                queue,
+                &redrive.dead_letter_target_arn,
+                dead_letters,
+                removals,
+            );
         }
         Ok(look)
     }

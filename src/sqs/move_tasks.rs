@@ -391,8 +391,16 @@ async fn run(task: Arc<MoveTask>, registry: SharedRegistry, clock: Arc<crate::cl
             return;
         };
         let now = clock.now_ms();
-        let Some(message) = source.lock(now).take_visible() else {
-            break;
+        // The original's removal is taken out of the source's journal, to be written in one
+        // job with the copy.
+        let (message, removal) = {
+            let mut state = source.lock(now);
+            let Some(message) = state.take_visible() else {
+                break;
+            };
+            let removal = state.take_message_removals();
+            drop(source.commit(&mut state));
+            (message, removal)
         };
         let target_arn = task
             .destination_arn
@@ -404,6 +412,7 @@ async fn run(task: Arc<MoveTask>, registry: SharedRegistry, clock: Arc<crate::cl
         let Some(target) = target else {
             // Nowhere to go: put it back and report the failure, as AWS does.
             let mut state = source.lock(now);
+            state.rejournal(&removal);
             state.enqueue(NewMessage::moved_from(message, None, true), now);
             drop(source.commit(&mut state));
             task.finish(
@@ -417,15 +426,14 @@ async fn run(task: Arc<MoveTask>, registry: SharedRegistry, clock: Arc<crate::cl
         // A redriven message starts over: it must not be dead-lettered again at once.
         moved.receive_count = 0;
         moved.extra.first_receive_ms = None;
-        // The copy is made durable before the original's removal is handed to the store.
-        let (ticket, copy) = {
+        // The copy and the original's removal are one store job: after a crash the message is
+        // in one queue or the other, never lost and never in both.
+        let (ticket, job) = {
             let mut state = target.lock(now);
             state.enqueue(moved, now);
-            let copy = state.pending_changes();
-            (target.commit_confirmed(&mut state), copy)
+            target.commit_confirmed_with(&mut state, removal)
         };
-        super::dead_letters::until_durable(&target, ticket, &copy, &clock).await;
-        drop(source.commit(&mut source.lock(clock.now_ms())));
+        super::dead_letters::until_durable(&target, ticket, &job, &clock).await;
         target.notify().notify_one();
         let count = task.moved.fetch_add(1, Ordering::Relaxed) + 1;
         if count % 1000 == 0 {

@@ -157,6 +157,26 @@ impl Queue {
         }
     }
 
+    /// As `commit_confirmed`, with `also` (another queue's changes) in the same store job, which
+    /// the store applies atomically: a moved message's copy and its original's removal are both
+    /// on disk after a crash or neither is, never one without the other (lost or twice). Returns
+    /// the job too, to be written again if the store fails it (`dead_letters::until_durable`).
+    pub fn commit_confirmed_with(
+        &self,
+        state: &mut QueueState,
+        also: Vec<Change>,
+    ) -> (Ticket, Vec<Change>) {
+        let Some(journal) = state.journal.as_mut() else {
+            return (Ticket::done(), Vec::new());
+        };
+        let mut job = std::mem::take(journal);
+        job.extend(also);
+        if job.is_empty() {
+            return (Ticket::done(), job);
+        }
+        (self.store.submit_confirmed(job.clone()), job)
+    }
+
     /// Journals the queue record itself (after a settings, tags or purge change).
     pub fn journal_record(&self, state: &mut QueueState) {
         if state.journal.is_none() {
@@ -440,8 +460,25 @@ impl QueueState {
     }
 
     /// The changes journaled and not yet committed (to write them again if the store fails).
-    pub fn pending_changes(&self) -> Vec<Change> {
-        self.journal.clone().unwrap_or_default()
+    /// Takes the removals of messages journaled so far (message records deleted), leaving the
+    /// rest to be committed as usual: the removal of messages moved to another queue is
+    /// written in one job with their copies there (`Queue::commit_confirmed_with`). Message
+    /// keys are never reused, so no later change to this queue can depend on their order.
+    pub fn take_message_removals(&mut self) -> Vec<Change> {
+        let Some(journal) = self.journal.as_mut() else {
+            return Vec::new();
+        };
+        let (removals, rest) = std::mem::take(journal).into_iter().partition(|c| {
+            matches!(
+                c,
+                Change::Delete {
+                    space: Space::Messages,
+                    ..
+                }
+            )
+        });
+        *journal = rest;
+        removals
     }
 
     /// Journals again what `changes` (a failed write) wrote, as things stand now: a message
