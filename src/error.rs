@@ -52,6 +52,7 @@ pub mod codes {
         SERIALIZATION = ("SerializationException", "SerializationException", 400, true);
         REQUEST_TOO_LARGE = ("RequestEntityTooLarge", "RequestEntityTooLarge", 413, true);
         INTERNAL_ERROR = ("InternalFailure", "InternalFailure", 500, true);
+        SERVICE_UNAVAILABLE = ("ServiceUnavailable", "ServiceUnavailable", 503, true);
         // SNS
         SNS_NOT_FOUND = ("NotFoundException", "NotFound", 404, false);
         SNS_INVALID_PARAMETER = ("InvalidParameterException", "InvalidParameter", 400, false);
@@ -140,6 +141,11 @@ impl AwsError {
 
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(&codes::INTERNAL_ERROR, message)
+    }
+
+    /// A temporary failure the client should retry (the store cannot write: a full disk).
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(&codes::SERVICE_UNAVAILABLE, message)
     }
 }
 
