@@ -9,6 +9,8 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 pub mod hex;
 pub mod memory;

@@ -39,7 +39,7 @@ const STRUCTURE_KEYS: &[&str] = &[
 enum Sequenced {
     /// To deliver; a FIFO topic's deduplication entry (key, (expiry, id, sequence number)) to
     /// store once the deliveries are handed to the store.
-    New(Prepared, Option<(String, DedupEntry)>),
+    New(Prepared, Option<Box<(String, DedupEntry)>>),
     /// Seen within the deduplication interval: answered with the original, not delivered.
     Duplicate {
         message_id: String,
@@ -285,7 +285,8 @@ impl SnsService {
                 // Stored after the deliveries, and the store keeps submission order: an entry
                 // that survives a crash means its deliveries did too, so a repeat after the
                 // crash is never answered as a duplicate of a message no queue got.
-                if let Some((key, entry)) = dedup {
+                if let Some(dedup) = dedup {
+                    let (key, entry) = *dedup;
                     self.persist_dedup(ctx, topic, &key, &entry);
                 }
                 (p.message_id, p.sequence_number)
@@ -343,7 +344,7 @@ impl SnsService {
         // Made durable with the publish, so a repeat after a restart is still a duplicate.
         state.dedup.insert(key.clone(), entry.clone());
         state.dedup_expiry.push_back((expires, key.clone()));
-        Sequenced::New(prepared, Some((key, entry)))
+        Sequenced::New(prepared, Some(Box::new((key, entry))))
     }
 
     /// Publishing straight to a phone number: captured, as lyrebird sends no SMS; numbers on the
