@@ -80,7 +80,7 @@ pub async fn start_binary<A: AsRef<OsStr>>(
             }
         }
     });
-    let address = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)))
+    let address = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(120)))
         .await
         .unwrap()
         .expect("server says where it listens");
