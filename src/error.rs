@@ -58,6 +58,7 @@ pub mod codes {
         INCOMPLETE_SIGNATURE = ("IncompleteSignatureException", "IncompleteSignature", 400, true);
         REQUEST_EXPIRED = ("InvalidSignatureException", "RequestExpired", 400, true);
         MISSING_AUTHENTICATION_TOKEN = ("MissingAuthenticationTokenException", "MissingAuthenticationToken", 403, true);
+        SERVICE_UNAVAILABLE = ("ServiceUnavailable", "ServiceUnavailable", 503, true);
         // SNS
         SNS_NOT_FOUND = ("NotFoundException", "NotFound", 404, false);
         SNS_INVALID_PARAMETER = ("InvalidParameterException", "InvalidParameter", 400, false);
@@ -146,6 +147,11 @@ impl AwsError {
 
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(&codes::INTERNAL_ERROR, message)
+    }
+
+    /// A temporary failure the client should retry (the store cannot write: a full disk).
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(&codes::SERVICE_UNAVAILABLE, message)
     }
 }
 

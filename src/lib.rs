@@ -11,6 +11,8 @@ pub mod context;
 pub mod credentials;
 pub mod error;
 pub mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 pub mod hex;
 pub mod memory;

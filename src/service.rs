@@ -113,6 +113,11 @@ macro_rules! operations {
         #[derive(Debug)]
         pub enum Response { $($op($output)),* }
 
+        impl Operation {
+            /// Every operation, in table order.
+            pub const ALL: &'static [Operation] = &[$(Operation::$op),*];
+        }
+
         impl Request {
             pub fn operation(&self) -> Operation {
                 match self { $(Request::$op(_) => Operation::$op),* }

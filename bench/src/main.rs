@@ -42,6 +42,8 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Map, Value};
 
+mod soak;
+
 const SQS_VERSION: &str = "2012-11-05";
 const SNS_VERSION: &str = "2010-03-31";
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
@@ -130,6 +132,18 @@ struct Args {
     /// more than one core away from the server).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
+    /// Soak: how long the mixed load runs, in seconds.
+    #[arg(long, default_value_t = 1800.0)]
+    soak_seconds: f64,
+    /// Soak: calls a second over all workers (0: half of what the mix reaches unpaced).
+    #[arg(long, default_value_t = 0.0)]
+    soak_rate: f64,
+    /// Soak: seconds between samples of throughput, latency and RSS.
+    #[arg(long, default_value_t = 60.0)]
+    soak_sample: f64,
+    /// Soak: the most the RSS may grow after the first sample (0.10 = 10 %).
+    #[arg(long, default_value_t = 0.10)]
+    soak_max_drift: f64,
     /// Seconds to wait for a started server to answer its health check.
     #[arg(long, default_value_t = 10.0)]
     startup_timeout: f64,
@@ -157,6 +171,9 @@ enum Workload {
     W6,
     #[value(name = "backlog")]
     Backlog,
+    /// The soak (not in the default list): see `--soak-seconds` and bench/soak.sh.
+    #[value(name = "soak")]
+    Soak,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2142,6 +2159,7 @@ async fn run(
             Workload::W5 => vec![ctx.measured(w5_sequential(&ctx)).await],
             Workload::W6 => vec![ctx.measured(w6_long_poll(&ctx)).await],
             Workload::Backlog => vec![ctx.measured(backlog(&ctx)).await],
+            Workload::Soak => vec![ctx.measured(soak::soak(&ctx)).await],
         };
         for r in &produced {
             eprintln!(
@@ -2192,6 +2210,9 @@ async fn run(
             rss_backlog.map_or_else(|| "-".to_owned(), mib),
         );
     }
+    let soak_failed = reports
+        .iter()
+        .any(|r| r.extra.get("soak_passed") == Some(&Value::Bool(false)));
     if let Some(out) = json_out.as_mut() {
         let line = json!({
             "workload": "server",
@@ -2207,6 +2228,10 @@ async fn run(
         if let Err(e) = out.flush() {
             eprintln!("lyrebird-bench: writing the JSON file: {e}");
         }
+    }
+    if soak_failed {
+        eprintln!("lyrebird-bench: the soak failed its checks (see its notes)");
+        return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
 }

@@ -37,7 +37,12 @@ pub(super) async fn durable<T>(
     ctx.writes
         .durable()
         .await
-        .map_err(|e| AwsError::internal(format!("The change could not be stored: {e}")))?;
+        // Nothing unwritten is acknowledged; the write may succeed on a retry (space freed).
+        .map_err(|e| {
+            AwsError::unavailable(format!(
+                "The request has failed due to a temporary failure of the server: the change could not be stored ({e})."
+            ))
+        })?;
     Ok(value)
 }
 

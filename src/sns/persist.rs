@@ -365,3 +365,14 @@ impl SnsService {
         Ok((topics.len(), index.len()))
     }
 }
+
+/// Reads `data` as each kind of SNS record, as `restore` would (for the store-record fuzz
+/// target): it may be refused, never panic.
+#[doc(hidden)]
+pub fn decode_records(data: &[u8]) {
+    let _ = serde_json::from_slice::<TopicRecord>(data);
+    let _ = serde_json::from_slice::<Option<(u64, String, Option<String>)>>(data);
+    if let Ok(r) = serde_json::from_slice::<SubscriptionRecord>(data) {
+        let _ = SubscriptionState::restore(r.attributes, r.confirmed, r.token);
+    }
+}

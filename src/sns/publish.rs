@@ -18,6 +18,8 @@ use super::platform::{is_endpoint_arn, PLATFORMS};
 use super::topics::Topic;
 use super::{parse_arn, SnsService};
 
+type DedupEntry = (u64, String, Option<String>);
+
 const DEDUPLICATION_INTERVAL_MS: u64 = 5 * 60 * 1000;
 const MAX_BATCH_ENTRIES: usize = 10;
 /// Protocol keys a `MessageStructure=json` message may carry besides `default`.
@@ -35,7 +37,9 @@ const STRUCTURE_KEYS: &[&str] = &[
 
 /// What FIFO sequencing made of a message.
 enum Sequenced {
-    New(Prepared),
+    /// To deliver; a FIFO topic's deduplication entry (key, (expiry, id, sequence number)) to
+    /// store once the deliveries are handed to the store.
+    New(Prepared, Option<Box<(String, DedupEntry)>>),
     /// Seen within the deduplication interval: answered with the original, not delivered.
     Duplicate {
         message_id: String,
@@ -85,16 +89,8 @@ impl SnsService {
         }
         let topic = self.topic(ctx, parameter, Some(arn))?;
         let prepared = self.prepare(&topic, input.fields, "")?;
-        let (message_id, sequence_number) = match self.sequence(ctx, &topic, prepared) {
-            Sequenced::New(p) => {
-                self.fan_out(ctx, &topic, &p);
-                (p.message_id, p.sequence_number)
-            }
-            Sequenced::Duplicate {
-                message_id,
-                sequence_number,
-            } => (message_id, sequence_number),
-        };
+        let sequenced = self.sequence(&topic, prepared);
+        let (message_id, sequence_number) = self.deliver_sequenced(ctx, &topic, sequenced);
         Ok(PublishOutput {
             message_id,
             sequence_number,
@@ -170,16 +166,9 @@ impl SnsService {
             check_attributes(&entry.fields.message_attributes, &prefix)?;
             match self.prepare(&topic, entry.fields, &prefix) {
                 Ok(prepared) => {
-                    let (message_id, sequence_number) = match self.sequence(ctx, &topic, prepared) {
-                        Sequenced::New(p) => {
-                            self.fan_out(ctx, &topic, &p);
-                            (p.message_id, p.sequence_number)
-                        }
-                        Sequenced::Duplicate {
-                            message_id,
-                            sequence_number,
-                        } => (message_id, sequence_number),
-                    };
+                    let sequenced = self.sequence(&topic, prepared);
+                    let (message_id, sequence_number) =
+                        self.deliver_sequenced(ctx, &topic, sequenced);
                     output.successful.push(PublishBatchResultEntry {
                         id,
                         message_id,
@@ -283,10 +272,42 @@ impl SnsService {
         })
     }
 
+    /// Delivers a new message (then stores its deduplication entry) or answers a duplicate;
+    /// returns the MessageId and SequenceNumber to answer with.
+    fn deliver_sequenced(
+        &self,
+        ctx: &RequestContext,
+        topic: &Arc<Topic>,
+        sequenced: Sequenced,
+    ) -> (String, Option<String>) {
+        match sequenced {
+            Sequenced::New(p, dedup) => {
+                self.fan_out(ctx, topic, &p);
+                // Stored after the deliveries, and the store keeps submission order: an entry
+                // that survives a crash means its deliveries did too, so a repeat after the
+                // crash is never answered as a duplicate of a message no queue got.
+                if let Some(dedup) = dedup {
+                    let (key, entry) = *dedup;
+                    self.persist_dedup(ctx, topic, &key, &entry);
+                }
+                (p.message_id, p.sequence_number)
+            }
+            Sequenced::Duplicate {
+                message_id,
+                sequence_number,
+            } => {
+                // The original's deliveries may still be on their way to the store: answered
+                // once they are durable, as the original is.
+                ctx.writes.push(self.store.barrier());
+                (message_id, sequence_number)
+            }
+        }
+    }
+
     /// FIFO topics: drops duplicates within five minutes and assigns sequence numbers.
-    fn sequence(&self, ctx: &RequestContext, topic: &Topic, mut prepared: Prepared) -> Sequenced {
+    fn sequence(&self, topic: &Topic, mut prepared: Prepared) -> Sequenced {
         if !topic.fifo {
-            return Sequenced::New(prepared);
+            return Sequenced::New(prepared, None);
         }
         let now = self.now_ms();
         let mut state = topic.state.lock();
@@ -322,10 +343,9 @@ impl SnsService {
             prepared.sequence_number.clone(),
         );
         // Made durable with the publish, so a repeat after a restart is still a duplicate.
-        self.persist_dedup(ctx, topic, &key, &entry);
-        state.dedup.insert(key.clone(), entry);
-        state.dedup_expiry.push_back((expires, key));
-        Sequenced::New(prepared)
+        state.dedup.insert(key.clone(), entry.clone());
+        state.dedup_expiry.push_back((expires, key.clone()));
+        Sequenced::New(prepared, Some(Box::new((key, entry))))
     }
 
     /// Publishing straight to a phone number: captured, as lyrebird sends no SMS; numbers on the

@@ -2,11 +2,18 @@
 //! whatever arrived meanwhile (group commit): under load many requests share each fsync, and a
 //! lone request waits for just one. The directory is locked by sled, so two servers never share
 //! it; the layout carries `FORMAT_VERSION`, and a newer one is refused.
+//!
+//! A failed write (a full disk) fails its jobs and every job after it: sled refuses all writes
+//! once one has failed. The writer then reopens the directory (at most every
+//! `REOPEN_INTERVAL`), which recovers what is on disk — everything acknowledged, as only a
+//! flushed job is — and writing resumes once there is room again, without a restart.
 
-use std::path::Path;
-use std::sync::mpsc;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
 
 use sled::Transactional;
 use tokio::sync::oneshot;
@@ -17,11 +24,32 @@ type Job = (Vec<Change>, Option<oneshot::Sender<Result<(), String>>>);
 
 #[derive(Debug)]
 pub struct SledStore {
-    db: sled::Db,
-    trees: Vec<(Space, sled::Tree)>,
+    /// The open database; `None` only while the writer reopens it. Nothing else keeps a handle,
+    /// so dropping these releases the directory for the reopen.
+    handles: Arc<RwLock<Option<Handles>>>,
     durability: Durability,
     jobs: mpsc::SyncSender<Job>,
 }
+
+#[derive(Debug)]
+struct Handles {
+    db: sled::Db,
+    trees: Vec<(Space, sled::Tree)>,
+}
+
+impl Handles {
+    fn tree(&self, space: Space) -> &sled::Tree {
+        let Handles { trees, .. } = self;
+        trees
+            .iter()
+            .find_map(|(s, t)| (*s == space).then_some(t))
+            .expect("every space has a tree")
+    }
+}
+
+/// After a failed write, the writer reopens the directory at most this often; jobs meanwhile
+/// fail at once.
+const REOPEN_INTERVAL: Duration = Duration::from_millis(250);
 
 const VERSION_KEY: &[u8] = b"format_version";
 
@@ -47,36 +75,8 @@ impl SledStore {
     ) -> Result<(SledStore, SledWriter, mpsc::Receiver<Job>), String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create data directory {}: {e}", dir.display()))?;
-        let db = sled::Config::new()
-            .path(dir)
-            .mode(sled::Mode::HighThroughput)
-            // sled's default page cache is 1 GiB; lyrebird keeps its hot state itself.
-            .cache_capacity(64 * 1024 * 1024)
-            // In relaxed mode sled's own timer bounds what a crash can lose.
-            .flush_every_ms(Some(200))
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("lock") =>
-                {
-                    format!(
-                        "data directory {} is in use by another lyrebird (it is locked): {io}",
-                        dir.display()
-                    )
-                }
-                other => format!("cannot open data directory {}: {other}", dir.display()),
-            })?;
-        let trees = Space::ALL
-            .iter()
-            .map(|s| db.open_tree(s.name()).map(|t| (*s, t)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        let store_meta = &trees
-            .iter()
-            .find(|(s, _)| *s == Space::Meta)
-            .expect("meta tree")
-            .1;
+        let handles = open_handles(dir)?;
+        let store_meta = handles.tree(Space::Meta);
         match store_meta.get(VERSION_KEY).map_err(|e| e.to_string())? {
             Some(v) => {
                 let version = std::str::from_utf8(&v)
@@ -94,7 +94,7 @@ impl SledStore {
                     store_meta
                         .insert(VERSION_KEY, FORMAT_VERSION.to_string().as_bytes())
                         .map_err(|e| e.to_string())?;
-                    db.flush().map_err(|e| e.to_string())?;
+                    handles.db.flush().map_err(|e| e.to_string())?;
                     tracing::info!(
                         from = version,
                         to = FORMAT_VERSION,
@@ -106,33 +106,62 @@ impl SledStore {
                 store_meta
                     .insert(VERSION_KEY, FORMAT_VERSION.to_string().as_bytes())
                     .map_err(|e| e.to_string())?;
-                db.flush().map_err(|e| e.to_string())?;
+                handles.db.flush().map_err(|e| e.to_string())?;
             }
         }
+        let handles = Arc::new(RwLock::new(Some(handles)));
         // Bounded: under relaxed durability a writer that falls behind holds submitters back
         // instead of queueing without limit.
         let (jobs, rx) = mpsc::sync_channel::<Job>(backlog);
         let writer = SledWriter {
-            db: db.clone(),
-            trees: trees.clone(),
+            dir: dir.to_path_buf(),
+            handles: handles.clone(),
+            failed_at: None,
         };
         let store = SledStore {
-            db,
-            trees,
+            handles,
             durability,
             jobs,
         };
         Ok((store, writer, rx))
     }
 
-    fn tree(&self, space: Space) -> &sled::Tree {
-        &self
-            .trees
-            .iter()
-            .find(|(s, _)| *s == space)
-            .expect("every space has a tree")
-            .1
+    /// Runs `f` with the open database, or fails while it is being reopened.
+    fn with<T>(&self, f: impl FnOnce(&Handles) -> Result<T, String>) -> Result<T, String> {
+        match &*self.handles.read() {
+            Some(handles) => f(handles),
+            None => Err("the store is being reopened after a failed write".into()),
+        }
     }
+}
+
+fn open_handles(dir: &Path) -> Result<Handles, String> {
+    let db = sled::Config::new()
+        .path(dir)
+        .mode(sled::Mode::HighThroughput)
+        // sled's default page cache is 1 GiB; lyrebird keeps its hot state itself.
+        .cache_capacity(64 * 1024 * 1024)
+        // In relaxed mode sled's own timer bounds what a crash can lose.
+        .flush_every_ms(Some(200))
+        .open()
+        .map_err(|e| match e {
+            sled::Error::Io(io)
+                if io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.to_string().contains("lock") =>
+            {
+                format!(
+                    "data directory {} is in use by another lyrebird (it is locked): {io}",
+                    dir.display()
+                )
+            }
+            other => format!("cannot open data directory {}: {other}", dir.display()),
+        })?;
+    let trees = Space::ALL
+        .iter()
+        .map(|s| db.open_tree(s.name()).map(|t| (*s, t)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    Ok(Handles { db, trees })
 }
 
 impl Store for SledStore {
@@ -185,18 +214,22 @@ impl Store for SledStore {
     }
 
     fn scan(&self, space: Space, visit: &mut Visitor<'_>) -> Result<(), String> {
-        for record in self.tree(space).iter() {
-            let (key, value) = record.map_err(|e| e.to_string())?;
-            visit(&key, &value)?;
-        }
-        Ok(())
+        self.with(|h| {
+            for record in h.tree(space).iter() {
+                let (key, value) = record.map_err(|e| e.to_string())?;
+                visit(&key, &value)?;
+            }
+            Ok(())
+        })
     }
 
     fn put_now(&self, space: Space, key: &[u8], value: &[u8]) -> Result<(), String> {
-        self.tree(space)
-            .insert(key, value)
-            .map_err(|e| e.to_string())?;
-        self.db.flush().map(|_| ()).map_err(|e| e.to_string())
+        self.with(|h| {
+            h.tree(space)
+                .insert(key, value)
+                .map_err(|e| e.to_string())?;
+            h.db.flush().map(|_| ()).map_err(|e| e.to_string())
+        })
     }
 
     fn flush(&self) {
@@ -205,7 +238,7 @@ impl Store for SledStore {
         if self.jobs.send((Vec::new(), Some(tx))).is_ok() {
             let _ = rx.blocking_recv();
         }
-        let _ = self.db.flush();
+        let _ = self.with(|h| h.db.flush().map_err(|e| e.to_string()));
     }
 
     fn describe(&self) -> &'static str {
@@ -214,15 +247,20 @@ impl Store for SledStore {
 }
 
 struct SledWriter {
-    db: sled::Db,
-    trees: Vec<(Space, sled::Tree)>,
+    dir: PathBuf,
+    handles: Arc<RwLock<Option<Handles>>>,
+    /// When the last write failed (and the error), until a reopen succeeds.
+    failed_at: Option<(Instant, String)>,
 }
 
 impl SledWriter {
-    fn run(self, rx: mpsc::Receiver<Job>) {
+    fn run(mut self, rx: mpsc::Receiver<Job>) {
         while let Ok(first) = rx.recv() {
             let mut waiters = Vec::new();
-            let mut result = self.apply(first.0);
+            let mut result = self.recover();
+            if result.is_ok() {
+                result = self.apply(first.0);
+            }
             waiters.extend(first.1);
             // Group commit: take everything that queued up while we were busy.
             while let Ok((changes, waiter)) = rx.recv_timeout(Duration::ZERO) {
@@ -232,13 +270,69 @@ impl SledWriter {
                 waiters.extend(waiter);
             }
             if !waiters.is_empty() && result.is_ok() {
-                result = self.db.flush().map(|_| ()).map_err(|e| e.to_string());
+                result = self.with(|h| h.db.flush().map(|_| ()).map_err(|e| e.to_string()));
             }
             if let Err(e) = &result {
-                tracing::error!(error = %e, "store write failed");
+                if self.failed_at.is_none() {
+                    tracing::error!(error = %e, "store write failed; writes fail until the data directory is reopened");
+                    self.failed_at = Some((Instant::now(), e.clone()));
+                }
             }
             for w in waiters {
                 let _ = w.send(result.clone());
+            }
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Handles) -> Result<T, String>) -> Result<T, String> {
+        match &*self.handles.read() {
+            Some(handles) => f(handles),
+            None => Err("the data directory is not open".into()),
+        }
+    }
+
+    /// After a failed write: reopens the directory (sled refuses every write after one failed),
+    /// at most every `REOPEN_INTERVAL`; until then, or if reopening fails, the error stands.
+    /// What the failed jobs wrote in memory is dropped with the old handles; what is on disk is
+    /// what was flushed, which is everything acknowledged.
+    fn recover(&mut self) -> Result<(), String> {
+        let Some((at, error)) = &self.failed_at else {
+            return Ok(());
+        };
+        if at.elapsed() < REOPEN_INTERVAL {
+            return Err(error.clone());
+        }
+        let mut slot = self.handles.write();
+        // Dropping the old handles ends sled's threads and releases its lock on the directory.
+        drop(slot.take());
+        let mut reopened = open_handles(&self.dir);
+        for _ in 0..50 {
+            match &reopened {
+                Err(e) if e.contains("locked") => {
+                    thread::sleep(Duration::from_millis(10));
+                    reopened = open_handles(&self.dir);
+                }
+                _ => break,
+            }
+        }
+        // A reopened database must also take a write: sled may open on a full disk.
+        let reopened = reopened.and_then(|h| {
+            h.tree(Space::Meta)
+                .insert(VERSION_KEY, FORMAT_VERSION.to_string().as_bytes())
+                .and_then(|_| h.db.flush())
+                .map(|_| h)
+                .map_err(|e| e.to_string())
+        });
+        match reopened {
+            Ok(handles) => {
+                *slot = Some(handles);
+                self.failed_at = None;
+                tracing::warn!("data directory reopened after a failed write; writing again");
+                Ok(())
+            }
+            Err(e) => {
+                self.failed_at = Some((Instant::now(), e.clone()));
+                Err(e)
             }
         }
     }
@@ -250,9 +344,16 @@ impl SledWriter {
     /// cannot leave half a job on disk. Neutral on the hot path: a batch replaces the same
     /// number of inserts, taken on this single writer thread, so no lock is contended.
     fn apply(&self, changes: Vec<Change>) -> Result<(), String> {
+        self.with(|h| apply(h, changes))
+    }
+}
+
+/// See `SledWriter::apply`.
+fn apply(handles: &Handles, changes: Vec<Change>) -> Result<(), String> {
+    {
         let mut batches: Vec<(usize, sled::Batch)> = Vec::with_capacity(1);
         let mut batch_for = |space: Space| -> usize {
-            let tree = self
+            let tree = handles
                 .trees
                 .iter()
                 .position(|(s, _)| *s == space)
@@ -281,7 +382,7 @@ impl SledWriter {
                 Change::Delete { key, .. } => batch.remove(key),
                 Change::DeletePrefix { prefix, .. } => {
                     // Only this thread writes, so the keys read here are the keys to delete.
-                    for key in self.trees[*tree].1.scan_prefix(&prefix).keys() {
+                    for key in handles.trees[*tree].1.scan_prefix(&prefix).keys() {
                         batch.remove(key.map_err(|e| e.to_string())?);
                     }
                 }
@@ -291,14 +392,14 @@ impl SledWriter {
             0 => Ok(()),
             1 => {
                 let (tree, batch) = batches.pop().expect("one batch");
-                self.trees[tree]
+                handles.trees[tree]
                     .1
                     .apply_batch(batch)
                     .map_err(|e| e.to_string())
             }
             _ => {
                 let trees: Vec<&sled::Tree> =
-                    batches.iter().map(|(t, _)| &self.trees[*t].1).collect();
+                    batches.iter().map(|(t, _)| &handles.trees[*t].1).collect();
                 trees
                     .as_slice()
                     .transaction(|tx| {

@@ -44,9 +44,18 @@ pub fn free_port() -> u16 {
 
 /// Starts the binary with `args` (after `--port 0`) and `env`, and waits until it is healthy.
 pub async fn start<A: AsRef<OsStr>>(args: &[A], env: &[(&str, &str)]) -> Process {
+    start_binary(OsStr::new(env!("CARGO_BIN_EXE_lyrebird")), args, env).await
+}
+
+/// As `start`, with another build of the binary (a release build for the large crash loop).
+pub async fn start_binary<A: AsRef<OsStr>>(
+    binary: &OsStr,
+    args: &[A],
+    env: &[(&str, &str)],
+) -> Process {
     // Port 0: the server picks a free port and says which; tests running side by side can
     // never race for the same one.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lyrebird"))
+    let mut child = Command::new(binary)
         .args(["--port", "0"])
         .args(args)
         .envs(env.iter().copied())
@@ -77,7 +86,7 @@ pub async fn start<A: AsRef<OsStr>>(args: &[A], env: &[(&str, &str)]) -> Process
             }
         }
     });
-    let address = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)))
+    let address = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(120)))
         .await
         .unwrap()
         .expect("server says where it listens");
