@@ -61,6 +61,12 @@ pub struct Config {
     /// Enable test-only endpoints such as `POST /_lyrebird/clock/advance`.
     pub test_endpoints: bool,
 
+    /// Test only (honoured with `test_endpoints`): the service clock starts this many
+    /// milliseconds ahead, as `POST /_lyrebird/clock/advance` would put it, before the store is
+    /// restored. A test that restarts lyrebird on a data dir continues the clock the previous
+    /// run had moved, instead of the restore seeing a wall clock set back (and clamping).
+    pub test_clock_offset_ms: u64,
+
     /// In-flight messages a queue allows: at the limit a standard queue's ReceiveMessage fails
     /// with OverLimit and a FIFO queue's returns nothing more, as on AWS. 120,000 is AWS's
     /// default quota; a small value lets an application test how it copes.
@@ -119,6 +125,7 @@ impl Default for Config {
             account_id: "000000000000".into(),
             log_level: "info".into(),
             test_endpoints: false,
+            test_clock_offset_ms: 0,
             strict_queue_recreate: false,
             data_dir: None,
             // Embedded servers (tests) keep nothing unless asked to.

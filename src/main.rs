@@ -91,6 +91,11 @@ struct Flags {
     #[arg(long, env = "LYREBIRD_TEST_ENDPOINTS", default_value_t = false)]
     test_endpoints: bool,
 
+    /// Test only (with --test-endpoints): start the service clock this many milliseconds
+    /// ahead, to continue the clock a previous run on the same data dir had moved.
+    #[arg(long, env = "LYREBIRD_TEST_CLOCK_OFFSET_MS", default_value_t = 0, hide = true)]
+    test_clock_offset_ms: u64,
+
     /// In-flight messages a queue allows: at the limit a standard queue's ReceiveMessage fails
     /// with OverLimit and a FIFO queue's returns nothing more, as on AWS. 120,000 is AWS's
     /// default quota; a small value lets an application test how it copes.
@@ -191,6 +196,7 @@ impl From<Flags> for Config {
             init_dir: flags.init_dir,
             params: flags.params,
             test_endpoints: flags.test_endpoints,
+            test_clock_offset_ms: flags.test_clock_offset_ms,
             in_flight_limit: flags.in_flight_limit,
             memory_trim_interval_ms: flags.memory_trim_interval_ms,
             header_read_timeout_ms: flags.header_read_timeout_ms,

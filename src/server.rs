@@ -64,6 +64,9 @@ impl App {
             (AuthMode::Open, _) => None,
         };
         let clock = Arc::new(Clock::new());
+        if config.test_endpoints && config.test_clock_offset_ms > 0 {
+            clock.advance_ms(config.test_clock_offset_ms);
+        }
         let store: SharedStore = match config.storage_dir() {
             None => Arc::new(MemoryStore),
             Some(dir) => Arc::new(SledStore::open(&dir, config.durability)?),

@@ -29,9 +29,9 @@ mod common;
 use common::process::Process;
 
 const ACCOUNT: &str = "000000000000";
-/// Each restart moves the service clock this much further than the last (the offset lives in
-/// the process, so it starts from zero each time): whatever a killed round left in flight
-/// (visibility 30 s) is visible again.
+/// Each restart moves the service clock this much further than the last run left it (each run
+/// starts at the previous run's offset, `--test-clock-offset-ms`): whatever a killed round left
+/// in flight (visibility 30 s) is visible again.
 const CLOCK_STEP: u64 = 40;
 const FIFO_GROUPS: usize = 4;
 const TOPIC_GROUPS: usize = 2;
@@ -58,13 +58,18 @@ fn size() -> Size {
     }
 }
 
-async fn start(size: &Size, dir: &Path) -> Process {
+/// Starts lyrebird on `dir` with its clock `offset` seconds ahead: where the previous run left
+/// it, so the restore does not see a wall clock set back (which it would clamp deadlines for).
+async fn start(size: &Size, dir: &Path, offset: u64) -> Process {
+    let offset_ms = (offset * 1000).to_string();
     common::process::start_binary(
         size.binary.as_os_str(),
         &[
             OsStr::new("--data-dir"),
             dir.as_os_str(),
             OsStr::new("--test-endpoints"),
+            OsStr::new("--test-clock-offset-ms"),
+            OsStr::new(&offset_ms),
             OsStr::new("--log-level"),
             OsStr::new("warn"),
         ],
@@ -1153,7 +1158,7 @@ async fn every_acknowledged_operation_survives_a_sigkill_loop() {
     }));
     let started = Instant::now();
     {
-        let server = start(&size, &dir).await;
+        let server = start(&size, &dir, 0).await;
         set_up(&server.endpoint).await;
         fill_backlog(&server.endpoint, size.backlog).await;
         ledger.lock().unwrap().backlog = size.backlog;
@@ -1161,10 +1166,10 @@ async fn every_acknowledged_operation_survives_a_sigkill_loop() {
     let mut offset = 0;
     for round in 0..size.rounds {
         let restart = Instant::now();
-        let mut server = start(&size, &dir).await;
+        let mut server = start(&size, &dir, offset).await;
         let restarted_in = restart.elapsed();
         offset += CLOCK_STEP;
-        advance_clock(&server.endpoint, offset).await;
+        advance_clock(&server.endpoint, CLOCK_STEP).await;
         let check = Instant::now();
         reconcile(&server.endpoint, &ledger).await;
         let checked_in = check.elapsed();
@@ -1204,9 +1209,8 @@ async fn every_acknowledged_operation_survives_a_sigkill_loop() {
         );
     }
     // A last restart: everything from the last round is checked too.
-    let server = start(&size, &dir).await;
-    offset += CLOCK_STEP;
-    advance_clock(&server.endpoint, offset).await;
+    let server = start(&size, &dir, offset).await;
+    advance_clock(&server.endpoint, CLOCK_STEP).await;
     reconcile(&server.endpoint, &ledger).await;
     drop(server);
     eprintln!(
