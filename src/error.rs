@@ -52,6 +52,8 @@ pub mod codes {
         SERIALIZATION = ("SerializationException", "SerializationException", 400, true);
         REQUEST_TOO_LARGE = ("RequestEntityTooLarge", "RequestEntityTooLarge", 413, true);
         INTERNAL_ERROR = ("InternalFailure", "InternalFailure", 500, true);
+        // LocalStack's peek endpoint (`/_aws/sqs/messages`) refusing anything but ReceiveMessage.
+        INVALID_REQUEST = ("InvalidRequest", "InvalidRequest", 400, false);
         // SNS
         SNS_NOT_FOUND = ("NotFoundException", "NotFound", 404, false);
         SNS_INVALID_PARAMETER = ("InvalidParameterException", "InvalidParameter", 400, false);

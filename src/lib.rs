@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod developer;
 pub mod error;
 pub mod health;
 pub mod hex;

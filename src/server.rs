@@ -31,7 +31,7 @@ use crate::store::{memory::MemoryStore, sled::SledStore, SharedStore};
 use crate::sts::StsService;
 
 /// Largest request body accepted: a 1 MiB message survives form or JSON encoding within it.
-const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 /// Everything a request handler needs.
 #[derive(Debug)]
@@ -158,6 +158,7 @@ pub fn router(app: Arc<App>) -> Router {
     if app.config.test_endpoints {
         router = router.route("/_lyrebird/clock/advance", post(advance_clock));
     }
+    router = router.merge(crate::developer::routes());
     router.fallback(aws).with_state(app)
 }
 

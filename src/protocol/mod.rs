@@ -21,6 +21,7 @@ pub mod query_json;
 mod reply;
 pub mod sns_query;
 pub mod sqs_json;
+pub mod sqs_peek;
 pub mod sqs_query;
 pub mod sts_query;
 pub mod xml;

@@ -76,6 +76,30 @@ impl Deliveries {
         self.captured.lock().clear();
     }
 
+    /// Copies of the captured deliveries to `protocol` in an account and region (to one
+    /// endpoint, if given), oldest first: the developer endpoints' SMS and push views.
+    pub fn captured(
+        &self,
+        protocol: &str,
+        account: &str,
+        region: &str,
+        endpoint: Option<&str>,
+    ) -> Vec<Outgoing> {
+        let captured = self.captured.lock();
+        captured
+            .iter()
+            .filter(|(_, o)| o.is(protocol, account, region, endpoint))
+            .map(|(_, o)| o.clone())
+            .collect()
+    }
+
+    /// Forgets the captured deliveries `captured` would list.
+    pub fn discard(&self, protocol: &str, account: &str, region: &str, endpoint: Option<&str>) {
+        self.captured
+            .lock()
+            .retain(|(_, o)| !o.is(protocol, account, region, endpoint));
+    }
+
     /// Captured deliveries as JSON, filtered by any of protocol, endpoint, topic and
     /// subscription ARN (`GET /_lyrebird/sns/deliveries`).
     pub fn list(&self, filter: &std::collections::HashMap<String, String>) -> Value {
