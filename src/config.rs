@@ -60,6 +60,12 @@ pub struct Config {
     /// Enable test-only endpoints such as `POST /_lyrebird/clock/advance`.
     pub test_endpoints: bool,
 
+    /// Serve the web console at `/_lyrebird/console/` (the developer endpoints stay).
+    pub console: bool,
+
+    /// Serve Prometheus metrics at `/metrics` and count requests for them.
+    pub metrics: bool,
+
     /// In-flight messages a queue allows: at the limit a standard queue's ReceiveMessage fails
     /// with OverLimit and a FIFO queue's returns nothing more, as on AWS. 120,000 is AWS's
     /// default quota; a small value lets an application test how it copes.
@@ -109,6 +115,8 @@ impl Default for Config {
             account_id: "000000000000".into(),
             log_level: "info".into(),
             test_endpoints: false,
+            console: true,
+            metrics: true,
             strict_queue_recreate: false,
             data_dir: None,
             // Embedded servers (tests) keep nothing unless asked to.

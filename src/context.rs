@@ -49,6 +49,9 @@ pub struct RequestContext {
     pub trace_header: Option<String>,
     /// Store writes to wait for before answering.
     pub writes: Arc<PendingWrites>,
+    /// The service and operation the request was decoded as (set by the protocol layer, read
+    /// for `/metrics`); unset for a request no service took.
+    pub operation: std::sync::OnceLock<(&'static str, &'static str)>,
 }
 
 impl RequestContext {
@@ -64,6 +67,7 @@ impl RequestContext {
             signing_service: None,
             trace_header: None,
             writes: Arc::default(),
+            operation: Default::default(),
         }
     }
 

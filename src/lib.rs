@@ -13,6 +13,7 @@ pub mod error;
 pub mod health;
 pub mod hex;
 pub mod memory;
+pub mod metrics;
 pub mod protocol;
 pub mod server;
 pub mod service;

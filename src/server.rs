@@ -50,6 +50,8 @@ pub struct App {
     pub service_states: ServiceStates,
     /// Outputs of the templates applied at start-up (`--init`).
     pub init_outputs: Vec<crate::template::Output>,
+    /// Request metrics (`None` with `--no-metrics`).
+    pub metrics: Option<crate::metrics::Metrics>,
 }
 
 impl App {
@@ -127,6 +129,7 @@ impl App {
             default_host,
             service_states: ServiceStates::default(),
             init_outputs,
+            metrics: config.metrics.then(crate::metrics::Metrics::default),
             config,
         })
     }
@@ -159,6 +162,9 @@ pub fn router(app: Arc<App>) -> Router {
         router = router.route("/_lyrebird/clock/advance", post(advance_clock));
     }
     router = router.merge(crate::developer::routes());
+    if app.config.metrics {
+        router = router.route("/metrics", get(metrics));
+    }
     router.fallback(aws).with_state(app)
 }
 
@@ -312,6 +318,17 @@ impl Host for App {
     fn mark_used(&self, service: &'static str) {
         self.service_states.mark_used(service);
     }
+
+    fn observe(
+        &self,
+        operation: Option<(&'static str, &'static str)>,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        if let Some(metrics) = &self.metrics {
+            metrics.observe(operation, status, elapsed);
+        }
+    }
 }
 
 async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
@@ -324,6 +341,21 @@ async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
         "queues": app.sqs.queue_count(),
         "topics": app.sns.topic_count(),
     }))
+}
+
+/// Prometheus metrics (OpenMetrics text).
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let Some(metrics) = &app.metrics else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics.render(&app),
+    )
+        .into_response()
 }
 
 /// Wipes all state in every account and region, so test suites can isolate tests.

@@ -46,6 +46,15 @@ pub trait Host: Send + Sync {
     fn default_host(&self) -> &str;
     /// Records that a service (by `Service::NAME`) was asked something.
     fn mark_used(&self, service: &'static str);
+    /// Records a request's outcome (`/metrics`): the service and operation it was decoded as
+    /// (`None`: no service took it), its HTTP status and how long it took.
+    fn observe(
+        &self,
+        _operation: Option<(&'static str, &'static str)>,
+        _status: u16,
+        _elapsed: std::time::Duration,
+    ) {
+    }
 }
 
 /// The services the server answers for, bound to the protocols they speak. Registration order
@@ -113,6 +122,11 @@ pub async fn handle<H: Host + ?Sized>(
             .await
         }
     };
+    host.observe(
+        ctx.operation.get().copied(),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     tracing::debug!(
         request_id = %ctx.request_id,
         %method,
@@ -155,5 +169,6 @@ fn context<H: Host + ?Sized>(host: &H, headers: &HeaderMap, uri: &Uri) -> Reques
             .and_then(|h| h.to_str().ok())
             .map(str::to_string),
         writes: Default::default(),
+        operation: Default::default(),
     }
 }

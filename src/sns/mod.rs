@@ -295,6 +295,11 @@ impl SnsService {
         self.topics.read().len()
     }
 
+    /// The first `limit` topics by ARN (`/metrics`, the console).
+    pub fn topics_sorted(&self, limit: usize) -> Vec<Arc<Topic>> {
+        self.topics.read().values().take(limit).cloned().collect()
+    }
+
     /// The confirmation token of a subscription (LocalStack's `/_aws/sns/subscription-tokens`),
     /// for endpoints that cannot receive the confirmation request.
     pub fn subscription_token(&self, arn: &str) -> Option<String> {

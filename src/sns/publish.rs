@@ -393,6 +393,7 @@ impl SnsService {
             }
             self.deliver(ctx, topic, sub, &state, &prepared);
         }
+        topic.stats.published();
     }
 }
 

@@ -4,14 +4,14 @@
 //! it; the layout carries `FORMAT_VERSION`, and a newer one is refused.
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
 use sled::Transactional;
 use tokio::sync::oneshot;
 
-use super::{Change, Durability, Space, Store, Ticket, Visitor, FORMAT_VERSION};
+use super::{Change, Durability, Space, Store, StoreMetrics, Ticket, Visitor, FORMAT_VERSION};
 
 type Job = (Vec<Change>, Option<oneshot::Sender<Result<(), String>>>);
 
@@ -21,6 +21,7 @@ pub struct SledStore {
     trees: Vec<(Space, sled::Tree)>,
     durability: Durability,
     jobs: mpsc::SyncSender<Job>,
+    metrics: Arc<StoreMetrics>,
 }
 
 const VERSION_KEY: &[u8] = b"format_version";
@@ -97,9 +98,11 @@ impl SledStore {
         // Bounded: under relaxed durability a writer that falls behind holds submitters back
         // instead of queueing without limit.
         let (jobs, rx) = mpsc::sync_channel::<Job>(JOB_BACKLOG);
+        let metrics = Arc::new(StoreMetrics::default());
         let writer = SledWriter {
             db: db.clone(),
             trees: trees.clone(),
+            metrics: metrics.clone(),
         };
         thread::Builder::new()
             .name("lyrebird-store".into())
@@ -110,6 +113,7 @@ impl SledStore {
             trees,
             durability,
             jobs,
+            metrics,
         })
     }
 
@@ -199,11 +203,16 @@ impl Store for SledStore {
     fn describe(&self) -> &'static str {
         "sled"
     }
+
+    fn metrics(&self) -> Option<&StoreMetrics> {
+        Some(&self.metrics)
+    }
 }
 
 struct SledWriter {
     db: sled::Db,
     trees: Vec<(Space, sled::Tree)>,
+    metrics: Arc<StoreMetrics>,
 }
 
 impl SledWriter {
@@ -212,15 +221,22 @@ impl SledWriter {
             let mut waiters = Vec::new();
             let mut result = self.apply(first.0);
             waiters.extend(first.1);
+            let mut jobs = 1u64;
             // Group commit: take everything that queued up while we were busy.
             while let Ok((changes, waiter)) = rx.recv_timeout(Duration::ZERO) {
                 if result.is_ok() {
                     result = self.apply(changes);
                 }
                 waiters.extend(waiter);
+                jobs += 1;
             }
             if !waiters.is_empty() && result.is_ok() {
+                let started = std::time::Instant::now();
                 result = self.db.flush().map(|_| ()).map_err(|e| e.to_string());
+                self.metrics
+                    .flush_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                self.metrics.batch_jobs.observe(jobs as f64);
             }
             if let Err(e) = &result {
                 tracing::error!(error = %e, "store write failed");
