@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod context;
 pub mod developer;
 pub mod error;

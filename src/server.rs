@@ -165,6 +165,9 @@ pub fn router(app: Arc<App>) -> Router {
     if app.config.metrics {
         router = router.route("/metrics", get(metrics));
     }
+    if app.config.console {
+        router = router.merge(crate::console::routes());
+    }
     router.fallback(aws).with_state(app)
 }
 

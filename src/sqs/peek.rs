@@ -91,6 +91,32 @@ impl SqsService {
     }
 }
 
+impl SqsService {
+    /// Deletes one message by id (the console: a peeked message has no receipt handle), as
+    /// durably as DeleteMessage. False when the queue has no such message.
+    pub async fn delete_message_by_id(
+        &self,
+        ctx: &RequestContext,
+        queue_url: Option<&str>,
+        message_id: &str,
+    ) -> AwsResult<bool> {
+        let queue = self.resolve(ctx, queue_url)?;
+        let Some(id) = super::message::parse_message_id(message_id) else {
+            return Ok(false);
+        };
+        let (deleted, ticket) = {
+            let mut state = queue.lock(self.now_ms());
+            let deleted = state.delete_by_id(&id);
+            (deleted, queue.commit(&mut state))
+        };
+        ticket
+            .durable()
+            .await
+            .map_err(|e| AwsError::internal(format!("the delete could not be stored: {e}")))?;
+        Ok(deleted)
+    }
+}
+
 /// SQS behind `/_aws/sqs/messages`: an SDK pointed at that URL peeks with ReceiveMessage
 /// (`MaxNumberOfMessages` ignored, as on LocalStack); any other operation is refused.
 #[derive(Debug)]

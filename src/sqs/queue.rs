@@ -1097,6 +1097,22 @@ impl QueueState {
         }
     }
 
+    /// Deletes a message by its id, whatever its state (the console's "delete this message",
+    /// which has no receipt handle). False when no such message is here.
+    pub fn delete_by_id(&mut self, id: &[u8; 16]) -> bool {
+        let Some(seq) = self
+            .messages
+            .iter()
+            .find(|(_, m)| &m.id == id)
+            .map(|(seq, _)| *seq)
+        else {
+            return false;
+        };
+        self.stats.deleted += 1;
+        self.remove_and_free(seq);
+        true
+    }
+
     /// Deletes the message a handle names. Deleting a message that is already gone succeeds, as
     /// on AWS; on standard queues so does deleting with an older handle of the same message.
     pub fn delete(&mut self, queue_id: u64, receipt: &Receipt) -> Result<(), HandleError> {

@@ -56,6 +56,7 @@
 mod attributes;
 mod compile;
 mod document;
+mod explain;
 mod ip;
 mod json;
 mod matching;
