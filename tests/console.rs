@@ -223,3 +223,43 @@ async fn no_console_turns_the_console_off_but_keeps_developer_endpoints() {
     assert_eq!(status, 200);
     server.stop().await;
 }
+
+/// The log lines the binary writes up to and including "listening on".
+fn startup_log(host: &str) -> Vec<String> {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lyrebird"))
+        .args(["--host", host, "--port", "0", "--in-memory"])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("lyrebird starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    for line in std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+    {
+        let done = line.contains("listening on");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    lines
+}
+
+#[test]
+fn a_non_loopback_host_is_warned_about() {
+    let log = startup_log("0.0.0.0");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("WARN") && l.contains("not a loopback address")),
+        "{log:?}"
+    );
+    let log = startup_log("127.0.0.1");
+    assert!(log.iter().any(|l| l.contains("listening on")), "{log:?}");
+    assert!(!log.iter().any(|l| l.contains("loopback")), "{log:?}");
+}
