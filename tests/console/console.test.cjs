@@ -117,6 +117,21 @@ async function sqs(op, body) {
   const delivered = await page.textContent("#messages");
   check("filtered delivery seen, envelope unwrapped", delivered.includes("a red one") && !delivered.includes("a blue one") && !delivered.includes('"Type"'), delivered.slice(0, 120));
 
+  // A dead-letter queue links to its source and moves its messages back, with progress.
+  const { QueueUrl: dlq } = await sqs("CreateQueue", { QueueName: "orders-dlq" });
+  const redrive = JSON.stringify({ deadLetterTargetArn: "arn:aws:sqs:us-east-1:000000000000:orders-dlq", maxReceiveCount: "1" });
+  await sqs("SetQueueAttributes", { QueueUrl: url, Attributes: { RedrivePolicy: redrive } });
+  await sqs("SendMessage", { QueueUrl: url, MessageBody: "dead letter" });
+  // Received once (and released at once); the next receive moves them to the dead-letter queue.
+  await sqs("ReceiveMessage", { QueueUrl: url, VisibilityTimeout: 0, MaxNumberOfMessages: 10 });
+  await sqs("ReceiveMessage", { QueueUrl: url, VisibilityTimeout: 0, MaxNumberOfMessages: 10 });
+  await page.goto(endpoint + "/_lyrebird/console/#/queue/orders-dlq");
+  await page.waitForSelector('a[href="#/queue/orders"]');
+  await page.click("#move");
+  await page.waitForSelector("#tasks:has-text('COMPLETED')");
+  const moved = await sqs("GetQueueAttributes", { QueueUrl: dlq, AttributeNames: ["ApproximateNumberOfMessages"] });
+  check("move task ran and was watched", moved.Attributes.ApproximateNumberOfMessages === "0", await page.textContent("#tasks"));
+
   // The filter tester says why not.
   await page.goto(endpoint + "/_lyrebird/console/#/filter");
   await page.fill("#test textarea[name=policy]", '{"color": ["red"], "size": [{"numeric": [">", 10]}]}');

@@ -127,7 +127,7 @@ const pages = {
     async function tasks() {
       if (!sources.length) return;
       const { Results: r = [] } = await sqs("ListMessageMoveTasks", { SourceArn: a.QueueArn }).catch(() => ({}));
-      $("#tasks").innerHTML = r.slice(0, 1).map(t => `Move task ${esc(t.Status)}: ${t.ApproximateNumberOfMessagesMoved ?? 0} of ${t.ApproximateNumberOfMessagesToMove ?? "?"} moved
+      $("#tasks").innerHTML = r.slice(0, 1).map(t => `Move task ${esc(t.Status)}${t.FailureReason ? " (" + esc(t.FailureReason) + ")" : ""}: ${t.ApproximateNumberOfMessagesMoved ?? 0} of ${t.ApproximateNumberOfMessagesToMove ?? "?"} moved
         ${t.Status === "RUNNING" ? `<button data-cancel="${esc(t.TaskHandle)}">Cancel</button>` : ""}`).join("");
       const c = $("#tasks [data-cancel]");
       if (c) c.onclick = () => sqs("CancelMessageMoveTask", { TaskHandle: c.dataset.cancel }).catch(fail);
