@@ -299,6 +299,7 @@ async fn sqs_messages(State(app): State<Arc<App>>, Query(params): Params) -> Res
             "inFlight": peek.counts.in_flight,
             "delayed": peek.counts.delayed,
         },
+        "countsExact": peek.counts_exact,
         "oldestAgeSeconds": peek.oldest_sent_ms.map(|s| now.saturating_sub(s) as f64 / 1000.0),
         "messages": messages,
     }))

@@ -246,12 +246,22 @@ impl Queue {
     /// of them, for the developer endpoints and the console. Read-only: it takes the lock
     /// without applying due transitions (which would journal expiries) and works out each
     /// message's state at `now_ms` itself, so receive counts, visibility and the store are
-    /// untouched. Also returns the counts as they stand at `now_ms`.
+    /// untouched. Also counts the messages by their state at `now_ms`; the lock is held for at
+    /// most `PEEK_SCAN` messages, beyond which the counts are the engine's own (as of the
+    /// queue's last operation: a message due back from flight still counts as in flight).
     pub fn peek(&self, now_ms: u64, limit: usize, wanted: impl Fn(PeekState) -> bool) -> Peek {
         let state = self.state.lock();
         let retention_ms = state.config.message_retention_period as u64 * 1000;
-        let mut peek = Peek::default();
-        for &(sent_ms, seq) in &state.by_age {
+        let mut peek = Peek {
+            counts_exact: true,
+            ..Peek::default()
+        };
+        for (scanned, &(sent_ms, seq)) in state.by_age.iter().enumerate() {
+            if scanned == PEEK_SCAN {
+                peek.counts = state.counts;
+                peek.counts_exact = false;
+                break;
+            }
             if sent_ms + retention_ms <= now_ms {
                 continue;
             }
@@ -273,12 +283,17 @@ impl Queue {
     }
 }
 
+/// The most messages a peek looks at under the queue's lock (a few milliseconds).
+pub const PEEK_SCAN: usize = 100_000;
+
 /// What `Queue::peek` saw.
 #[derive(Debug, Default)]
 pub struct Peek {
     pub messages: Vec<(StoredMessage, PeekState)>,
-    /// Every unexpired message, shown or not, by its state at the time of the peek.
+    /// Every unexpired message, shown or not, by its state at the time of the peek (the
+    /// engine's counts when `counts_exact` is false: see `Queue::peek`).
     pub counts: Counts,
+    pub counts_exact: bool,
     pub oldest_sent_ms: Option<u64>,
 }
 
