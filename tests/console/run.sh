@@ -40,8 +40,13 @@ log="$(mktemp "${TMPDIR:-/tmp}/lyrebird-console-server.XXXXXX.log")"
 "$bin" --in-memory --host 127.0.0.1 --port "$port" >"$log" 2>&1 &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$port/_lyrebird/health" >/dev/null 2>&1 && break
+for attempt in $(seq 1 100); do
+    "$bin" --host 127.0.0.1 --port "$port" healthcheck >/dev/null 2>&1 && break
+    if ! kill -0 "$server_pid" 2>/dev/null || [[ $attempt == 100 ]]; then
+        echo "lyrebird did not come up; log:" >&2
+        cat "$log" >&2
+        exit 1
+    fi
     sleep 0.1
 done
 
