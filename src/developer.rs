@@ -136,7 +136,30 @@ async fn peek_through_protocol(
         options,
     });
     let services = Services::default().query(peek.clone()).json(peek);
-    protocol::handle(&*app, &services, parts.method, uri, parts.headers, body).await
+    let host = Uncounted(&app);
+    protocol::handle(&host, &services, parts.method, uri, parts.headers, body).await
+}
+
+/// The server as the protocol layer sees it, minus `/metrics`: a peek is not a ReceiveMessage
+/// and is not counted as one.
+struct Uncounted<'a>(&'a App);
+
+impl protocol::Host for Uncounted<'_> {
+    fn default_account(&self) -> &str {
+        self.0.default_account()
+    }
+
+    fn default_region(&self) -> &str {
+        self.0.default_region()
+    }
+
+    fn default_host(&self) -> &str {
+        self.0.default_host()
+    }
+
+    fn mark_used(&self, service: &'static str) {
+        self.0.mark_used(service)
+    }
 }
 
 fn wants_json(headers: &http::HeaderMap) -> bool {

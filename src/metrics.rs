@@ -35,16 +35,38 @@ type Status = [(&'static str, u16); 1];
 /// account, region and queue (or topic) name.
 type ResourceLabels = [(&'static str, String); 3];
 
+/// Label sets a thread keeps handles for, at most.
+const HANDLE_CACHE: usize = 128;
+
+/// One cached label set's metrics (see `Metrics::handles`).
+struct Handle {
+    /// The `Metrics` they belong to (several servers may share a process).
+    owner: u64,
+    service: &'static str,
+    operation: &'static str,
+    status: u16,
+    counter: Counter,
+    histogram: Histogram,
+}
+
+thread_local! {
+    static HANDLES: std::cell::RefCell<Vec<Handle>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// The request metrics, shared by every request.
 #[derive(Debug)]
 pub struct Metrics {
+    /// Tells this server's cached handles from another's (`with_handles`).
+    id: u64,
     requests: Family<(Operation, Status), Counter>,
     latency: Family<Operation, Histogram>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Metrics {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             requests: Family::default(),
             latency: Family::new_with_constructor(|| {
                 Histogram::new(exponential_buckets(0.0001, 2.0, 16))
@@ -62,13 +84,57 @@ impl Metrics {
         elapsed: Duration,
     ) {
         let (service, operation) = operation.unwrap_or(("unknown", "unknown"));
-        let op = [("service", service), ("operation", operation)];
-        self.requests
-            .get_or_create(&(op, [("status", status)]))
-            .inc();
-        self.latency
-            .get_or_create(&op)
-            .observe(elapsed.as_secs_f64());
+        self.with_handles(service, operation, status, |counter, histogram| {
+            counter.inc();
+            histogram.observe(elapsed.as_secs_f64());
+        });
+    }
+
+    /// Runs `record` on the counter and histogram of a label set, from this thread's cache:
+    /// the families' lookups (a shared lock and a hash of the labels) are paid once per thread
+    /// and label set, not per request, and no reference count is touched. Names are compared by
+    /// address: they are the operation tables' statics.
+    fn with_handles(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        status: u16,
+        record: impl FnOnce(&Counter, &Histogram),
+    ) {
+        HANDLES.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            let hit = cache.iter().position(|h| {
+                h.owner == self.id
+                    && h.status == status
+                    && std::ptr::eq(h.service, service)
+                    && std::ptr::eq(h.operation, operation)
+            });
+            let at = match hit {
+                Some(at) => at,
+                None => {
+                    let op = [("service", service), ("operation", operation)];
+                    let counter = self
+                        .requests
+                        .get_or_create(&(op, [("status", status)]))
+                        .clone();
+                    let histogram = self.latency.get_or_create(&op).clone();
+                    // Bounded: servers come and go in tests; a full cache starts again.
+                    if cache.len() >= HANDLE_CACHE {
+                        cache.clear();
+                    }
+                    cache.push(Handle {
+                        owner: self.id,
+                        service,
+                        operation,
+                        status,
+                        counter,
+                        histogram,
+                    });
+                    cache.len() - 1
+                }
+            };
+            record(&cache[at].counter, &cache[at].histogram);
+        })
     }
 
     /// The whole exposition: request metrics, then what the services hold now.
