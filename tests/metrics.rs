@@ -207,6 +207,9 @@ async fn metrics_report_known_traffic() {
             .await
             .unwrap();
     }
+    // A peek is not a receive.
+    let peek = format!("{}/_aws/sqs/messages?QueueUrl={url}", server.endpoint());
+    assert!(common::http().get(peek).send().await.unwrap().status().is_success());
     // An unknown action is counted too, without its name as a label.
     common::query(&server, "/", &[("Action", "NoSuchThing")]).await;
 
@@ -261,6 +264,7 @@ async fn metrics_report_known_traffic() {
     };
     assert_eq!(ok("sqs", "SendMessage"), Some(6.0));
     assert_eq!(ok("sqs", "DeleteMessage"), Some(1.0));
+    assert_eq!(ok("sqs", "ReceiveMessage"), Some(1.0));
     assert_eq!(ok("sns", "Publish"), Some(2.0));
     assert_eq!(
         value(
