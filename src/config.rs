@@ -66,6 +66,11 @@ pub struct Config {
     /// restored. A test that restarts lyrebird on a data dir continues the clock the previous
     /// run had moved, instead of the restore seeing a wall clock set back (and clamping).
     pub test_clock_offset_ms: u64,
+    /// Serve the web console at `/_lyrebird/console/` (the developer endpoints stay).
+    pub console: bool,
+
+    /// Serve Prometheus metrics at `/metrics` and count requests for them.
+    pub metrics: bool,
 
     /// In-flight messages a queue allows: at the limit a standard queue's ReceiveMessage fails
     /// with OverLimit and a FIFO queue's returns nothing more, as on AWS. 120,000 is AWS's
@@ -126,6 +131,8 @@ impl Default for Config {
             log_level: "info".into(),
             test_endpoints: false,
             test_clock_offset_ms: 0,
+            console: true,
+            metrics: true,
             strict_queue_recreate: false,
             data_dir: None,
             // Embedded servers (tests) keep nothing unless asked to.

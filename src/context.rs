@@ -54,6 +54,9 @@ pub struct RequestContext {
     pub authenticated: bool,
     /// The operation being run, set by a service for its policy checks when `authenticated`.
     pub action: Option<&'static str>,
+    /// The service and operation the request was decoded as (set by the protocol layer, read
+    /// for `/metrics`); unset for a request no service took.
+    pub operation: std::sync::OnceLock<(&'static str, &'static str)>,
 }
 
 impl RequestContext {
@@ -71,6 +74,7 @@ impl RequestContext {
             writes: Arc::default(),
             authenticated: false,
             action: None,
+            operation: Default::default(),
         }
     }
 

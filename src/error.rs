@@ -59,6 +59,8 @@ pub mod codes {
         REQUEST_EXPIRED = ("InvalidSignatureException", "RequestExpired", 400, true);
         MISSING_AUTHENTICATION_TOKEN = ("MissingAuthenticationTokenException", "MissingAuthenticationToken", 403, true);
         SERVICE_UNAVAILABLE = ("ServiceUnavailable", "ServiceUnavailable", 503, true);
+        // LocalStack's peek endpoint (`/_aws/sqs/messages`) refusing anything but ReceiveMessage.
+        INVALID_REQUEST = ("InvalidRequest", "InvalidRequest", 400, false);
         // SNS
         SNS_NOT_FOUND = ("NotFoundException", "NotFound", 404, false);
         SNS_INVALID_PARAMETER = ("InvalidParameterException", "InvalidParameter", 400, false);

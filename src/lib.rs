@@ -7,8 +7,10 @@
 
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod context;
 pub mod credentials;
+pub mod developer;
 pub mod error;
 pub mod events;
 #[doc(hidden)]
@@ -18,6 +20,7 @@ pub mod hex;
 pub mod memory;
 pub mod panic_policy;
 pub mod policy;
+pub mod metrics;
 pub mod protocol;
 pub mod ruler;
 pub mod server;

@@ -96,6 +96,15 @@ struct Flags {
     #[arg(long, env = "LYREBIRD_TEST_CLOCK_OFFSET_MS", default_value_t = 0, hide = true)]
     test_clock_offset_ms: u64,
 
+    /// Do not serve the web console (/_lyrebird/console/). The developer endpoints
+    /// (/_aws/..., /_lyrebird/...) stay: like the rest of the API they have no authentication.
+    #[arg(long, env = "LYREBIRD_NO_CONSOLE", default_value_t = false)]
+    no_console: bool,
+
+    /// Do not serve Prometheus metrics (/metrics) nor count requests for them.
+    #[arg(long, env = "LYREBIRD_NO_METRICS", default_value_t = false)]
+    no_metrics: bool,
+
     /// In-flight messages a queue allows: at the limit a standard queue's ReceiveMessage fails
     /// with OverLimit and a FIFO queue's returns nothing more, as on AWS. 120,000 is AWS's
     /// default quota; a small value lets an application test how it copes.
@@ -197,6 +206,8 @@ impl From<Flags> for Config {
             params: flags.params,
             test_endpoints: flags.test_endpoints,
             test_clock_offset_ms: flags.test_clock_offset_ms,
+            console: !flags.no_console,
+            metrics: !flags.no_metrics,
             in_flight_limit: flags.in_flight_limit,
             memory_trim_interval_ms: flags.memory_trim_interval_ms,
             header_read_timeout_ms: flags.header_read_timeout_ms,
@@ -305,6 +316,12 @@ async fn run(config: Config) -> std::io::Result<()> {
         })?;
     let addr = listener.local_addr()?;
     let app = Arc::new(App::start(config, addr).await?);
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            "listening on {addr}, which is not a loopback address: the API, the developer endpoints{} have no authentication; anyone who can reach this port can read and change all state",
+            if app.config.console { " and the web console" } else { "" }
+        );
+    }
     tracing::info!(region = %app.config.region, account = %app.config.account_id, "lyrebird {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
     // Process-wide, so here rather than in `serve` (embedded servers share their host's heap).
     lyrebird::memory::spawn_trimmer(Duration::from_millis(app.config.memory_trim_interval_ms));

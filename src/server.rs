@@ -32,7 +32,7 @@ use crate::store::{memory::MemoryStore, sled::SledStore, SharedStore};
 use crate::sts::StsService;
 
 /// Largest request body accepted: a 1 MiB message survives form or JSON encoding within it.
-const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 /// Everything a request handler needs.
 #[derive(Debug)]
@@ -53,6 +53,8 @@ pub struct App {
     pub init_outputs: Vec<crate::template::Output>,
     /// `--auth sigv4`: the keys requests must be signed with.
     pub credentials: Option<Credentials>,
+    /// Request metrics (`None` with `--no-metrics`).
+    pub metrics: Option<crate::metrics::Metrics>,
 }
 
 impl App {
@@ -141,6 +143,7 @@ impl App {
             service_states: ServiceStates::default(),
             init_outputs,
             credentials,
+            metrics: config.metrics.then(crate::metrics::Metrics::default),
             config,
         })
     }
@@ -182,6 +185,13 @@ pub fn router(app: Arc<App>) -> Router {
             app.clone(),
             console_token,
         ));
+    }
+    router = router.merge(crate::developer::routes());
+    if app.config.metrics {
+        router = router.route("/metrics", get(metrics));
+    }
+    if app.config.console {
+        router = router.merge(crate::console::routes());
     }
     router.fallback(aws).with_state(app)
 }
@@ -376,6 +386,17 @@ impl Host for App {
     fn now_ms(&self) -> u64 {
         self.clock.now_ms()
     }
+
+    fn observe(
+        &self,
+        operation: Option<(&'static str, &'static str)>,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        if let Some(metrics) = &self.metrics {
+            metrics.observe(operation, status, elapsed);
+        }
+    }
 }
 
 async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
@@ -390,6 +411,21 @@ async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
         // Failures the server is retrying in the background (issue 17: surfaced, not dropped).
         "problems": app.sns.signing_key_problem().into_iter().collect::<Vec<_>>(),
     }))
+}
+
+/// Prometheus metrics (OpenMetrics text).
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let Some(metrics) = &app.metrics else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics.render(&app),
+    )
+        .into_response()
 }
 
 /// Wipes all state in every account and region, so test suites can isolate tests.

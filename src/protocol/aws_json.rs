@@ -83,6 +83,7 @@ impl<S: JsonBinding> JsonEndpoint for S {
     ) -> BoxFuture<'a, AwsResult<Vec<u8>>> {
         Box::pin(async move {
             let op = S::Operation::from_name(name).ok_or_else(|| unknown_operation(target))?;
+            let _ = ctx.operation.set((S::NAME, op.name()));
             let request = S::decode(op, body).map_err(|e| {
                 AwsError::new(
                     &codes::SERIALIZATION,

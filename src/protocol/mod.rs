@@ -22,6 +22,7 @@ mod reply;
 pub mod sigv4;
 pub mod sns_query;
 pub mod sqs_json;
+pub mod sqs_peek;
 pub mod sqs_query;
 pub mod sts_query;
 pub mod xml;
@@ -53,6 +54,16 @@ pub trait Host: Send + Sync {
     /// The service clock (epoch ms), which signatures' times are checked against.
     fn now_ms(&self) -> u64 {
         crate::clock::Clock::new().now_ms()
+    }
+
+    /// Records a request's outcome (`/metrics`): the service and operation it was decoded as
+    /// (`None`: no service took it), its HTTP status and how long it took.
+    fn observe(
+        &self,
+        _operation: Option<(&'static str, &'static str)>,
+        _status: u16,
+        _elapsed: std::time::Duration,
+    ) {
     }
 }
 
@@ -136,6 +147,11 @@ pub async fn handle<H: Host + ?Sized>(
             .await
         }
     };
+    host.observe(
+        ctx.operation.get().copied(),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     tracing::debug!(
         request_id = %ctx.request_id,
         %method,
@@ -180,5 +196,6 @@ fn context<H: Host + ?Sized>(host: &H, headers: &HeaderMap, uri: &Uri) -> Reques
         writes: Default::default(),
         authenticated: false,
         action: None,
+        operation: Default::default(),
     }
 }

@@ -129,6 +129,7 @@ impl<S: QueryBinding> QueryEndpoint for S {
     ) -> BoxFuture<'a, AwsResult<String>> {
         Box::pin(async move {
             let op = S::Operation::from_name(action).ok_or_else(|| S::unknown_action(action))?;
+            let _ = ctx.operation.set((S::NAME, op.name()));
             if S::owns_path(path) {
                 S::at_path(op, path, ctx, params)?;
             }

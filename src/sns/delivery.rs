@@ -76,6 +76,30 @@ impl Deliveries {
         self.captured.lock().clear();
     }
 
+    /// Copies of the captured deliveries to `protocol` in an account and region (to one
+    /// endpoint, if given), oldest first: the developer endpoints' SMS and push views.
+    pub fn captured(
+        &self,
+        protocol: &str,
+        account: &str,
+        region: &str,
+        endpoint: Option<&str>,
+    ) -> Vec<Outgoing> {
+        let captured = self.captured.lock();
+        captured
+            .iter()
+            .filter(|(_, o)| o.is(protocol, account, region, endpoint))
+            .map(|(_, o)| o.clone())
+            .collect()
+    }
+
+    /// Forgets the captured deliveries `captured` would list.
+    pub fn discard(&self, protocol: &str, account: &str, region: &str, endpoint: Option<&str>) {
+        self.captured
+            .lock()
+            .retain(|(_, o)| !o.is(protocol, account, region, endpoint));
+    }
+
     /// Captured deliveries as JSON, filtered by any of protocol, endpoint, topic and
     /// subscription ARN (`GET /_lyrebird/sns/deliveries`).
     pub fn list(&self, filter: &std::collections::HashMap<String, String>) -> Value {
@@ -220,6 +244,7 @@ impl SnsService {
                     for_queue(&sub.endpoint),
                     &topic.account,
                 );
+                topic.stats.delivery("sqs", result.is_ok());
                 if let Err(e) = result {
                     tracing::warn!(subscription = %sub.arn, error = %e, "SQS delivery failed");
                     // The dead-letter queue gets what the subscription would have: the raw
@@ -264,10 +289,15 @@ impl SnsService {
                     policy,
                     dead_letter,
                     subscription_arn: sub.arn.clone(),
+                    stats: Some((topic.stats.clone(), sub.protocol.clone())),
                 });
             }
-            "application" => self.deliver_to_endpoint(topic, sub, prepared),
+            "application" => {
+                let delivered = self.deliver_to_endpoint(topic, sub, prepared);
+                topic.stats.delivery("application", delivered);
+            }
             "sms" if self.is_opted_out(&topic.account, &sub.endpoint) => {
+                topic.stats.delivery("sms", false);
                 tracing::debug!(subscription = %sub.arn, "not sending SMS to an opted-out number");
             }
             _ => {
@@ -291,6 +321,7 @@ impl SnsService {
                     account: topic.account.clone(),
                     region: topic.region.clone(),
                 });
+                topic.stats.delivery(&sub.protocol, true);
             }
         }
     }
@@ -352,6 +383,7 @@ impl SnsService {
             ];
             // Confirmations are not retried through a DLQ; one try per AWS's default policy.
             self.post(HttpDelivery {
+                stats: None,
                 url: sub.endpoint.clone(),
                 headers,
                 body,
@@ -462,7 +494,13 @@ impl SnsService {
             policy,
             dead_letter,
             subscription_arn: sub_arn,
+            stats,
         } = delivery;
+        let count = move |delivered: bool| {
+            if let Some((stats, protocol)) = &stats {
+                stats.delivery(protocol, delivered);
+            }
+        };
         let client = self.deliveries.http.clone();
         let clock = self.clock.clone();
         let sqs = self.sqs.clone();
@@ -501,7 +539,10 @@ impl SnsService {
                     Err(_) => Some(400),
                 };
                 match outcome {
-                    Some(200..=299) => return,
+                    Some(200..=299) => {
+                        count(true);
+                        return;
+                    }
                     // Client errors are not retried.
                     Some(400..=499) => break,
                     _ => {}
@@ -515,6 +556,7 @@ impl SnsService {
                     .sleep_until_ms(clock.now_ms().saturating_add(delay_ms))
                     .await;
             }
+            count(false);
             if admitted {
                 tracing::warn!(subscription = %sub_arn, %url, "HTTP delivery failed");
             } else {
@@ -536,6 +578,8 @@ impl SnsService {
 /// One POST to an HTTP/S subscription: what is sent where, how it is retried, and where it goes
 /// when it cannot be delivered.
 struct HttpDelivery {
+    /// The topic's counters and the subscription's protocol (none for confirmations).
+    stats: Option<(Arc<super::topics::TopicStats>, String)>,
     url: String,
     headers: Vec<(&'static str, String)>,
     body: String,

@@ -46,6 +46,16 @@ pub struct Outgoing {
     pub region: String,
 }
 
+impl Outgoing {
+    /// Whether this is a delivery to `protocol` in an account and region (to `endpoint`).
+    pub fn is(&self, protocol: &str, account: &str, region: &str, endpoint: Option<&str>) -> bool {
+        self.protocol == protocol
+            && self.account == account
+            && self.region == region
+            && endpoint.is_none_or(|e| e == self.endpoint)
+    }
+}
+
 /// A validated message, ready to fan out.
 #[derive(Debug, Clone)]
 pub struct Prepared {

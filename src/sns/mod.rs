@@ -306,6 +306,19 @@ impl SnsService {
     pub fn topic_count(&self) -> usize {
         self.topics.read().len()
     }
+
+    /// The first `limit` topics by ARN (`/metrics`, the console).
+    pub fn topics_sorted(&self, limit: usize) -> Vec<Arc<Topic>> {
+        self.topics.read().values().take(limit).cloned().collect()
+    }
+
+    /// The confirmation token of a subscription (LocalStack's `/_aws/sns/subscription-tokens`),
+    /// for endpoints that cannot receive the confirmation request.
+    pub fn subscription_token(&self, arn: &str) -> Option<String> {
+        let subscription = self.subscriptions.read().get(arn).cloned()?;
+        let token = subscription.state.lock().token.clone();
+        (!token.is_empty()).then_some(token)
+    }
 }
 
 /// The parts of an SNS ARN (`arn:aws:sns:<region>:<account>:<name>[:<id>]`), checked as AWS

@@ -286,6 +286,7 @@ impl SnsService {
                 account: r.account,
                 region: r.region,
                 fifo: r.fifo,
+                stats: Default::default(),
                 state: Mutex::new(TopicState {
                     attributes: r.attributes,
                     tags: r.tags,

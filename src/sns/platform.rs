@@ -628,12 +628,12 @@ impl SnsService {
         topic: &Topic,
         sub: &Subscription,
         prepared: &Prepared,
-    ) {
+    ) -> bool {
         let platform = match self.platforms.read().deliverable(&sub.endpoint) {
             Ok(platform) => platform.to_string(),
             Err(e) => {
                 tracing::debug!(subscription = %sub.arn, error = %e, "push not delivered");
-                return;
+                return false;
             }
         };
         let message = prepared
@@ -653,5 +653,6 @@ impl SnsService {
             account: topic.account.clone(),
             region: topic.region.clone(),
         });
+        true
     }
 }

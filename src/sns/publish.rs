@@ -414,6 +414,7 @@ impl SnsService {
             }
             self.deliver(ctx, topic, sub, &state, &prepared);
         }
+        topic.stats.published();
     }
 }
 

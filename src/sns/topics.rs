@@ -2,6 +2,7 @@
 //! protection policies and AddPermission/RemovePermission.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -24,7 +25,49 @@ pub struct Topic {
     pub account: String,
     pub region: String,
     pub fifo: bool,
+    /// Published and delivered counts, for `/metrics`.
+    pub stats: Arc<TopicStats>,
     pub state: Mutex<TopicState>,
+}
+
+/// The protocols `/metrics` counts deliveries of, in label order.
+pub const PROTOCOLS: [&str; 9] = [
+    "sqs",
+    "http",
+    "https",
+    "email",
+    "email-json",
+    "sms",
+    "lambda",
+    "firehose",
+    "application",
+];
+
+/// What a topic published and delivered since start-up: relaxed atomics, one increment per
+/// publish and per delivery (nothing per scrape but reading them).
+#[derive(Debug, Default)]
+pub struct TopicStats {
+    pub published: AtomicU64,
+    pub delivered: [AtomicU64; PROTOCOLS.len()],
+    pub failed: [AtomicU64; PROTOCOLS.len()],
+}
+
+impl TopicStats {
+    pub fn published(&self) {
+        self.published.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one delivery to `protocol`, delivered or failed.
+    pub fn delivery(&self, protocol: &str, delivered: bool) {
+        if let Some(i) = PROTOCOLS.iter().position(|p| *p == protocol) {
+            let counters = if delivered {
+                &self.delivered
+            } else {
+                &self.failed
+            };
+            counters[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl std::fmt::Debug for Topic {
@@ -248,6 +291,7 @@ impl SnsService {
             account: ctx.account.clone(),
             region: ctx.region.clone(),
             fifo,
+            stats: Default::default(),
             state: Mutex::new(TopicState {
                 attributes,
                 tags,

@@ -726,7 +726,7 @@ fn batch_error(id: String, error: &AwsError) -> BatchResultErrorEntry {
 }
 
 /// Which attributes a ReceiveMessage asked for.
-struct Selection {
+pub(super) struct Selection {
     system: Vec<String>,
     all_system: bool,
     user: Vec<String>,
@@ -747,6 +747,16 @@ const SYSTEM_ATTRIBUTES: &[&str] = &[
 ];
 
 impl Selection {
+    /// Every system and user attribute (what a peek shows).
+    pub(super) fn everything() -> Self {
+        Selection {
+            system: Vec::new(),
+            all_system: true,
+            user: Vec::new(),
+            all_user: true,
+        }
+    }
+
     fn new(input: &ReceiveMessageInput) -> Self {
         // When both lists are given, MessageSystemAttributeNames wins (AWS JSON); the query
         // decoder drops it when AttributeName is present, since AWS's query answer follows
@@ -786,7 +796,7 @@ impl Selection {
                 })
     }
 
-    fn render(&self, m: &StoredMessage, receipt_handle: String) -> ReceivedMessage {
+    pub(super) fn render(&self, m: &StoredMessage, receipt_handle: String) -> ReceivedMessage {
         let mut attributes = Vec::new();
         for &name in SYSTEM_ATTRIBUTES {
             if !self.wants_system(name) {

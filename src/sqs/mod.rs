@@ -24,6 +24,7 @@ pub mod messages;
 pub mod model;
 pub mod move_tasks;
 pub mod paging;
+pub mod peek;
 pub mod permissions;
 pub mod queue;
 pub mod queues;
@@ -335,6 +336,42 @@ impl SqsService {
 
     pub fn queue_count(&self) -> usize {
         all_queues(&self.registry.read()).count()
+    }
+
+    /// The queues of one account and region, by name (the console's list).
+    pub fn queues_in(&self, account: &str, region: &str) -> Vec<Arc<Queue>> {
+        let registry = self.registry.read();
+        let queues = registry
+            .get(account)
+            .and_then(|regions| regions.get(region));
+        queues.map_or_else(Vec::new, |q| q.values().cloned().collect())
+    }
+
+    /// Up to `limit` queues of every account and region (`/metrics`), sorted by account, region
+    /// and name so a cap keeps the same ones from scrape to scrape.
+    pub fn queues_sorted(&self, limit: usize) -> Vec<Arc<Queue>> {
+        let registry = self.registry.read();
+        let mut accounts: Vec<_> = registry.iter().collect();
+        accounts.sort_by(|a, b| a.0.cmp(b.0));
+        let mut out = Vec::new();
+        for (_, regions) in accounts {
+            let mut regions: Vec<_> = regions.iter().collect();
+            regions.sort_by(|a, b| a.0.cmp(b.0));
+            for (_, queues) in regions {
+                for queue in queues.values() {
+                    if out.len() >= limit {
+                        return out;
+                    }
+                    out.push(queue.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The service clock (milliseconds since the epoch), as the developer endpoints see it.
+    pub fn clock_ms(&self) -> u64 {
+        self.now_ms()
     }
 }
 

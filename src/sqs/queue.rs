@@ -238,6 +238,89 @@ impl Queue {
     pub fn is_deleted(&self) -> bool {
         self.deleted.load(Ordering::Acquire)
     }
+
+    /// The queue's gauges and counters at `now_ms`, applying due transitions as any read of
+    /// its attributes does.
+    pub fn gauges(&self, now_ms: u64) -> Gauges {
+        self.lock(now_ms).gauges()
+    }
+
+    /// Copies of the queue's messages as they stand at `now_ms`, in send order, at most `limit`
+    /// of them, for the developer endpoints and the console. Read-only: it takes the lock
+    /// without applying due transitions (which would journal expiries) and works out each
+    /// message's state at `now_ms` itself, so receive counts, visibility and the store are
+    /// untouched. Also counts the messages by their state at `now_ms`; the lock is held for at
+    /// most `PEEK_SCAN` messages, beyond which the counts are the engine's own (as of the
+    /// queue's last operation: a message due back from flight still counts as in flight).
+    pub fn peek(&self, now_ms: u64, limit: usize, wanted: impl Fn(PeekState) -> bool) -> Peek {
+        let state = self.state.lock();
+        let retention_ms = state.config.message_retention_period as u64 * 1000;
+        let mut peek = Peek {
+            counts_exact: true,
+            ..Peek::default()
+        };
+        for (scanned, &(sent_ms, seq)) in state.by_age.iter().enumerate() {
+            if scanned == PEEK_SCAN {
+                peek.counts = state.counts;
+                peek.counts_exact = false;
+                break;
+            }
+            if sent_ms + retention_ms <= now_ms {
+                continue;
+            }
+            let Some(m) = state.messages.get(&seq) else {
+                continue;
+            };
+            let shown = PeekState::at(m.state, now_ms);
+            match shown {
+                PeekState::Visible => peek.counts.visible += 1,
+                PeekState::InFlight { .. } => peek.counts.in_flight += 1,
+                PeekState::Delayed { .. } => peek.counts.delayed += 1,
+            }
+            peek.oldest_sent_ms.get_or_insert(sent_ms);
+            if peek.messages.len() < limit && wanted(shown) {
+                peek.messages.push(((**m).clone(), shown));
+            }
+        }
+        peek
+    }
+}
+
+/// The most messages a peek looks at under the queue's lock (a few milliseconds).
+pub const PEEK_SCAN: usize = 100_000;
+
+/// What `Queue::peek` saw.
+#[derive(Debug, Default)]
+pub struct Peek {
+    pub messages: Vec<(StoredMessage, PeekState)>,
+    /// Every unexpired message, shown or not, by its state at the time of the peek (the
+    /// engine's counts when `counts_exact` is false: see `Queue::peek`).
+    pub counts: Counts,
+    pub counts_exact: bool,
+    pub oldest_sent_ms: Option<u64>,
+}
+
+/// A message's state at a given time, as a peek shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeekState {
+    Visible,
+    InFlight { until_ms: u64 },
+    Delayed { until_ms: u64 },
+}
+
+impl PeekState {
+    /// The state `state` is in at `now_ms`, had the due transitions been applied.
+    fn at(state: MessageState, now_ms: u64) -> Self {
+        match state {
+            MessageState::Delayed { until_ms } if until_ms > now_ms => {
+                PeekState::Delayed { until_ms }
+            }
+            MessageState::InFlight { until_ms, .. } if until_ms > now_ms => {
+                PeekState::InFlight { until_ms }
+            }
+            _ => PeekState::Visible,
+        }
+    }
 }
 
 /// A queue's identity and settings as the store keeps them.
@@ -270,6 +353,29 @@ pub enum Enqueued {
         message_id: Arc<str>,
         sequence_number: Option<String>,
     },
+}
+
+/// What happened to a queue's messages since start-up, for `/metrics`: plain counters kept under
+/// the queue's lock the transitions already hold, so they cost no atomic operation.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Messages enqueued: sends, SNS deliveries and messages moved in (not FIFO duplicates).
+    pub sent: u64,
+    /// Receives of a message (a message received twice counts twice).
+    pub received: u64,
+    pub deleted: u64,
+    /// Messages moved to the dead-letter queue after using up their receives.
+    pub moved_to_dead_letter: u64,
+    /// Messages dropped at the end of the retention period.
+    pub expired: u64,
+}
+
+/// A queue's gauges and counters, read at scrape time.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Gauges {
+    pub counts: Counts,
+    pub oldest_sent_ms: Option<u64>,
+    pub stats: Stats,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -414,6 +520,7 @@ pub struct QueueState {
     /// (sent time, seq) of every message, for retention expiry.
     by_age: BTreeSet<(u64, u64)>,
     counts: Counts,
+    stats: Stats,
     /// FIFO deduplication ids seen within the interval (`fifo.rs`).
     dedup: Deduplication,
     attempts: HashMap<String, Attempt>,
@@ -450,6 +557,7 @@ impl QueueState {
             woken: false,
             by_age: BTreeSet::new(),
             counts: Counts::default(),
+            stats: Stats::default(),
             dedup: Deduplication::default(),
             attempts: HashMap::new(),
             journal: None,
@@ -526,6 +634,15 @@ impl QueueState {
         self.counts
     }
 
+    /// Counts, the oldest message's send time and the counters (`/metrics`).
+    pub fn gauges(&self) -> Gauges {
+        Gauges {
+            counts: self.counts,
+            oldest_sent_ms: self.by_age.first().map(|&(sent, _)| sent),
+            stats: self.stats,
+        }
+    }
+
     /// Applies due transitions: retention expiry, end of delay, end of visibility timeout,
     /// and forgets expired deduplication ids.
     fn refresh(&mut self, now_ms: u64) {
@@ -534,6 +651,7 @@ impl QueueState {
             if sent.saturating_add(retention_ms) > now_ms {
                 break;
             }
+            self.stats.expired += 1;
             self.remove_and_free(seq);
         }
         while let Some(&Reverse((due, seq))) = self.delayed.peek() {
@@ -768,6 +886,7 @@ impl QueueState {
         );
         self.index_new(seq);
         self.journal_message(seq);
+        self.stats.sent += 1;
         Enqueued::Accepted {
             sequence_number,
             visible: state == MessageState::Visible,
@@ -1004,6 +1123,7 @@ impl QueueState {
         let exhausted =
             max_receives.is_some_and(|limit| self.messages[&seq].receive_count >= limit);
         if exhausted {
+            self.stats.moved_to_dead_letter += 1;
             self.take_out(seq, dead_letters);
         }
         exhausted
@@ -1012,6 +1132,7 @@ impl QueueState {
     /// Takes a visible message into flight until `until_ms`, with a fresh receipt handle.
     fn take_into_flight(&mut self, queue_id: u64, seq: u64, until_ms: u64, now_ms: u64) -> Taken {
         self.set_state(seq, MessageState::in_flight(until_ms, now_ms));
+        self.stats.received += 1;
         let m = self.messages.get_mut(&seq).expect("present");
         m.receive_count += 1;
         if m.first_receive_ms().is_none() {
@@ -1067,6 +1188,22 @@ impl QueueState {
         }
     }
 
+    /// Deletes a message by its id, whatever its state (the console's "delete this message",
+    /// which has no receipt handle). False when no such message is here.
+    pub fn delete_by_id(&mut self, id: &[u8; 16]) -> bool {
+        let Some(seq) = self
+            .messages
+            .iter()
+            .find(|(_, m)| &m.id == id)
+            .map(|(seq, _)| *seq)
+        else {
+            return false;
+        };
+        self.stats.deleted += 1;
+        self.remove_and_free(seq);
+        true
+    }
+
     /// Deletes the message a handle names. Deleting a message that is already gone succeeds, as
     /// on AWS; on standard queues so does deleting with an older handle of the same message.
     pub fn delete(&mut self, queue_id: u64, receipt: &Receipt) -> Result<(), HandleError> {
@@ -1082,6 +1219,7 @@ impl QueueState {
         {
             return Err(HandleError::Expired);
         }
+        self.stats.deleted += 1;
         self.remove_and_free(receipt.seq);
         Ok(())
     }

@@ -148,6 +148,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Flushes everything outstanding (clean shutdown).
     fn flush(&self);
     fn describe(&self) -> &'static str;
+    /// Flush latency and group-commit sizes, for a store that flushes (`/metrics`).
+    fn metrics(&self) -> Option<&StoreMetrics> {
+        None
+    }
+}
+
+/// What the writer of a flushing store measures: one observation per group commit.
+#[derive(Debug)]
+pub struct StoreMetrics {
+    /// Seconds one flush to disk took.
+    pub flush_seconds: prometheus_client::metrics::histogram::Histogram,
+    /// Jobs (requests' change sets) committed together by one flush.
+    pub batch_jobs: prometheus_client::metrics::histogram::Histogram,
+}
+
+impl Default for StoreMetrics {
+    fn default() -> Self {
+        use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+        StoreMetrics {
+            flush_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
+            batch_jobs: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
+        }
+    }
 }
 
 pub type SharedStore = Arc<dyn Store>;

@@ -18,7 +18,7 @@ use parking_lot::RwLock;
 use sled::Transactional;
 use tokio::sync::oneshot;
 
-use super::{Change, Durability, Space, Store, Ticket, Visitor, FORMAT_VERSION};
+use super::{Change, Durability, Space, Store, StoreMetrics, Ticket, Visitor, FORMAT_VERSION};
 
 type Job = (Vec<Change>, Option<oneshot::Sender<Result<(), String>>>);
 
@@ -29,6 +29,7 @@ pub struct SledStore {
     handles: Arc<RwLock<Option<Handles>>>,
     durability: Durability,
     jobs: mpsc::SyncSender<Job>,
+    metrics: Arc<StoreMetrics>,
 }
 
 #[derive(Debug)]
@@ -113,15 +114,18 @@ impl SledStore {
         // Bounded: under relaxed durability a writer that falls behind holds submitters back
         // instead of queueing without limit.
         let (jobs, rx) = mpsc::sync_channel::<Job>(backlog);
+        let metrics = Arc::new(StoreMetrics::default());
         let writer = SledWriter {
             dir: dir.to_path_buf(),
             handles: handles.clone(),
             failed_at: None,
+            metrics: metrics.clone(),
         };
         let store = SledStore {
             handles,
             durability,
             jobs,
+            metrics,
         };
         Ok((store, writer, rx))
     }
@@ -244,6 +248,10 @@ impl Store for SledStore {
     fn describe(&self) -> &'static str {
         "sled"
     }
+
+    fn metrics(&self) -> Option<&StoreMetrics> {
+        Some(&self.metrics)
+    }
 }
 
 struct SledWriter {
@@ -251,6 +259,7 @@ struct SledWriter {
     handles: Arc<RwLock<Option<Handles>>>,
     /// When the last write failed (and the error), until a reopen succeeds.
     failed_at: Option<(Instant, String)>,
+    metrics: Arc<StoreMetrics>,
 }
 
 impl SledWriter {
@@ -262,15 +271,22 @@ impl SledWriter {
                 result = self.apply(first.0);
             }
             waiters.extend(first.1);
+            let mut jobs = 1u64;
             // Group commit: take everything that queued up while we were busy.
             while let Ok((changes, waiter)) = rx.recv_timeout(Duration::ZERO) {
                 if result.is_ok() {
                     result = self.apply(changes);
                 }
                 waiters.extend(waiter);
+                jobs += 1;
             }
             if !waiters.is_empty() && result.is_ok() {
+                let started = Instant::now();
                 result = self.with(|h| h.db.flush().map(|_| ()).map_err(|e| e.to_string()));
+                self.metrics
+                    .flush_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                self.metrics.batch_jobs.observe(jobs as f64);
             }
             if let Err(e) = &result {
                 if self.failed_at.is_none() {

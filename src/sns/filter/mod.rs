@@ -52,6 +52,7 @@
 //! present their values). The unit tests are in `tests.rs`.
 
 mod attributes;
+mod explain;
 #[cfg(test)]
 mod tests;
 
