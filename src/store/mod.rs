@@ -29,10 +29,12 @@ pub enum Space {
     Meta,
     /// FIFO topics' deduplication window: `topic ARN \0 key` → (expiry, message id, sequence).
     TopicDeduplication,
+    /// Lambda functions: `account/region/name` → the function's configuration (JSON).
+    LambdaFunctions,
 }
 
 impl Space {
-    pub const ALL: [Space; 7] = [
+    pub const ALL: [Space; 8] = [
         Space::Queues,
         Space::Messages,
         Space::Deduplication,
@@ -40,6 +42,7 @@ impl Space {
         Space::Subscriptions,
         Space::Meta,
         Space::TopicDeduplication,
+        Space::LambdaFunctions,
     ];
 
     pub fn name(self) -> &'static str {
@@ -51,6 +54,7 @@ impl Space {
             Space::Subscriptions => "subscriptions",
             Space::Meta => "meta",
             Space::TopicDeduplication => "topic_deduplication",
+            Space::LambdaFunctions => "lambda_functions",
         }
     }
 }
