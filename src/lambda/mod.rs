@@ -305,6 +305,21 @@ impl Service for LambdaService {
                 Response::UpdateFunctionCode(self.update_function_code(ctx, input)?)
             }
             Request::Invoke(input) => Response::Invoke(self.invoke_api(ctx, input).await?),
+            Request::PutFunctionConcurrency(input) => {
+                let reserved = input.body.reserved_concurrent_executions;
+                Response::PutFunctionConcurrency(self.set_concurrency(
+                    ctx,
+                    &input.function,
+                    Some(reserved),
+                )?)
+            }
+            Request::GetFunctionConcurrency(input) => {
+                Response::GetFunctionConcurrency(self.get_concurrency(ctx, &input)?)
+            }
+            Request::DeleteFunctionConcurrency(input) => {
+                self.set_concurrency(ctx, &input, None)?;
+                Response::DeleteFunctionConcurrency(crate::service::Empty {})
+            }
         })
     }
 }

@@ -278,7 +278,12 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
-        .fallback(|| async { runtime_error(StatusCode::NOT_FOUND, "InvalidRequest", "Not found") })
+        // The body is read so that the runtime's keep-alive connection stays usable.
+        .fallback(
+            |_: Result<Bytes, axum::extract::rejection::BytesRejection>| async {
+                runtime_error(StatusCode::NOT_FOUND, "InvalidRequest", "Not found")
+            },
+        )
         .with_state(shared)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_RESPONSE_BYTES + 1))
 }
