@@ -451,6 +451,11 @@ if mode == "garbage":
     print("garbage statuses", statuses, flush=True)
     post("/2018-06-01/runtime/invocation/%s/response" % rid, json.dumps(statuses))
     time.sleep(3600)
+if mode == "next-twice":
+    c.request("GET", "/2018-06-01/runtime/invocation/next")
+    again = c.getresponse(); again.read()
+    post("/2018-06-01/runtime/invocation/%s/response" % rid, json.dumps(again.status))
+    time.sleep(3600)
 if mode == "too-large":
     post("/2018-06-01/runtime/invocation/%s/response" % rid, "x" * (6 * 1024 * 1024 + 10))
     time.sleep(3600)
@@ -477,6 +482,17 @@ async fn garbage_on_the_runtime_api_is_refused_and_the_right_answer_still_counts
     .await;
     let (body, error) = lambda::invoke(&client, "garbage", "{}").await;
     assert_eq!((body.as_str(), error), ("[400, 404]", None));
+    // Asking for the next event before answering this one is refused (403).
+    lambda::create(
+        &client,
+        "eager",
+        "provided.al2",
+        "x",
+        &[("bootstrap", &misbehaving_bootstrap("next-twice"))],
+    )
+    .await;
+    let (body, error) = lambda::invoke(&client, "eager", "{}").await;
+    assert_eq!((body.as_str(), error), ("403", None));
     server.stop().await;
 }
 

@@ -280,6 +280,15 @@ impl LambdaService {
     }
 }
 
+impl Drop for LambdaService {
+    /// A server that keeps nothing removes the code it unpacked.
+    fn drop(&mut self) {
+        if !self.store.persistent() {
+            let _ = std::fs::remove_dir_all(&self.options.code_root);
+        }
+    }
+}
+
 impl Service for LambdaService {
     const NAME: &'static str = "lambda";
     type Operation = Operation;

@@ -161,7 +161,10 @@ impl Pool {
                 biased;
                 reply = &mut reply_rx => match reply {
                     Ok(reply) => Ok(reply),
-                    Err(_) => Err(sandbox.failed().await),
+                    // The sandbox is going away; its failure is reported at once.
+                    Err(_) => Err(tokio::time::timeout(Duration::from_secs(1), sandbox.failed())
+                        .await
+                        .unwrap_or(Failure::Exited(None))),
                 },
                 failure = sandbox.failed() => Err(failure),
                 _ = tokio::time::sleep(timeout) => {

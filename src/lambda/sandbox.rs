@@ -290,6 +290,20 @@ fn router(shared: Arc<Shared>) -> Router {
 
 /// `GET invocation/next`: waits for the next job and hands it to the runtime.
 async fn next(State(shared): State<Arc<Shared>>) -> Response {
+    // Asking for more work before answering the current event is refused, as Lambda's runtime
+    // API does; the unanswered event then runs into its timeout.
+    if shared
+        .current
+        .lock()
+        .as_ref()
+        .is_some_and(|c| c.reply.is_some())
+    {
+        return runtime_error(
+            StatusCode::FORBIDDEN,
+            "InvalidStateTransition",
+            "State transition from Running to Ready failed: the current invocation has no response yet",
+        );
+    }
     let job = {
         let mut jobs = shared.jobs.lock().await;
         jobs.recv().await
