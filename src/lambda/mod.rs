@@ -50,7 +50,7 @@ use crate::error::AwsResult;
 use crate::service::Service;
 use crate::store::SharedStore;
 
-pub use code::{code_root, folder as code_folder};
+pub use code::{code_root, folder as code_folder, unpack as unpack_zip};
 pub use function::{FunctionConfig, FunctionId};
 pub use functions::PutOutcome;
 pub use invocations::{InvocationRecord, Invocations};
