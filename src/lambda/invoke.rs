@@ -44,7 +44,7 @@ impl LambdaService {
     ) -> AwsResult<InvokeResult> {
         let id = function::resolve(account, region, function, None)?;
         let pool = self.pool_of(&id)?;
-        self.invoke_on(&pool, request, "RequestResponse", None)
+        self.invoke_on(&pool, request, "RequestResponse", false)
             .await
     }
 
@@ -117,7 +117,7 @@ impl LambdaService {
                     permit: permit.take(),
                 };
                 let (request_id, error) =
-                    match service.invoke_on(&pool, request, "Event", None).await {
+                    match service.invoke_on(&pool, request, "Event", false).await {
                         Ok(result) if result.function_error.is_none() => break None,
                         Ok(result) => (result.request_id, result.payload),
                         Err(e) => (
@@ -155,13 +155,13 @@ impl LambdaService {
         pool: &Arc<Pool>,
         request: InvokeRequest,
         invocation_type: &'static str,
-        throttle_if_busy: Option<()>,
+        throttle_if_busy: bool,
     ) -> AwsResult<InvokeResult> {
         let config = pool.config();
         let key = config.key();
         let permit = match request.permit {
             Some(p) if p.function_key == key => p,
-            _ if throttle_if_busy.is_some() => try_acquire(pool, &key)?,
+            _ if throttle_if_busy => try_acquire(pool, &key)?,
             _ => acquire(pool).await?,
         };
         let request_id = uuid::Uuid::new_v4().to_string();
@@ -278,7 +278,7 @@ impl LambdaService {
             InvocationType::RequestResponse => {
                 // A function with reserved concurrency is throttled when all of it is busy, as
                 // on AWS; without, lyrebird's own process limit queues the call instead.
-                let throttle = pool.config().reserved_concurrency.map(|_| ());
+                let throttle = pool.config().reserved_concurrency.is_some();
                 let result = self
                     .invoke_on(&pool, request, "RequestResponse", throttle)
                     .await?;
