@@ -743,3 +743,44 @@ async fn official_python_runtime_interface_client_works() {
     assert_eq!(json(&body)["errorType"], "KeyError");
     server.stop().await;
 }
+
+/// The official Node.js runtime interface client (npm `aws-lambda-ric`) speaks lyrebird's Runtime
+/// API. Its install builds native code (cmake, autotools, a C++ compiler), so CI does not install
+/// it; with LYREBIRD_TEST_AWS_LAMBDA_RIC set to a `node_modules` folder holding it, this checks it.
+#[tokio::test]
+async fn official_node_runtime_interface_client_works() {
+    let Ok(modules) = std::env::var("LYREBIRD_TEST_AWS_LAMBDA_RIC") else {
+        eprintln!("LYREBIRD_TEST_AWS_LAMBDA_RIC not set: aws-lambda-ric not checked");
+        return;
+    };
+    let server = lyrebird::spawn(lyrebird::Config {
+        port: 0,
+        test_endpoints: true,
+        lambda_commands: vec![format!(
+            "node-ric={modules}/.bin/aws-lambda-ric index.handler"
+        )],
+        ..lyrebird::Config::default()
+    })
+    .await
+    .unwrap();
+    let client = lambda::client(&server);
+    let code = "exports.handler = async (e, ctx) => { if (e.fail) throw new TypeError('bad'); return { nodeRic: e.n, fn: ctx.functionName }; };";
+    lambda::create(
+        &client,
+        "node-ric",
+        "nodejs20.x",
+        "index.handler",
+        &[("index.js", code)],
+    )
+    .await;
+    let (body, error) = lambda::invoke(&client, "node-ric", r#"{"n":4}"#).await;
+    assert_eq!(error, None, "{body}");
+    assert_eq!(
+        json(&body),
+        serde_json::json!({"nodeRic": 4, "fn": "node-ric"})
+    );
+    let (body, error) = lambda::invoke(&client, "node-ric", r#"{"fail":true}"#).await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    assert_eq!(json(&body)["errorType"], "TypeError");
+    server.stop().await;
+}
