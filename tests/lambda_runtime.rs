@@ -784,3 +784,33 @@ async fn official_node_runtime_interface_client_works() {
     assert_eq!(json(&body)["errorType"], "TypeError");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn huge_output_lines_are_cut_and_logging_goes_on() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "chatty",
+        "nodejs20.x",
+        "index.handler",
+        &[("index.js", "exports.handler = async () => { process.stdout.write('x'.repeat(300000) + '\\n'); console.log('after the flood'); return 'done'; };")],
+    )
+    .await;
+    let out = client
+        .invoke()
+        .function_name("chatty")
+        .log_type(aws_sdk_lambda::types::LogType::Tail)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.function_error, None);
+    use base64::Engine;
+    let log = base64::engine::general_purpose::STANDARD
+        .decode(out.log_result.unwrap())
+        .unwrap();
+    let log = String::from_utf8(log).unwrap();
+    assert!(log.len() <= 4096, "{}", log.len());
+    assert!(log.contains("after the flood"), "{log}");
+    server.stop().await;
+}

@@ -121,7 +121,8 @@ pub struct InvokeResult {
     pub payload: Bytes,
     /// `Unhandled` (the `X-Amz-Function-Error` header) when the function failed.
     pub function_error: Option<String>,
-    /// The invocation's log (START … REPORT), at most its last 4 KB.
+    /// The invocation's log (START … REPORT), at most its last 4 KB (lines printed just before
+    /// the handler answered may still be on their way; the Invoke API waits for them).
     pub log_tail: String,
     pub duration_ms: f64,
     pub request_id: String,
