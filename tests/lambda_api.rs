@@ -511,3 +511,68 @@ async fn seam_invoke_reports_source_and_batch_size() {
     assert_eq!(records[0]["batch_size"], 3);
     server.stop().await;
 }
+
+/// An accepted Event invocation is kept until it has run: one cut short by a crash runs again
+/// after the restart.
+#[tokio::test]
+async fn accepted_events_survive_a_crash() {
+    let dir = std::env::temp_dir().join(format!("lyrebird-lambda-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let marker = dir.join("started");
+    let args = [
+        "--data-dir".to_string(),
+        dir.join("data").display().to_string(),
+    ];
+    let server = common::process::start(&args, &[]).await;
+    let client = lambda::client_at(&server.endpoint);
+    lambda::create(
+        &client,
+        "slow-event",
+        "nodejs20.x",
+        "index.handler",
+        &[(
+            "index.js",
+            "const fs = require('fs'); exports.handler = async (e) => { fs.appendFileSync(e.mark, 'start\\n'); await new Promise(r => setTimeout(r, 20000)); return 'ran'; };",
+        )],
+    )
+    .await;
+    let payload = serde_json::json!({ "mark": marker }).to_string();
+    let accepted = client
+        .invoke()
+        .function_name("slow-event")
+        .invocation_type(InvocationType::Event)
+        .payload(Blob::new(payload))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status_code, 202);
+    let starts = || {
+        std::fs::read_to_string(&marker)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    for _ in 0..200 {
+        if starts() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(starts(), 1, "the event started");
+    drop(server); // SIGKILL while the event runs
+
+    let server = common::process::start(&args, &[]).await;
+    for _ in 0..200 {
+        if starts() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        starts(),
+        2,
+        "the accepted event runs again after the restart"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

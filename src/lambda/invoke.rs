@@ -72,15 +72,20 @@ impl LambdaService {
     ) -> AwsResult<()> {
         let id = function::resolve(account, region, function, None)?;
         let pool = self.pool_of(&id)?;
-        self.queue_event(&id, pool, request, on_failure)
+        self.queue_event(&id, pool, request, on_failure, None, None)
     }
 
-    fn queue_event(
+    /// Accepts an Event invocation: kept in the store until it is done (`ctx`'s request waits
+    /// for that write), then run with its retries. `restored` is the store key of an event read
+    /// back at start-up.
+    pub(super) fn queue_event(
         self: &Arc<Self>,
         id: &FunctionId,
         pool: Arc<Pool>,
         request: InvokeRequest,
         on_failure: OnFailure,
+        ctx: Option<&RequestContext>,
+        restored: Option<Vec<u8>>,
     ) -> AwsResult<()> {
         if request.payload.len() > MAX_ASYNC_PAYLOAD {
             return Err(too_large(MAX_ASYNC_PAYLOAD, "InvokeAsync"));
@@ -98,6 +103,10 @@ impl LambdaService {
                 "Rate Exceeded.",
             ));
         }
+        let stored = match restored {
+            Some(key) => Some(key),
+            None => self.keep_event(id, &request, ctx),
+        };
         let service = self.clone();
         tokio::spawn(async move {
             let InvokeRequest {
@@ -136,6 +145,9 @@ impl LambdaService {
                 }
             };
             backlog.fetch_sub(1, Ordering::AcqRel);
+            if let Some(key) = stored {
+                service.forget_event(key);
+            }
             if let Some((request_id, error)) = failure {
                 let function_arn = pool.config().arn();
                 tracing::warn!(function = %function_arn, attempts, "asynchronous invocation failed after its retries");
@@ -277,7 +289,7 @@ impl LambdaService {
             }),
             InvocationType::Event => {
                 let this = self.arc();
-                this.queue_event(&id, pool, request, Box::new(|_| {}))?;
+                this.queue_event(&id, pool, request, Box::new(|_| {}), Some(ctx), None)?;
                 Ok(InvokeOutput {
                     status: 202,
                     ..InvokeOutput::default()

@@ -271,10 +271,16 @@ impl LambdaService {
         drop(pools);
         self.invocations.clear();
         if self.store.persistent() {
-            self.store.submit(vec![crate::store::Change::DeletePrefix {
-                space: crate::store::Space::LambdaFunctions,
-                prefix: Vec::new(),
-            }])
+            self.store.submit(vec![
+                crate::store::Change::DeletePrefix {
+                    space: crate::store::Space::LambdaFunctions,
+                    prefix: Vec::new(),
+                },
+                crate::store::Change::DeletePrefix {
+                    space: crate::store::Space::LambdaEvents,
+                    prefix: Vec::new(),
+                },
+            ])
         } else {
             crate::store::Ticket::done()
         }

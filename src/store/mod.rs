@@ -31,10 +31,12 @@ pub enum Space {
     TopicDeduplication,
     /// Lambda functions: `account/region/name` → the function's configuration (JSON).
     LambdaFunctions,
+    /// Accepted asynchronous (Event) invocations not yet finished: `function key/uuid` → JSON.
+    LambdaEvents,
 }
 
 impl Space {
-    pub const ALL: [Space; 8] = [
+    pub const ALL: [Space; 9] = [
         Space::Queues,
         Space::Messages,
         Space::Deduplication,
@@ -43,6 +45,7 @@ impl Space {
         Space::Meta,
         Space::TopicDeduplication,
         Space::LambdaFunctions,
+        Space::LambdaEvents,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +58,7 @@ impl Space {
             Space::Meta => "meta",
             Space::TopicDeduplication => "topic_deduplication",
             Space::LambdaFunctions => "lambda_functions",
+            Space::LambdaEvents => "lambda_events",
         }
     }
 }
