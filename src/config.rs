@@ -118,6 +118,19 @@ pub struct Config {
 
     /// The credentials file of `auth = sigv4` (JSON; see `crate::credentials`).
     pub credentials: Option<PathBuf>,
+
+    /// `NAME=COMMAND`: start the Lambda function NAME with this shell command instead of its
+    /// runtime's (repeatable). It runs in the function's code folder with Lambda's environment
+    /// (`AWS_LAMBDA_RUNTIME_API`, `_HANDLER`, …) and must speak the Runtime API.
+    pub lambda_commands: Vec<String>,
+
+    /// Invocations (processes) of a Lambda function at once, unless its
+    /// ReservedConcurrentExecutions says otherwise.
+    pub lambda_concurrency: usize,
+
+    /// Asynchronous (Event) invocations queued per function; more are refused with
+    /// TooManyRequestsException.
+    pub lambda_async_backlog: usize,
 }
 
 impl Default for Config {
@@ -152,6 +165,9 @@ impl Default for Config {
             sns_http_backlog: 10_000,
             auth: AuthMode::Open,
             credentials: None,
+            lambda_commands: Vec::new(),
+            lambda_concurrency: 10,
+            lambda_async_backlog: 10_000,
         }
     }
 }
@@ -172,6 +188,21 @@ impl Config {
         Some(base.join("lyrebird"))
     }
 
+    /// `--lambda-command` settings by function name.
+    pub fn lambda_command_map(&self) -> Result<std::collections::HashMap<String, String>, String> {
+        self.lambda_commands
+            .iter()
+            .map(|entry| match entry.split_once('=') {
+                Some((name, command)) if !name.is_empty() && !command.trim().is_empty() => {
+                    Ok((name.to_string(), command.to_string()))
+                }
+                _ => Err(format!(
+                    "--lambda-command must be NAME=COMMAND, got {entry:?}"
+                )),
+            })
+            .collect()
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!(
@@ -179,6 +210,7 @@ impl Config {
                 self.account_id
             ));
         }
+        self.lambda_command_map()?;
         if self.region.is_empty() {
             return Err("region must not be empty".into());
         }

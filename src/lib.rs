@@ -17,6 +17,7 @@ pub mod events;
 pub mod fuzzing;
 pub mod health;
 pub mod hex;
+pub mod lambda;
 pub mod memory;
 pub mod panic_policy;
 pub mod policy;

@@ -29,10 +29,14 @@ pub enum Space {
     Meta,
     /// FIFO topics' deduplication window: `topic ARN \0 key` → (expiry, message id, sequence).
     TopicDeduplication,
+    /// Lambda functions: `account/region/name` → the function's configuration (JSON).
+    LambdaFunctions,
+    /// Accepted asynchronous (Event) invocations not yet finished: `function key/uuid` → JSON.
+    LambdaEvents,
 }
 
 impl Space {
-    pub const ALL: [Space; 7] = [
+    pub const ALL: [Space; 9] = [
         Space::Queues,
         Space::Messages,
         Space::Deduplication,
@@ -40,6 +44,8 @@ impl Space {
         Space::Subscriptions,
         Space::Meta,
         Space::TopicDeduplication,
+        Space::LambdaFunctions,
+        Space::LambdaEvents,
     ];
 
     pub fn name(self) -> &'static str {
@@ -51,6 +57,8 @@ impl Space {
             Space::Subscriptions => "subscriptions",
             Space::Meta => "meta",
             Space::TopicDeduplication => "topic_deduplication",
+            Space::LambdaFunctions => "lambda_functions",
+            Space::LambdaEvents => "lambda_events",
         }
     }
 }
