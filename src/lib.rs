@@ -11,6 +11,7 @@ pub mod context;
 pub mod error;
 pub mod health;
 pub mod hex;
+pub mod lambda;
 pub mod memory;
 pub mod protocol;
 pub mod server;

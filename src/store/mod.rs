@@ -29,10 +29,12 @@ pub enum Space {
     Meta,
     /// FIFO topics' deduplication window: `topic ARN \0 key` → (expiry, message id, sequence).
     TopicDeduplication,
+    /// Lambda event source mappings: UUID → configuration.
+    EventSourceMappings,
 }
 
 impl Space {
-    pub const ALL: [Space; 7] = [
+    pub const ALL: [Space; 8] = [
         Space::Queues,
         Space::Messages,
         Space::Deduplication,
@@ -40,6 +42,7 @@ impl Space {
         Space::Subscriptions,
         Space::Meta,
         Space::TopicDeduplication,
+        Space::EventSourceMappings,
     ];
 
     pub fn name(self) -> &'static str {
@@ -51,6 +54,7 @@ impl Space {
             Space::Subscriptions => "subscriptions",
             Space::Meta => "meta",
             Space::TopicDeduplication => "topic_deduplication",
+            Space::EventSourceMappings => "event_source_mappings",
         }
     }
 }

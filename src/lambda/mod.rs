@@ -1,0 +1,3 @@
+//! Lambda: functions and what runs them.
+
+pub mod event_sources;
