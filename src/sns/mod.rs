@@ -14,6 +14,7 @@
 mod aws_lc_rsa;
 pub mod delivery;
 pub mod filter;
+pub mod lambda_delivery;
 pub mod message;
 pub mod model;
 pub mod persist;
@@ -57,6 +58,8 @@ pub struct SnsService {
     /// Serialises signer creation without holding up unrelated requests.
     signer_init: Mutex<()>,
     limits: SnsLimits,
+    /// The Lambda functions `lambda` subscriptions invoke (`lambda_delivery.rs`).
+    lambda: lambda_delivery::LambdaLink,
 }
 
 /// Per-account caps and the bounds of HTTP/S delivery (flags `--max-topics` and so on).
@@ -106,6 +109,7 @@ impl SnsService {
             sms: Mutex::new(Default::default()),
             signer: OnceLock::new(),
             signer_init: Mutex::new(()),
+            lambda: Default::default(),
         }
     }
 
