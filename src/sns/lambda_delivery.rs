@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::clock::iso8601_millis;
 use crate::context::RequestContext;
+use crate::lambda::event_sources::runtime::Source;
 use crate::lambda::event_sources::sns_event::{sns_event, SnsNotification};
 use crate::lambda::event_sources::FunctionRuntime;
 use crate::sqs::messages::Forwarded;
@@ -111,7 +112,10 @@ impl SnsService {
         runtime.invoke_async(
             &sub.endpoint,
             sns_event(&notification),
-            "aws:sns",
+            Source {
+                kind: "aws:sns",
+                arn: &topic.arn,
+            },
             Box::new(move |error| {
                 tracing::warn!(
                     subscription = %sub_arn,

@@ -1,6 +1,6 @@
-//! What event sources need from the functions: find one, know its concurrency, invoke it. The
-//! App connects the Lambda service here, so the event sources are written (and unit-tested)
-//! against this seam alone.
+//! What event sources need from the functions: find one, hold one of its concurrency slots,
+//! invoke it. The App connects the Lambda service here, so the event sources are written (and
+//! unit-tested) against this seam alone.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,32 +16,46 @@ pub enum Invoked {
     NotRun(String),
 }
 
+/// Where an invocation's event comes from: `kind` is the event source (`aws:sqs`, `aws:sns`),
+/// `arn` the queue or topic.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub kind: &'static str,
+    pub arn: &'a str,
+}
+
+/// A held concurrency slot of a function, released when dropped or used by an invocation.
+pub type Permit = Box<dyn std::any::Any + Send>;
+
 pub type InvokeFuture = Pin<Box<dyn Future<Output = Invoked> + Send>>;
+pub type PermitFuture = Pin<Box<dyn Future<Output = Result<Permit, String>> + Send>>;
 
 pub trait FunctionRuntime: Send + Sync + 'static {
     /// The unqualified ARN of a function named by name or ARN, if it exists.
     fn function_arn(&self, account: &str, region: &str, name_or_arn: &str) -> Option<String>;
 
-    /// Its reserved concurrency, if it has one.
-    fn reserved_concurrency(&self, function_arn: &str) -> Option<u32>;
+    /// Waits for a free concurrency slot of the function (its reserved concurrency, or the
+    /// default); an error when it cannot run at all (deleted, reserved concurrency 0).
+    fn permit(&self, function_arn: &str) -> PermitFuture;
 
-    /// Invokes synchronously (RequestResponse), recorded with `source` (`aws:sqs`) and the
-    /// batch's size.
+    /// Invokes synchronously (RequestResponse) with the records of one batch, in the slot
+    /// `permit` holds when given.
     fn invoke(
         &self,
         function_arn: &str,
         payload: Vec<u8>,
-        source: &'static str,
+        source: Source<'_>,
         batch_size: usize,
+        permit: Option<Permit>,
     ) -> InvokeFuture;
 
     /// Invokes asynchronously (Event): two retries after an error, then `on_failure` with the
-    /// error (SNS → Lambda).
+    /// error (SNS → Lambda). A refusal to queue calls `on_failure` too.
     fn invoke_async(
         &self,
         function_arn: &str,
         payload: Vec<u8>,
-        source: &'static str,
+        source: Source<'_>,
         on_failure: Box<dyn FnOnce(String) + Send>,
     );
 }

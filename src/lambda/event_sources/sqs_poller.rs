@@ -5,11 +5,11 @@
 //! deletes nothing: the batch becomes visible again after the queue's visibility timeout, its
 //! receive count grows, and the redrive policy moves poison messages to the dead-letter queue.
 //!
-//! Concurrency: up to `ScalingConfig.MaximumConcurrency` batches at once, never more than the
-//! function's reserved concurrency, and `INITIAL_CONCURRENCY` when neither is set (AWS starts a
-//! mapping's scaling at five concurrent batches). A permit is taken before receiving, so no
-//! message is held in flight waiting for a free function. The poller long-polls (the queue
-//! wakes it on new messages), and a change to the mapping wakes it too.
+//! Concurrency: up to `ScalingConfig.MaximumConcurrency` batches at once (`UNBOUNDED` without
+//! it), and never more than the function's own concurrency (its reserved concurrency, else the
+//! default): both slots are taken before receiving, so no message is held in flight waiting for
+//! a free function. The poller long-polls (the queue wakes it on new messages), and a change to
+//! the mapping wakes it too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,12 +27,13 @@ use crate::sqs::SqsService;
 use super::batch_response::{verdict, BatchVerdict};
 use super::filter::{with_parsed_body, RecordFilters};
 use super::mapping::EventSourceMapping;
-use super::runtime::{FunctionRuntime, Invoked};
+use super::runtime::{FunctionRuntime, Invoked, Permit, Source};
 use super::sqs_event::{record_value, sqs_event, QueueSource};
 use super::Mapping;
 
-/// Concurrent batches of a mapping with neither MaximumConcurrency nor reserved concurrency.
-pub const INITIAL_CONCURRENCY: u32 = 5;
+/// Concurrent batches of a mapping without MaximumConcurrency (AWS's upper bound for it); the
+/// function's concurrency is the real bound then.
+pub const UNBOUNDED: u32 = 1000;
 /// The long poll of each receive (the most SQS allows, as Lambda's pollers use).
 const LONG_POLL_S: i64 = 20;
 /// How long to wait before polling a queue that does not exist (any more) again.
@@ -78,17 +79,11 @@ impl SqsPoller {
             parts.next().unwrap_or_default().to_string(),
             parts.next().unwrap_or_default().to_string(),
         );
-        let reserved = self.runtime.reserved_concurrency(&config.function_arn);
-        let maximum = config
+        let concurrency = config
             .scaling_config
             .as_ref()
-            .and_then(|s| s.maximum_concurrency);
-        let concurrency = match (maximum, reserved) {
-            (Some(m), Some(r)) => m.min(r),
-            (Some(m), None) => m,
-            (None, Some(r)) => r.min(INITIAL_CONCURRENCY),
-            (None, None) => INITIAL_CONCURRENCY,
-        };
+            .and_then(|s| s.maximum_concurrency)
+            .unwrap_or(UNBOUNDED);
         Plan {
             filters: RecordFilters::compile(config.filter_criteria.as_ref()),
             fifo: name.ends_with(".fifo"),
@@ -117,11 +112,6 @@ impl SqsPoller {
                 changed.await;
                 continue;
             }
-            if plan.concurrency == 0 {
-                // Reserved concurrency 0: the function is throttled; nothing is received.
-                changed.await;
-                continue;
-            }
             let semaphore = match &slots {
                 Some((n, s)) if *n == plan.concurrency => s.clone(),
                 _ => {
@@ -137,6 +127,22 @@ impl SqsPoller {
                 },
                 _ = &mut changed => continue,
             };
+            let function_slot = tokio::select! {
+                slot = this.runtime.permit(&plan.config.function_arn) => slot,
+                _ = &mut changed => continue,
+            };
+            let function_slot = match function_slot {
+                Ok(slot) => slot,
+                Err(why) => {
+                    // Throttled (reserved concurrency 0) or gone: nothing is received.
+                    tracing::debug!(mapping = %plan.config.uuid, "not polling: {why}");
+                    tokio::select! {
+                        _ = tokio::time::sleep(MISSING_QUEUE_RETRY) => {}
+                        _ = &mut changed => {}
+                    }
+                    continue;
+                }
+            };
             let batch = tokio::select! {
                 batch = this.collect(&plan) => batch,
                 _ = &mut changed => continue,
@@ -145,7 +151,10 @@ impl SqsPoller {
                 Ok(messages) if messages.is_empty() => {}
                 Ok(messages) => {
                     missing_logged = false;
-                    tokio::spawn(this.clone().process(plan, messages, permit));
+                    tokio::spawn(
+                        this.clone()
+                            .process(plan, messages, (permit, function_slot)),
+                    );
                 }
                 Err(missing) => {
                     if !missing_logged {
@@ -228,7 +237,7 @@ impl SqsPoller {
         self: Arc<Self>,
         plan: Plan,
         messages: Vec<ReceivedMessage>,
-        _permit: OwnedSemaphorePermit,
+        (_mapping_slot, function_slot): (OwnedSemaphorePermit, Permit),
     ) {
         let source = QueueSource {
             arn: &plan.config.event_source_arn,
@@ -255,8 +264,12 @@ impl SqsPoller {
             .invoke(
                 &plan.config.function_arn,
                 payload,
-                "aws:sqs",
+                Source {
+                    kind: "aws:sqs",
+                    arn: &plan.config.event_source_arn,
+                },
                 admitted.len(),
+                Some(function_slot),
             )
             .await;
         let keep: Vec<usize> = match outcome {

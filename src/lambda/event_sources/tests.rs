@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 use super::mapping::{
     CreateEventSourceMappingInput, Filter, FilterCriteria, UpdateEventSourceMappingInput,
 };
-use super::runtime::{FunctionRuntime, InvokeFuture, Invoked};
+use super::runtime::{FunctionRuntime, InvokeFuture, Invoked, Permit, PermitFuture, Source};
 use super::EventSources;
 use crate::clock::Clock;
 use crate::context::RequestContext;
@@ -29,25 +29,25 @@ impl FunctionRuntime for Scripted {
     fn function_arn(&self, _: &str, _: &str, name: &str) -> Option<String> {
         (name == "f" || name == FUNCTION).then(|| FUNCTION.to_string())
     }
-    fn reserved_concurrency(&self, _: &str) -> Option<u32> {
-        None
+    fn permit(&self, _: &str) -> PermitFuture {
+        Box::pin(async { Ok(Box::new(()) as Permit) })
     }
-    fn invoke(&self, _: &str, payload: Vec<u8>, source: &'static str, size: usize) -> InvokeFuture {
-        assert_eq!(source, "aws:sqs");
+    fn invoke(
+        &self,
+        _: &str,
+        payload: Vec<u8>,
+        source: Source<'_>,
+        size: usize,
+        _: Option<Permit>,
+    ) -> InvokeFuture {
+        assert_eq!(source.kind, "aws:sqs");
         let event: serde_json::Value = serde_json::from_slice(&payload).unwrap();
         assert_eq!(event["Records"].as_array().unwrap().len(), size);
         let answer = (self.answer)(&event);
         self.events.lock().push(event);
         Box::pin(async move { answer })
     }
-    fn invoke_async(
-        &self,
-        _: &str,
-        _: Vec<u8>,
-        _: &'static str,
-        _: Box<dyn FnOnce(String) + Send>,
-    ) {
-    }
+    fn invoke_async(&self, _: &str, _: Vec<u8>, _: Source<'_>, _: Box<dyn FnOnce(String) + Send>) {}
 }
 
 struct Bench {
