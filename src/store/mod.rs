@@ -29,12 +29,14 @@ pub enum Space {
     Meta,
     /// FIFO topics' deduplication window: `topic ARN \0 key` → (expiry, message id, sequence).
     TopicDeduplication,
+    /// Lambda functions: `account/region/name` → the function's configuration (JSON).
+    LambdaFunctions,
     /// Lambda event source mappings: UUID → configuration.
     EventSourceMappings,
 }
 
 impl Space {
-    pub const ALL: [Space; 8] = [
+    pub const ALL: [Space; 9] = [
         Space::Queues,
         Space::Messages,
         Space::Deduplication,
@@ -42,6 +44,7 @@ impl Space {
         Space::Subscriptions,
         Space::Meta,
         Space::TopicDeduplication,
+        Space::LambdaFunctions,
         Space::EventSourceMappings,
     ];
 
@@ -54,6 +57,7 @@ impl Space {
             Space::Subscriptions => "subscriptions",
             Space::Meta => "meta",
             Space::TopicDeduplication => "topic_deduplication",
+            Space::LambdaFunctions => "lambda_functions",
             Space::EventSourceMappings => "event_source_mappings",
         }
     }
