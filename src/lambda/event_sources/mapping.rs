@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{codes, AwsError};
+
 /// `FilterCriteria`: up to five `{Pattern}` filters; a record is processed if any matches.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -95,15 +97,26 @@ pub struct ListEventSourceMappingsOutput {
     pub next_marker: Option<String>,
 }
 
-/// Why a request was refused: (error code, message). The codes are Lambda's.
-pub type Refusal = (&'static str, String);
+/// Why a request was refused (Lambda's error shapes).
+pub type Refusal = AwsError;
 
-pub const INVALID_PARAMETER: &str = "InvalidParameterValueException";
-pub const NOT_FOUND: &str = "ResourceNotFoundException";
-pub const CONFLICT: &str = "ResourceConflictException";
+pub fn invalid(message: impl Into<String>) -> Refusal {
+    AwsError::new(&codes::INVALID_PARAMETER_VALUE, message)
+}
 
-fn invalid(message: impl Into<String>) -> Refusal {
-    (INVALID_PARAMETER, message.into())
+pub fn not_found() -> Refusal {
+    AwsError::new(
+        &codes::RESOURCE_NOT_FOUND,
+        "The resource you requested does not exist.",
+    )
+}
+
+pub fn conflict(message: String) -> Refusal {
+    AwsError::new(&codes::RESOURCE_CONFLICT, message)
+}
+
+fn validation(message: String) -> Refusal {
+    AwsError::new(&codes::VALIDATION, message)
 }
 
 /// The settings of a mapping that requests can change, checked together as AWS does.
@@ -159,10 +172,7 @@ impl Settings {
             .iter()
             .find(|t| t.as_str() != "ReportBatchItemFailures")
         {
-            return Err((
-                "ValidationException",
-                format!("1 validation error detected: Value '[{other}]' at 'functionResponseTypes' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [ReportBatchItemFailures]]"),
-            ));
+            return Err(validation(format!("1 validation error detected: Value '[{other}]' at 'functionResponseTypes' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [ReportBatchItemFailures]]")));
         }
         if let Some(criteria) = &filter_criteria {
             if criteria.filters.len() > 5 {
@@ -177,10 +187,7 @@ impl Settings {
         }
         if let Some(max) = scaling.as_ref().and_then(|s| s.maximum_concurrency) {
             if !(2..=1000).contains(&max) {
-                return Err((
-                    "ValidationException",
-                    format!("1 validation error detected: Value '{max}' at 'scalingConfig.maximumConcurrency' failed to satisfy constraint: Member must have value greater than or equal to 2"),
-                ));
+                return Err(validation(format!("1 validation error detected: Value '{max}' at 'scalingConfig.maximumConcurrency' failed to satisfy constraint: Member must have value greater than or equal to 2")));
             }
         }
         Ok(Settings {
@@ -238,7 +245,7 @@ mod tests {
         assert!(check(10, 0, false).is_ok());
         assert!(check(10_000, 1, false).is_ok());
         assert_eq!(
-            check(11, 0, false).unwrap_err().1,
+            check(11, 0, false).unwrap_err().message,
             "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"
         );
         assert!(check(11, 0, true).is_err());

@@ -5,14 +5,18 @@
 //! - `sqs_event.rs`, `sns_event.rs`: the event documents Lambda hands functions
 //! - `batch_response.rs`: `ReportBatchItemFailures` answers
 //! - `filter.rs`: `FilterCriteria`
-//! - `runtime.rs`: what the engine needs from the functions (`FunctionRuntime`)
+//! - `runtime.rs`: what the engine needs from the functions (`FunctionRuntime`);
+//!   `lambda_seam.rs`: the Lambda service behind it
+//! - `api.rs`: the Create/Get/List/Update/DeleteEventSourceMapping operations
 //!
 //! `EventSources` is the registry of mappings (by UUID): the API operations and templates go
 //! through it; each enabled mapping has one poller task, which a change or deletion wakes.
 //! Mappings are kept in the store (`Space::EventSourceMappings`) and restarted at start-up.
 
+pub mod api;
 pub mod batch_response;
 pub mod filter;
+pub mod lambda_seam;
 pub mod mapping;
 pub mod runtime;
 pub mod sns_event;
@@ -30,9 +34,9 @@ use crate::sqs::SqsService;
 use crate::store::{Change, SharedStore, Space};
 
 use mapping::{
-    function_name_of, CreateEventSourceMappingInput, EventSourceMapping,
-    ListEventSourceMappingsOutput, Refusal, Settings, UpdateEventSourceMappingInput, CONFLICT,
-    INVALID_PARAMETER, NOT_FOUND,
+    conflict, function_name_of, invalid, not_found, CreateEventSourceMappingInput,
+    EventSourceMapping, ListEventSourceMappingsOutput, Refusal, Settings,
+    UpdateEventSourceMappingInput,
 };
 pub use runtime::{FunctionRuntime, Invoked};
 
@@ -60,6 +64,8 @@ pub struct EventSources {
     mappings: Mutex<BTreeMap<String, Arc<Mapping>>>,
     /// Where pollers run (the runtime the server was started in).
     tasks: Option<tokio::runtime::Handle>,
+    /// The running pollers, stopped at shutdown.
+    pollers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for EventSources {
@@ -68,23 +74,22 @@ impl std::fmt::Debug for EventSources {
     }
 }
 
-const NOT_FOUND_MESSAGE: &str = "The resource you requested does not exist.";
-
 impl EventSources {
-    pub fn new(sqs: Arc<SqsService>, clock: Arc<Clock>, store: SharedStore) -> Self {
-        EventSources {
+    pub fn new(sqs: Arc<SqsService>, clock: Arc<Clock>, store: SharedStore) -> Arc<Self> {
+        Arc::new(EventSources {
             sqs,
             clock,
             store,
             runtime: OnceLock::new(),
             mappings: Mutex::new(BTreeMap::new()),
             tasks: tokio::runtime::Handle::try_current().ok(),
-        }
+            pollers: Mutex::default(),
+        })
     }
 
     /// Connects the functions the mappings invoke (once, at start-up), and starts the pollers
     /// of every mapping known so far.
-    pub fn connect(self: &Arc<Self>, runtime: Arc<dyn FunctionRuntime>) {
+    pub fn connect(&self, runtime: Arc<dyn FunctionRuntime>) {
         let _ = self.runtime.set(runtime);
         let all: Vec<Arc<Mapping>> = self.mappings.lock().values().cloned().collect();
         for mapping in all {
@@ -96,7 +101,7 @@ impl EventSources {
         self.runtime.get()
     }
 
-    fn start(self: &Arc<Self>, mapping: Arc<Mapping>) {
+    fn start(&self, mapping: Arc<Mapping>) {
         let (Some(tasks), Some(runtime)) = (&self.tasks, self.runtime()) else {
             return;
         };
@@ -106,7 +111,9 @@ impl EventSources {
             self.clock.clone(),
             mapping,
         );
-        tasks.spawn(poller.run());
+        let mut pollers = self.pollers.lock();
+        pollers.retain(|p| !p.is_finished());
+        pollers.push(tasks.spawn(poller.run()));
     }
 
     fn now_s(&self) -> f64 {
@@ -141,7 +148,7 @@ impl EventSources {
 
     /// `CreateEventSourceMapping`.
     pub fn create(
-        self: &Arc<Self>,
+        &self,
         account: &str,
         region: &str,
         input: CreateEventSourceMappingInput,
@@ -149,17 +156,16 @@ impl EventSources {
         let source = input
             .event_source_arn
             .clone()
-            .ok_or((INVALID_PARAMETER, "Unrecognized event source.".to_string()))?;
+            .ok_or_else(|| invalid("Unrecognized event source."))?;
         let function = input.function_name.clone().unwrap_or_default();
         let function_arn = self.function_arn(account, region, &function)?;
         let queue = self.sqs.queue_by_arn(&source).filter(|q| !q.is_deleted());
         if !source.starts_with("arn:") || source.split(':').nth(2) != Some("sqs") {
-            return Err((INVALID_PARAMETER, "Unrecognized event source.".into()));
+            return Err(invalid("Unrecognized event source."));
         }
         let Some(queue) = queue else {
-            return Err((
-                INVALID_PARAMETER,
-                "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist.".into(),
+            return Err(invalid(
+                "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist.",
             ));
         };
         let settings = Settings::check(
@@ -176,8 +182,7 @@ impl EventSources {
             c.event_source_arn == source && c.function_arn == function_arn
         }) {
             let uuid = existing.config.lock().uuid.clone();
-            return Err((
-                CONFLICT,
+            return Err(conflict(
                 format!(
                     "An event source mapping with SQS arn (\" {source} \") and function (\" {} \") already exists. Please update or delete the existing mapping with UUID {uuid}",
                     function_name_of(&function)
@@ -219,7 +224,7 @@ impl EventSources {
     fn function_arn(&self, account: &str, region: &str, function: &str) -> Result<String, Refusal> {
         self.runtime()
             .and_then(|r| r.function_arn(account, region, function))
-            .ok_or((INVALID_PARAMETER, "Function does not exist".into()))
+            .ok_or_else(|| invalid("Function does not exist"))
     }
 
     fn find(&self, account: &str, region: &str, uuid: &str) -> Result<Arc<Mapping>, Refusal> {
@@ -231,7 +236,7 @@ impl EventSources {
                 c.account == account && c.region == region
             })
             .cloned()
-            .ok_or((NOT_FOUND, NOT_FOUND_MESSAGE.into()))
+            .ok_or_else(not_found)
     }
 
     /// `GetEventSourceMapping`.
@@ -379,7 +384,31 @@ impl EventSources {
         })
     }
 
-    /// Stops every poller (server shutdown, reset).
+    /// Deletes every mapping (`/_lyrebird/reset`).
+    pub fn reset(&self) -> crate::store::Ticket {
+        self.close();
+        if self.store.persistent() {
+            self.store.submit(vec![Change::DeletePrefix {
+                space: Space::EventSourceMappings,
+                prefix: Vec::new(),
+            }])
+        } else {
+            crate::store::Ticket::done()
+        }
+    }
+
+    /// Stops every poller and the batches they are running, and waits until they are gone
+    /// (server shutdown: a batch cut short is received again after its visibility timeout).
+    pub async fn shutdown(&self) {
+        self.close();
+        let pollers = std::mem::take(&mut *self.pollers.lock());
+        for poller in pollers {
+            poller.abort();
+            let _ = poller.await;
+        }
+    }
+
+    /// Stops every poller (reset); batches in flight finish.
     pub fn close(&self) {
         for mapping in std::mem::take(&mut *self.mappings.lock()).into_values() {
             mapping

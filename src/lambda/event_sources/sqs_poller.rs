@@ -94,9 +94,18 @@ impl SqsPoller {
         }
     }
 
-    /// Polls until the mapping is deleted or the server closes.
+    /// Polls until the mapping is deleted or the server closes. Batches run as tasks of their
+    /// own, owned by the poller: a deleted mapping lets them finish, aborting the poller (at
+    /// shutdown) aborts them too.
     pub async fn run(self) {
         let this = Arc::new(self);
+        let mut batches = tokio::task::JoinSet::new();
+        this.poll(&mut batches).await;
+        batches.detach_all();
+    }
+
+    async fn poll(self: &Arc<Self>, batches: &mut tokio::task::JoinSet<()>) {
+        let this = self;
         let mut slots: Option<(u32, Arc<Semaphore>)> = None;
         let mut missing_logged = false;
         loop {
@@ -151,7 +160,8 @@ impl SqsPoller {
                 Ok(messages) if messages.is_empty() => {}
                 Ok(messages) => {
                     missing_logged = false;
-                    tokio::spawn(
+                    while batches.try_join_next().is_some() {}
+                    batches.spawn(
                         this.clone()
                             .process(plan, messages, (permit, function_slot)),
                     );

@@ -78,7 +78,7 @@ fn bench(answer: impl Fn(&serde_json::Value) -> Invoked + Send + Sync + 'static)
         )
         .unwrap()
         .queue_url;
-    let sources = Arc::new(EventSources::new(sqs.clone(), clock, store));
+    let sources = EventSources::new(sqs.clone(), clock, store);
     let function = Arc::new(Scripted {
         answer: Box::new(answer),
         events: Mutex::default(),
@@ -285,7 +285,7 @@ async fn duplicate_mappings_conflict() {
             },
         )
         .unwrap_err();
-    assert_eq!(err.0, "ResourceConflictException");
+    assert_eq!(err.code.shape, "ResourceConflictException");
     assert!(
         err.1
             .ends_with(&format!("existing mapping with UUID {uuid}")),
