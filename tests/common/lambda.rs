@@ -8,12 +8,17 @@ use lyrebird::RunningServer;
 
 /// An aws-sdk-lambda client (REST-JSON) for `server`, region us-east-1.
 pub fn client(server: &RunningServer) -> aws_sdk_lambda::Client {
+    client_at(&server.endpoint())
+}
+
+/// An aws-sdk-lambda client for any endpoint (such as a `process::Process`).
+pub fn client_at(endpoint: &str) -> aws_sdk_lambda::Client {
     let http = aws_smithy_http_client::Builder::new().build_http();
     let config = aws_sdk_lambda::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "secret", None, None, "test"))
-        .endpoint_url(server.endpoint())
+        .endpoint_url(endpoint)
         .http_client(http)
         .build();
     aws_sdk_lambda::Client::from_conf(config)
