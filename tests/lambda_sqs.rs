@@ -709,18 +709,14 @@ async fn a_runtime_that_is_not_installed_leaves_messages_in_the_queue() {
 async fn mappings_survive_a_restart_on_a_data_dir() {
     let dir = std::env::temp_dir().join(format!("lyrebird-esm-restart-{}", uuid()));
     let out = dir.with_extension("jsonl");
-    let config = || lyrebird::Config {
-        port: 0,
-        test_endpoints: true,
-        data_dir: Some(dir.clone()),
-        in_memory: false,
-        ..lyrebird::Config::default()
-    };
+    let args = ["--data-dir".to_string(), dir.display().to_string()];
+    let code = recorder("return null;");
     let uuid = {
-        let server = lyrebird::spawn(config()).await.unwrap();
-        let client = lambda::client(&server);
-        let sqs = common::sqs(&server);
-        let code = recorder("return null;");
+        let server = common::process::start(&args, &[]).await;
+        let client = lambda::client_at(&server.endpoint);
+        let sqs = common::sqs_at(&server.endpoint, "test", "us-east-1");
+        let url = common::create_queue(&sqs, "kept", &[]).await;
+        let arn = common::queue_arn(&sqs, &url).await;
         lambda::create_with(
             &client,
             "kept",
@@ -736,9 +732,7 @@ async fn mappings_survive_a_restart_on_a_data_dir() {
             },
         )
         .await;
-        let url = common::create_queue(&sqs, "kept", &[]).await;
-        let arn = common::queue_arn(&sqs, &url).await;
-        let uuid = client
+        client
             .create_event_source_mapping()
             .function_name("kept")
             .event_source_arn(&arn)
@@ -747,12 +741,10 @@ async fn mappings_survive_a_restart_on_a_data_dir() {
             .await
             .unwrap()
             .uuid
-            .unwrap();
-        server.stop().await;
-        uuid
+            .unwrap()
     };
-    let server = lyrebird::spawn(config()).await.unwrap();
-    let client = lambda::client(&server);
+    let server = common::process::start(&args, &[]).await;
+    let client = lambda::client_at(&server.endpoint);
     let got = client
         .get_event_source_mapping()
         .uuid(&uuid)
@@ -761,7 +753,7 @@ async fn mappings_survive_a_restart_on_a_data_dir() {
         .unwrap();
     assert_eq!(got.batch_size(), Some(3));
     assert_eq!(got.state(), Some("Enabled"));
-    let sqs = common::sqs(&server);
+    let sqs = common::sqs_at(&server.endpoint, "test", "us-east-1");
     let url = sqs
         .get_queue_url()
         .queue_name("kept")
@@ -775,7 +767,7 @@ async fn mappings_survive_a_restart_on_a_data_dir() {
         std::fs::read_to_string(&out).is_ok_and(|t| t.contains("after restart"))
     })
     .await;
-    server.stop().await;
+    drop(server);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&out);
 }

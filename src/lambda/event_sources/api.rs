@@ -48,9 +48,9 @@ impl Service for EventSources {
     async fn call(&self, ctx: &RequestContext, request: Request) -> AwsResult<Response> {
         let (account, region) = (ctx.account.as_str(), ctx.region.as_str());
         Ok(match request {
-            Request::CreateEventSourceMapping(input) => {
-                Response::CreateEventSourceMapping(self.create(account, region, input)?)
-            }
+            Request::CreateEventSourceMapping(input) => Response::CreateEventSourceMapping(
+                self.create(account, region, input, &ctx.writes)?,
+            ),
             Request::GetEventSourceMapping(m) => {
                 Response::GetEventSourceMapping(self.get(account, region, &m.uuid)?)
             }
@@ -62,12 +62,12 @@ impl Service for EventSources {
                 l.marker.as_deref(),
                 l.max_items,
             )),
-            Request::UpdateEventSourceMapping(u) => {
-                Response::UpdateEventSourceMapping(self.update(account, region, &u.uuid, u.body)?)
-            }
-            Request::DeleteEventSourceMapping(m) => {
-                Response::DeleteEventSourceMapping(self.delete(account, region, &m.uuid)?)
-            }
+            Request::UpdateEventSourceMapping(u) => Response::UpdateEventSourceMapping(
+                self.update(account, region, &u.uuid, u.body, &ctx.writes)?,
+            ),
+            Request::DeleteEventSourceMapping(m) => Response::DeleteEventSourceMapping(
+                self.delete(account, region, &m.uuid, &ctx.writes)?,
+            ),
         })
     }
 }

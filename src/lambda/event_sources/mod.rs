@@ -30,6 +30,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
+use crate::context::PendingWrites;
 use crate::sqs::SqsService;
 use crate::store::{Change, SharedStore, Space};
 
@@ -121,12 +122,13 @@ impl EventSources {
         self.clock.now_ms() as f64 / 1000.0
     }
 
-    fn persist(&self, config: &EventSourceMapping) {
+    /// Writes a mapping's record; the answer waits for it (`writes`).
+    fn persist(&self, config: &EventSourceMapping, writes: &PendingWrites) {
         if !self.store.persistent() {
             return;
         }
         if let Ok(value) = serde_json::to_vec(&StoredMapping::from(config)) {
-            drop(self.store.submit(vec![Change::Put {
+            writes.push(self.store.submit(vec![Change::Put {
                 space: Space::EventSourceMappings,
                 key: config.uuid.as_bytes().to_vec(),
                 value,
@@ -152,6 +154,7 @@ impl EventSources {
         account: &str,
         region: &str,
         input: CreateEventSourceMappingInput,
+        writes: &PendingWrites,
     ) -> Result<EventSourceMapping, Refusal> {
         let source = input
             .event_source_arn
@@ -211,7 +214,7 @@ impl EventSources {
         };
         config.apply(settings);
         config.state = config.settled_state().into();
-        self.persist(&config);
+        self.persist(&config, writes);
         let mut answer = config.clone();
         answer.state = "Creating".into();
         let mapping = Arc::new(new_mapping(config));
@@ -292,6 +295,7 @@ impl EventSources {
         region: &str,
         uuid: &str,
         input: UpdateEventSourceMappingInput,
+        writes: &PendingWrites,
     ) -> Result<EventSourceMapping, Refusal> {
         let mapping = self.find(account, region, uuid)?;
         let function_arn = match input.function_name.as_deref() {
@@ -333,7 +337,7 @@ impl EventSources {
         }
         config.state = config.settled_state().into();
         config.last_modified = self.now_s();
-        self.persist(&config);
+        self.persist(&config, writes);
         let mut answer = config.clone();
         answer.state = answer_state.into();
         drop(config);
@@ -348,6 +352,7 @@ impl EventSources {
         account: &str,
         region: &str,
         uuid: &str,
+        writes: &PendingWrites,
     ) -> Result<EventSourceMapping, Refusal> {
         let mapping = self.find(account, region, uuid)?;
         self.mappings.lock().remove(uuid);
@@ -356,7 +361,7 @@ impl EventSources {
             .store(true, std::sync::atomic::Ordering::Release);
         mapping.changed.notify_waiters();
         if self.store.persistent() {
-            drop(self.store.submit(vec![Change::Delete {
+            writes.push(self.store.submit(vec![Change::Delete {
                 space: Space::EventSourceMappings,
                 key: uuid.as_bytes().to_vec(),
             }]));

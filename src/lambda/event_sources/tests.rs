@@ -139,7 +139,7 @@ impl Bench {
             ..input
         };
         self.sources
-            .create("000000000000", "us-east-1", input)
+            .create("000000000000", "us-east-1", input, &Default::default())
             .unwrap()
             .uuid
     }
@@ -247,6 +247,7 @@ async fn a_disabled_mapping_stops_polling() {
                 enabled: Some(true),
                 ..Default::default()
             },
+            &Default::default(),
         )
         .unwrap();
     assert_eq!(answer.state, "Enabling");
@@ -261,6 +262,7 @@ async fn a_disabled_mapping_stops_polling() {
                 enabled: Some(false),
                 ..Default::default()
             },
+            &Default::default(),
         )
         .unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -283,13 +285,14 @@ async fn duplicate_mappings_conflict() {
                 event_source_arn: Some("arn:aws:sqs:us-east-1:000000000000:q".into()),
                 ..Default::default()
             },
+            &Default::default(),
         )
         .unwrap_err();
     assert_eq!(err.code.shape, "ResourceConflictException");
     assert!(
-        err.1
+        err.message
             .ends_with(&format!("existing mapping with UUID {uuid}")),
         "{}",
-        err.1
+        err.message
     );
 }
