@@ -130,11 +130,12 @@ impl App {
         let default_host = format!("localhost:{}", local_addr.port());
         // Templates go on top of the restored state, before the first request is accepted (and
         // are applied again at every start, so their writes need no flush of their own).
-        let init_outputs = crate::template::provision(&config, &sqs, &sns, &default_host)?;
-        // Event sources invoke functions through the Lambda seam; their pollers start now.
+        // Event sources invoke functions through the Lambda seam (connected before templates
+        // are applied, so the mappings they create start polling at once).
         let runtime = Arc::new(LambdaRuntime(lambda.clone()));
         event_sources.connect(runtime.clone());
         sns.connect_lambda(runtime);
+        let init_outputs = crate::template::provision(&config, &sqs, &sns, &lambda, &default_host)?;
         // One line per service and protocol. The query protocol tries its services in this
         // order when a request does not name one: SNS, last, takes whatever is left.
         let services = Services::default()

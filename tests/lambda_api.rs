@@ -449,7 +449,7 @@ async fn async_invocations_retry_twice_then_report_the_failure() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let failures = failures.lock().unwrap();
+    let failures = std::mem::take(&mut *failures.lock().unwrap());
     assert_eq!(failures.len(), 1);
     assert_eq!(failures[0].attempts, 3);
     assert_eq!(&failures[0].payload[..], br#"{"n":1}"#);

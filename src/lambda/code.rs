@@ -104,6 +104,11 @@ pub fn folder(dir: &Path) -> Result<CodeLocation, String> {
             if visited > 100_000 {
                 break;
             }
+            // Python's byte-code caches appear beside the sources when they run; they are
+            // not the function's code.
+            if entry.file_name() == "__pycache__" {
+                continue;
+            }
             let Ok(meta) = entry.metadata() else { continue };
             if meta.is_dir() {
                 stack.push(entry.path());

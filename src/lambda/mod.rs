@@ -51,7 +51,7 @@ use crate::error::AwsResult;
 use crate::service::Service;
 use crate::store::SharedStore;
 
-pub use code::code_root;
+pub use code::{code_root, folder as code_folder};
 pub use function::{FunctionConfig, FunctionId};
 pub use functions::PutOutcome;
 pub use invocations::{InvocationRecord, Invocations};
@@ -208,6 +208,11 @@ impl LambdaService {
             .expect("the service outlives its requests")
     }
 
+    /// Where lyrebird writes function code it holds (unpacked zips, inline code).
+    pub fn code_root(&self) -> &std::path::Path {
+        &self.options.code_root
+    }
+
     /// The recent invocations (`/_lyrebird/lambda/invocations`).
     pub fn invocations(&self) -> &Invocations {
         &self.invocations
@@ -285,7 +290,7 @@ impl Service for LambdaService {
     async fn call(&self, ctx: &RequestContext, request: Request) -> AwsResult<Response> {
         Ok(match request {
             Request::CreateFunction(input) => {
-                Response::CreateFunction(self.create_function(ctx, input)?)
+                Response::CreateFunction(self.create_function(ctx, *input)?)
             }
             Request::GetFunction(input) => Response::GetFunction(self.get_function(ctx, &input)?),
             Request::GetFunctionConfiguration(input) => {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::service::Empty;
 
 crate::service::operations! {
-    CreateFunction(CreateFunctionInput) -> FunctionConfiguration;
+    CreateFunction(Box<CreateFunctionInput>) -> FunctionConfiguration;
     GetFunction(FunctionRef) -> GetFunctionOutput;
     GetFunctionConfiguration(FunctionRef) -> FunctionConfiguration;
     ListFunctions(ListFunctionsInput) -> ListFunctionsOutput;

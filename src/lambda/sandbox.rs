@@ -112,11 +112,10 @@ impl Sandbox {
         sandbox
     }
 
-    /// Hands a job over; the sandbox must be idle (the pool checks it out first).
-    pub fn submit(&self, job: Job) -> Result<(), Job> {
-        self.inbox.try_send(job).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(j) | mpsc::error::TrySendError::Closed(j) => j,
-        })
+    /// Hands a job over; the sandbox must be idle (the pool checks it out first). Fails when
+    /// the sandbox is gone.
+    pub fn submit(&self, job: Job) -> Result<(), ()> {
+        self.inbox.try_send(job).map_err(|_| ())
     }
 
     /// Resolves when the sandbox can no longer work.

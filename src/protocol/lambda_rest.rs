@@ -67,7 +67,7 @@ impl RestBinding for LambdaService {
             qualifier: request.query("Qualifier"),
         };
         Ok(match op {
-            Operation::CreateFunction => Request::CreateFunction(request.json()?),
+            Operation::CreateFunction => Request::CreateFunction(Box::new(request.json()?)),
             Operation::ListFunctions => Request::ListFunctions(ListFunctionsInput {
                 marker: request.query("Marker"),
                 max_items: request.query("MaxItems"),

@@ -1,3 +1,4 @@
+#![allow(dead_code)]
 //! Lambda test helpers (included by the Lambda test files with `#[path]`, so that other test
 //! binaries do not link aws-sdk-lambda): an aws-sdk-lambda client, zip archives of handler files written by the
 //! tests, and the invocation log.

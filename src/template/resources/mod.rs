@@ -7,9 +7,10 @@
 //! so re-applying an unchanged template changes nothing.
 //!
 //! `props.rs` reads properties by their CloudFormation types and blames failures on them;
-//! `provisioner.rs` holds what one template's application works with; `sqs.rs` and `sns.rs`
-//! provision each service's resource types. Unit tests are in `tests.rs`.
+//! `provisioner.rs` holds what one template's application works with; `sqs.rs`, `sns.rs` and
+//! `lambda.rs` provision each service's resource types. Unit tests are in `tests.rs`.
 
+mod lambda;
 mod props;
 mod provisioner;
 mod sns;
@@ -21,6 +22,7 @@ use crate::template::parse::Map;
 
 use props::{Applied, Props, Type};
 
+pub use lambda::template_dir;
 pub use props::Failure;
 pub use provisioner::{Outcome, Physical, Provisioner};
 
@@ -32,6 +34,9 @@ pub enum Kind {
     Topic,
     TopicPolicy,
     Subscription,
+    /// `AWS::Serverless::Function` and `AWS::Lambda::Function`.
+    Function,
+    Permission,
 }
 
 impl Kind {
@@ -42,6 +47,8 @@ impl Kind {
             "AWS::SNS::Topic" => Kind::Topic,
             "AWS::SNS::TopicPolicy" => Kind::TopicPolicy,
             "AWS::SNS::Subscription" => Kind::Subscription,
+            "AWS::Serverless::Function" | "AWS::Lambda::Function" => Kind::Function,
+            "AWS::Lambda::Permission" => Kind::Permission,
             _ => return None,
         })
     }
@@ -53,6 +60,8 @@ impl Kind {
             Kind::Topic => &["TopicArn", "TopicName"],
             Kind::Subscription => &["Arn"],
             Kind::QueuePolicy | Kind::TopicPolicy => &["Id"],
+            Kind::Function => &["Arn"],
+            Kind::Permission => &[],
         }
     }
 
@@ -63,6 +72,8 @@ impl Kind {
             Kind::Topic => sns::TOPIC_PROPERTIES,
             Kind::TopicPolicy => sns::TOPIC_POLICY_PROPERTIES,
             Kind::Subscription => sns::SUBSCRIPTION_PROPERTIES,
+            Kind::Function => lambda::LAMBDA_FUNCTION_PROPERTIES,
+            Kind::Permission => lambda::PERMISSION_PROPERTIES,
         }
     }
 }
@@ -78,13 +89,25 @@ impl Provisioner<'_> {
         properties: &Map,
     ) -> Applied<(Physical, Outcome)> {
         self.outcome.set(Outcome::Unchanged);
-        let props = Props::new(kind.properties(), type_name, properties)?;
+        let lenient;
+        let (table, properties) = match type_name {
+            // SAM's transform drops what it does not know; templates in the wild carry such
+            // properties (`ReservedConcurrencyLimit`), so they are ignored with a warning.
+            "AWS::Serverless::Function" => {
+                lenient = lambda::known_properties_only(id, properties);
+                (lambda::SERVERLESS_FUNCTION_PROPERTIES, &lenient)
+            }
+            _ => (kind.properties(), properties),
+        };
+        let props = Props::new(table, type_name, properties)?;
         let physical = match kind {
             Kind::Queue => self.queue(id, &props),
             Kind::QueuePolicy => self.queue_policy(id, &props),
             Kind::Topic => self.topic(id, &props),
             Kind::TopicPolicy => self.topic_policy(id, &props),
             Kind::Subscription => self.subscription(&props),
+            Kind::Function => self.function(type_name, id, &props),
+            Kind::Permission => self.permission(id, &props),
         }?;
         Ok((physical, self.outcome.get()))
     }
