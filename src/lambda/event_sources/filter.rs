@@ -1,27 +1,30 @@
 //! `FilterCriteria`: Lambda's event filtering. Each filter's `Pattern` is an event pattern (the
 //! language of EventBridge and SNS filter policies) matched against one record as the function
 //! would see it, except that an SQS record's `body` is matched parsed when it is JSON. A record
-//! that no filter matches is not processed (SQS: it is deleted).
+//! that no filter matches is not processed (SQS: it is deleted). The compiler is EventBridge's
+//! (`events::pattern`, on the shared `ruler` core): AWS documents one syntax for both.
 
 use serde_json::Value;
 
-use crate::sns::filter::{FilterPolicy, FilterScope};
+use crate::events::pattern::EventPattern;
 
 use super::mapping::FilterCriteria;
 
 /// One compiled `Pattern`.
 #[derive(Debug, Clone)]
-pub struct RecordFilter(FilterPolicy);
+pub struct RecordFilter(EventPattern);
 
 impl RecordFilter {
     /// Compiles a pattern; a pattern that is not a JSON object of the pattern language is an
     /// error.
     pub fn parse(pattern: &str) -> Result<RecordFilter, String> {
-        FilterPolicy::compile(pattern, FilterScope::MessageBody).map(RecordFilter)
+        EventPattern::parse(pattern)
+            .map(RecordFilter)
+            .map_err(|e| e.to_string())
     }
 
     pub fn matches(&self, record: &Value) -> bool {
-        self.0.matches_body(&record.to_string())
+        self.0.matches(record)
     }
 }
 
