@@ -135,7 +135,14 @@ impl App {
         let runtime = Arc::new(LambdaRuntime(lambda.clone()));
         event_sources.connect(runtime.clone());
         sns.connect_lambda(runtime);
-        let init_outputs = crate::template::provision(&config, &sqs, &sns, &lambda, &default_host)?;
+        let init_outputs = crate::template::provision(
+            &config,
+            &sqs,
+            &sns,
+            &lambda,
+            &event_sources,
+            &default_host,
+        )?;
         // One line per service and protocol. The query protocol tries its services in this
         // order when a request does not name one: SNS, last, takes whatever is left.
         let services = Services::default()

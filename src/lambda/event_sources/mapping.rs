@@ -216,6 +216,27 @@ impl EventSourceMapping {
         self.scaling_config = settings.scaling;
     }
 
+    /// A mapping that was not created (templates provisioned without a server).
+    pub fn placeholder() -> EventSourceMapping {
+        EventSourceMapping {
+            uuid: String::new(),
+            batch_size: 10,
+            event_source_arn: String::new(),
+            event_source_mapping_arn: String::new(),
+            function_arn: String::new(),
+            function_response_types: Vec::new(),
+            last_modified: 0.0,
+            maximum_batching_window_in_seconds: 0,
+            state: "Disabled".into(),
+            state_transition_reason: String::new(),
+            filter_criteria: None,
+            scaling_config: None,
+            enabled: false,
+            account: String::new(),
+            region: String::new(),
+        }
+    }
+
     /// The state a settled mapping shows.
     pub fn settled_state(&self) -> &'static str {
         if self.enabled {
