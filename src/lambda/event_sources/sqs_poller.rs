@@ -130,15 +130,18 @@ impl SqsPoller {
                 }
             };
             let permit = tokio::select! {
+                // A change wins over work that became ready at the same time.
+                biased;
+                _ = &mut changed => continue,
                 permit = semaphore.acquire_owned() => match permit {
                     Ok(p) => p,
                     Err(_) => return,
                 },
-                _ = &mut changed => continue,
             };
             let function_slot = tokio::select! {
-                slot = this.runtime.permit(&plan.config.function_arn) => slot,
+                biased;
                 _ = &mut changed => continue,
+                slot = this.runtime.permit(&plan.config.function_arn) => slot,
             };
             let function_slot = match function_slot {
                 Ok(slot) => slot,
@@ -146,6 +149,7 @@ impl SqsPoller {
                     // Throttled (reserved concurrency 0) or gone: nothing is received.
                     tracing::debug!(mapping = %plan.config.uuid, "not polling: {why}");
                     tokio::select! {
+                        biased;
                         _ = tokio::time::sleep(MISSING_QUEUE_RETRY) => {}
                         _ = &mut changed => {}
                     }
@@ -153,8 +157,9 @@ impl SqsPoller {
                 }
             };
             let batch = tokio::select! {
-                batch = this.collect(&plan) => batch,
+                biased;
                 _ = &mut changed => continue,
+                batch = this.collect(&plan) => batch,
             };
             match batch {
                 Ok(messages) if messages.is_empty() => {}
@@ -176,6 +181,7 @@ impl SqsPoller {
                         missing_logged = true;
                     }
                     tokio::select! {
+                        biased;
                         _ = tokio::time::sleep(MISSING_QUEUE_RETRY) => {}
                         _ = &mut changed => {}
                     }
@@ -235,6 +241,7 @@ impl SqsPoller {
             // A receive dropped at the deadline has taken nothing: it takes messages only
             // when it returns them.
             tokio::select! {
+                biased;
                 more = self.receive(plan, want - batch.len(), wait_s) => batch.extend(more?),
                 _ = tokio::time::sleep(left) => break,
             }

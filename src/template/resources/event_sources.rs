@@ -2,6 +2,8 @@
 //! `AWS::Serverless::Function`: `Type: SQS` becomes an event source mapping of the function,
 //! `Type: SNS` a `lambda` subscription of the topic, as SAM expands them. Re-applying converges:
 //! a mapping of the same function and queue is updated in place, or left alone when unchanged.
+//! `Enabled` is applied when the template gives it; when it does not, a mapping disabled through
+//! the API stays disabled across restarts (as a stack update that does not touch it would).
 
 use std::collections::BTreeMap;
 
@@ -73,7 +75,8 @@ const SAM_SNS_PROPERTIES: &[(&str, Type)] = &[
 struct Wanted {
     batch_size: Option<i64>,
     window_s: Option<i64>,
-    enabled: bool,
+    /// As the template gives it (absent: enabled when created, else as it is).
+    enabled: Option<bool>,
     response_types: Vec<String>,
     filter_criteria: Option<FilterCriteria>,
     scaling: Option<ScalingConfig>,
@@ -199,7 +202,7 @@ impl Provisioner<'_> {
                     CreateEventSourceMappingInput {
                         function_name: Some(function.to_string()),
                         event_source_arn: Some(source.to_string()),
-                        enabled: Some(wanted.enabled),
+                        enabled: Some(wanted.enabled.unwrap_or(true)),
                         batch_size: wanted.batch_size,
                         maximum_batching_window_in_seconds: wanted.window_s,
                         function_response_types: Some(wanted.response_types),
@@ -215,7 +218,7 @@ impl Provisioner<'_> {
         let current = sources.get(account, region, &uuid).map_err(fail)?;
         let unchanged = current.batch_size as i64 == wanted.batch_size.unwrap_or(10)
             && current.maximum_batching_window_in_seconds as i64 == wanted.window_s.unwrap_or(0)
-            && current.enabled == wanted.enabled
+            && wanted.enabled.is_none_or(|e| e == current.enabled)
             && current.function_response_types == wanted.response_types
             && current.filter_criteria
                 == wanted
@@ -233,7 +236,7 @@ impl Provisioner<'_> {
                 &uuid,
                 UpdateEventSourceMappingInput {
                     function_name: None,
-                    enabled: Some(wanted.enabled),
+                    enabled: wanted.enabled,
                     batch_size: Some(wanted.batch_size.unwrap_or(10)),
                     maximum_batching_window_in_seconds: Some(wanted.window_s.unwrap_or(0)),
                     function_response_types: Some(wanted.response_types),
@@ -275,7 +278,7 @@ fn wanted(props: &Props) -> Applied<Wanted> {
     Ok(Wanted {
         batch_size: integer("BatchSize")?,
         window_s: integer("MaximumBatchingWindowInSeconds")?,
-        enabled: props.text("Enabled", Type::Boolean)?.as_deref() != Some("false"),
+        enabled: props.text("Enabled", Type::Boolean)?.map(|e| e == "true"),
         response_types: match props.get("FunctionResponseTypes") {
             Some(_) => props.strings("FunctionResponseTypes")?,
             None => Vec::new(),
