@@ -134,6 +134,13 @@ async fn a_lambda_subscription_gets_lambdas_sns_event() {
         serde_json::json!({"Type": "String", "Value": "HIGH"})
     );
     assert!(sns_part["Timestamp"].as_str().unwrap().ends_with('Z'));
+    // The log records an invocation once it has finished.
+    wait_until_async("the invocation log", || async {
+        !lambda::invocations(&server, Some("on-order"))
+            .await
+            .is_empty()
+    })
+    .await;
     let log = lambda::invocations(&server, Some("on-order")).await;
     assert_eq!(log[0]["source"], "aws:sns", "{log:?}");
     assert_eq!(log[0]["invocation_type"], "Event", "{log:?}");
@@ -190,14 +197,22 @@ async fn a_failing_function_is_retried_twice_then_the_subscription_dlq_gets_the_
         .await
         .unwrap();
     wait_until_async("the first attempt", || async { events(&out).len() == 1 }).await;
-    common::advance_clock(&server, 61.0).await;
-    wait_until_async("the first retry", || async { events(&out).len() == 2 }).await;
-    assert!(
-        common::drain(&sqs, &dlq).await.is_empty(),
-        "not before the retries"
-    );
-    common::advance_clock(&server, 121.0).await;
-    wait_until_async("the second retry", || async { events(&out).len() == 3 }).await;
+    // Each retry waits on the service clock (1, then 2 minutes) from when the attempt before it
+    // finished, which the handler's own record precedes: move the clock until it runs.
+    for (attempts, step) in [(2, 61.0), (3, 121.0)] {
+        wait_until_async("a retry", || async {
+            if events(&out).len() >= attempts {
+                return true;
+            }
+            assert!(
+                common::drain(&sqs, &dlq).await.is_empty(),
+                "not before the retries"
+            );
+            common::advance_clock(&server, step).await;
+            false
+        })
+        .await;
+    }
     let mut dead = Vec::new();
     for _ in 0..250 {
         dead = common::drain(&sqs, &dlq).await;
