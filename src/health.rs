@@ -18,6 +18,7 @@ pub const HEALTH_PATH: &str = "/_lyrebird/health";
 /// either word.
 #[derive(Debug, Default)]
 pub struct ServiceStates {
+    lambda: AtomicBool,
     sqs: AtomicBool,
     sns: AtomicBool,
     sts: AtomicBool,
@@ -39,6 +40,7 @@ impl ServiceStates {
 
     fn flag(&self, service: &str) -> Option<&AtomicBool> {
         match service {
+            "lambda" => Some(&self.lambda),
             "sqs" => Some(&self.sqs),
             "sns" => Some(&self.sns),
             "sts" => Some(&self.sts),
@@ -56,6 +58,7 @@ struct LocalStackHealth {
 
 #[derive(Serialize)]
 struct LocalStackServices {
+    lambda: &'static str,
     sns: &'static str,
     sqs: &'static str,
     sts: &'static str,
@@ -75,6 +78,7 @@ pub fn localstack_report(states: &ServiceStates, holds_state: impl Fn(&str) -> b
     };
     let report = LocalStackHealth {
         services: LocalStackServices {
+            lambda: state("lambda"),
             sns: state("sns"),
             sqs: state("sqs"),
             sts: state("sts"),

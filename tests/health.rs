@@ -24,8 +24,12 @@ async fn get(server: &lyrebird::RunningServer, path: &str) -> (u16, String, Stri
 }
 
 fn localstack_body(sns: &str, sqs: &str, sts: &str) -> String {
+    localstack_body_with_lambda("available", sns, sqs, sts)
+}
+
+fn localstack_body_with_lambda(lambda: &str, sns: &str, sqs: &str, sts: &str) -> String {
     format!(
-        r#"{{"services": {{"sns": "{sns}", "sqs": "{sqs}", "sts": "{sts}"}}, "edition": "community", "version": "{}"}}"#,
+        r#"{{"services": {{"lambda": "{lambda}", "sns": "{sns}", "sqs": "{sqs}", "sts": "{sts}"}}, "edition": "community", "version": "{}"}}"#,
         env!("CARGO_PKG_VERSION")
     )
 }
@@ -42,7 +46,7 @@ async fn lyrebird_health_reports_version_uptime_services_and_storage() {
     assert!(health["uptime_seconds"].is_u64(), "{health}");
     assert_eq!(
         health["services"],
-        serde_json::json!({"sqs": "running", "sns": "running", "sts": "running"})
+        serde_json::json!({"sqs": "running", "sns": "running", "sts": "running", "lambda": "running"})
     );
     assert_eq!(health["storage"], "memory");
     server.stop().await;
@@ -88,6 +92,15 @@ async fn localstack_health_has_localstacks_bytes_and_service_states() {
     assert_eq!(status, 200);
     let (_, _, body) = get(&server, "/_localstack/health").await;
     assert_eq!(body, localstack_body("running", "running", "running"));
+
+    // Lambda's ListFunctions (REST-JSON).
+    let (status, _, _) = get(&server, "/2015-03-31/functions").await;
+    assert_eq!(status, 200);
+    let (_, _, body) = get(&server, "/_localstack/health").await;
+    assert_eq!(
+        body,
+        localstack_body_with_lambda("running", "running", "running", "running")
+    );
     server.stop().await;
 }
 

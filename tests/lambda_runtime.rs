@@ -427,3 +427,390 @@ while True:
     assert!(body["deadline"].as_u64().unwrap() > 1_600_000_000_000);
     server.stop().await;
 }
+
+/// A bootstrap (python, speaking the Runtime API by hand) that misbehaves as `mode` says.
+fn misbehaving_bootstrap(mode: &str) -> String {
+    format!(
+        r#"#!/usr/bin/env python3
+import http.client, json, os, sys, time
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+mode = "{mode}"
+c = http.client.HTTPConnection(api)
+if mode == "never-next":
+    time.sleep(3600)
+c.request("GET", "/2018-06-01/runtime/invocation/next")
+r = c.getresponse(); r.read()
+rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+def post(path, body):
+    c.request("POST", path, body)
+    resp = c.getresponse(); resp.read()
+    return resp.status
+if mode == "garbage":
+    statuses = [post("/2018-06-01/runtime/invocation/not-the-id/response", "x"),
+                post("/2018-06-01/runtime/nonsense", "x")]
+    print("garbage statuses", statuses, flush=True)
+    post("/2018-06-01/runtime/invocation/%s/response" % rid, json.dumps(statuses))
+    time.sleep(3600)
+if mode == "next-twice":
+    c.request("GET", "/2018-06-01/runtime/invocation/next")
+    again = c.getresponse(); again.read()
+    post("/2018-06-01/runtime/invocation/%s/response" % rid, json.dumps(again.status))
+    time.sleep(3600)
+if mode == "too-large":
+    post("/2018-06-01/runtime/invocation/%s/response" % rid, "x" * (6 * 1024 * 1024 + 10))
+    time.sleep(3600)
+if mode == "error-text":
+    c.request("POST", "/2018-06-01/runtime/invocation/%s/error" % rid, "plain words",
+              {{"Lambda-Runtime-Function-Error-Type": "Custom.Failure"}})
+    c.getresponse().read()
+    time.sleep(3600)
+"#
+    )
+}
+
+#[tokio::test]
+async fn garbage_on_the_runtime_api_is_refused_and_the_right_answer_still_counts() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "garbage",
+        "provided.al2",
+        "x",
+        &[("bootstrap", &misbehaving_bootstrap("garbage"))],
+    )
+    .await;
+    let (body, error) = lambda::invoke(&client, "garbage", "{}").await;
+    assert_eq!((body.as_str(), error), ("[400, 404]", None));
+    // Asking for the next event before answering this one is refused (403).
+    lambda::create(
+        &client,
+        "eager",
+        "provided.al2",
+        "x",
+        &[("bootstrap", &misbehaving_bootstrap("next-twice"))],
+    )
+    .await;
+    let (body, error) = lambda::invoke(&client, "eager", "{}").await;
+    assert_eq!((body.as_str(), error), ("403", None));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_errors_and_oversized_responses_get_lambdas_shapes() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "text-error",
+        "provided.al2",
+        "x",
+        &[("bootstrap", &misbehaving_bootstrap("error-text"))],
+    )
+    .await;
+    lambda::create(
+        &client,
+        "too-large",
+        "provided.al2",
+        "x",
+        &[("bootstrap", &misbehaving_bootstrap("too-large"))],
+    )
+    .await;
+    let (body, error) = lambda::invoke(&client, "text-error", "{}").await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    assert_eq!(
+        json(&body),
+        serde_json::json!({"errorType": "Custom.Failure", "errorMessage": "plain words"})
+    );
+    let (body, error) = lambda::invoke(&client, "too-large", "{}").await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    assert_eq!(json(&body)["errorType"], "Function.ResponseSizeTooLarge");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_runtime_that_never_asks_for_work_fails_the_invocation_after_the_init_limit() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "mute",
+        "provided.al2",
+        "x",
+        &[("bootstrap", &misbehaving_bootstrap("never-next"))],
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let (body, error) = lambda::invoke(&client, "mute", "{}").await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    assert_eq!(json(&body)["errorType"], "Sandbox.Timedout");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // Meanwhile lyrebird answered everything else.
+    let listed = client.list_functions().send().await.unwrap();
+    assert_eq!(listed.functions().len(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unsupported_runtimes_fail_their_invocations_and_nothing_else() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "java",
+        "java21",
+        "example.Handler::handleRequest",
+        &[("Handler.class", "")],
+    )
+    .await;
+    lambda::create(
+        &client,
+        "echo",
+        "nodejs20.x",
+        "index.handler",
+        &[("index.js", "exports.handler = async (e) => e;")],
+    )
+    .await;
+    let (body, error) = lambda::invoke(&client, "java", "{}").await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    let body = json(&body);
+    assert_eq!(body["errorType"], "Runtime.ExitError");
+    assert!(body["errorMessage"]
+        .as_str()
+        .unwrap()
+        .ends_with("Runtime exited with error: exit status 127"));
+    let (body, error) = lambda::invoke(&client, "echo", r#"{"fine":true}"#).await;
+    assert_eq!((body.as_str(), error), (r#"{"fine":true}"#, None));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn lambda_command_overrides_how_a_function_starts() {
+    let server = lyrebird::spawn(lyrebird::Config {
+        port: 0,
+        test_endpoints: true,
+        lambda_commands: vec!["custom=python3 runner.py --greeting hello".into()],
+        ..lyrebird::Config::default()
+    })
+    .await
+    .unwrap();
+    let client = lambda::client(&server);
+    let runner = r#"
+import http.client, json, os, sys
+c = http.client.HTTPConnection(os.environ["AWS_LAMBDA_RUNTIME_API"])
+while True:
+    c.request("GET", "/2018-06-01/runtime/invocation/next")
+    r = c.getresponse(); event = json.loads(r.read())
+    rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+    c.request("POST", "/2018-06-01/runtime/invocation/%s/response" % rid, json.dumps({"argv": sys.argv[1:], "event": event}))
+    c.getresponse().read()
+"#;
+    // Its runtime is one lyrebird cannot start; the command runs it anyway.
+    lambda::create(
+        &client,
+        "custom",
+        "java21",
+        "ignored",
+        &[("runner.py", runner)],
+    )
+    .await;
+    let (body, error) = lambda::invoke(&client, "custom", r#"{"a":1}"#).await;
+    assert_eq!(error, None, "{body}");
+    assert_eq!(
+        json(&body),
+        serde_json::json!({"argv": ["--greeting", "hello"], "event": {"a": 1}})
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn reserved_concurrency_bounds_parallel_invocations() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create_with(
+        &client,
+        "single",
+        "nodejs20.x",
+        "index.handler",
+        &[("index.js", "exports.handler = async (e) => { await new Promise(r => setTimeout(r, e.ms)); return process.pid; };")],
+        |b| b.timeout(10),
+    )
+    .await;
+    client
+        .put_function_concurrency()
+        .function_name("single")
+        .reserved_concurrent_executions(1)
+        .send()
+        .await
+        .unwrap();
+    let got = client
+        .get_function_concurrency()
+        .function_name("single")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.reserved_concurrent_executions, Some(1));
+
+    let slow = {
+        let client = client.clone();
+        tokio::spawn(async move { lambda::invoke(&client, "single", r#"{"ms":1500}"#).await })
+    };
+    // While the one slot is busy, another synchronous call is throttled, as on AWS.
+    let mut throttled = false;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        match client
+            .invoke()
+            .function_name("single")
+            .payload(Blob::new(r#"{"ms":0}"#))
+            .send()
+            .await
+        {
+            Err(e) => {
+                let e = e.into_service_error();
+                assert!(e.is_too_many_requests_exception(), "{e:?}");
+                throttled = true;
+                break;
+            }
+            Ok(_) => continue,
+        }
+    }
+    assert!(throttled, "a second concurrent invocation is throttled");
+    let (_, error) = slow.await.unwrap();
+    assert_eq!(error, None);
+
+    // Reserved concurrency 0 throttles everything; deleting it lifts the limit.
+    client
+        .put_function_concurrency()
+        .function_name("single")
+        .reserved_concurrent_executions(0)
+        .send()
+        .await
+        .unwrap();
+    let e = client
+        .invoke()
+        .function_name("single")
+        .payload(Blob::new(r#"{"ms":0}"#))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(e.into_service_error().is_too_many_requests_exception());
+    client
+        .delete_function_concurrency()
+        .function_name("single")
+        .send()
+        .await
+        .unwrap();
+    let (_, error) = lambda::invoke(&client, "single", r#"{"ms":0}"#).await;
+    assert_eq!(error, None);
+    server.stop().await;
+}
+
+/// The official Python runtime interface client speaks lyrebird's Runtime API. It is installed
+/// by CI (`pip install --target DIR awslambdaric`, DIR in LYREBIRD_TEST_AWSLAMBDARIC); without
+/// it the test says so and passes.
+#[tokio::test]
+async fn official_python_runtime_interface_client_works() {
+    let Ok(ric) = std::env::var("LYREBIRD_TEST_AWSLAMBDARIC") else {
+        eprintln!("LYREBIRD_TEST_AWSLAMBDARIC not set: awslambdaric not checked");
+        return;
+    };
+    let server = lyrebird::spawn(lyrebird::Config {
+        port: 0,
+        test_endpoints: true,
+        lambda_commands: vec![format!(
+            "ric=PYTHONPATH={ric}:. python3 -m awslambdaric app.handler"
+        )],
+        ..lyrebird::Config::default()
+    })
+    .await
+    .unwrap();
+    let client = lambda::client(&server);
+    let code = "def handler(event, context):\n    if event.get('fail'):\n        raise KeyError('missing')\n    return {'ric': event['n'], 'fn': context.function_name}\n";
+    lambda::create(
+        &client,
+        "ric",
+        "python3.12",
+        "app.handler",
+        &[("app.py", code)],
+    )
+    .await;
+    let (body, error) = lambda::invoke(&client, "ric", r#"{"n":9}"#).await;
+    assert_eq!(error, None, "{body}");
+    assert_eq!(json(&body), serde_json::json!({"ric": 9, "fn": "ric"}));
+    let (body, error) = lambda::invoke(&client, "ric", r#"{"fail":true}"#).await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    assert_eq!(json(&body)["errorType"], "KeyError");
+    server.stop().await;
+}
+
+/// The official Node.js runtime interface client (npm `aws-lambda-ric`) speaks lyrebird's Runtime
+/// API. Its install builds native code (cmake, autotools, a C++ compiler), so CI does not install
+/// it; with LYREBIRD_TEST_AWS_LAMBDA_RIC set to a `node_modules` folder holding it, this checks it.
+#[tokio::test]
+async fn official_node_runtime_interface_client_works() {
+    let Ok(modules) = std::env::var("LYREBIRD_TEST_AWS_LAMBDA_RIC") else {
+        eprintln!("LYREBIRD_TEST_AWS_LAMBDA_RIC not set: aws-lambda-ric not checked");
+        return;
+    };
+    let server = lyrebird::spawn(lyrebird::Config {
+        port: 0,
+        test_endpoints: true,
+        lambda_commands: vec![format!(
+            "node-ric={modules}/.bin/aws-lambda-ric index.handler"
+        )],
+        ..lyrebird::Config::default()
+    })
+    .await
+    .unwrap();
+    let client = lambda::client(&server);
+    let code = "exports.handler = async (e, ctx) => { if (e.fail) throw new TypeError('bad'); return { nodeRic: e.n, fn: ctx.functionName }; };";
+    lambda::create(
+        &client,
+        "node-ric",
+        "nodejs20.x",
+        "index.handler",
+        &[("index.js", code)],
+    )
+    .await;
+    let (body, error) = lambda::invoke(&client, "node-ric", r#"{"n":4}"#).await;
+    assert_eq!(error, None, "{body}");
+    assert_eq!(
+        json(&body),
+        serde_json::json!({"nodeRic": 4, "fn": "node-ric"})
+    );
+    let (body, error) = lambda::invoke(&client, "node-ric", r#"{"fail":true}"#).await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    assert_eq!(json(&body)["errorType"], "TypeError");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn huge_output_lines_are_cut_and_logging_goes_on() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "chatty",
+        "nodejs20.x",
+        "index.handler",
+        &[("index.js", "exports.handler = async () => { process.stdout.write('x'.repeat(300000) + '\\n'); console.log('after the flood'); return 'done'; };")],
+    )
+    .await;
+    let out = client
+        .invoke()
+        .function_name("chatty")
+        .log_type(aws_sdk_lambda::types::LogType::Tail)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.function_error, None);
+    use base64::Engine;
+    let log = base64::engine::general_purpose::STANDARD
+        .decode(out.log_result.unwrap())
+        .unwrap();
+    let log = String::from_utf8(log).unwrap();
+    assert!(log.len() <= 4096, "{}", log.len());
+    assert!(log.contains("after the flood"), "{log}");
+    server.stop().await;
+}

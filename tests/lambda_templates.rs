@@ -266,3 +266,49 @@ async fn sam_and_cloudformation_functions_run_their_code() {
     assert_eq!(py.configuration.unwrap().timeout, Some(6));
     server.stop().await;
 }
+
+/// A CDK assembly's function: its code is the staged asset folder named by the resource's
+/// `aws:asset:path` metadata (the S3 location is not fetched); a SAM CodeUri may be a zip.
+#[tokio::test]
+async fn cdk_code_assets_and_zip_code_uris_run() {
+    let dir = TempDir::new();
+    dir.write(
+        "asset.0123abcd/index.js",
+        "exports.handler = async (e) => ({ fromAsset: e.n });",
+    );
+    std::fs::write(
+        dir.0.join("built.zip"),
+        lambda::zip(&[(
+            "app.py",
+            "def handler(e, c):\n    return 'zipped ' + str(e['n'])\n",
+        )]),
+    )
+    .unwrap();
+    let template = r#"{
+      "Resources": {
+        "Fn": {
+          "Type": "AWS::Lambda::Function",
+          "Properties": {
+            "Code": {"S3Bucket": {"Fn::Sub": "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"}, "S3Key": "0123abcd.zip"},
+            "Handler": "index.handler",
+            "Role": "arn:aws:iam::000000000000:role/r",
+            "Runtime": "nodejs20.x",
+            "FunctionName": "from-asset"
+          },
+          "Metadata": {"aws:asset:path": "asset.0123abcd", "aws:asset:is-bundled": false, "aws:asset:property": "Code"}
+        },
+        "Zipped": {
+          "Type": "AWS::Serverless::Function",
+          "Properties": {"FunctionName": "zipped", "CodeUri": "built.zip", "Handler": "app.handler", "Runtime": "python3.12"}
+        }
+      }
+    }"#;
+    let path = dir.write("Stack.template.json", template);
+    let server = lyrebird::spawn(config(vec![path])).await.expect("starts");
+    let client = lambda::client(&server);
+    let (body, error) = lambda::invoke(&client, "from-asset", r#"{"n":2}"#).await;
+    assert_eq!((body.as_str(), error), (r#"{"fromAsset":2}"#, None));
+    let (body, error) = lambda::invoke(&client, "zipped", r#"{"n":3}"#).await;
+    assert_eq!((body.as_str(), error), ("\"zipped 3\"", None));
+    server.stop().await;
+}

@@ -34,6 +34,16 @@ pub fn unpack(zip: &[u8], root: &Path) -> Result<CodeLocation, AwsError> {
             "Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes"
         )));
     }
+    if dir.is_dir() {
+        // The same archive is already unpacked (content-addressed): processes may be running
+        // in it, so it is used as it is.
+        return Ok(CodeLocation {
+            dir,
+            sha256,
+            size: zip.len() as u64,
+            owned: true,
+        });
+    }
     let staging = root.join(format!(".unpack-{}", uuid::Uuid::new_v4().simple()));
     let result = (|| -> Result<(), AwsError> {
         std::fs::create_dir_all(&staging).map_err(|e| io_error(&staging, e))?;
@@ -67,7 +77,6 @@ pub fn unpack(zip: &[u8], root: &Path) -> Result<CodeLocation, AwsError> {
                 );
             }
         }
-        let _ = std::fs::remove_dir_all(&dir);
         std::fs::rename(&staging, &dir).map_err(|e| io_error(&dir, e))
     })();
     if let Err(e) = result {
@@ -137,11 +146,16 @@ pub fn remove(code: &CodeLocation) {
     }
 }
 
-/// Where unpacked code goes: under the data directory, or a temporary folder of this process.
+/// Where unpacked code goes: under the data directory, or a temporary folder of this server
+/// (removed when the service is dropped).
 pub fn code_root(data_dir: Option<&Path>) -> PathBuf {
     match data_dir {
         Some(dir) => dir.join("lambda-code"),
-        None => std::env::temp_dir().join(format!("lyrebird-code-{}", std::process::id())),
+        None => std::env::temp_dir().join(format!(
+            "lyrebird-code-{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        )),
     }
 }
 

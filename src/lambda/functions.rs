@@ -15,8 +15,8 @@ use super::function::{
 };
 use super::launch::{self, RuntimeKind, KNOWN_RUNTIMES};
 use super::model::{
-    CreateFunctionInput, FunctionConfiguration, FunctionRef, GetFunctionOutput, ListFunctionsInput,
-    ListFunctionsOutput, UpdateFunctionCodeInput,
+    Concurrency, CreateFunctionInput, FunctionConfiguration, FunctionRef, GetFunctionOutput,
+    ListFunctionsInput, ListFunctionsOutput, UpdateFunctionCodeInput,
 };
 use super::pool::Pool;
 use super::{code, LambdaService};
@@ -245,6 +245,63 @@ impl LambdaService {
         self.persist(ctx, &config);
         pool.reconfigure(config);
         Ok(configuration)
+    }
+
+    /// PutFunctionConcurrency (`Some(n)`) and DeleteFunctionConcurrency (`None`).
+    pub(super) fn set_concurrency(
+        &self,
+        ctx: &RequestContext,
+        function: &FunctionRef,
+        reserved: Option<Option<i64>>,
+    ) -> AwsResult<Concurrency> {
+        let id = function::resolve(
+            &ctx.account,
+            &ctx.region,
+            &function.function_name,
+            function.qualifier.as_deref(),
+        )?;
+        if id.qualifier.is_some() {
+            return Err(AwsError::invalid_parameter_value(
+                "This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.",
+            ));
+        }
+        let reserved = match reserved {
+            None => None,
+            Some(None) => return Err(not_null("reservedConcurrentExecutions")),
+            Some(Some(n)) if n < 0 => {
+                return Err(AwsError::new(
+                    &codes::VALIDATION,
+                    format!("1 validation error detected: Value '{n}' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0"),
+                ))
+            }
+            Some(Some(n)) if n > 1000 => {
+                return Err(AwsError::invalid_parameter_value(
+                    "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100].",
+                ))
+            }
+            Some(Some(n)) => Some(n as u32),
+        };
+        let pool = self.pool_of(&id)?;
+        let mut config = (*pool.config()).clone();
+        if config.reserved_concurrency != reserved {
+            config.reserved_concurrency = reserved;
+            // The concurrency bounds a pool's semaphore: a new pool takes over.
+            self.install(ctx, config);
+        }
+        Ok(Concurrency {
+            reserved_concurrent_executions: reserved,
+        })
+    }
+
+    pub(super) fn get_concurrency(
+        &self,
+        ctx: &RequestContext,
+        function: &FunctionRef,
+    ) -> AwsResult<Concurrency> {
+        let id = function::resolve(&ctx.account, &ctx.region, &function.function_name, None)?;
+        Ok(Concurrency {
+            reserved_concurrent_executions: self.pool_of(&id)?.config().reserved_concurrency,
+        })
     }
 
     /// Creates or converges a function declared by a template; what `Ref`/`GetAtt` need is its

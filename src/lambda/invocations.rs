@@ -22,7 +22,8 @@ pub struct InvocationRecord {
     pub batch_size: usize,
     /// `RequestResponse` or `Event`.
     pub invocation_type: &'static str,
-    /// `success`, `error`, `timeout`, `runtime_error`, `throttled`.
+    /// `success`, `error` (the handler failed), `timeout`, `runtime_error` (the process exited,
+    /// failed to start or to initialise).
     pub outcome: &'static str,
     pub duration_ms: f64,
     /// `errorType: errorMessage` of a failed invocation.

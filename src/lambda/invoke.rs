@@ -44,7 +44,7 @@ impl LambdaService {
     ) -> AwsResult<InvokeResult> {
         let id = function::resolve(account, region, function, None)?;
         let pool = self.pool_of(&id)?;
-        self.invoke_on(&pool, request, "RequestResponse", None)
+        self.invoke_on(&pool, request, "RequestResponse", false, false)
             .await
     }
 
@@ -116,15 +116,17 @@ impl LambdaService {
                     batch_size,
                     permit: permit.take(),
                 };
-                let (request_id, error) =
-                    match service.invoke_on(&pool, request, "Event", None).await {
-                        Ok(result) if result.function_error.is_none() => break None,
-                        Ok(result) => (result.request_id, result.payload),
-                        Err(e) => (
-                            String::new(),
-                            super::pool::error_document(e.code.shape, &e.message),
-                        ),
-                    };
+                let (request_id, error) = match service
+                    .invoke_on(&pool, request, "Event", false, false)
+                    .await
+                {
+                    Ok(result) if result.function_error.is_none() => break None,
+                    Ok(result) => (result.request_id, result.payload),
+                    Err(e) => (
+                        String::new(),
+                        super::pool::error_document(e.code.shape, &e.message),
+                    ),
+                };
                 match ASYNC_RETRY_DELAYS_MS.get(attempts as usize - 1) {
                     Some(delay) => {
                         let at = service.clock.now_ms() + delay;
@@ -155,13 +157,14 @@ impl LambdaService {
         pool: &Arc<Pool>,
         request: InvokeRequest,
         invocation_type: &'static str,
-        throttle_if_busy: Option<()>,
+        throttle_if_busy: bool,
+        settle_logs: bool,
     ) -> AwsResult<InvokeResult> {
         let config = pool.config();
         let key = config.key();
         let permit = match request.permit {
             Some(p) if p.function_key == key => p,
-            _ if throttle_if_busy.is_some() => try_acquire(pool, &key)?,
+            _ if throttle_if_busy => try_acquire(pool, &key)?,
             _ => acquire(pool).await?,
         };
         let request_id = uuid::Uuid::new_v4().to_string();
@@ -181,11 +184,16 @@ impl LambdaService {
             &uuid::Uuid::new_v4().simple().to_string()[..24]
         );
         let outcome = pool
-            .run(permit._permit, &request_id, payload, trace_id, log.clone())
+            .run(
+                permit._permit,
+                &request_id,
+                payload,
+                trace_id,
+                log.clone(),
+                settle_logs,
+            )
             .await;
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-        // Lines a handler printed just before answering may still be in the pipe.
-        tokio::task::yield_now().await;
         let (payload, function_error, outcome_label, error) = match outcome {
             Outcome::Success(body) => (body, None, "success", None),
             Outcome::Error { payload, kind } => {
@@ -278,9 +286,9 @@ impl LambdaService {
             InvocationType::RequestResponse => {
                 // A function with reserved concurrency is throttled when all of it is busy, as
                 // on AWS; without, lyrebird's own process limit queues the call instead.
-                let throttle = pool.config().reserved_concurrency.map(|_| ());
+                let throttle = pool.config().reserved_concurrency.is_some();
                 let result = self
-                    .invoke_on(&pool, request, "RequestResponse", throttle)
+                    .invoke_on(&pool, request, "RequestResponse", throttle, input.log_tail)
                     .await?;
                 Ok(InvokeOutput {
                     status: 200,

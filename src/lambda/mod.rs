@@ -51,7 +51,7 @@ use crate::error::AwsResult;
 use crate::service::Service;
 use crate::store::SharedStore;
 
-pub use code::{code_root, folder as code_folder};
+pub use code::{code_root, folder as code_folder, unpack as unpack_zip};
 pub use function::{FunctionConfig, FunctionId};
 pub use functions::PutOutcome;
 pub use invocations::{InvocationRecord, Invocations};
@@ -122,7 +122,8 @@ pub struct InvokeResult {
     pub payload: Bytes,
     /// `Unhandled` (the `X-Amz-Function-Error` header) when the function failed.
     pub function_error: Option<String>,
-    /// The invocation's log (START … REPORT), at most its last 4 KB.
+    /// The invocation's log (START … REPORT), at most its last 4 KB (lines printed just before
+    /// the handler answered may still be on their way; the Invoke API waits for them).
     pub log_tail: String,
     pub duration_ms: f64,
     pub request_id: String,
@@ -281,6 +282,15 @@ impl LambdaService {
     }
 }
 
+impl Drop for LambdaService {
+    /// A server that keeps nothing removes the code it unpacked.
+    fn drop(&mut self) {
+        if !self.store.persistent() {
+            let _ = std::fs::remove_dir_all(&self.options.code_root);
+        }
+    }
+}
+
 impl Service for LambdaService {
     const NAME: &'static str = "lambda";
     type Operation = Operation;
@@ -306,6 +316,21 @@ impl Service for LambdaService {
                 Response::UpdateFunctionCode(self.update_function_code(ctx, input)?)
             }
             Request::Invoke(input) => Response::Invoke(self.invoke_api(ctx, input).await?),
+            Request::PutFunctionConcurrency(input) => {
+                let reserved = input.body.reserved_concurrent_executions;
+                Response::PutFunctionConcurrency(self.set_concurrency(
+                    ctx,
+                    &input.function,
+                    Some(reserved),
+                )?)
+            }
+            Request::GetFunctionConcurrency(input) => {
+                Response::GetFunctionConcurrency(self.get_concurrency(ctx, &input)?)
+            }
+            Request::DeleteFunctionConcurrency(input) => {
+                self.set_concurrency(ctx, &input, None)?;
+                Response::DeleteFunctionConcurrency(crate::service::Empty {})
+            }
         })
     }
 }

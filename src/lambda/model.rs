@@ -17,6 +17,29 @@ crate::service::operations! {
     DeleteFunction(FunctionRef) -> Empty;
     UpdateFunctionCode(UpdateFunctionCodeInput) -> FunctionConfiguration;
     Invoke(InvokeInput) -> InvokeOutput;
+    PutFunctionConcurrency(PutFunctionConcurrencyInput) -> Concurrency;
+    GetFunctionConcurrency(FunctionRef) -> Concurrency;
+    DeleteFunctionConcurrency(FunctionRef) -> Empty;
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutFunctionConcurrencyBody {
+    pub reserved_concurrent_executions: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+pub struct PutFunctionConcurrencyInput {
+    pub function: FunctionRef,
+    pub body: PutFunctionConcurrencyBody,
+}
+
+/// `{"ReservedConcurrentExecutions": n}` (absent when none is reserved).
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Concurrency {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reserved_concurrent_executions: Option<u32>,
 }
 
 /// A function named in the path (`{FunctionName}`: a name, partial or full ARN) and the

@@ -97,7 +97,8 @@ impl Pool {
         }
     }
 
-    /// Runs one invocation, holding `_permit` (a slot of this pool) throughout.
+    /// Runs one invocation, holding `_permit` (a slot of this pool) throughout; `settle_logs`
+    /// waits for the handler's last output lines (for a Tail log).
     pub async fn run(
         &self,
         _permit: OwnedSemaphorePermit,
@@ -105,6 +106,7 @@ impl Pool {
         payload: Bytes,
         trace_id: String,
         log: Arc<Mutex<String>>,
+        settle_logs: bool,
     ) -> Outcome {
         let config = self.config();
         let sandbox = match self.take_idle() {
@@ -161,7 +163,10 @@ impl Pool {
                 biased;
                 reply = &mut reply_rx => match reply {
                     Ok(reply) => Ok(reply),
-                    Err(_) => Err(sandbox.failed().await),
+                    // The sandbox is going away; its failure is reported at once.
+                    Err(_) => Err(tokio::time::timeout(Duration::from_secs(1), sandbox.failed())
+                        .await
+                        .unwrap_or(Failure::Exited(None))),
                 },
                 failure = sandbox.failed() => Err(failure),
                 _ = tokio::time::sleep(timeout) => {
@@ -171,6 +176,9 @@ impl Pool {
                 }
             },
         };
+        if settle_logs && ended.is_ok() {
+            sandbox.settle_output().await;
+        }
         match ended {
             Ok(Reply::Response(body)) => {
                 self.give_back(sandbox);

@@ -24,6 +24,9 @@ use super::launch::{self, Launch};
 /// The largest response a function may return synchronously (Lambda's 6 MB quota).
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
+/// The longest handler output line kept (longer ones are cut).
+const MAX_LINE_BYTES: usize = 64 * 1024;
+
 /// Keep at most this much of an invocation's log (Tail returns the last 4 KB).
 const LOG_KEEP_BYTES: usize = 8 * 1024;
 
@@ -70,6 +73,8 @@ struct Current {
 /// What the Runtime API handlers share with the pool's side.
 struct Shared {
     function: String,
+    /// When the process last wrote output (`millis_now`), to let a Tail log settle.
+    last_output_ms: std::sync::atomic::AtomicU64,
     jobs: tokio::sync::Mutex<mpsc::Receiver<Job>>,
     current: Mutex<Option<Current>>,
     failed: watch::Sender<Option<Failure>>,
@@ -95,6 +100,7 @@ impl Sandbox {
         let (kill_tx, kill_rx) = oneshot::channel();
         let shared = Arc::new(Shared {
             function: function.name.clone(),
+            last_output_ms: Default::default(),
             jobs: tokio::sync::Mutex::new(jobs),
             current: Mutex::new(None),
             failed: failed_tx,
@@ -139,6 +145,20 @@ impl Sandbox {
     pub fn kill(&self) {
         if let Some(kill) = self.kill.lock().take() {
             let _ = kill.send(());
+        }
+    }
+
+    /// Waits (briefly) until the process's output has stopped flowing, so lines it printed just
+    /// before answering reach the invocation's log: pipes are read by another task.
+    pub async fn settle_output(&self) {
+        use std::sync::atomic::Ordering;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        for _ in 0..50 {
+            let last = self.shared.last_output_ms.load(Ordering::Relaxed);
+            if millis_now().saturating_sub(last) >= 5 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
     }
 
@@ -232,26 +252,57 @@ async fn run(
 }
 
 /// Handler output, line by line, to lyrebird's log (prefixed with the function and request id)
-/// and to the current invocation's log tail.
+/// and to the current invocation's log tail. A line is cut at `MAX_LINE_BYTES`, so a handler
+/// printing without newlines cannot make lyrebird buffer without bound.
 async fn forward_log(stream: impl tokio::io::AsyncRead + Unpin, shared: Arc<Shared>) {
-    let mut lines = BufReader::new(stream);
+    let mut reader = BufReader::new(stream);
     let mut line = Vec::new();
     loop {
-        line.clear();
-        match lines.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim_end_matches(['\n', '\r']);
-        let (request_id, log) = match &*shared.current.lock() {
-            Some(c) => (c.request_id.clone(), Some(c.log.clone())),
-            None => (String::new(), None),
+        let (taken, complete) = match reader.fill_buf().await {
+            Ok([]) | Err(_) => {
+                if !line.is_empty() {
+                    emit_line(&shared, &line);
+                }
+                return;
+            }
+            Ok(buf) => {
+                let end = buf.iter().position(|b| *b == b'\n');
+                let chunk = &buf[..end.unwrap_or(buf.len())];
+                let room = MAX_LINE_BYTES.saturating_sub(line.len());
+                line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                (end.map_or(buf.len(), |e| e + 1), end.is_some())
+            }
         };
-        tracing::info!(target: "lambda", "[{} {}] {}", shared.function, request_id, text);
-        if let Some(log) = log {
-            append_log(&log, text);
+        reader.consume(taken);
+        shared
+            .last_output_ms
+            .store(millis_now(), std::sync::atomic::Ordering::Relaxed);
+        if complete {
+            emit_line(&shared, &line);
+            line.clear();
         }
+    }
+}
+
+/// Milliseconds on a monotonic clock of this process.
+fn millis_now() -> u64 {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    EPOCH
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+}
+
+fn emit_line(shared: &Shared, line: &[u8]) {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim_end_matches('\r');
+    let (request_id, log) = match &*shared.current.lock() {
+        Some(c) => (c.request_id.clone(), Some(c.log.clone())),
+        None => (String::new(), None),
+    };
+    tracing::info!(target: "lambda", "[{} {}] {}", shared.function, request_id, text);
+    if let Some(log) = log {
+        append_log(&log, text);
     }
 }
 
@@ -278,13 +329,32 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
-        .fallback(|| async { runtime_error(StatusCode::NOT_FOUND, "InvalidRequest", "Not found") })
+        // The body is read so that the runtime's keep-alive connection stays usable.
+        .fallback(
+            |_: Result<Bytes, axum::extract::rejection::BytesRejection>| async {
+                runtime_error(StatusCode::NOT_FOUND, "InvalidRequest", "Not found")
+            },
+        )
         .with_state(shared)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_RESPONSE_BYTES + 1))
 }
 
 /// `GET invocation/next`: waits for the next job and hands it to the runtime.
 async fn next(State(shared): State<Arc<Shared>>) -> Response {
+    // Asking for more work before answering the current event is refused, as Lambda's runtime
+    // API does; the unanswered event then runs into its timeout.
+    if shared
+        .current
+        .lock()
+        .as_ref()
+        .is_some_and(|c| c.reply.is_some())
+    {
+        return runtime_error(
+            StatusCode::FORBIDDEN,
+            "InvalidStateTransition",
+            "State transition from Running to Ready failed: the current invocation has no response yet",
+        );
+    }
     let job = {
         let mut jobs = shared.jobs.lock().await;
         jobs.recv().await

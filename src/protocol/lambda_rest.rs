@@ -6,7 +6,8 @@ use http::{Method, StatusCode};
 
 use crate::error::{AwsError, AwsResult};
 use crate::lambda::model::{
-    FunctionRef, InvocationType, InvokeInput, ListFunctionsInput, UpdateFunctionCodeInput,
+    FunctionRef, InvocationType, InvokeInput, ListFunctionsInput, PutFunctionConcurrencyInput,
+    UpdateFunctionCodeInput,
 };
 use crate::lambda::{LambdaService, Operation, Request, Response};
 
@@ -48,6 +49,21 @@ const ROUTES: &[Route<Operation>] = &[
         "/2015-03-31/functions/{FunctionName}/invocations",
         Operation::Invoke,
     ),
+    route(
+        Method::PUT,
+        "/2017-10-31/functions/{FunctionName}/concurrency",
+        Operation::PutFunctionConcurrency,
+    ),
+    route(
+        Method::GET,
+        "/2019-09-30/functions/{FunctionName}/concurrency",
+        Operation::GetFunctionConcurrency,
+    ),
+    route(
+        Method::DELETE,
+        "/2017-10-31/functions/{FunctionName}/concurrency",
+        Operation::DeleteFunctionConcurrency,
+    ),
 ];
 
 const fn route(method: Method, path: &'static str, op: Operation) -> Route<Operation> {
@@ -55,7 +71,11 @@ const fn route(method: Method, path: &'static str, op: Operation) -> Route<Opera
 }
 
 impl RestBinding for LambdaService {
-    const PATH_PREFIXES: &'static [&'static str] = &["/2015-03-31/"];
+    const PATH_PREFIXES: &'static [&'static str] = &[
+        "/2015-03-31/",
+        "/2017-10-31/functions/",
+        "/2019-09-30/functions/",
+    ];
 
     fn routes() -> &'static [Route<Operation>] {
         ROUTES
@@ -79,6 +99,14 @@ impl RestBinding for LambdaService {
                 function: function(),
                 body: request.json()?,
             }),
+            Operation::PutFunctionConcurrency => {
+                Request::PutFunctionConcurrency(PutFunctionConcurrencyInput {
+                    function: function(),
+                    body: request.json()?,
+                })
+            }
+            Operation::GetFunctionConcurrency => Request::GetFunctionConcurrency(function()),
+            Operation::DeleteFunctionConcurrency => Request::DeleteFunctionConcurrency(function()),
             Operation::Invoke => {
                 let invocation_type = match request.header("x-amz-invocation-type") {
                     None | Some("RequestResponse") => InvocationType::RequestResponse,
@@ -110,7 +138,9 @@ impl RestBinding for LambdaService {
             Response::GetFunctionConfiguration(c) => json(StatusCode::OK, &c),
             Response::ListFunctions(l) => json(StatusCode::OK, &l),
             Response::UpdateFunctionCode(c) => json(StatusCode::OK, &c),
-            Response::DeleteFunction(_) => RestReply {
+            Response::PutFunctionConcurrency(c) => json(StatusCode::OK, &c),
+            Response::GetFunctionConcurrency(c) => json(StatusCode::OK, &c),
+            Response::DeleteFunction(_) | Response::DeleteFunctionConcurrency(_) => RestReply {
                 status: StatusCode::NO_CONTENT,
                 content_type: "application/json",
                 headers: Vec::new(),

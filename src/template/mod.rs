@@ -502,6 +502,11 @@ impl Template {
                     merge_globals(&mut properties, globals);
                 }
             }
+            if let Some(asset) = cdk_code_asset(type_name, declaration) {
+                // The CDK uploads a function's code from cdk.out; lyrebird runs it from there.
+                properties.0.retain(|(k, _)| k != "Code");
+                properties.0.push(("Code".into(), Value::String(asset)));
+            }
             let condition = match declaration.get("Condition") {
                 None => None,
                 Some(Value::String(c)) => Some(c.as_str()),
@@ -924,6 +929,19 @@ fn stack_uuid(account: &str, region: &str, stack: &str) -> uuid::Uuid {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+/// The local code folder (or zip) the CDK staged for a function: `Metadata` `aws:asset:path`
+/// (relative to the assembly, the template's folder) when `aws:asset:property` is `Code`.
+fn cdk_code_asset(type_name: &str, declaration: &Map) -> Option<String> {
+    if type_name != "AWS::Lambda::Function" {
+        return None;
+    }
+    let metadata = declaration.get("Metadata")?.as_map()?;
+    if metadata.get("aws:asset:property")?.as_str()? != "Code" {
+        return None;
+    }
+    Some(metadata.get("aws:asset:path")?.as_str()?.to_string())
 }
 
 /// SAM's merge of `Globals` into a resource's properties: a property the resource sets wins,

@@ -1,9 +1,9 @@
 //! `AWS::Serverless::Function` and `AWS::Lambda::Function`, provisioned as lyrebird functions
-//! that run the template's own handlers (SAM `Globals.Function` is merged in when the template
-//! is read); `AWS::Lambda::Permission` is accepted (lyrebird enforces no resource policies).
+//! that run the template's own handlers (SAM `Globals.Function` is merged in, and a CDK code
+//! asset becomes the `Code` path, when the template is read); `AWS::Lambda::Permission` is accepted (lyrebird enforces no resource policies).
 //!
 //! Code: SAM's `CodeUri` and a `Code` given as a path are folders relative to the template,
-//! used where they are; `InlineCode` / `Code.ZipFile` is written as `index.js` / `index.py`,
+//! used where they are (a `.zip` there is unpacked); `InlineCode` / `Code.ZipFile` is written as `index.js` / `index.py`,
 //! as CloudFormation does. A folder that does not exist is logged and the function still
 //! created, so the rest of the template works and its invocations fail as Lambda's would.
 
@@ -233,6 +233,19 @@ impl Provisioner<'_> {
         }
         let dir = self.template_dir.join(&relative);
         let dir = dir.canonicalize().unwrap_or(dir);
+        if dir.is_file() && relative.ends_with(".zip") {
+            // A packaged function (a CDK zip asset, a built archive): unpacked like a ZipFile.
+            let bytes = std::fs::read(&dir).map_err(|e| {
+                Failure::property(property, format!("cannot read {}: {e}", dir.display()))
+            })?;
+            let root = self
+                .code_root
+                .join(&self.ctx.account)
+                .join(&self.ctx.region)
+                .join(format!("asset-{}-{id}", self.stack));
+            return crate::lambda::unpack_zip(&bytes, &root)
+                .map_err(|e| Failure::property(property, format!("{}: {}", relative, e.message)));
+        }
         match crate::lambda::code_folder(&dir) {
             Ok(code) => Ok(code),
             Err(reason) => {
