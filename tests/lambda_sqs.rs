@@ -771,3 +771,55 @@ async fn mappings_survive_a_restart_on_a_data_dir() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&out);
 }
+
+#[tokio::test]
+async fn fifo_a_reported_failure_holds_back_the_rest_of_its_group() {
+    let f = Fixture::new(
+        "return { batchItemFailures: event.Records.filter(r => r.body === 'm1').map(r => ({ itemIdentifier: r.messageId })) };",
+    )
+    .await;
+    let (url, arn) = queue(
+        &f,
+        "ordered.fifo",
+        &[
+            ("FifoQueue", "true"),
+            ("ContentBasedDeduplication", "true"),
+            ("VisibilityTimeout", "30"),
+        ],
+    )
+    .await;
+    for body in ["m1", "m2", "m3"] {
+        f.sqs
+            .send_message()
+            .queue_url(&url)
+            .message_body(body)
+            .message_group_id("g")
+            .send()
+            .await
+            .unwrap();
+    }
+    f.map(&arn, |b| {
+        b.function_response_types(FunctionResponseType::ReportBatchItemFailures)
+    })
+    .await;
+    let records = f.wait_for_records(3).await;
+    let bodies: Vec<&str> = records
+        .iter()
+        .map(|r| r["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["m1", "m2", "m3"]);
+    assert_eq!(records[0]["attributes"]["MessageGroupId"], "g");
+    assert!(records[0]["attributes"]["SequenceNumber"].is_string());
+    // m2 and m3 come after the failed m1 in its group: none is deleted.
+    wait_until_async("the group in flight", || async {
+        f.counts(&url).await == (0, 3)
+    })
+    .await;
+    common::advance_clock(&f.server, 31.0).await;
+    let records = f.wait_for_records(6).await;
+    let again: Vec<&str> = records[3..]
+        .iter()
+        .map(|r| r["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(again, ["m1", "m2", "m3"], "redelivered in order");
+}
