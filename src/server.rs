@@ -24,6 +24,7 @@ use crate::config::Config;
 use crate::credentials::{AuthMode, Credentials};
 use crate::error::{codes, AwsError};
 use crate::health::ServiceStates;
+use crate::lambda::event_sources::{lambda_seam::LambdaRuntime, EventSources};
 use crate::lambda::{LambdaOptions, LambdaService};
 use crate::protocol::{self, Host, Services};
 use crate::service::Service;
@@ -44,6 +45,8 @@ pub struct App {
     pub store: SharedStore,
     pub sns: Arc<SnsService>,
     pub lambda: Arc<LambdaService>,
+    /// Lambda event source mappings (SQS pollers).
+    pub event_sources: Arc<EventSources>,
     /// The services the protocol layer dispatches to, by protocol.
     pub services: Services,
     pub started: Instant,
@@ -106,11 +109,13 @@ impl App {
                 endpoint: format!("http://127.0.0.1:{}", local_addr.port()),
             },
         );
+        let event_sources = EventSources::new(sqs.clone(), clock.clone(), store.clone());
         if store.persistent() {
             let started = Instant::now();
             let (queues, messages) = sqs.restore()?;
             let (topics, subscriptions) = sns.restore()?;
             let functions = lambda.restore()?;
+            let mappings = event_sources.restore()?;
             tracing::info!(
                 dir = %config.storage_dir().unwrap_or_default().display(),
                 queues,
@@ -118,6 +123,7 @@ impl App {
                 topics,
                 subscriptions,
                 functions,
+                mappings,
                 millis = started.elapsed().as_millis() as u64,
                 "restored state"
             );
@@ -139,7 +145,19 @@ impl App {
         let default_host = format!("localhost:{}", local_addr.port());
         // Templates go on top of the restored state, before the first request is accepted (and
         // are applied again at every start, so their writes need no flush of their own).
-        let init_outputs = crate::template::provision(&config, &sqs, &sns, &lambda, &default_host)?;
+        // Event sources invoke functions through the Lambda seam (connected before templates
+        // are applied, so the mappings they create start polling at once).
+        let runtime = Arc::new(LambdaRuntime(lambda.clone()));
+        event_sources.connect(runtime.clone());
+        sns.connect_lambda(runtime);
+        let init_outputs = crate::template::provision(
+            &config,
+            &sqs,
+            &sns,
+            &lambda,
+            &event_sources,
+            &default_host,
+        )?;
         // One line per service and protocol. The query protocol tries its services in this
         // order when a request does not name one: SNS, last, takes whatever is left.
         let services = Services::default()
@@ -147,10 +165,12 @@ impl App {
             .json(sqs.clone())
             .query(Arc::new(StsService))
             .query(sns.clone())
+            .rest(event_sources.clone())
             .rest(lambda.clone());
         Ok(App {
             services,
             lambda,
+            event_sources,
             sns,
             sqs,
             store,
@@ -297,6 +317,7 @@ pub async fn serve(
         });
     }
     drop(listener);
+    app.event_sources.shutdown().await;
     app.sqs.close();
     app.lambda.stop_all();
     graceful.shutdown().await;
@@ -455,6 +476,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 async fn reset(State(app): State<Arc<App>>) -> Response {
     let mut tickets = app.sqs.reset();
     tickets.push(app.sns.reset());
+    tickets.push(app.event_sources.reset());
     tickets.push(app.lambda.reset());
     for ticket in tickets {
         if let Err(e) = ticket.durable().await {

@@ -58,9 +58,32 @@ fn config(init: Vec<PathBuf>, params: &[&str]) -> Config {
 }
 
 async fn start(init: Vec<PathBuf>, params: &[&str]) -> RunningServer {
-    lyrebird::spawn(config(init, params))
+    let server = lyrebird::spawn(config(init, params))
         .await
-        .expect("server starts with the template")
+        .expect("server starts with the template");
+    pause_event_sources(&server.endpoint()).await;
+    server
+}
+
+/// Disables every event source mapping the templates started: the seed template's functions
+/// (whose handlers tests/fixtures does not have) would otherwise consume the queues these tests
+/// inspect. (examples/order-pipeline, which has its handlers, runs them.)
+async fn pause_event_sources(endpoint: &str) {
+    let http = reqwest::Client::new();
+    let url = format!("{endpoint}/2015-03-31/event-source-mappings/");
+    let listed: serde_json::Value =
+        serde_json::from_slice(&http.get(&url).send().await.unwrap().bytes().await.unwrap())
+            .unwrap();
+    for mapping in listed["EventSourceMappings"].as_array().unwrap() {
+        let uuid = mapping["UUID"].as_str().unwrap();
+        let answer = http
+            .put(format!("{url}{uuid}"))
+            .body(r#"{"Enabled":false}"#)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
+    }
 }
 
 /// The start-up error a template causes.
@@ -520,6 +543,7 @@ async fn start_process(data: &Path) -> Process {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    pause_event_sources(&process.1).await;
     process
 }
 
@@ -1322,12 +1346,16 @@ const EXAMPLE: &str = concat!(
     "/examples/order-pipeline/template.yaml"
 );
 
-/// The example pipeline end to end with the AWS SDKs: routing by priority, the envelope the
-/// consumers parse, the poison order's three failed receives and its dead-lettering, and the
-/// redrive back with a message move task.
+/// The example pipeline as `lyrebird --init` runs it, with the seed's own handlers (TypeScript,
+/// compiled to the JS committed beside it; examples/order-pipeline/ci.sh checks that JS is what
+/// tsc makes): HIGH orders reach the critical handler in batches of at most 5, MEDIUM and LOW
+/// the standard one in batches of at most 10, both delete what they handled, and a poison order
+/// fails maxReceiveCount (3) times, a visibility timeout (300 s) apart, into the DLQ.
 #[tokio::test]
 async fn example_order_pipeline_runs_end_to_end() {
-    let server = start(vec![EXAMPLE.into()], &[]).await;
+    let server = lyrebird::spawn(config(vec![EXAMPLE.into()], &[]))
+        .await
+        .expect("server starts with the example");
     let (sqs, sns) = (sqs(&server), sns(&server));
     let outputs: HashMap<String, String> = server
         .app
@@ -1337,133 +1365,136 @@ async fn example_order_pipeline_runs_end_to_end() {
         .collect();
     let critical = &outputs["CriticalOrdersQueueUrl"];
     let standard = &outputs["StandardOrdersQueueUrl"];
-    let dlq = &outputs["CriticalOrdersDLQUrl"];
-
-    for (order, p, data) in [
-        ("o-high", "HIGH", true),
-        ("o-medium", "MEDIUM", true),
-        ("o-low", "LOW", true),
-        ("o-poison", "HIGH", false),
-    ] {
-        let mut event = serde_json::json!({
-            "eventId": format!("e-{order}"), "eventType": "ORDER_CREATED", "orderId": order,
-            "version": "2.0", "metadata": {"priority": p, "correlationId": format!("c-{order}")},
-        });
-        if data {
-            event["data"] = serde_json::json!({"customerId": "c-1", "totalAmount": 100});
-        }
-        sns.publish()
-            .topic_arn(&outputs["OrderEventsTopicArn"])
-            .message(event.to_string())
-            .subject("Order Event: ORDER_CREATED")
-            .message_attributes("priority", priority(p))
-            .message_attributes("orderId", priority(order))
-            .message_attributes("eventType", priority("ORDER_CREATED"))
-            .send()
-            .await
-            .unwrap();
-    }
-
-    // The consumer: a valid order is deleted, one without data fails and is released at once.
-    let mut handled = Vec::new();
-    let mut poison_receives = Vec::new();
-    loop {
-        let messages = sqs
-            .receive_message()
-            .queue_url(critical)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(
-                aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
-            )
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
-        if messages.is_empty() {
-            break;
-        }
-        for m in messages {
-            let envelope = json(m.body().unwrap());
-            assert_eq!(envelope["Type"], "Notification");
-            assert_eq!(envelope["Subject"], "Order Event: ORDER_CREATED");
-            assert_eq!(envelope["MessageAttributes"]["priority"]["Value"], "HIGH");
-            let event = json(envelope["Message"].as_str().unwrap());
-            let order = event["orderId"].as_str().unwrap().to_string();
-            if event.get("data").is_none() {
-                let count = &m.attributes().unwrap()
-                    [&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount];
-                poison_receives.push(count.clone());
-                sqs.change_message_visibility()
-                    .queue_url(critical)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .visibility_timeout(0)
-                    .send()
-                    .await
-                    .unwrap();
-            } else {
-                handled.push(order);
-                sqs.delete_message()
-                    .queue_url(critical)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
+    let dlq_name = outputs["CriticalOrdersDLQUrl"]
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let publish = |order: &'static str, p: &'static str, data: bool| {
+        let sns = sns.clone();
+        let topic = outputs["OrderEventsTopicArn"].clone();
+        async move {
+            let mut event = serde_json::json!({
+                "eventId": format!("e-{order}"), "eventType": "ORDER_CREATED", "orderId": order,
+                "version": "2.0", "metadata": {"priority": p, "correlationId": format!("c-{order}")},
+            });
+            if data {
+                event["data"] =
+                    serde_json::json!({"customerId": "c-1", "items": [], "totalAmount": 100});
             }
+            sns.publish()
+                .topic_arn(topic)
+                .message(event.to_string())
+                .subject("Order Event: ORDER_CREATED")
+                .message_attributes("priority", priority(p))
+                .send()
+                .await
+                .unwrap();
         }
+    };
+    let mut orders = Vec::new();
+    for i in 0..7 {
+        orders.push((
+            ["o-h0", "o-h1", "o-h2", "o-h3", "o-h4", "o-h5", "o-h6"][i],
+            "HIGH",
+        ));
     }
-    assert_eq!(handled, ["o-high"]);
-    assert_eq!(poison_receives, ["1", "2", "3"], "maxReceiveCount is 3");
-    let mut standard_orders: Vec<String> = drain(&sqs, standard)
-        .await
-        .iter()
-        .map(|b| {
-            let order = json(json(b)["Message"].as_str().unwrap());
-            order["orderId"].as_str().unwrap().to_string()
-        })
-        .collect();
-    standard_orders.sort();
-    assert_eq!(standard_orders, ["o-low", "o-medium"]);
-    let dlq_name = dlq.rsplit('/').next().unwrap();
-    assert_eq!(
-        queue_attributes(&sqs, dlq_name).await["ApproximateNumberOfMessages"],
-        "1",
-        "moved on the 4th receive"
-    );
-
-    // The handler is fixed: redrive the dead-letter queue to its source with a move task.
-    let dlq_arn = &outputs["CriticalOrdersDLQArn"];
-    sqs.start_message_move_task()
-        .source_arn(dlq_arn)
-        .send()
-        .await
-        .unwrap();
-    let mut status = String::new();
-    for _ in 0..50 {
-        let tasks = sqs
-            .list_message_move_tasks()
-            .source_arn(dlq_arn)
-            .send()
-            .await
-            .unwrap()
-            .results
-            .unwrap_or_default();
-        status = tasks[0].status().unwrap_or_default().to_string();
-        if status == "COMPLETED" {
+    for i in 0..12 {
+        let p = if i % 2 == 0 { "MEDIUM" } else { "LOW" };
+        orders.push((
+            [
+                "o-s0", "o-s1", "o-s2", "o-s3", "o-s4", "o-s5", "o-s6", "o-s7", "o-s8", "o-s9",
+                "o-s10", "o-s11",
+            ][i],
+            p,
+        ));
+    }
+    for (order, p) in &orders {
+        publish(order, p, true).await;
+    }
+    let invocations = || async {
+        let url = format!("{}/_lyrebird/lambda/invocations", server.endpoint());
+        let body: serde_json::Value =
+            serde_json::from_slice(&reqwest::get(url).await.unwrap().bytes().await.unwrap())
+                .unwrap();
+        body["Invocations"].as_array().cloned().unwrap_or_default()
+    };
+    let records_of = |log: &[serde_json::Value], function: &str, outcome: &str| -> Vec<u64> {
+        log.iter()
+            .filter(|i| i["function"] == function && i["outcome"] == outcome)
+            .map(|i| i["batch_size"].as_u64().unwrap())
+            .collect()
+    };
+    let mut log = Vec::new();
+    for _ in 0..750 {
+        log = invocations().await;
+        let done = |f: &str| records_of(&log, f, "success").iter().sum::<u64>();
+        if done("critical-order-processor-dev") == 7 && done("standard-order-processor-dev") == 12 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(status, "COMPLETED");
-    let redriven = drain(&sqs, critical).await;
-    assert_eq!(redriven.len(), 1);
-    assert_eq!(
-        json(json(&redriven[0])["Message"].as_str().unwrap())["orderId"],
-        "o-poison"
+    let critical_batches = records_of(&log, "critical-order-processor-dev", "success");
+    let standard_batches = records_of(&log, "standard-order-processor-dev", "success");
+    assert_eq!(critical_batches.iter().sum::<u64>(), 7, "{log:?}");
+    assert_eq!(standard_batches.iter().sum::<u64>(), 12, "{log:?}");
+    assert!(
+        critical_batches.iter().all(|&n| n <= 5),
+        "{critical_batches:?}"
     );
+    assert!(
+        standard_batches.iter().all(|&n| n <= 10),
+        "{standard_batches:?}"
+    );
+    for url in [critical, standard] {
+        let name = url.rsplit('/').next().unwrap();
+        let attributes = queue_attributes(&sqs, name).await;
+        assert_eq!(attributes["ApproximateNumberOfMessages"], "0");
+    }
+
+    // The poison order: the critical handler throws on every receive.
+    publish("o-poison", "HIGH", false).await;
+    for receive in 1..=3 {
+        for _ in 0..750 {
+            if records_of(
+                &invocations().await,
+                "critical-order-processor-dev",
+                "error",
+            )
+            .len()
+                == receive
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let failed = records_of(
+            &invocations().await,
+            "critical-order-processor-dev",
+            "error",
+        );
+        assert_eq!(
+            failed.len(),
+            receive,
+            "receive {receive} failed in the handler"
+        );
+        advance_clock(&server, 301.0).await;
+    }
+    for _ in 0..750 {
+        if queue_attributes(&sqs, &dlq_name).await["ApproximateNumberOfMessages"] == "1" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(
-        queue_attributes(&sqs, dlq_name).await["ApproximateNumberOfMessages"],
-        "0"
+        queue_attributes(&sqs, &dlq_name).await["ApproximateNumberOfMessages"],
+        "1",
+        "moved on the 4th receive"
+    );
+    let dead = drain(&sqs, &outputs["CriticalOrdersDLQUrl"]).await;
+    assert_eq!(
+        json(json(&dead[0])["Message"].as_str().unwrap())["orderId"],
+        "o-poison"
     );
     server.stop().await;
 }

@@ -169,6 +169,9 @@ enum Workload {
     W5,
     #[value(name = "W6")]
     W6,
+    /// Lambda: an SQS event source mapping drains a queue into a no-op Node handler.
+    #[value(name = "W7")]
+    W7,
     #[value(name = "backlog")]
     Backlog,
     /// The soak (not in the default list): see `--soak-seconds` and bench/soak.sh.
@@ -424,6 +427,62 @@ impl Bench {
                 self.timeout
             ))),
         }
+    }
+
+    /// A REST-JSON call (the Lambda API, lyrebird's own endpoints): the answer's body.
+    async fn rest(&self, method: Method, path: &str, body: Value) -> Result<Bytes, ApiError> {
+        let uri: Uri = format!("{}{path}", self.uri.to_string().trim_end_matches('/'))
+            .parse()
+            .map_err(|e: hyper::http::uri::InvalidUri| ApiError::transport(e.to_string()))?;
+        let body = if body.is_null() {
+            Bytes::new()
+        } else {
+            Bytes::from(body.to_string())
+        };
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(body))
+            .map_err(|e| ApiError::transport(e.to_string()))?;
+        let response = tokio::time::timeout(self.timeout, self.client.request(request))
+            .await
+            .map_err(|_| ApiError::transport("no answer"))?
+            .map_err(|e| ApiError::transport(error_chain(&e)))?;
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| ApiError::transport(error_chain(&e)))?
+            .to_bytes();
+        if status.is_success() {
+            Ok(bytes)
+        } else {
+            Err(ApiError::from_response(status.as_u16(), None, &bytes))
+        }
+    }
+
+    /// Messages in a queue, visible or in flight.
+    async fn messages_left(&self, url: &str) -> Result<u64, ApiError> {
+        let call = Call {
+            service: Service::Sqs,
+            target: Some(HeaderValue::from_static("AmazonSQS.GetQueueAttributes")),
+            body: Bytes::from(
+                json!({"QueueUrl": url, "AttributeNames": ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]})
+                    .to_string(),
+            ),
+        };
+        let body = self.call(&call).await?;
+        let v: Value =
+            serde_json::from_slice(&body).map_err(|e| ApiError::transport(e.to_string()))?;
+        let n = |k: &str| {
+            v["Attributes"][k]
+                .as_str()
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        Ok(n("ApproximateNumberOfMessages") + n("ApproximateNumberOfMessagesNotVisible"))
     }
 
     // --- SQS call builders (JSON or query, per --protocol) -----------------------------------
@@ -1467,6 +1526,242 @@ async fn w3_drain(ctx: &Ctx) -> Report {
     r
 }
 
+/// W7: a no-op Node handler behind an SQS event source mapping (BatchSize 10): the queue is
+/// pre-filled with the mapping disabled, then the mapping is enabled and the time until the
+/// queue is empty measured. Needs `node` on PATH and a server that runs Lambda functions.
+/// lyrebird's own share of each invocation is reported from its invocation log (`overhead_ms`:
+/// the invocation's duration less the handler's own time as the bootstrap reports it, when the
+/// log carries it).
+async fn w7_lambda(ctx: &Ctx) -> Report {
+    let what = format!(
+        "drain {} msgs into a no-op Node handler, BatchSize 10",
+        ctx.args.prefill
+    );
+    let b = &ctx.bench;
+    let function = b.name("w7-noop");
+    let url = match b
+        .create_queue(&b.name("w7"), &[("VisibilityTimeout", "600")])
+        .await
+    {
+        Ok(u) => u,
+        Err(e) => return Report::failed("W7", &what, &e),
+    };
+    let queue_arn = format!(
+        "arn:aws:sqs:{}:000000000000:{}",
+        ctx.args.region,
+        url.rsplit('/').next().unwrap_or_default()
+    );
+    let zip = stored_zip("index.js", b"exports.handler = async () => {};\n");
+    let created = b
+        .rest(
+            Method::POST,
+            "/2015-03-31/functions",
+            json!({
+                "FunctionName": function,
+                "Runtime": "nodejs20.x",
+                "Handler": "index.handler",
+                "Role": "arn:aws:iam::000000000000:role/bench",
+                "Timeout": 30,
+                "Code": {"ZipFile": base64(&zip)},
+            }),
+        )
+        .await;
+    if let Err(e) = created {
+        let _ = b.delete_queue(&url).await;
+        return Report::failed("W7", &what, &e);
+    }
+    let mapping = match b
+        .rest(
+            Method::POST,
+            "/2015-03-31/event-source-mappings/",
+            json!({"FunctionName": function, "EventSourceArn": queue_arn,
+                   "BatchSize": 10, "Enabled": false}),
+        )
+        .await
+        .and_then(|body| {
+            serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| v["UUID"].as_str().map(str::to_owned))
+                .ok_or_else(|| ApiError::transport("no UUID in the answer"))
+        }) {
+        Ok(uuid) => uuid,
+        Err(e) => {
+            let _ = b.delete_queue(&url).await;
+            return Report::failed("W7", &what, &e);
+        }
+    };
+    let fill = b.send_batch_call(&url, &batch_bodies(ctx.args.body_size));
+    let (fill_rec, _) = closed_loop(
+        b,
+        ctx.args.connections,
+        Until::Calls(ctx.args.prefill.div_ceil(10)),
+        &fill,
+        Expect::Batch(10),
+    )
+    .await;
+    let target = fill_rec.msgs;
+    let mark = ctx.cpu_mark();
+    let mut rec = Recorder::new();
+    if let Err(e) = b
+        .rest(
+            Method::PUT,
+            &format!("/2015-03-31/event-source-mappings/{mapping}"),
+            json!({"Enabled": true}),
+        )
+        .await
+    {
+        rec.error(e);
+    }
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut left = target;
+    while Instant::now() < deadline {
+        match b.messages_left(&url).await {
+            Ok(0) => {
+                left = 0;
+                break;
+            }
+            Ok(n) => left = n,
+            Err(e) => rec.error(e),
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = mark.at.elapsed();
+    let cpu = ctx.cpu_since(&mark);
+    rec.msgs = target - left.min(target);
+    if left > 0 {
+        rec.error(format!("{left} of {target} messages left after 300 s"));
+    }
+    // Invocation durations as lyrebird measured them (request to response on the Runtime API).
+    let mut durations: Vec<f64> = Vec::new();
+    if let Ok(body) = b
+        .rest(
+            Method::GET,
+            &format!("/_lyrebird/lambda/invocations?function={function}"),
+            Value::Null,
+        )
+        .await
+    {
+        if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+            for i in v["Invocations"].as_array().into_iter().flatten() {
+                if let Some(d) = i["duration_ms"].as_f64() {
+                    durations.push(d);
+                }
+            }
+        }
+    }
+    rec.ops = durations.len() as u64;
+    let mut r = Report::new("W7", what, elapsed, rec);
+    cpu.apply(&mut r);
+    durations.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| {
+        durations
+            .get(((durations.len() as f64 * p) as usize).min(durations.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    r.notes.push(format!(
+        "{} invocations (log keeps the last 1,000), duration p50 {:.2} ms p99 {:.2} ms",
+        durations.len(),
+        pct(0.5),
+        pct(0.99)
+    ));
+    r.extra.insert("invocation_p50_ms".into(), pct(0.5).into());
+    r.extra.insert("invocation_p99_ms".into(), pct(0.99).into());
+    let _ = b
+        .rest(
+            Method::DELETE,
+            &format!("/2015-03-31/event-source-mappings/{mapping}"),
+            Value::Null,
+        )
+        .await;
+    let _ = b
+        .rest(
+            Method::DELETE,
+            &format!("/2015-03-31/functions/{function}"),
+            Value::Null,
+        )
+        .await;
+    let _ = b.delete_queue(&url).await;
+    r
+}
+
+/// A zip archive of one file, stored (no compression): all a CreateFunction needs.
+fn stored_zip(name: &str, data: &[u8]) -> Vec<u8> {
+    let crc = crc32(data);
+    let mut out = Vec::new();
+    let le16 = |v: &mut Vec<u8>, n: u16| v.extend_from_slice(&n.to_le_bytes());
+    let le32 = |v: &mut Vec<u8>, n: u32| v.extend_from_slice(&n.to_le_bytes());
+    // Local file header.
+    le32(&mut out, 0x0403_4b50);
+    for n in [20u16, 0, 0, 0, 0] {
+        le16(&mut out, n);
+    }
+    le32(&mut out, crc);
+    le32(&mut out, data.len() as u32);
+    le32(&mut out, data.len() as u32);
+    le16(&mut out, name.len() as u16);
+    le16(&mut out, 0);
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(data);
+    let central = out.len() as u32;
+    le32(&mut out, 0x0201_4b50);
+    for n in [20u16, 20, 0, 0, 0, 0] {
+        le16(&mut out, n);
+    }
+    le32(&mut out, crc);
+    le32(&mut out, data.len() as u32);
+    le32(&mut out, data.len() as u32);
+    le16(&mut out, name.len() as u16);
+    for n in [0u16, 0, 0, 0] {
+        le16(&mut out, n);
+    }
+    le32(&mut out, 0o100644 << 16);
+    le32(&mut out, 0);
+    out.extend_from_slice(name.as_bytes());
+    let central_size = out.len() as u32 - central;
+    le32(&mut out, 0x0605_4b50);
+    for n in [0u16, 0, 1, 1] {
+        le16(&mut out, n);
+    }
+    le32(&mut out, central_size);
+    le32(&mut out, central);
+    le16(&mut out, 0);
+    out
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// W4: SNS fan-out to three SQS queues (one filtered), verified end to end; then publish latency
 /// with 1, 3 and 10 subscriptions.
 async fn w4_sns(ctx: &Ctx) -> Vec<Report> {
@@ -2158,6 +2453,7 @@ async fn run(
             Workload::W4 => w4_sns(&ctx).await,
             Workload::W5 => vec![ctx.measured(w5_sequential(&ctx)).await],
             Workload::W6 => vec![ctx.measured(w6_long_poll(&ctx)).await],
+            Workload::W7 => vec![ctx.measured(w7_lambda(&ctx)).await],
             Workload::Backlog => vec![ctx.measured(backlog(&ctx)).await],
             Workload::Soak => vec![ctx.measured(soak::soak(&ctx)).await],
         };

@@ -1,20 +1,21 @@
 #!/usr/bin/env python3
 """The seed-000 order pipeline run against lyrebird with boto3.
 
-lyrebird provisions the stack from template.yaml (`--init`); this script plays the
-publisher (src/services/eventPublisher.ts) and the two Lambda consumers
-(src/handlers/process*Order.ts) of the original post:
+lyrebird provisions the stack from template.yaml (`--init`) and runs the post's two Lambda
+handlers (src/handlers/process*Order.ts, compiled to the JS beside them) through SQS event
+source mappings; this script plays the publisher (src/services/eventPublisher.ts) and checks
+what the handlers did, through lyrebird's invocation log:
 
-1. publishes ORDER_CREATED events of each priority, with the post's message attributes;
-2. consumes both queues, parsing the SNS envelope as the handlers do
-   (`JSON.parse(JSON.parse(record.body).Message)`) and validating each event;
-3. a poison order (no `data`) fails on every receive and is released for retry, until after
-   maxReceiveCount (3) receives SQS moves it to the critical dead-letter queue;
-4. once the handler is "fixed", the dead-letter queue is redriven with a message move task and
-   the order is processed.
+1. publishes ORDER_CREATED / PAYMENT_PROCESSED events of each priority, with the post's
+   message attributes;
+2. HIGH orders reach the critical handler in batches of at most 5, MEDIUM and LOW the standard
+   one in batches of at most 10; every invocation succeeds and the queues drain;
+3. a poison order (no `data`) makes the critical handler throw on each of its receives, a
+   visibility timeout (300 s, skipped with the test clock) apart, until SQS moves it to the
+   dead-letter queue after maxReceiveCount (3).
 
 Usage:
-    lyrebird --in-memory --init examples/order-pipeline/template.yaml &
+    lyrebird --in-memory --test-endpoints --init examples/order-pipeline/template.yaml &
     AWS_ENDPOINT_URL=http://localhost:4566 python3 examples/order-pipeline/pipeline.py
 
 Prints one line per check and ends with "N passed, M failed"; exits 1 on any failure.
@@ -113,51 +114,50 @@ def publish(sns, topic_arn, event):
     )["MessageId"]
 
 
-def validate_order_event(event):
-    """validateOrderEvent() of processCriticalOrder.ts."""
-    if not event.get("eventId") or not event.get("orderId") or not event.get("eventType"):
-        raise ValueError("Invalid order event: missing required fields")
-    if not event.get("data") or not event.get("metadata"):
-        raise ValueError("Invalid order event: missing data or metadata")
-
-
-def consume(sqs, queue_url, handler):
-    """Receives until the queue is empty. A handled message is deleted; a failing one is made
-    visible again at once (a Lambda would wait out the 300 s visibility timeout).
-    Returns (handled events, {orderId: receive counts seen for failures})."""
-    handled, failures = [], {}
-    while True:
-        messages = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=1,
-            MessageSystemAttributeNames=["ApproximateReceiveCount"],
-        ).get("Messages", [])
-        if not messages:
-            return handled, failures
-        for message in messages:
-            envelope = json.loads(message["Body"])
-            event = json.loads(envelope["Message"])
-            try:
-                handler(envelope, event)
-            except ValueError:
-                count = int(message["Attributes"]["ApproximateReceiveCount"])
-                failures.setdefault(event["orderId"], []).append(count)
-                sqs.change_message_visibility(
-                    QueueUrl=queue_url,
-                    ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=0,
-                )
-                continue
-            handled.append(event)
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-
 def visible_messages(sqs, queue_url):
     attributes = sqs.get_queue_attributes(
-        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"])
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def invocations(function):
+    """GET /_lyrebird/lambda/invocations of one function."""
+    url = f"{ENDPOINT}/_lyrebird/lambda/invocations?function={function}"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)["Invocations"]
+
+
+def batches(function, outcome):
+    return [i["batch_size"] for i in invocations(function) if i["outcome"] == outcome]
+
+
+def wait_for(what, done, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if done():
+            return True
+        time.sleep(0.1)
+    check(what, False, "timed out")
+    return False
+
+
+def advance_clock(seconds):
+    request = urllib.request.Request(
+        f"{ENDPOINT}/_lyrebird/clock/advance",
+        data=json.dumps({"seconds": seconds}).encode(),
+        headers={"content-type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5):
+        pass
+
+
+CRITICAL = "critical-order-processor-dev"
+STANDARD = "standard-order-processor-dev"
 
 
 def main():
@@ -166,63 +166,50 @@ def main():
     critical_url = outputs["CriticalOrdersQueueUrl"]
     standard_url = outputs["StandardOrdersQueueUrl"]
     dlq_url = outputs["CriticalOrdersDLQUrl"]
-    dlq_arn = outputs["CriticalOrdersDLQArn"]
     sns, sqs = client("sns"), client("sqs")
 
     print(f"== publishing to {topic_arn}")
-    high = order_event("HIGH")
-    payment = order_event("HIGH", event_type="PAYMENT_PROCESSED")
-    medium = order_event("MEDIUM")
-    low = order_event("LOW")
-    poison = order_event("HIGH", with_data=False)
-    for event in (high, payment, medium, low, poison):
+    high = [order_event("HIGH") for _ in range(6)] + [
+        order_event("HIGH", event_type="PAYMENT_PROCESSED")
+    ]
+    standard = [order_event("MEDIUM" if i % 2 else "LOW") for i in range(12)]
+    for event in high + standard:
         publish(sns, topic_arn, event)
-        print(f"   {event['metadata']['priority']:<6} {event['eventType']:<17} {event['orderId']}")
+    print(f"   {len(high)} HIGH, {len(standard)} MEDIUM/LOW orders")
 
-    def handler(envelope, event):
-        # The envelope a Lambda's SQS record carries.
-        check(f"envelope of {event['orderId']}", envelope["Type"] == "Notification"
-              and envelope["TopicArn"] == topic_arn
-              and envelope["Subject"] == f"Order Event: {event['eventType']}"
-              and envelope["MessageAttributes"]["priority"]["Value"]
-              == event["metadata"]["priority"], json.dumps(envelope))
-        validate_order_event(event)
+    print("== the handlers run")
+    wait_for(
+        "every order reached its handler",
+        lambda: sum(batches(CRITICAL, "success")) == len(high)
+        and sum(batches(STANDARD, "success")) == len(standard),
+    )
+    critical_batches = batches(CRITICAL, "success")
+    standard_batches = batches(STANDARD, "success")
+    eq("the critical handler got the HIGH orders", sum(critical_batches), len(high))
+    check("in batches of at most 5", all(n <= 5 for n in critical_batches), critical_batches)
+    eq("the standard handler got the MEDIUM and LOW orders", sum(standard_batches), len(standard))
+    check("in batches of at most 10", all(n <= 10 for n in standard_batches), standard_batches)
+    eq("no invocation failed", batches(CRITICAL, "error") + batches(STANDARD, "error"), [])
+    wait_for("both queues drained", lambda: visible_messages(sqs, critical_url) == 0
+             and visible_messages(sqs, standard_url) == 0)
 
-    print("== consuming the critical queue (HIGH only)")
-    handled, failures = consume(sqs, critical_url, handler)
-    eq("critical queue got the HIGH orders",
-       sorted(e["orderId"] for e in handled), sorted([high["orderId"], payment["orderId"]]))
-    eq("the poison order failed on each of its receives",
-       failures.get(poison["orderId"]), list(range(1, MAX_RECEIVE_COUNT + 1)))
-    eq("after maxReceiveCount receives it is in the dead-letter queue",
-       visible_messages(sqs, dlq_url), 1)
-
-    print("== consuming the standard queue (MEDIUM and LOW)")
-    handled, failures = consume(sqs, standard_url, handler)
-    eq("standard queue got the MEDIUM and LOW orders",
-       sorted(e["orderId"] for e in handled), sorted([medium["orderId"], low["orderId"]]))
-    eq("no standard order failed", failures, {})
-
-    print("== redriving the dead-letter queue once the handler is fixed")
-    task = sqs.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
-    deadline = time.time() + 10
-    status = None
-    while time.time() < deadline:
-        results = sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
-        status = results[0]["Status"] if results else None
-        if status == "COMPLETED":
-            break
-        time.sleep(0.1)
-    eq(f"move task {task[:16]}… completed", status, "COMPLETED")
-    eq("the dead-letter queue is empty", visible_messages(sqs, dlq_url), 0)
-
-    def fixed_handler(envelope, event):
-        event.setdefault("data", {"items": []})  # the fix: tolerate orders without data
-        validate_order_event(event)
-
-    handled, failures = consume(sqs, critical_url, fixed_handler)
-    eq("the redriven order is processed", [e["orderId"] for e in handled], [poison["orderId"]])
-    eq("and nothing failed", failures, {})
+    print("== a poison order")
+    poison = order_event("HIGH", with_data=False)
+    publish(sns, topic_arn, poison)
+    for receive in range(1, MAX_RECEIVE_COUNT + 1):
+        wait_for(f"receive {receive} failed in the handler",
+                 lambda: len(batches(CRITICAL, "error")) >= receive)
+        # The message comes back after the queue's visibility timeout (300 s).
+        advance_clock(301)
+    eq("the handler failed on each of its receives", len(batches(CRITICAL, "error")),
+       MAX_RECEIVE_COUNT)
+    wait_for("the poison order is in the dead-letter queue",
+             lambda: visible_messages(sqs, dlq_url) == 1)
+    messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=1).get("Messages", [])
+    eq("it is the poison order",
+       [json.loads(json.loads(m["Body"])["Message"])["orderId"] for m in messages],
+       [poison["orderId"]])
+    eq("the critical queue is empty", visible_messages(sqs, critical_url), 0)
 
 
 if __name__ == "__main__":

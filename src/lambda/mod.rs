@@ -27,6 +27,7 @@
 //!   never exceed the function's concurrency.
 
 mod code;
+pub mod event_sources;
 pub mod function;
 mod functions;
 pub mod invocations;

@@ -17,6 +17,7 @@
 
 pub mod auth;
 pub mod aws_json;
+pub mod lambda_esm_rest;
 pub mod lambda_rest;
 pub mod params;
 pub mod query;

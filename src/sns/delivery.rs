@@ -147,7 +147,7 @@ impl Deliveries {
 }
 
 /// The `Value` SNS shows for an attribute: the string, or base64 for binary.
-fn attribute_text(v: &super::model::MessageAttributeValue) -> String {
+pub(super) fn attribute_text(v: &super::model::MessageAttributeValue) -> String {
     match (&v.string_value, &v.binary_value) {
         (Some(s), _) => s.clone(),
         (None, Some(b)) => STANDARD.encode(b),
@@ -300,6 +300,19 @@ impl SnsService {
                 topic.stats.delivery("sms", false);
                 tracing::debug!(subscription = %sub.arn, "not sending SMS to an opted-out number");
             }
+            "lambda" => {
+                // Captured as before, and invoked when functions are connected.
+                let envelope = self.notification(ctx, topic, &sub.arn, prepared, message);
+                let text = if state.raw {
+                    message.to_string()
+                } else {
+                    envelope.clone()
+                };
+                self.capture(topic, sub, prepared, text);
+                self.deliver_to_lambda(ctx, topic, sub, state, prepared, envelope);
+                // Delivered once handed to Lambda as an Event invocation, as SNS counts it.
+                topic.stats.delivery(&sub.protocol, true);
+            }
             _ => {
                 let text = if sub.protocol == "email-json"
                     || (!state.raw && matches!(sub.protocol.as_str(), "lambda" | "firehose"))
@@ -308,22 +321,27 @@ impl SnsService {
                 } else {
                     message.to_string()
                 };
-                self.deliveries.capture(Outgoing {
-                    kind: Kind::Notification,
-                    protocol: sub.protocol.clone(),
-                    endpoint: sub.endpoint.clone(),
-                    subscription_arn: Some(sub.arn.clone()),
-                    topic_arn: Some(topic.arn.clone()),
-                    message_id: prepared.message_id.clone(),
-                    subject: prepared.subject.clone(),
-                    message: text,
-                    attributes: prepared.attributes.clone(),
-                    account: topic.account.clone(),
-                    region: topic.region.clone(),
-                });
+                self.capture(topic, sub, prepared, text);
                 topic.stats.delivery(&sub.protocol, true);
             }
         }
+    }
+
+    /// Records a notification lyrebird does not (only) send over the network.
+    fn capture(&self, topic: &Topic, sub: &Subscription, prepared: &Prepared, text: String) {
+        self.deliveries.capture(Outgoing {
+            kind: Kind::Notification,
+            protocol: sub.protocol.clone(),
+            endpoint: sub.endpoint.clone(),
+            subscription_arn: Some(sub.arn.clone()),
+            topic_arn: Some(topic.arn.clone()),
+            message_id: prepared.message_id.clone(),
+            subject: prepared.subject.clone(),
+            message: text,
+            attributes: prepared.attributes.clone(),
+            account: topic.account.clone(),
+            region: topic.region.clone(),
+        });
     }
 
     /// Sends SubscriptionConfirmation / UnsubscribeConfirmation to an HTTP/S endpoint, or
@@ -607,7 +625,7 @@ const MAX_DELAY_TARGET: u64 = 3_600;
 /// Path of the signing certificate, in AWS's file-name style.
 pub const CERT_PATH: &str = "/SimpleNotificationService-lyrebird.pem";
 
-fn signature_version(topic: &Topic) -> SignatureVersion {
+pub(super) fn signature_version(topic: &Topic) -> SignatureVersion {
     topic
         .state
         .lock()

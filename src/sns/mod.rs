@@ -14,6 +14,7 @@
 mod aws_lc_rsa;
 pub mod delivery;
 pub mod filter;
+pub mod lambda_delivery;
 pub mod message;
 pub mod model;
 pub mod persist;
@@ -60,6 +61,8 @@ pub struct SnsService {
     /// retried by `keep_signing_key`); `None` once it is, or when it was loaded.
     signing_key_unsaved: Mutex<Option<String>>,
     limits: SnsLimits,
+    /// The Lambda functions `lambda` subscriptions invoke (`lambda_delivery.rs`).
+    lambda: lambda_delivery::LambdaLink,
 }
 
 /// Per-account caps and the bounds of HTTP/S delivery (flags `--max-topics` and so on).
@@ -110,6 +113,7 @@ impl SnsService {
             signer: OnceLock::new(),
             signer_init: Mutex::new(()),
             signing_key_unsaved: Mutex::new(None),
+            lambda: Default::default(),
         }
     }
 

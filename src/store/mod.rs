@@ -33,10 +33,12 @@ pub enum Space {
     LambdaFunctions,
     /// Accepted asynchronous (Event) invocations not yet finished: `function key/uuid` → JSON.
     LambdaEvents,
+    /// Lambda event source mappings: UUID → configuration.
+    EventSourceMappings,
 }
 
 impl Space {
-    pub const ALL: [Space; 9] = [
+    pub const ALL: [Space; 10] = [
         Space::Queues,
         Space::Messages,
         Space::Deduplication,
@@ -46,6 +48,7 @@ impl Space {
         Space::TopicDeduplication,
         Space::LambdaFunctions,
         Space::LambdaEvents,
+        Space::EventSourceMappings,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +62,7 @@ impl Space {
             Space::TopicDeduplication => "topic_deduplication",
             Space::LambdaFunctions => "lambda_functions",
             Space::LambdaEvents => "lambda_events",
+            Space::EventSourceMappings => "event_source_mappings",
         }
     }
 }

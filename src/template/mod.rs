@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::context::RequestContext;
+use crate::lambda::event_sources::EventSources;
 use crate::lambda::LambdaService;
 use crate::sns::SnsService;
 use crate::sqs::SqsService;
@@ -139,17 +140,30 @@ pub fn provision(
     sqs: &SqsService,
     sns: &SnsService,
     lambda: &LambdaService,
+    event_sources: &EventSources,
     host: &str,
 ) -> Result<Vec<Output>, String> {
-    provision_report(config, sqs, sns, lambda, host).map(|r| r.outputs)
+    apply_all(config, sqs, sns, lambda, Some(event_sources), host).map(|r| r.outputs)
 }
 
-/// `provision`, with what each template changed.
+/// `provision`, with what each template changed (event sources, which need a running server's
+/// pollers, are left out: SAM `Events` and `AWS::Lambda::EventSourceMapping` are skipped).
 pub fn provision_report(
     config: &Config,
     sqs: &SqsService,
     sns: &SnsService,
     lambda: &LambdaService,
+    host: &str,
+) -> Result<Report, String> {
+    apply_all(config, sqs, sns, lambda, None, host)
+}
+
+fn apply_all(
+    config: &Config,
+    sqs: &SqsService,
+    sns: &SnsService,
+    lambda: &LambdaService,
+    event_sources: Option<&EventSources>,
     host: &str,
 ) -> Result<Report, String> {
     let sources = assembly::sources(&config.init, config.init_dir.as_deref())?;
@@ -183,6 +197,7 @@ pub fn provision_report(
             sqs,
             sns,
             lambda,
+            event_sources,
             template_dir: resources::template_dir(&template.file),
             code_root: lambda.code_root().to_path_buf(),
             ctx: ctx.clone(),

@@ -137,7 +137,7 @@ scenario js-sdk-v3/matrix env NODE_PATH="$cache/js/node_modules" node --no-warni
 pipeline_port="$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 pipeline_log="$(mktemp "${TMPDIR:-/tmp}/lyrebird-pipeline-server.XXXXXX.log")"
 "$bin" --in-memory --host 127.0.0.1 --port "$pipeline_port" \
-    --init "$root/examples/order-pipeline/template.yaml" >"$pipeline_log" 2>&1 &
+    --test-endpoints --init "$root/examples/order-pipeline/template.yaml" >"$pipeline_log" 2>&1 &
 pipeline_pid=$!
 trap 'stop_server; kill "$pipeline_pid" 2>/dev/null || true' EXIT INT TERM
 for _ in $(seq 1 100); do

@@ -197,6 +197,9 @@ impl Provisioner<'_> {
             PutOutcome::Updated => self.note(Outcome::Updated),
             PutOutcome::Unchanged => {}
         }
+        if serverless {
+            self.function_events(id, &name, props)?;
+        }
         Ok(Physical {
             reference: name,
             attributes: BTreeMap::from([("Arn", arn)]),

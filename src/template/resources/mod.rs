@@ -10,6 +10,7 @@
 //! `provisioner.rs` holds what one template's application works with; `sqs.rs`, `sns.rs` and
 //! `lambda.rs` provision each service's resource types. Unit tests are in `tests.rs`.
 
+mod event_sources;
 mod lambda;
 mod props;
 mod provisioner;
@@ -37,6 +38,7 @@ pub enum Kind {
     /// `AWS::Serverless::Function` and `AWS::Lambda::Function`.
     Function,
     Permission,
+    EventSourceMapping,
 }
 
 impl Kind {
@@ -49,6 +51,7 @@ impl Kind {
             "AWS::SNS::Subscription" => Kind::Subscription,
             "AWS::Serverless::Function" | "AWS::Lambda::Function" => Kind::Function,
             "AWS::Lambda::Permission" => Kind::Permission,
+            "AWS::Lambda::EventSourceMapping" => Kind::EventSourceMapping,
             _ => return None,
         })
     }
@@ -62,6 +65,7 @@ impl Kind {
             Kind::QueuePolicy | Kind::TopicPolicy => &["Id"],
             Kind::Function => &["Arn"],
             Kind::Permission => &[],
+            Kind::EventSourceMapping => &["EventSourceMappingArn", "Id"],
         }
     }
 
@@ -74,6 +78,7 @@ impl Kind {
             Kind::Subscription => sns::SUBSCRIPTION_PROPERTIES,
             Kind::Function => lambda::LAMBDA_FUNCTION_PROPERTIES,
             Kind::Permission => lambda::PERMISSION_PROPERTIES,
+            Kind::EventSourceMapping => event_sources::EVENT_SOURCE_MAPPING_PROPERTIES,
         }
     }
 }
@@ -108,6 +113,7 @@ impl Provisioner<'_> {
             Kind::Subscription => self.subscription(&props),
             Kind::Function => self.function(type_name, id, &props),
             Kind::Permission => self.permission(id, &props),
+            Kind::EventSourceMapping => self.event_source_mapping(&props),
         }?;
         Ok((physical, self.outcome.get()))
     }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use crate::context::RequestContext;
+use crate::lambda::event_sources::EventSources;
 use crate::lambda::LambdaService;
 use crate::sns::SnsService;
 use crate::sqs::SqsService;
@@ -23,6 +24,8 @@ pub struct Provisioner<'a> {
     pub sqs: &'a SqsService,
     pub sns: &'a SnsService,
     pub lambda: &'a LambdaService,
+    /// `None` when only resources are provisioned (`template::provision_report`).
+    pub event_sources: Option<&'a EventSources>,
     pub ctx: RequestContext,
     /// The template's folder: code paths (`CodeUri`) are relative to it.
     pub template_dir: std::path::PathBuf,

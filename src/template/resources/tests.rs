@@ -248,6 +248,7 @@ fn provisioner<'a>(services: &'a Services, stack: &str) -> Provisioner<'a> {
         sqs: &services.sqs,
         sns: &services.sns,
         lambda: &services.lambda,
+        event_sources: None,
         template_dir: ".".into(),
         code_root: services.lambda.code_root().to_path_buf(),
         ctx: RequestContext::internal("000000000000", "us-east-1", "localhost:4566"),

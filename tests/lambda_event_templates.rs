@@ -1,0 +1,219 @@
+//! Event sources from templates: `AWS::Lambda::EventSourceMapping`, SAM `Events` of types SQS
+//! and SNS, and their convergence when the template is applied again at the next start.
+
+mod common;
+#[path = "common/lambda.rs"]
+mod lambda;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+const TEMPLATE: &str = r#"
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: jobs
+  Alerts:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: alerts
+  Worker:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: worker
+      Runtime: nodejs20.x
+      Handler: index.handler
+      Role: arn:aws:iam::000000000000:role/r
+      Code:
+        ZipFile: "exports.handler = async (e) => { console.log('WORKER', JSON.stringify(e)); };"
+  WorkerMapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      FunctionName: !Ref Worker
+      EventSourceArn: !GetAtt Jobs.Arn
+      BatchSize: 2
+      FilterCriteria:
+        Filters:
+          - Pattern: '{"body": {"kind": ["job"]}}'
+  Notifier:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: notifier
+      Runtime: nodejs20.x
+      Handler: index.handler
+      InlineCode: "exports.handler = async (e) => { console.log('NOTIFIER', e.Records[0].Sns.Message); };"
+      Events:
+        Alert:
+          Type: SNS
+          Properties:
+            Topic: !Ref Alerts
+            FilterPolicy:
+              level: [high]
+Outputs:
+  MappingId:
+    Value: !Ref WorkerMapping
+  MappingArn:
+    Value: !GetAtt WorkerMapping.EventSourceMappingArn
+"#;
+
+async fn invocations(endpoint: &str, function: &str) -> Vec<Value> {
+    let url = format!("{endpoint}/_lyrebird/lambda/invocations?function={function}");
+    let body: Value =
+        serde_json::from_slice(&reqwest::get(url).await.unwrap().bytes().await.unwrap()).unwrap();
+    body["Invocations"].as_array().cloned().unwrap_or_default()
+}
+
+async fn wait_for(what: &str, endpoint: &str, function: &str, records: u64) -> Vec<Value> {
+    for _ in 0..750 {
+        let log = invocations(endpoint, function).await;
+        if log
+            .iter()
+            .map(|i| i["batch_size"].as_u64().unwrap())
+            .sum::<u64>()
+            >= records
+        {
+            return log;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test]
+async fn template_event_sources_run_and_converge_on_the_next_start() {
+    let dir = std::env::temp_dir().join(format!(
+        "lyrebird-esm-templates-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let template = dir.join("template.yaml");
+    std::fs::write(&template, TEMPLATE).unwrap();
+    let data = dir.join("data");
+    let args = [
+        "--data-dir".to_string(),
+        data.display().to_string(),
+        "--init".to_string(),
+        template.display().to_string(),
+    ];
+    let first_uuid = {
+        let server = common::process::start(&args, &[]).await;
+        let client = lambda::client_at(&server.endpoint);
+        let mappings = client
+            .list_event_source_mappings()
+            .function_name("worker")
+            .send()
+            .await
+            .unwrap();
+        let mapping = &mappings.event_source_mappings()[0];
+        assert_eq!(mapping.batch_size(), Some(2));
+        assert_eq!(
+            mapping.event_source_arn(),
+            Some("arn:aws:sqs:us-east-1:000000000000:jobs")
+        );
+        let uuid = mapping.uuid().unwrap().to_string();
+        let outputs: Value = serde_json::from_slice(
+            &reqwest::get(format!("{}/_lyrebird/init/outputs", server.endpoint))
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        let output = |key: &str| {
+            outputs["Outputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["OutputKey"] == key)
+                .unwrap()["OutputValue"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(output("MappingId"), uuid);
+        assert!(output("MappingArn").ends_with(&format!(":event-source-mapping:{uuid}")));
+
+        let sqs = common::sqs_at(&server.endpoint, "test", "us-east-1");
+        let url = sqs
+            .get_queue_url()
+            .queue_name("jobs")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        for body in [
+            r#"{"kind":"job"}"#,
+            r#"{"kind":"noise"}"#,
+            r#"{"kind":"job"}"#,
+            r#"{"kind":"job"}"#,
+        ] {
+            common::send(&sqs, &url, body).await;
+        }
+        let log = wait_for("the worker", &server.endpoint, "worker", 3).await;
+        assert!(
+            log.iter().all(|i| i["batch_size"].as_u64().unwrap() <= 2),
+            "{log:?}"
+        );
+        assert!(log.iter().all(|i| i["source"] == "aws:sqs"), "{log:?}");
+
+        let sns = common::sns_at(&server.endpoint);
+        for level in ["low", "high"] {
+            sns.publish()
+                .topic_arn("arn:aws:sns:us-east-1:000000000000:alerts")
+                .message(format!("level {level}"))
+                .message_attributes(
+                    "level",
+                    aws_sdk_sns::types::MessageAttributeValue::builder()
+                        .data_type("String")
+                        .string_value(level)
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+        let log = wait_for("the notifier", &server.endpoint, "notifier", 1).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let log = if log.len() == 1 {
+            invocations(&server.endpoint, "notifier").await
+        } else {
+            log
+        };
+        assert_eq!(
+            log.len(),
+            1,
+            "the filter policy let only the high alert through: {log:?}"
+        );
+        assert_eq!(log[0]["source"], "aws:sns");
+        uuid
+    };
+    // The next start applies the template again: the same mapping, unchanged.
+    let server = common::process::start(&args, &[]).await;
+    let client = lambda::client_at(&server.endpoint);
+    let mappings = client.list_event_source_mappings().send().await.unwrap();
+    assert_eq!(mappings.event_source_mappings().len(), 1);
+    assert_eq!(
+        mappings.event_source_mappings()[0].uuid(),
+        Some(first_uuid.as_str())
+    );
+    let sns = common::sns_at(&server.endpoint);
+    let subscriptions = sns.list_subscriptions().send().await.unwrap();
+    assert_eq!(
+        subscriptions.subscriptions().len(),
+        1,
+        "one lambda subscription"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
