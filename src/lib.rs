@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod hex;
 pub mod memory;

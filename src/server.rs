@@ -22,6 +22,7 @@ use tokio::sync::Semaphore;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{codes, AwsError};
+use crate::events::EventsService;
 use crate::health::ServiceStates;
 use crate::protocol::{self, Host, Services};
 use crate::service::Service;
@@ -41,6 +42,7 @@ pub struct App {
     pub sqs: Arc<SqsService>,
     pub store: SharedStore,
     pub sns: Arc<SnsService>,
+    pub events: Arc<EventsService>,
     /// The services the protocol layer dispatches to, by protocol.
     pub services: Services,
     pub started: Instant,
@@ -80,16 +82,25 @@ impl App {
                 http_backlog: config.sns_http_backlog,
             },
         ));
+        let events = Arc::new(EventsService::new(
+            clock.clone(),
+            sqs.clone(),
+            sns.clone(),
+            store.clone(),
+        ));
         if store.persistent() {
             let started = Instant::now();
             let (queues, messages) = sqs.restore()?;
             let (topics, subscriptions) = sns.restore()?;
+            let (event_buses, rules) = events.restore()?;
             tracing::info!(
                 dir = %config.storage_dir().unwrap_or_default().display(),
                 queues,
                 messages,
                 topics,
                 subscriptions,
+                event_buses,
+                rules,
                 millis = started.elapsed().as_millis() as u64,
                 "restored state"
             );
@@ -116,8 +127,10 @@ impl App {
             .query(sqs.clone())
             .json(sqs.clone())
             .query(Arc::new(StsService))
-            .query(sns.clone());
+            .query(sns.clone())
+            .json(events.clone());
         Ok(App {
+            events,
             services,
             sns,
             sqs,
@@ -136,10 +149,12 @@ impl App {
     /// `App::new` on a blocking thread: opening the store, restoring it and loading or
     /// generating the signing key all block.
     pub async fn start(config: Config, local_addr: SocketAddr) -> std::io::Result<App> {
-        tokio::task::spawn_blocking(move || App::new(config, local_addr))
+        let app = tokio::task::spawn_blocking(move || App::new(config, local_addr))
             .await
             .map_err(std::io::Error::other)?
-            .map_err(std::io::Error::other)
+            .map_err(std::io::Error::other)?;
+        app.events.start_scheduler();
+        Ok(app)
     }
 }
 
@@ -329,6 +344,7 @@ async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
 async fn reset(State(app): State<Arc<App>>) -> Response {
     let mut tickets = app.sqs.reset();
     tickets.push(app.sns.reset());
+    tickets.push(app.events.reset());
     for ticket in tickets {
         if let Err(e) = ticket.durable().await {
             return (

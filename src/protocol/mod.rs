@@ -15,6 +15,7 @@
 
 pub mod auth;
 pub mod aws_json;
+pub mod events_json;
 pub mod params;
 pub mod query;
 pub mod query_json;

@@ -29,10 +29,14 @@ pub enum Space {
     Meta,
     /// FIFO topics' deduplication window: `topic ARN \0 key` → (expiry, message id, sequence).
     TopicDeduplication,
+    /// EventBridge buses, rules, archives, replays, connections, API destinations.
+    Events,
+    /// Events kept by EventBridge archives: `archive ARN \0 time \0 id` → event.
+    ArchivedEvents,
 }
 
 impl Space {
-    pub const ALL: [Space; 7] = [
+    pub const ALL: [Space; 9] = [
         Space::Queues,
         Space::Messages,
         Space::Deduplication,
@@ -40,6 +44,8 @@ impl Space {
         Space::Subscriptions,
         Space::Meta,
         Space::TopicDeduplication,
+        Space::Events,
+        Space::ArchivedEvents,
     ];
 
     pub fn name(self) -> &'static str {
@@ -51,6 +57,8 @@ impl Space {
             Space::Subscriptions => "subscriptions",
             Space::Meta => "meta",
             Space::TopicDeduplication => "topic_deduplication",
+            Space::Events => "events",
+            Space::ArchivedEvents => "archived_events",
         }
     }
 }
