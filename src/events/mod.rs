@@ -61,7 +61,7 @@ pub struct EventsService {
     state: RwLock<Registry>,
     delivery: delivery::Deliveries,
     /// Wakes the schedule task when a schedule rule is put or changed.
-    schedule_changed: tokio::sync::Notify,
+    schedule_changed: Arc<tokio::sync::Notify>,
 }
 
 /// Everything EventBridge keeps, by account and region.
@@ -96,7 +96,7 @@ impl EventsService {
             sns,
             store,
             state: RwLock::new(Registry::default()),
-            schedule_changed: tokio::sync::Notify::new(),
+            schedule_changed: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

@@ -25,18 +25,25 @@ struct Due {
 impl EventsService {
     /// Starts the schedule task (once, at start-up, inside the runtime).
     pub fn start_scheduler(self: &Arc<Self>) {
-        let events = self.clone();
+        // Holds the service only while firing, so a stopped server's store is released.
+        let events = Arc::downgrade(self);
+        let changed = self.schedule_changed.clone();
+        let clock = self.clock.clone();
         tokio::spawn(async move {
             loop {
-                let changed = events.schedule_changed.notified();
-                tokio::pin!(changed);
-                changed.as_mut().enable();
-                let next = events.fire_due();
-                let now = events.clock.now_ms();
+                let notified = changed.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                let Some(service) = events.upgrade() else {
+                    return;
+                };
+                let next = service.fire_due();
+                drop(service);
+                let now = clock.now_ms();
                 let until = next.unwrap_or(now + IDLE_MS).min(now + IDLE_MS);
                 tokio::select! {
-                    _ = events.clock.sleep_until_ms(until) => {}
-                    _ = &mut changed => {}
+                    _ = clock.sleep_until_ms(until) => {}
+                    _ = &mut notified => {}
                 }
             }
         });
