@@ -14,6 +14,7 @@ pub mod health;
 pub mod hex;
 pub mod memory;
 pub mod protocol;
+pub mod ruler;
 pub mod server;
 pub mod service;
 pub mod sns;

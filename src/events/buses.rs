@@ -10,6 +10,7 @@ use crate::context::RequestContext;
 use crate::error::{codes, AwsError, AwsResult};
 use crate::service::Empty;
 
+use super::index::RuleIndex;
 use super::model::*;
 use super::rules::Rule;
 use super::{
@@ -36,6 +37,9 @@ pub struct Bus {
     pub tags: BTreeMap<String, String>,
     #[serde(skip)]
     pub rules: BTreeMap<String, Rule>,
+    /// The rules' patterns, by rule name, for matching an event without testing each.
+    #[serde(skip)]
+    pub index: RuleIndex<String>,
 }
 
 impl Bus {
@@ -53,6 +57,7 @@ impl Bus {
             modified_ms: now,
             tags: BTreeMap::new(),
             rules: BTreeMap::new(),
+            index: RuleIndex::new(),
         }
     }
 

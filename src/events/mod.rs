@@ -13,14 +13,18 @@
 //! - `connections.rs`: connections and API destinations
 //! - `persist.rs`: all of it in the durable store
 //!
-//! The event-pattern language, input transformation and schedule expressions are pure logic
-//! of their own (`pattern`, `transform`, `schedule`).
+//! The pure parts, shared with Lambda's filter criteria: the event-pattern language
+//! (`pattern`, over the shared `crate::ruler` core), the index that finds the rules an event
+//! matches without testing each (`index`), target input transformation (`transform`) and
+//! schedule expressions (`schedule`).
 
 pub mod archives;
 pub mod buses;
 pub mod connections;
 pub mod delivery;
+pub mod index;
 pub mod model;
+pub mod pattern;
 pub mod persist;
 pub mod put_events;
 pub mod rules;
@@ -28,7 +32,7 @@ pub mod schedules;
 mod stand_in;
 pub mod targets;
 
-pub use stand_in::{pattern, schedule, transform};
+pub use stand_in::{schedule, transform};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

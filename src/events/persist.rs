@@ -204,6 +204,9 @@ impl EventsService {
                 .get_mut(&(account.clone(), region.clone(), bus.clone()))
             {
                 rule.next_fire_ms = rule.schedule.as_ref().and_then(|s| s.next_after(now));
+                if let Some(p) = &rule.pattern {
+                    b.index.insert(rule.name.clone(), p.clone());
+                }
                 b.rules.insert(rule.name.clone(), rule);
                 rule_count += 1;
             }

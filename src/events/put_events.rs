@@ -255,22 +255,17 @@ impl EventsService {
             let Some(bus) = reg.buses.get(key) else {
                 return;
             };
-            for rule in bus.rules.values() {
+            for name in bus.index.matching(&event.value) {
+                let Some(rule) = bus.rules.get(&name) else {
+                    continue;
+                };
                 if !rule.enabled() || rule.targets.is_empty() {
                     continue;
                 }
-                if let Some(only) = only {
-                    if !only.iter().any(|a| *a == rule.arn) {
-                        continue;
-                    }
+                if only.is_some_and(|only| !only.iter().any(|a| *a == rule.arn)) {
+                    continue;
                 }
-                if rule
-                    .pattern
-                    .as_ref()
-                    .is_some_and(|p| p.matches(&event.value))
-                {
-                    matched.push((rule.arn.clone(), rule.name.clone(), rule.targets.clone()));
-                }
+                matched.push((rule.arn.clone(), rule.name.clone(), rule.targets.clone()));
             }
             if only.is_none() {
                 self.archive(ctx, &reg, &bus.arn, &event);

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::context::RequestContext;
 use crate::error::{codes, AwsError, AwsResult};
@@ -94,7 +93,7 @@ pub fn rule_missing(rule: &str, bus: &str) -> AwsError {
 }
 
 pub fn parse_pattern(text: &str) -> AwsResult<EventPattern> {
-    EventPattern::parse(text).map_err(|e| AwsError::new(&codes::INVALID_EVENT_PATTERN, e.message))
+    EventPattern::parse(text).map_err(|e| AwsError::new(&codes::INVALID_EVENT_PATTERN, e.message()))
 }
 
 fn check_rule_name(name: Option<&str>) -> AwsResult<()> {
@@ -176,6 +175,12 @@ impl EventsService {
         self.persist_rule(ctx, bus, &rule);
         let arn = rule.arn.clone();
         let scheduled = rule.schedule.is_some();
+        match &rule.pattern {
+            Some(p) => bus.index.insert(name.clone(), p.clone()),
+            None => {
+                bus.index.remove(&name);
+            }
+        }
         bus.rules.insert(name, rule);
         drop(reg);
         if scheduled {
@@ -213,6 +218,7 @@ impl EventsService {
                 return Err(validation("Rule can't be deleted since it has targets."));
             }
             bus.rules.remove(&name);
+            bus.index.remove(&name);
             self.forget_rule(ctx, bus, &name);
         }
         Ok(Empty {})
@@ -298,15 +304,8 @@ pub fn test_event_pattern(input: TestEventPatternInput) -> AwsResult<TestEventPa
         .required("event", input.event.as_ref())
         .check()?;
     let pattern = parse_pattern(input.event_pattern.as_deref().unwrap_or_default())?;
-    let event: Value = serde_json::from_str(input.event.as_deref().unwrap_or_default())
-        .map_err(|_| validation("Parameter Event is not valid."))?;
-    // AWS checks the event has the envelope's required fields.
-    let complete = ["id", "account", "source", "time", "region", "detail-type"]
-        .iter()
-        .all(|f| event.get(f).is_some());
-    if !event.is_object() || !complete {
-        return Err(validation("Parameter Event is not valid."));
-    }
+    let event = super::pattern::parse_test_event(input.event.as_deref().unwrap_or_default())
+        .map_err(validation)?;
     Ok(TestEventPatternOutput {
         result: pattern.matches(&event),
     })

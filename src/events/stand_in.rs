@@ -1,45 +1,6 @@
 //! TEMPORARY stand-ins for the pattern, transform and schedule modules that the events-pattern
 //! branch provides; removed when that branch is merged. Exact values only.
 
-pub mod pattern {
-    use serde_json::Value;
-
-    #[derive(Debug)]
-    pub struct PatternError {
-        pub message: String,
-    }
-
-    #[derive(Debug, Clone)]
-    pub struct EventPattern(Value);
-
-    impl EventPattern {
-        pub fn parse(json: &str) -> Result<EventPattern, PatternError> {
-            match serde_json::from_str::<Value>(json) {
-                Ok(v @ Value::Object(_)) => Ok(EventPattern(v)),
-                _ => Err(PatternError {
-                    message: "Event pattern is not valid. Reason: Filter is not an object".into(),
-                }),
-            }
-        }
-
-        pub fn matches(&self, event: &Value) -> bool {
-            fn m(p: &Value, e: &Value) -> bool {
-                match p {
-                    Value::Object(fields) => fields
-                        .iter()
-                        .all(|(k, sub)| m(sub, e.get(k).unwrap_or(&Value::Null))),
-                    Value::Array(values) => values.iter().any(|v| match e {
-                        Value::Array(items) => items.contains(v),
-                        other => other == v,
-                    }),
-                    _ => false,
-                }
-            }
-            m(&self.0, event)
-        }
-    }
-}
-
 pub mod transform {
     use std::collections::BTreeMap;
 

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::sqs::model::{MessageAttributeValue, MessageAttributes};
 
-use super::compile::{Cond, KeyRule, Rules};
-use super::matching::{leaf_of, Leaf};
+use crate::ruler::compile::{Cond, KeyRule, Rules};
+use crate::ruler::matching::{leaf_of, Leaf};
 
 /// Current SNS docs: `anything-but` on a `String.Array` attribute matches only if *none* of the
 /// elements is excluded. Set to `false` for the older "at least one element" reading.

@@ -45,20 +45,13 @@
 //!   (body scope: the body object has at least one property).
 //! * A policy of `{}` is accepted and matches every message.
 //!
-//! Layout: the engine is event-ruler's pattern language and is not tied to SNS —
-//! `json.rs` (the policy document as parsed), `compile.rs` (validation and the `$or`
-//! expansion into a rule set), `ip.rs` (addresses and CIDR blocks), `matching.rs` (one value
-//! against one condition) and `document.rs` (a JSON document against a whole rule set). SNS's
-//! own parts are this file (the scopes, the 5-key / nesting / complexity limits, the error
-//! wording) and `attributes.rs` (how message attributes present their values). The unit tests
-//! are in `tests.rs`.
+//! Layout: the engine is event-ruler's pattern language, shared with EventBridge, in
+//! `crate::ruler` (the document as parsed, validation and `$or` expansion, IP/CIDR, matching
+//! one value and a whole JSON document). SNS's own parts are this file (the scopes, the 5-key /
+//! nesting / complexity limits, the error wording) and `attributes.rs` (how message attributes
+//! present their values). The unit tests are in `tests.rs`.
 
 mod attributes;
-mod compile;
-mod document;
-mod ip;
-mod json;
-mod matching;
 #[cfg(test)]
 mod tests;
 
@@ -66,9 +59,9 @@ use serde_json::Value;
 
 use crate::sqs::model::MessageAttributes;
 
-use compile::{parse_object, Node, Rules};
-use document::PathIndex;
-use json::Json;
+use crate::ruler::compile::{parse_object, Dialect, Node, Rules};
+use crate::ruler::document::{self, PathIndex};
+use crate::ruler::json::Json;
 
 pub use attributes::STRING_ARRAY_ANYTHING_BUT_NEEDS_ALL;
 
@@ -134,7 +127,7 @@ impl FilterPolicy {
         }
 
         // 1. Syntax, in document order (the rule compiler's errors).
-        let tree = parse_object(&entries, false)?;
+        let tree = parse_object(&entries, false, Dialect::Sns)?;
 
         // 2. SNS limits.
         check_sns_limits(&tree, scope)?;
@@ -170,7 +163,7 @@ impl FilterPolicy {
         let Ok(Value::Object(root)) = serde_json::from_str::<Value>(body) else {
             return false;
         };
-        document::matches(&self.rules, &self.body_index, &root)
+        document::matches(&self.rules, &self.body_index, &root, Dialect::Sns)
     }
 
     /// Dispatches on the policy's scope.

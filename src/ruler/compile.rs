@@ -2,14 +2,28 @@
 //! open-sourced rule compiler (`aws/event-ruler`), into a tree of conditions, and expands that
 //! tree into the disjunctive normal form the matchers walk ([`Rules`]).
 //!
-//! Nothing here is SNS-specific except the operator allowlist in [`parse_match_expression`]
-//! (SNS rejects `wildcard`, `exactly` and the `anything-but` forms other than `prefix`); the
-//! SNS limits (key count, nesting, complexity) are applied by the caller on the [`Node`] tree.
+//! The two services speak dialects of one language ([`Dialect`]): SNS rejects `wildcard`,
+//! `exactly`, `prefix`/`suffix` with `equals-ignore-case` and the `anything-but` forms other
+//! than `prefix`, and reports the `anything-but` errors with an older compiler's texts;
+//! EventBridge accepts them all. Each service's limits (SNS: key count, nesting, complexity)
+//! are applied by the caller on the [`Node`] tree.
 
 use std::collections::HashMap;
 
 use super::ip::{parse_cidr, parse_ip, Ip, IpNet};
 use super::json::{token_text, Json};
+use super::wildcard::Wildcard;
+
+/// Which service's variant of the pattern language a document is compiled and matched in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SNS filter policies: the operator allowlist above; `anything-but` never matches `null`;
+    /// `exists: true` wants a non-null, non-empty value.
+    Sns,
+    /// EventBridge event patterns (and Lambda filter criteria): every operator; `anything-but`
+    /// matches `null` (recorded on AWS); `exists: true` holds for any leaf value.
+    EventBridge,
+}
 
 /// Numeric operands must lie in `-NUMERIC_LIMIT..=NUMERIC_LIMIT`.
 const NUMERIC_LIMIT: f64 = 5e9;
@@ -39,20 +53,25 @@ const RESERVED_IN_OR: &[&str] = &[
 ];
 
 #[derive(Debug, Clone)]
-pub(super) struct KeyRule {
+pub(crate) struct KeyRule {
     /// Index into `FilterPolicy::paths`.
-    pub(super) path: usize,
+    pub(crate) path: usize,
     /// ORed conditions; never empty.
-    pub(super) conds: Vec<Cond>,
+    pub(crate) conds: Vec<Cond>,
 }
 
 #[derive(Debug, Clone)]
-pub(super) enum Cond {
+pub(crate) enum Cond {
     Exact(Literal),
     Prefix(String),
     Suffix(String),
     /// Stored lower-cased.
     EqualsIgnoreCase(String),
+    /// `{"prefix": {"equals-ignore-case": ...}}`, stored lower-cased.
+    PrefixIgnoreCase(String),
+    /// `{"suffix": {"equals-ignore-case": ...}}`, stored lower-cased.
+    SuffixIgnoreCase(String),
+    Wildcard(Wildcard),
     AnythingBut(AnythingBut),
     Numeric(NumRange),
     Exists(bool),
@@ -60,7 +79,7 @@ pub(super) enum Cond {
 }
 
 #[derive(Debug, Clone)]
-pub(super) enum Literal {
+pub(crate) enum Literal {
     /// `ip` is set when the string is an IP address literal: such values also match the same
     /// address written differently (`10.0.0.1` / `010.0.0.1`, IPv6 zero compression).
     Str {
@@ -77,46 +96,58 @@ pub(super) enum Literal {
 }
 
 #[derive(Debug, Clone)]
-pub(super) enum AnythingBut {
+pub(crate) struct AnythingBut {
+    pub(crate) values: Excluded,
+    /// Whether a JSON `null` satisfies it (EventBridge) or not (SNS).
+    pub(crate) matches_null: bool,
+}
+
+/// What an `anything-but` excludes.
+#[derive(Debug, Clone)]
+pub(crate) enum Excluded {
     Strings(Vec<String>),
     /// Scaled numbers.
     Numbers(Vec<i64>),
-    Prefix(String),
+    Prefixes(Vec<String>),
+    Suffixes(Vec<String>),
+    /// Stored lower-cased.
+    IgnoreCase(Vec<String>),
+    Wildcards(Vec<Wildcard>),
 }
 
 /// A numeric interval over scaled numbers; `*_open` excludes the bound.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct NumRange {
-    pub(super) low: i64,
-    pub(super) low_open: bool,
-    pub(super) high: i64,
-    pub(super) high_open: bool,
+pub(crate) struct NumRange {
+    pub(crate) low: i64,
+    pub(crate) low_open: bool,
+    pub(crate) high: i64,
+    pub(crate) high_open: bool,
 }
 
 /// A compiled rule set in disjunctive normal form: the document matches if every rule of some
 /// branch holds.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Rules {
+pub(crate) struct Rules {
     /// Distinct property paths (dotted for nested keys) referenced by the rules.
-    pub(super) paths: Vec<String>,
-    pub(super) branches: Vec<Vec<KeyRule>>,
+    pub(crate) paths: Vec<String>,
+    pub(crate) branches: Vec<Vec<KeyRule>>,
 }
 
 /// A validated policy object, before `$or` expansion.
 #[derive(Debug)]
-pub(super) struct Node {
-    pub(super) entries: Vec<(String, Entry)>,
+pub(crate) struct Node {
+    pub(crate) entries: Vec<(String, Entry)>,
 }
 
 #[derive(Debug)]
-pub(super) enum Entry {
+pub(crate) enum Entry {
     Rules(Vec<Cond>),
     Nested(Node),
     Or(Vec<Node>),
 }
 
 impl Node {
-    pub(super) fn has_nesting(&self) -> bool {
+    pub(crate) fn has_nesting(&self) -> bool {
         self.entries.iter().any(|(_, entry)| match entry {
             Entry::Rules(_) => false,
             Entry::Nested(_) => true,
@@ -126,7 +157,7 @@ impl Node {
 
     /// The number of value combinations: each array counts its length times its nesting depth
     /// (top level = 1), keys multiply, `$or` alternatives add up. Saturating.
-    pub(super) fn complexity(&self, depth: u64) -> u64 {
+    pub(crate) fn complexity(&self, depth: u64) -> u64 {
         self.entries.iter().fold(1u64, |acc, (_, entry)| {
             let factor = match entry {
                 Entry::Rules(conds) => (conds.len() as u64).saturating_mul(depth),
@@ -137,6 +168,37 @@ impl Node {
             };
             acc.saturating_mul(factor)
         })
+    }
+
+    /// The highest [`Wildcard::complexity`] of the `wildcard` and `anything-but` `wildcard`
+    /// operands anywhere in the tree (0 without any).
+    pub(crate) fn max_wildcard_complexity(&self) -> usize {
+        let mut worst = 0;
+        for (_, entry) in &self.entries {
+            let here = match entry {
+                Entry::Rules(conds) => conds
+                    .iter()
+                    .flat_map(|cond| match cond {
+                        Cond::Wildcard(w) => vec![w],
+                        Cond::AnythingBut(AnythingBut {
+                            values: Excluded::Wildcards(ws),
+                            ..
+                        }) => ws.iter().collect(),
+                        _ => Vec::new(),
+                    })
+                    .map(Wildcard::complexity)
+                    .max()
+                    .unwrap_or(0),
+                Entry::Nested(node) => node.max_wildcard_complexity(),
+                Entry::Or(branches) => branches
+                    .iter()
+                    .map(Node::max_wildcard_complexity)
+                    .max()
+                    .unwrap_or(0),
+            };
+            worst = worst.max(here);
+        }
+        worst
     }
 
     /// Expands into branches of `(path, conditions)`, in document order; a later rule for the
@@ -172,7 +234,7 @@ impl Node {
 
 impl Node {
     /// Expands `$or` into branches and interns the paths.
-    pub(super) fn to_rules(&self) -> Rules {
+    pub(crate) fn to_rules(&self) -> Rules {
         let expanded = self.expand("", vec![Vec::new()]);
         let mut paths: Vec<String> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
@@ -201,14 +263,18 @@ fn join_path(prefix: &str, key: &str) -> String {
     }
 }
 
-pub(super) fn parse_object(entries: &[(String, Json)], in_or: bool) -> Result<Node, String> {
+pub(crate) fn parse_object(
+    entries: &[(String, Json)],
+    in_or: bool,
+    dialect: Dialect,
+) -> Result<Node, String> {
     if entries.is_empty() {
         return Err("Empty objects are not allowed".to_owned());
     }
     let mut out = Vec::with_capacity(entries.len());
     for (name, value) in entries {
         if name == OR_KEY {
-            out.push((name.clone(), Entry::Or(parse_or(value)?)));
+            out.push((name.clone(), Entry::Or(parse_or(value, dialect)?)));
             continue;
         }
         if in_or && RESERVED_IN_OR.contains(&name.as_str()) {
@@ -217,8 +283,8 @@ pub(super) fn parse_object(entries: &[(String, Json)], in_or: bool) -> Result<No
             ));
         }
         let entry = match value {
-            Json::Obj(inner) => Entry::Nested(parse_object(inner, in_or)?),
-            Json::Arr(items) => Entry::Rules(parse_rules(items)?),
+            Json::Obj(inner) => Entry::Nested(parse_object(inner, in_or, dialect)?),
+            Json::Arr(items) => Entry::Rules(parse_rules(items, dialect)?),
             _ => return Err(format!("\"{name}\" must be an object or an array")),
         };
         out.push((name.clone(), entry));
@@ -226,7 +292,7 @@ pub(super) fn parse_object(entries: &[(String, Json)], in_or: bool) -> Result<No
     Ok(Node { entries: out })
 }
 
-fn parse_or(value: &Json) -> Result<Vec<Node>, String> {
+fn parse_or(value: &Json, dialect: Dialect) -> Result<Vec<Node>, String> {
     let Json::Arr(items) = value else {
         return Err("It must be an Array followed with $or.".to_owned());
     };
@@ -235,7 +301,7 @@ fn parse_or(value: &Json) -> Result<Vec<Node>, String> {
         let Json::Obj(entries) = item else {
             return Err("Only JSON object is allowed in array of $or relationship.".to_owned());
         };
-        branches.push(parse_object(entries, true)?);
+        branches.push(parse_object(entries, true, dialect)?);
     }
     if branches.len() < 2 {
         return Err("There must have at least 2 Objects in $or relationship.".to_owned());
@@ -243,11 +309,11 @@ fn parse_or(value: &Json) -> Result<Vec<Node>, String> {
     Ok(branches)
 }
 
-fn parse_rules(items: &[Json]) -> Result<Vec<Cond>, String> {
+fn parse_rules(items: &[Json], dialect: Dialect) -> Result<Vec<Cond>, String> {
     let mut conds = Vec::with_capacity(items.len());
     for item in items {
         let cond = match item {
-            Json::Obj(entries) => parse_match_expression(entries)?,
+            Json::Obj(entries) => parse_match_expression(entries, dialect)?,
             Json::Str(s) => Cond::Exact(Literal::Str {
                 text: s.clone(),
                 ip: parse_ip(s).ok(),
@@ -270,7 +336,7 @@ fn parse_rules(items: &[Json]) -> Result<Vec<Cond>, String> {
     Ok(conds)
 }
 
-fn parse_match_expression(entries: &[(String, Json)]) -> Result<Cond, String> {
+fn parse_match_expression(entries: &[(String, Json)], dialect: Dialect) -> Result<Cond, String> {
     let Some((name, value)) = entries.first() else {
         return Err("Match expression name not found".to_owned());
     };
@@ -279,9 +345,24 @@ fn parse_match_expression(entries: &[(String, Json)]) -> Result<Cond, String> {
         Json::Str(s) => Ok(s.clone()),
         _ => Err(format!("{name} match pattern must be a string")),
     };
+    let eventbridge = dialect == Dialect::EventBridge;
     let cond = match name.as_str() {
+        "prefix" | "suffix" if eventbridge && matches!(value, Json::Obj(_)) => {
+            let Json::Obj(inner) = value else {
+                unreachable!("guarded above")
+            };
+            return parse_affix_ignore_case(name, inner, extra_keys);
+        }
         "prefix" => Cond::Prefix(string_operand()?),
         "suffix" => Cond::Suffix(string_operand()?),
+        "wildcard" if eventbridge => Cond::Wildcard(Wildcard::parse(&string_operand()?)?),
+        "exactly" if eventbridge => match value {
+            Json::Str(s) => Cond::Exact(Literal::Str {
+                text: s.clone(),
+                ip: None,
+            }),
+            _ => return Err("exact match pattern must be a string".to_owned()),
+        },
         "equals-ignore-case" => Cond::EqualsIgnoreCase(lowercase(&string_operand()?)),
         "numeric" => {
             let Json::Arr(items) = value else {
@@ -293,8 +374,22 @@ fn parse_match_expression(entries: &[(String, Json)]) -> Result<Cond, String> {
             }
             return Ok(Cond::Numeric(range));
         }
+        "anything-but" if eventbridge => {
+            let values = parse_anything_but_eventbridge(value)?;
+            if extra_keys {
+                return Err(TOO_MANY_ELEMENTS.to_owned());
+            }
+            return Ok(Cond::AnythingBut(AnythingBut {
+                values,
+                matches_null: true,
+            }));
+        }
         "anything-but" => {
-            let (anything_but, prefix_form) = parse_anything_but(value)?;
+            let (values, prefix_form) = parse_anything_but(value)?;
+            let anything_but = AnythingBut {
+                values,
+                matches_null: false,
+            };
             if extra_keys {
                 // The prefix form closes two objects and checks both the same way.
                 return Err(if prefix_form {
@@ -323,8 +418,88 @@ fn parse_match_expression(entries: &[(String, Json)]) -> Result<Cond, String> {
     Ok(cond)
 }
 
-/// Returns the pattern and whether it was the `{"prefix": ...}` form.
-fn parse_anything_but(value: &Json) -> Result<(AnythingBut, bool), String> {
+/// `{"prefix": {"equals-ignore-case": "..."}}` and the same for `suffix` (EventBridge).
+fn parse_affix_ignore_case(
+    op: &str,
+    inner: &[(String, Json)],
+    outer_extra_keys: bool,
+) -> Result<Cond, String> {
+    let capitalised = if op == "prefix" { "Prefix" } else { "Suffix" };
+    let Some((inner_op, operand)) = inner.first() else {
+        return Err(format!("{capitalised} expression name not found"));
+    };
+    if inner_op != "equals-ignore-case" {
+        return Err(format!("Unsupported {op} pattern: {inner_op}"));
+    }
+    let Json::Str(text) = operand else {
+        return Err("equals-ignore-case match pattern must be a string".to_owned());
+    };
+    if inner.len() > 1 || outer_extra_keys {
+        return Err(ONE_KEY.to_owned());
+    }
+    let lower = lowercase(text);
+    Ok(if op == "prefix" {
+        Cond::PrefixIgnoreCase(lower)
+    } else {
+        Cond::SuffixIgnoreCase(lower)
+    })
+}
+
+/// EventBridge's `anything-but`: a value, a list, or an object naming `equals-ignore-case`,
+/// `prefix`, `suffix` or `wildcard` with a string or a list of strings.
+fn parse_anything_but_eventbridge(value: &Json) -> Result<Excluded, String> {
+    let Json::Obj(inner) = value else {
+        return parse_anything_but(value).map(|(values, _)| values);
+    };
+    let Some((op, operand)) = inner.first() else {
+        return Err("Anything-But expression name not found".to_owned());
+    };
+    let not_a_string = match op.as_str() {
+        "equals-ignore-case" => {
+            "Inside anything-but/equals-ignore-case list, number|start|null|boolean is not supported."
+        }
+        "prefix" | "suffix" => "prefix/suffix match pattern must be a string",
+        "wildcard" => "wildcard match pattern must be a string",
+        _ => return Err(format!("Unsupported anything-but pattern: {op}")),
+    };
+    let items: Vec<&Json> = match operand {
+        Json::Arr(items) => items.iter().collect(),
+        Json::Str(_) | Json::Num(..) => vec![operand],
+        _ => {
+            return Err(
+                "Value of anything-but must be an array or single string/number value.".to_owned(),
+            )
+        }
+    };
+    let mut texts = Vec::with_capacity(items.len());
+    for item in items {
+        let Json::Str(text) = item else {
+            return Err(not_a_string.to_owned());
+        };
+        if text.is_empty() && matches!(op.as_str(), "prefix" | "suffix") {
+            return Err("Null prefix/suffix not allowed".to_owned());
+        }
+        texts.push(text.clone());
+    }
+    if inner.len() > 1 {
+        return Err(TOO_MANY_ELEMENTS.to_owned());
+    }
+    Ok(match op.as_str() {
+        "equals-ignore-case" => Excluded::IgnoreCase(texts.iter().map(|t| lowercase(t)).collect()),
+        "prefix" => Excluded::Prefixes(texts),
+        "suffix" => Excluded::Suffixes(texts),
+        _ => Excluded::Wildcards(
+            texts
+                .iter()
+                .map(|t| Wildcard::parse(t))
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+/// Returns the pattern and whether it was the `{"prefix": ...}` form (SNS's texts; EventBridge
+/// shares the list and single-value forms).
+fn parse_anything_but(value: &Json) -> Result<(Excluded, bool), String> {
     match value {
         Json::Obj(inner) => {
             let Some((op, operand)) = inner.first() else {
@@ -342,7 +517,7 @@ fn parse_anything_but(value: &Json) -> Result<(AnythingBut, bool), String> {
             if inner.len() > 1 {
                 return Err(ONE_KEY.to_owned());
             }
-            Ok((AnythingBut::Prefix(prefix.clone()), true))
+            Ok((Excluded::Prefixes(vec![prefix.clone()]), true))
         }
         Json::Arr(items) => {
             let mut strings = Vec::new();
@@ -360,8 +535,8 @@ fn parse_anything_but(value: &Json) -> Result<(AnythingBut, bool), String> {
                 }
             }
             match (strings.is_empty(), numbers.is_empty()) {
-                (false, true) => Ok((AnythingBut::Strings(strings), false)),
-                (true, false) => Ok((AnythingBut::Numbers(numbers), false)),
+                (false, true) => Ok((Excluded::Strings(strings), false)),
+                (true, false) => Ok((Excluded::Numbers(numbers), false)),
                 _ => Err(
                     "Inside anything but list, either all values are number or string, \
                           mixed type is not supported"
@@ -369,8 +544,8 @@ fn parse_anything_but(value: &Json) -> Result<(AnythingBut, bool), String> {
                 ),
             }
         }
-        Json::Str(s) => Ok((AnythingBut::Strings(vec![s.clone()]), false)),
-        Json::Num(n, _) => Ok((AnythingBut::Numbers(vec![comparable(*n)?]), false)),
+        Json::Str(s) => Ok((Excluded::Strings(vec![s.clone()]), false)),
+        Json::Num(n, _) => Ok((Excluded::Numbers(vec![comparable(*n)?]), false)),
         _ => {
             Err("Value of anything-but must be an array or single string/number value.".to_owned())
         }
@@ -460,7 +635,7 @@ fn comparable(value: f64) -> Result<i64, String> {
 }
 
 /// Scales a number to an integer with 6 decimal digits; `None` outside the comparable range.
-pub(super) fn scaled(value: f64) -> Option<i64> {
+pub(crate) fn scaled(value: f64) -> Option<i64> {
     if value.is_finite() && (-NUMERIC_LIMIT..=NUMERIC_LIMIT).contains(&value) {
         Some((value * NUMERIC_SCALE).round() as i64)
     } else {
@@ -468,6 +643,6 @@ pub(super) fn scaled(value: f64) -> Option<i64> {
     }
 }
 
-fn lowercase(s: &str) -> String {
+pub(crate) fn lowercase(s: &str) -> String {
     s.chars().flat_map(char::to_lowercase).collect()
 }

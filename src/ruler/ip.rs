@@ -5,26 +5,26 @@ use std::net::Ipv6Addr;
 
 /// An IP address: IPv4 addresses use the low 32 bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Ip {
+pub(crate) struct Ip {
     v6: bool,
-    pub(super) bits: u128,
+    pub(crate) bits: u128,
 }
 
 #[derive(Debug, Clone, Copy)]
-pub(super) struct IpNet {
+pub(crate) struct IpNet {
     v6: bool,
-    pub(super) network: u128,
-    pub(super) mask: u128,
+    pub(crate) network: u128,
+    pub(crate) mask: u128,
 }
 
 impl IpNet {
-    pub(super) fn contains(&self, ip: Ip) -> bool {
+    pub(crate) fn contains(&self, ip: Ip) -> bool {
         ip.v6 == self.v6 && ip.bits & self.mask == self.network
     }
 }
 
 /// Parses `ip/bits` the way the rule compiler does (Java `String.split` and `parseInt`).
-pub(super) fn parse_cidr(cidr: &str) -> Result<IpNet, String> {
+pub(crate) fn parse_cidr(cidr: &str) -> Result<IpNet, String> {
     let mut parts: Vec<&str> = cidr.split('/').collect();
     while parts.last() == Some(&"") {
         parts.pop();
@@ -62,7 +62,7 @@ pub(super) fn parse_cidr(cidr: &str) -> Result<IpNet, String> {
 
 /// Parses an IP address literal: dotted-quad IPv4 (decimal octets, leading zeros allowed) or
 /// IPv6 without brackets, zone or embedded dotted quad; IPv4-mapped IPv6 becomes IPv4.
-pub(super) fn parse_ip(text: &str) -> Result<Ip, String> {
+pub(crate) fn parse_ip(text: &str) -> Result<Ip, String> {
     let octets: Vec<&str> = text.split('.').collect();
     let looks_v4 = octets.len() == 4
         && octets

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 #[derive(Debug)]
-pub(super) enum Json {
+pub(crate) enum Json {
     Null,
     Bool(bool),
     Num(f64, String),
@@ -77,7 +77,7 @@ impl<'de> Visitor<'de> for JsonVisitor {
 }
 
 /// The text a streaming parser would show for the token `v` (`]` for the end of an array).
-pub(super) fn token_text(v: Option<&Json>) -> String {
+pub(crate) fn token_text(v: Option<&Json>) -> String {
     match v {
         None => "]".to_owned(),
         Some(Json::Null) => "null".to_owned(),

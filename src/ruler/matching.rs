@@ -3,12 +3,12 @@
 
 use serde_json::Value;
 
-use super::compile::{scaled, AnythingBut, Cond, Literal, NumRange};
+use super::compile::{lowercase, scaled, AnythingBut, Cond, Excluded, Literal, NumRange};
 use super::ip::parse_ip;
 
 /// A scalar value taken from a message.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Leaf<'a> {
+pub(crate) enum Leaf<'a> {
     Str(&'a str),
     Num(f64),
     Bool(bool),
@@ -17,12 +17,12 @@ pub(super) enum Leaf<'a> {
 
 impl Leaf<'_> {
     /// `exists: true` wants a non-null, non-empty value.
-    pub(super) fn is_present(self) -> bool {
+    pub(crate) fn is_present(self) -> bool {
         !matches!(self, Leaf::Null | Leaf::Str(""))
     }
 }
 
-pub(super) fn leaf_of(value: &Value) -> Option<Leaf<'_>> {
+pub(crate) fn leaf_of(value: &Value) -> Option<Leaf<'_>> {
     match value {
         Value::String(s) => Some(Leaf::Str(s)),
         Value::Number(n) => n.as_f64().map(Leaf::Num),
@@ -33,20 +33,26 @@ pub(super) fn leaf_of(value: &Value) -> Option<Leaf<'_>> {
 }
 
 impl AnythingBut {
-    pub(super) fn excludes(&self, leaf: Leaf<'_>) -> bool {
-        match (self, leaf) {
-            (AnythingBut::Strings(set), Leaf::Str(s)) => set.iter().any(|x| x == s),
-            (AnythingBut::Numbers(set), Leaf::Num(n)) => {
-                scaled(n).is_some_and(|n| set.contains(&n))
+    pub(crate) fn excludes(&self, leaf: Leaf<'_>) -> bool {
+        match (&self.values, leaf) {
+            (Excluded::Strings(set), Leaf::Str(s)) => set.iter().any(|x| x == s),
+            (Excluded::Numbers(set), Leaf::Num(n)) => scaled(n).is_some_and(|n| set.contains(&n)),
+            (Excluded::Prefixes(set), Leaf::Str(s)) => {
+                set.iter().any(|p| s.starts_with(p.as_str()))
             }
-            (AnythingBut::Prefix(p), Leaf::Str(s)) => s.starts_with(p.as_str()),
+            (Excluded::Suffixes(set), Leaf::Str(s)) => set.iter().any(|p| s.ends_with(p.as_str())),
+            (Excluded::IgnoreCase(set), Leaf::Str(s)) => {
+                let lower = lowercase(s);
+                set.contains(&lower)
+            }
+            (Excluded::Wildcards(set), Leaf::Str(s)) => set.iter().any(|w| w.matches(s)),
             _ => false,
         }
     }
 }
 
 impl NumRange {
-    pub(super) fn contains(&self, n: f64) -> bool {
+    pub(crate) fn contains(&self, n: f64) -> bool {
         let Some(v) = scaled(n) else {
             return false;
         };
@@ -67,7 +73,7 @@ impl NumRange {
 impl Cond {
     /// Whether a single present value satisfies this condition (`exists` is decided by the
     /// caller, from the presence of the property).
-    pub(super) fn matches_value(&self, leaf: Leaf<'_>) -> bool {
+    pub(crate) fn matches_value(&self, leaf: Leaf<'_>) -> bool {
         match (self, leaf) {
             (Cond::Exact(Literal::Str { text, ip }), Leaf::Str(s)) => {
                 text == s || ip.is_some_and(|ip| parse_ip(s).is_ok_and(|v| v == ip))
@@ -85,7 +91,14 @@ impl Cond {
             (Cond::EqualsIgnoreCase(lower), Leaf::Str(s)) => {
                 s.chars().flat_map(char::to_lowercase).eq(lower.chars())
             }
-            (Cond::AnythingBut(ab), leaf) => !matches!(leaf, Leaf::Null) && !ab.excludes(leaf),
+            (Cond::PrefixIgnoreCase(lower), Leaf::Str(s)) => {
+                lowercase(s).starts_with(lower.as_str())
+            }
+            (Cond::SuffixIgnoreCase(lower), Leaf::Str(s)) => lowercase(s).ends_with(lower.as_str()),
+            (Cond::Wildcard(pattern), Leaf::Str(s)) => pattern.matches(s),
+            (Cond::AnythingBut(ab), leaf) => {
+                (ab.matches_null || !matches!(leaf, Leaf::Null)) && !ab.excludes(leaf)
+            }
             (Cond::Numeric(range), Leaf::Num(n)) => range.contains(n),
             (Cond::Cidr(net), Leaf::Str(s)) => parse_ip(s).is_ok_and(|ip| net.contains(ip)),
             _ => false,

@@ -8,16 +8,16 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::compile::{Cond, KeyRule, Rules};
+use super::compile::{Cond, Dialect, KeyRule, Rules};
 use super::matching::{leaf_of, Leaf};
 
 /// Every path of a rule set and every dot-boundary prefix of a path, mapped to the path index
 /// when it is a full path. Used to prune the walk of documents.
 #[derive(Debug, Clone, Default)]
-pub(super) struct PathIndex(HashMap<String, Option<usize>>);
+pub(crate) struct PathIndex(HashMap<String, Option<usize>>);
 
 impl PathIndex {
-    pub(super) fn new(paths: &[String]) -> PathIndex {
+    pub(crate) fn new(paths: &[String]) -> PathIndex {
         let mut prefixes: HashMap<String, Option<usize>> = HashMap::new();
         for (i, path) in paths.iter().enumerate() {
             for (pos, _) in path.match_indices('.') {
@@ -30,7 +30,15 @@ impl PathIndex {
 }
 
 /// Whether the JSON object `root` satisfies some branch of `rules` (which has at least one).
-pub(super) fn matches(rules: &Rules, index: &PathIndex, root: &Map<String, Value>) -> bool {
+///
+/// SNS: `exists: true` wants a non-null, non-empty value and `exists: false` a non-empty body;
+/// EventBridge: `exists: true` holds for any leaf value, `exists: false` for no leaf at all.
+pub(crate) fn matches(
+    rules: &Rules,
+    index: &PathIndex,
+    root: &Map<String, Value>,
+    dialect: Dialect,
+) -> bool {
     let mut found: Vec<Vec<Occurrence<'_>>> = (0..rules.paths.len()).map(|_| Vec::new()).collect();
     let mut walker = BodyWalker {
         prefixes: &index.0,
@@ -42,11 +50,12 @@ pub(super) fn matches(rules: &Rules, index: &PathIndex, root: &Map<String, Value
     for (key, value) in root {
         walker.visit_member(key, value);
     }
-    let non_empty = !root.is_empty();
+    let non_empty = !root.is_empty() || dialect == Dialect::EventBridge;
+    let any_leaf_exists = dialect == Dialect::EventBridge;
     rules
         .branches
         .iter()
-        .any(|branch| branch_matches_body(branch, &found, non_empty))
+        .any(|branch| branch_matches_body(branch, &found, non_empty, any_leaf_exists))
 }
 
 /// A scalar found in the body at a policy path, with the array elements it sits in
@@ -106,7 +115,12 @@ impl<'a> BodyWalker<'_, '_, 'a> {
     }
 }
 
-fn branch_matches_body(rules: &[KeyRule], found: &[Vec<Occurrence<'_>>], non_empty: bool) -> bool {
+fn branch_matches_body(
+    rules: &[KeyRule],
+    found: &[Vec<Occurrence<'_>>],
+    non_empty: bool,
+    any_leaf_exists: bool,
+) -> bool {
     // Keys that some value outside any array satisfies are consistent with every other pick;
     // the others must be satisfied together, without two picks in different elements of the
     // same array.
@@ -121,7 +135,7 @@ fn branch_matches_body(rules: &[KeyRule], found: &[Vec<Occurrence<'_>>], non_emp
             .iter()
             .filter(|occ| {
                 rule.conds.iter().any(|cond| match cond {
-                    Cond::Exists(want) => *want && occ.leaf.is_present(),
+                    Cond::Exists(want) => *want && (any_leaf_exists || occ.leaf.is_present()),
                     _ => cond.matches_value(occ.leaf),
                 })
             })

@@ -1,0 +1,15 @@
+//! The event-pattern language shared by SNS filter policies and EventBridge event patterns,
+//! named after `aws/event-ruler`, the matcher AWS open-sourced (its error texts are the texts
+//! both services answer with).
+//!
+//! `json.rs` (the pattern document as parsed, in document order), `compile.rs` (validation and
+//! the `$or` expansion into a rule set), `ip.rs` (addresses and CIDR blocks), `matching.rs` (one
+//! value against one condition) and `document.rs` (a JSON document against a whole rule set).
+//! Each service keeps its own limits and wording on top (`sns::filter`, `events::pattern`).
+
+pub mod compile;
+pub mod document;
+pub mod ip;
+pub mod json;
+pub mod matching;
+pub mod wildcard;
