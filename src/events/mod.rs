@@ -28,11 +28,12 @@ pub mod pattern;
 pub mod persist;
 pub mod put_events;
 pub mod rules;
+pub mod schedule;
 pub mod schedules;
 mod stand_in;
 pub mod targets;
 
-pub use stand_in::{schedule, transform};
+pub use stand_in::transform;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -52,35 +52,3 @@ pub mod transform {
         Some(v.clone())
     }
 }
-
-pub mod schedule {
-    #[derive(Debug, Clone)]
-    pub struct Schedule {
-        period_ms: u64,
-    }
-
-    impl Schedule {
-        pub fn parse(expr: &str) -> Result<Schedule, String> {
-            let bad = || "Parameter ScheduleExpression is not valid.".to_string();
-            let inner = expr
-                .strip_prefix("rate(")
-                .and_then(|r| r.strip_suffix(')'))
-                .ok_or_else(bad)?;
-            let (n, unit) = inner.split_once(' ').ok_or_else(bad)?;
-            let n: u64 = n.parse().map_err(|_| bad())?;
-            let unit_ms = match unit {
-                "minute" | "minutes" => 60_000,
-                "hour" | "hours" => 3_600_000,
-                "day" | "days" => 86_400_000,
-                _ => return Err(bad()),
-            };
-            Ok(Schedule {
-                period_ms: n * unit_ms,
-            })
-        }
-
-        pub fn next_after(&self, epoch_ms: u64) -> Option<u64> {
-            Some(epoch_ms + self.period_ms)
-        }
-    }
-}
