@@ -120,7 +120,7 @@ impl App {
         let default_host = format!("localhost:{}", local_addr.port());
         // Templates go on top of the restored state, before the first request is accepted (and
         // are applied again at every start, so their writes need no flush of their own).
-        let init_outputs = crate::template::provision(&config, &sqs, &sns, &default_host)?;
+        let init_outputs = crate::template::provision(&config, &sqs, &sns, &events, &default_host)?;
         // One line per service and protocol. The query protocol tries its services in this
         // order when a request does not name one: SNS, last, takes whatever is left.
         let services = Services::default()

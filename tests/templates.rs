@@ -90,8 +90,14 @@ fn reapply_report(
         params: params.iter().map(|p| p.to_string()).collect(),
         ..app.config.clone()
     };
-    lyrebird::template::provision_report(&config, &app.sqs, &app.sns, &app.default_host)
-        .expect("template re-applies")
+    lyrebird::template::provision_report(
+        &config,
+        &app.sqs,
+        &app.sns,
+        &app.events,
+        &app.default_host,
+    )
+    .expect("template re-applies")
 }
 
 async fn queue_url(sqs: &aws_sdk_sqs::Client, name: &str) -> String {

@@ -92,7 +92,7 @@ pub fn bus_missing(name: &str) -> AwsError {
 
 impl EventsService {
     /// Makes sure the account's `default` bus exists in the region (every account has one).
-    pub(super) fn ensure_default_bus(&self, ctx: &RequestContext, account: &str, region: &str) {
+    pub fn ensure_default_bus(&self, ctx: &RequestContext, account: &str, region: &str) {
         let key = (
             account.to_string(),
             region.to_string(),

@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::context::RequestContext;
+use crate::events::EventsService;
 use crate::sns::SnsService;
 use crate::sqs::SqsService;
 
@@ -137,9 +138,10 @@ pub fn provision(
     config: &Config,
     sqs: &SqsService,
     sns: &SnsService,
+    events: &EventsService,
     host: &str,
 ) -> Result<Vec<Output>, String> {
-    provision_report(config, sqs, sns, host).map(|r| r.outputs)
+    provision_report(config, sqs, sns, events, host).map(|r| r.outputs)
 }
 
 /// `provision`, with what each template changed.
@@ -147,6 +149,7 @@ pub fn provision_report(
     config: &Config,
     sqs: &SqsService,
     sns: &SnsService,
+    events: &EventsService,
     host: &str,
 ) -> Result<Report, String> {
     let sources = assembly::sources(&config.init, config.init_dir.as_deref())?;
@@ -179,6 +182,7 @@ pub fn provision_report(
         let provisioner = Provisioner {
             sqs,
             sns,
+            events,
             ctx: ctx.clone(),
             stack: template.stack.clone(),
             outcome: Cell::new(Outcome::Unchanged),

@@ -1,5 +1,5 @@
-//! The resource types lyrebird provisions: each CloudFormation property mapped onto the SQS or
-//! SNS attribute it sets, applied through the services' own operations so every check and error
+//! The resource types lyrebird provisions: each CloudFormation property mapped onto the SQS,
+//! SNS or EventBridge attribute it sets, applied through the services' own operations so every check and error
 //! of the API applies to templates too.
 //!
 //! Applying is converging: a missing resource is created; an existing one gets exactly the
@@ -7,9 +7,10 @@
 //! so re-applying an unchanged template changes nothing.
 //!
 //! `props.rs` reads properties by their CloudFormation types and blames failures on them;
-//! `provisioner.rs` holds what one template's application works with; `sqs.rs` and `sns.rs`
-//! provision each service's resource types. Unit tests are in `tests.rs`.
+//! `provisioner.rs` holds what one template's application works with; `sqs.rs`, `sns.rs` and
+//! `events.rs` provision each service's resource types. Unit tests are in `tests.rs`.
 
+mod events;
 mod props;
 mod provisioner;
 mod sns;
@@ -32,6 +33,9 @@ pub enum Kind {
     Topic,
     TopicPolicy,
     Subscription,
+    EventBus,
+    EventRule,
+    EventArchive,
 }
 
 impl Kind {
@@ -42,6 +46,9 @@ impl Kind {
             "AWS::SNS::Topic" => Kind::Topic,
             "AWS::SNS::TopicPolicy" => Kind::TopicPolicy,
             "AWS::SNS::Subscription" => Kind::Subscription,
+            "AWS::Events::EventBus" => Kind::EventBus,
+            "AWS::Events::Rule" => Kind::EventRule,
+            "AWS::Events::Archive" => Kind::EventArchive,
             _ => return None,
         })
     }
@@ -53,6 +60,8 @@ impl Kind {
             Kind::Topic => &["TopicArn", "TopicName"],
             Kind::Subscription => &["Arn"],
             Kind::QueuePolicy | Kind::TopicPolicy => &["Id"],
+            Kind::EventBus => &["Arn", "Name"],
+            Kind::EventRule | Kind::EventArchive => &["Arn"],
         }
     }
 
@@ -63,6 +72,9 @@ impl Kind {
             Kind::Topic => sns::TOPIC_PROPERTIES,
             Kind::TopicPolicy => sns::TOPIC_POLICY_PROPERTIES,
             Kind::Subscription => sns::SUBSCRIPTION_PROPERTIES,
+            Kind::EventBus => events::BUS_PROPERTIES,
+            Kind::EventRule => events::RULE_PROPERTIES,
+            Kind::EventArchive => events::ARCHIVE_PROPERTIES,
         }
     }
 }
@@ -85,6 +97,9 @@ impl Provisioner<'_> {
             Kind::Topic => self.topic(id, &props),
             Kind::TopicPolicy => self.topic_policy(id, &props),
             Kind::Subscription => self.subscription(&props),
+            Kind::EventBus => self.event_bus(&props),
+            Kind::EventRule => self.event_rule(id, &props),
+            Kind::EventArchive => self.event_archive(id, &props),
         }?;
         Ok((physical, self.outcome.get()))
     }

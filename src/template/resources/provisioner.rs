@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use crate::context::RequestContext;
+use crate::events::EventsService;
 use crate::sns::SnsService;
 use crate::sqs::SqsService;
 
@@ -21,6 +22,7 @@ pub struct Physical {
 pub struct Provisioner<'a> {
     pub sqs: &'a SqsService,
     pub sns: &'a SnsService,
+    pub events: &'a EventsService,
     pub ctx: RequestContext,
     pub stack: String,
     /// What the resource being applied went through so far.

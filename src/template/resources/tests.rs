@@ -209,7 +209,8 @@ fn delivery_status_logging_sets_prefixed_attributes() {
 
 struct Services {
     sqs: Arc<SqsService>,
-    sns: SnsService,
+    sns: Arc<SnsService>,
+    events: crate::events::EventsService,
 }
 
 fn services() -> Services {
@@ -220,14 +221,21 @@ fn services() -> Services {
         SqsOptions::default(),
         store.clone(),
     ));
-    let sns = SnsService::new(clock, sqs.clone(), store, SnsLimits::default());
-    Services { sqs, sns }
+    let sns = Arc::new(SnsService::new(
+        clock.clone(),
+        sqs.clone(),
+        store.clone(),
+        SnsLimits::default(),
+    ));
+    let events = crate::events::EventsService::new(clock, sqs.clone(), sns.clone(), store);
+    Services { sqs, sns, events }
 }
 
 fn provisioner<'a>(services: &'a Services, stack: &str) -> Provisioner<'a> {
     Provisioner {
         sqs: &services.sqs,
         sns: &services.sns,
+        events: &services.events,
         ctx: RequestContext::internal("000000000000", "us-east-1", "localhost:4566"),
         stack: stack.to_string(),
         outcome: Cell::new(Outcome::Unchanged),
