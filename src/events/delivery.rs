@@ -14,9 +14,8 @@ use http_body_util::Full;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
-use serde_json::Value;
 
-use crate::clock::{iso8601_millis, Clock};
+use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::sns::model::{PublishFields, PublishInput};
 use crate::sqs::messages::Forwarded;
@@ -25,7 +24,7 @@ use crate::sqs::SqsService;
 
 use super::model::Target;
 use super::put_events::Event;
-use super::transform::{input_path, InputTransformer, RuleContext};
+use super::transform::{input_path, InputTransformer, JsonPath, RuleContext};
 use super::EventsService;
 
 /// AWS's defaults: 185 retries within 24 hours.
@@ -297,23 +296,28 @@ fn target_input(
         return Ok(input.clone());
     }
     if let Some(path) = &target.input_path {
-        return Ok(input_path(path, &event.value)
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| Value::Null.to_string()));
+        let path = JsonPath::parse(path)
+            .map_err(|e| Failure::final_("INVALID_PARAMETER", e.message(&target.id)))?;
+        return Ok(input_path(&path, &event.value).unwrap_or_else(|| "null".into()));
     }
     if let Some(t) = &target.input_transformer {
         let transformer = InputTransformer::new(
             &t.input_paths_map.clone().unwrap_or_default(),
             &t.input_template,
         )
-        .map_err(|e| Failure::final_("INVALID_PARAMETER", e))?;
-        let ingestion = iso8601_millis(event.ingested_ms);
+        .map_err(|e| Failure::final_("INVALID_PARAMETER", e.message(&target.id)))?;
         let ctx = RuleContext {
-            rule_arn,
-            rule_name,
-            ingestion_time: &ingestion,
+            rule_arn: rule_arn.to_string(),
+            rule_name: rule_name.to_string(),
+            ingestion_time: super::put_events::event_time(event.ingested_ms),
         };
-        return Ok(transformer.apply(&event.value, &ctx));
+        // A JSON template that came out as invalid JSON is not delivered (as AWS).
+        return transformer.apply(&event.value, &ctx).map_err(|text| {
+            Failure::final_(
+                "INVALID_JSON",
+                format!("The transformed input is not valid JSON: {text}"),
+            )
+        });
     }
     Ok(event.json.clone())
 }

@@ -30,10 +30,8 @@ pub mod put_events;
 pub mod rules;
 pub mod schedule;
 pub mod schedules;
-mod stand_in;
 pub mod targets;
-
-pub use stand_in::transform;
+pub mod transform;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -8,7 +8,7 @@ use crate::error::{codes, AwsError, AwsResult};
 use super::buses::{bus_key, bus_missing};
 use super::model::*;
 use super::rules::rule_missing;
-use super::transform::InputTransformer;
+use super::transform::{InputTransformer, JsonPath};
 use super::{page, validation, EventsService, Violations};
 
 /// AWS allows five targets per rule.
@@ -156,12 +156,15 @@ fn check_target(t: &Target) -> AwsResult<()> {
             )));
         }
     }
+    if let Some(path) = &t.input_path {
+        JsonPath::parse(path).map_err(|e| validation(e.message(&t.id)))?;
+    }
     if let Some(tr) = &t.input_transformer {
         InputTransformer::new(
             &tr.input_paths_map.clone().unwrap_or_default(),
             &tr.input_template,
         )
-        .map_err(validation)?;
+        .map_err(|e| validation(e.message(&t.id)))?;
     }
     let is_fifo_queue = t.arn.starts_with("arn:aws:sqs:") && t.arn.ends_with(".fifo");
     let group = t
