@@ -403,8 +403,15 @@ impl EventsService {
         };
         let last = events.iter().map(|e| e.ingested_ms).max();
         for archived in events {
-            let json = with_replay_name(&archived.json, &name);
-            let mut event = Event::new(archived.id, &ctx.account, &ctx.region, json, now, None);
+            // A replayed event is a new event (its own id, so FIFO targets do not drop it as a
+            // duplicate of the original), marked with the replay's name.
+            let id = uuid::Uuid::new_v4().to_string();
+            let json = with_replay_name(&archived.json, &name).replacen(
+                &format!("\"id\":\"{}\"", archived.id),
+                &format!("\"id\":\"{id}\""),
+                1,
+            );
+            let mut event = Event::new(id, &ctx.account, &ctx.region, json, now, None);
             event.ingested_ms = now;
             self.route(ctx, Arc::new(event), &bus_key, Some(&only));
         }
