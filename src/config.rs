@@ -97,6 +97,19 @@ pub struct Config {
     /// HTTP/S deliveries pending (sending or waiting to retry) at most; one beyond it is
     /// treated as failed at once (logged, and sent to the subscription's dead-letter queue).
     pub sns_http_backlog: usize,
+
+    /// `NAME=COMMAND`: start the Lambda function NAME with this shell command instead of its
+    /// runtime's (repeatable). It runs in the function's code folder with Lambda's environment
+    /// (`AWS_LAMBDA_RUNTIME_API`, `_HANDLER`, …) and must speak the Runtime API.
+    pub lambda_commands: Vec<String>,
+
+    /// Invocations (processes) of a Lambda function at once, unless its
+    /// ReservedConcurrentExecutions says otherwise.
+    pub lambda_concurrency: usize,
+
+    /// Asynchronous (Event) invocations queued per function; more are refused with
+    /// TooManyRequestsException.
+    pub lambda_async_backlog: usize,
 }
 
 impl Default for Config {
@@ -126,6 +139,9 @@ impl Default for Config {
             max_subscriptions: 1_000_000,
             sns_http_concurrency: 64,
             sns_http_backlog: 10_000,
+            lambda_commands: Vec::new(),
+            lambda_concurrency: 10,
+            lambda_async_backlog: 10_000,
         }
     }
 }
@@ -146,6 +162,21 @@ impl Config {
         Some(base.join("lyrebird"))
     }
 
+    /// `--lambda-command` settings by function name.
+    pub fn lambda_command_map(&self) -> Result<std::collections::HashMap<String, String>, String> {
+        self.lambda_commands
+            .iter()
+            .map(|entry| match entry.split_once('=') {
+                Some((name, command)) if !name.is_empty() && !command.trim().is_empty() => {
+                    Ok((name.to_string(), command.to_string()))
+                }
+                _ => Err(format!(
+                    "--lambda-command must be NAME=COMMAND, got {entry:?}"
+                )),
+            })
+            .collect()
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!(
@@ -153,6 +184,7 @@ impl Config {
                 self.account_id
             ));
         }
+        self.lambda_command_map()?;
         if self.region.is_empty() {
             return Err("region must not be empty".into());
         }

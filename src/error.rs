@@ -81,6 +81,14 @@ pub mod codes {
         ILLEGAL_STATUS = ("IllegalStatusException", "IllegalStatusException", 400, false);
         // Modeled without a query error code, so the shape name is the code.
         SNS_VERIFICATION = ("VerificationException", "VerificationException", 400, false);
+        // Lambda (REST-JSON: the shape name is the `x-amzn-errortype`)
+        RESOURCE_CONFLICT = ("ResourceConflictException", "ResourceConflictException", 409, false);
+        LAMBDA_TOO_MANY_REQUESTS = ("TooManyRequestsException", "TooManyRequestsException", 429, false);
+        LAMBDA_REQUEST_TOO_LARGE = ("RequestTooLargeException", "RequestTooLargeException", 413, false);
+        LAMBDA_INVALID_REQUEST_CONTENT = ("InvalidRequestContentException", "InvalidRequestContentException", 400, false);
+        LAMBDA_PRECONDITION_FAILED = ("PreconditionFailedException", "PreconditionFailedException", 412, false);
+        LAMBDA_SERVICE = ("ServiceException", "ServiceException", 500, false);
+        VALIDATION = ("ValidationException", "ValidationException", 400, false);
     }
 }
 

@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod hex;
+pub mod lambda;
 pub mod memory;
 pub mod protocol;
 pub mod ruler;

@@ -145,6 +145,26 @@ struct Flags {
     /// treated as failed at once (logged, and sent to the subscription's dead-letter queue).
     #[arg(long, env = "LYREBIRD_SNS_HTTP_BACKLOG", default_value_t = 10_000)]
     sns_http_backlog: usize,
+
+    /// `NAME=COMMAND`: start the Lambda function NAME with this shell command instead of its
+    /// runtime's (repeatable; `;`-separated in the environment). It runs in the function's code
+    /// folder with Lambda's environment and must speak the Runtime API.
+    #[arg(
+        long = "lambda-command",
+        env = "LYREBIRD_LAMBDA_COMMAND",
+        value_delimiter = ';'
+    )]
+    lambda_commands: Vec<String>,
+
+    /// Invocations (processes) of a Lambda function at once, unless its
+    /// ReservedConcurrentExecutions says otherwise.
+    #[arg(long, env = "LYREBIRD_LAMBDA_CONCURRENCY", default_value_t = 10)]
+    lambda_concurrency: usize,
+
+    /// Asynchronous (Event) invocations queued per function; more are refused with
+    /// TooManyRequestsException.
+    #[arg(long, env = "LYREBIRD_LAMBDA_ASYNC_BACKLOG", default_value_t = 10_000)]
+    lambda_async_backlog: usize,
 }
 
 /// `--durability`; `lyrebird::store::Durability` without clap.
@@ -181,6 +201,9 @@ impl From<Flags> for Config {
             max_subscriptions: flags.max_subscriptions,
             sns_http_concurrency: flags.sns_http_concurrency,
             sns_http_backlog: flags.sns_http_backlog,
+            lambda_commands: flags.lambda_commands,
+            lambda_concurrency: flags.lambda_concurrency,
+            lambda_async_backlog: flags.lambda_async_backlog,
             durability: match flags.durability {
                 DurabilityArg::Strict => Durability::Strict,
                 DurabilityArg::Relaxed => Durability::Relaxed,

@@ -24,6 +24,7 @@ use crate::config::Config;
 use crate::error::{codes, AwsError};
 use crate::events::EventsService;
 use crate::health::ServiceStates;
+use crate::lambda::{LambdaOptions, LambdaService};
 use crate::protocol::{self, Host, Services};
 use crate::service::Service;
 use crate::sns::{SnsLimits, SnsService};
@@ -43,6 +44,7 @@ pub struct App {
     pub store: SharedStore,
     pub sns: Arc<SnsService>,
     pub events: Arc<EventsService>,
+    pub lambda: Arc<LambdaService>,
     /// The services the protocol layer dispatches to, by protocol.
     pub services: Services,
     pub started: Instant,
@@ -82,10 +84,22 @@ impl App {
                 http_backlog: config.sns_http_backlog,
             },
         ));
+        let lambda = LambdaService::new(
+            clock.clone(),
+            store.clone(),
+            LambdaOptions {
+                default_concurrency: config.lambda_concurrency,
+                async_backlog: config.lambda_async_backlog,
+                commands: config.lambda_command_map()?,
+                code_root: crate::lambda::code_root(config.storage_dir().as_deref()),
+                endpoint: format!("http://127.0.0.1:{}", local_addr.port()),
+            },
+        );
         let events = Arc::new(EventsService::new(
             clock.clone(),
             sqs.clone(),
             sns.clone(),
+            lambda.clone(),
             store.clone(),
         ));
         if store.persistent() {
@@ -93,6 +107,7 @@ impl App {
             let (queues, messages) = sqs.restore()?;
             let (topics, subscriptions) = sns.restore()?;
             let (event_buses, rules) = events.restore()?;
+            let functions = lambda.restore()?;
             tracing::info!(
                 dir = %config.storage_dir().unwrap_or_default().display(),
                 queues,
@@ -101,6 +116,7 @@ impl App {
                 subscriptions,
                 event_buses,
                 rules,
+                functions,
                 millis = started.elapsed().as_millis() as u64,
                 "restored state"
             );
@@ -120,7 +136,8 @@ impl App {
         let default_host = format!("localhost:{}", local_addr.port());
         // Templates go on top of the restored state, before the first request is accepted (and
         // are applied again at every start, so their writes need no flush of their own).
-        let init_outputs = crate::template::provision(&config, &sqs, &sns, &events, &default_host)?;
+        let init_outputs =
+            crate::template::provision(&config, &sqs, &sns, &lambda, &events, &default_host)?;
         // One line per service and protocol. The query protocol tries its services in this
         // order when a request does not name one: SNS, last, takes whatever is left.
         let services = Services::default()
@@ -128,10 +145,12 @@ impl App {
             .json(sqs.clone())
             .query(Arc::new(StsService))
             .query(sns.clone())
-            .json(events.clone());
+            .json(events.clone())
+            .rest(lambda.clone());
         Ok(App {
             events,
             services,
+            lambda,
             sns,
             sqs,
             store,
@@ -169,7 +188,11 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/_lyrebird/sns/opt-outs", post(sns_opt_out))
         .route(crate::sns::delivery::CERT_PATH, get(signing_certificate))
-        .route("/_lyrebird/init/outputs", get(init_outputs));
+        .route("/_lyrebird/init/outputs", get(init_outputs))
+        .route(
+            "/_lyrebird/lambda/invocations",
+            get(lambda_invocations).delete(clear_lambda_invocations),
+        );
     if app.config.test_endpoints {
         router = router.route("/_lyrebird/clock/advance", post(advance_clock));
     }
@@ -225,6 +248,7 @@ pub async fn serve(
     }
     drop(listener);
     app.sqs.close();
+    app.lambda.stop_all();
     graceful.shutdown().await;
     // Everything acknowledged is already durable; this also keeps receive state.
     app.sqs.commit_all();
@@ -333,10 +357,11 @@ async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
         "status": "running",
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": app.started.elapsed().as_secs(),
-        "services": { "sqs": "running", "sns": "running", "sts": "running" },
+        "services": { "sqs": "running", "sns": "running", "sts": "running", "lambda": "running" },
         "storage": app.store.describe(),
         "queues": app.sqs.queue_count(),
         "topics": app.sns.topic_count(),
+        "functions": app.lambda.function_count(),
     }))
 }
 
@@ -345,6 +370,7 @@ async fn reset(State(app): State<Arc<App>>) -> Response {
     let mut tickets = app.sqs.reset();
     tickets.push(app.sns.reset());
     tickets.push(app.events.reset());
+    tickets.push(app.lambda.reset());
     for ticket in tickets {
         if let Err(e) = ticket.durable().await {
             return (
@@ -365,6 +391,20 @@ async fn sns_deliveries(
     axum::extract::Query(filter): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> impl IntoResponse {
     Json(app.sns.deliveries().list(&filter))
+}
+
+/// Recent Lambda invocations, oldest first (`?function=NAME_OR_ARN` filters).
+async fn lambda_invocations(
+    State(app): State<Arc<App>>,
+    axum::extract::Query(filter): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> impl IntoResponse {
+    let function = filter.get("function").map(String::as_str);
+    Json(serde_json::json!({ "Invocations": app.lambda.invocations().list(function) }))
+}
+
+async fn clear_lambda_invocations(State(app): State<Arc<App>>) -> impl IntoResponse {
+    app.lambda.invocations().clear();
+    Json(serde_json::json!({ "cleared": true }))
 }
 
 /// The `Outputs` of the templates applied at start-up, as CloudFormation's DescribeStacks
@@ -414,6 +454,7 @@ async fn localstack_health(State(app): State<Arc<App>>) -> impl IntoResponse {
         crate::health::localstack_report(&app.service_states, |service| match service {
             SqsService::NAME => app.sqs.queue_count() > 0,
             SnsService::NAME => app.sns.topic_count() > 0,
+            LambdaService::NAME => app.lambda.function_count() > 0,
             _ => false,
         }),
     )

@@ -3,6 +3,8 @@
 //! on the service clock then the dead-letter queue with AWS's attributes, archives and replays.
 
 mod common;
+#[path = "common/lambda.rs"]
+mod lambda;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -640,5 +642,82 @@ async fn archives_keep_matching_events_and_replays_resend_them() {
         .await
         .unwrap_err();
     assert_eq!(error_of(&err).1, "Archive nope does not exist.");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn lambda_targets_are_invoked_asynchronously_with_the_event() {
+    let server = common::server().await;
+    let eb = events(&server);
+    let client = lambda::client(&server);
+    let function = lambda::create(
+        &client,
+        "on-order",
+        "nodejs20.x",
+        "index.handler",
+        &[(
+            "index.js",
+            "exports.handler = async (e) => ({ got: e.detail });",
+        )],
+    )
+    .await;
+    rule(
+        &eb,
+        "to-lambda",
+        r#"{"source":["orders"]}"#,
+        vec![target("f", &function).build().unwrap()],
+    )
+    .await;
+    let out = eb
+        .put_events()
+        .entries(entry("orders", r#"{"orderId":"o-9"}"#))
+        .send()
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    while seen.is_empty() && std::time::Instant::now() < deadline {
+        seen = lambda::invocations(&server, Some("on-order")).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["invocation_type"], "Event");
+    assert_eq!(seen[0]["source"], "aws:events");
+    assert_eq!(
+        seen[0]["source_arn"],
+        "arn:aws:events:us-east-1:000000000000:rule/to-lambda"
+    );
+    assert_eq!(seen[0]["outcome"], "success", "{seen:?}");
+    assert!(out.entries()[0].event_id().is_some());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_missing_function_is_dead_lettered() {
+    let server = common::server().await;
+    let eb = events(&server);
+    let sqs = common::sqs(&server);
+    let (dlq_url, dlq_arn) = queue(&sqs, "dlq").await;
+    let missing = "arn:aws:lambda:us-east-1:000000000000:function:nope";
+    rule(
+        &eb,
+        "r",
+        r#"{"source":["orders"]}"#,
+        vec![target("f", missing)
+            .dead_letter_config(DeadLetterConfig::builder().arn(&dlq_arn).build())
+            .build()
+            .unwrap()],
+    )
+    .await;
+    eb.put_events()
+        .entries(entry("orders", "{}"))
+        .send()
+        .await
+        .unwrap();
+    let dead = wait_messages(&sqs, &dlq_url, 1).await;
+    assert_eq!(dead.len(), 1);
+    let attrs = dead[0].message_attributes().unwrap();
+    assert_eq!(attrs["ERROR_CODE"].string_value(), Some("NO_RESOURCE"));
+    assert_eq!(attrs["TARGET_ARN"].string_value(), Some(missing));
     server.stop().await;
 }

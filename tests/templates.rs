@@ -94,6 +94,7 @@ fn reapply_report(
         &config,
         &app.sqs,
         &app.sns,
+        &app.lambda,
         &app.events,
         &app.default_host,
     )
@@ -359,10 +360,7 @@ async fn reapplying_an_unchanged_template_changes_nothing() {
     let report = reapply_report(&server, vec![SEED.into()], &[]);
     assert_eq!(
         report.stacks[0].summary(),
-        format!(
-            "{SEED}: stack seed-000-template: applied 7 resources, none changed; \
-             2 not provisioned (stand-in values)"
-        )
+        format!("{SEED}: stack seed-000-template: applied 9 resources, none changed")
     );
 
     let after = queue_attributes(&sqs, "critical-orders-dev").await;
@@ -415,11 +413,12 @@ async fn reapplying_a_changed_template_updates_what_changed() {
     let stack = &report.stacks[0];
     assert_eq!(
         (stack.created, stack.updated),
-        (0, 3),
-        "the topic, the critical queue and its subscription"
+        (0, 5),
+        "the topic, the critical queue and its subscription; and the two functions, whose code \
+         folder (CodeUri defaults to the template's) moved with the template"
     );
     assert!(
-        stack.summary().contains("applied 7 resources, 3 changed;"),
+        stack.summary().contains("applied 9 resources, 5 changed"),
         "{}",
         stack.summary()
     );
@@ -908,8 +907,8 @@ Outputs:
     server.stop().await;
 }
 
-/// A KMS key, an IAM role, a Lambda function and an alarm of the stack are not provisioned, but
-/// the queue, topic, subscription and outputs that use them are, with stand-in values.
+/// A KMS key, an IAM role and an alarm of the stack are not provisioned, but the queue, topic,
+/// subscription and outputs that use them are, with stand-in values (the function is real).
 #[tokio::test]
 async fn resources_of_other_types_get_stand_ins_and_what_needs_them_is_created() {
     let dir = TempDir::new();
@@ -1026,12 +1025,11 @@ Outputs:
         [
             ("Key", "AWS::KMS::Key"),
             ("LoggingRole", "AWS::IAM::Role"),
-            ("Handler", "AWS::Serverless::Function"),
             ("Alarm", "AWS::CloudWatch::Alarm"),
         ]
     );
     assert_eq!(stack.stand_ins[0].1.reference, key_id);
-    assert_eq!((stack.applied(), stack.created + stack.updated), (4, 0));
+    assert_eq!((stack.applied(), stack.created + stack.updated), (5, 0));
     server.stop().await;
 }
 

@@ -1,7 +1,7 @@
 //! One event to one target: the target's input (`Input`, `InputPath`, `InputTransformer` or
 //! the event), then SQS and SNS through their own send paths (so MD5s, FIFO, deduplication and
-//! filter policies apply), another bus, or an API destination over HTTP. SQS, SNS and bus
-//! targets are in-process and answer at once; HTTP runs in a bounded background task, retried
+//! filter policies apply), Lambda (asynchronous invoke), another bus, or an API destination
+//! over HTTP. SQS, SNS, Lambda and bus targets are in-process and answer at once; HTTP runs in a bounded background task, retried
 //! with back-off on the service clock per the target's `RetryPolicy`. What cannot be
 //! delivered goes to the target's `DeadLetterConfig` queue with the attributes AWS adds.
 
@@ -17,6 +17,7 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::clock::Clock;
 use crate::context::RequestContext;
+use crate::lambda::{InvocationSource, InvokeRequest};
 use crate::sns::model::{PublishFields, PublishInput};
 use crate::sqs::messages::Forwarded;
 use crate::sqs::model::{MessageAttributeValue, MessageAttributes};
@@ -162,6 +163,7 @@ impl EventsService {
         let outcome = match service {
             "sqs" => self.to_queue(ctx, event, target, body),
             "sns" => self.to_topic(ctx, event, target, body),
+            "lambda" => self.to_function(event, rule_arn, target, body),
             "events" if target.arn.contains(":event-bus/") => self.to_bus(ctx, event, target),
             "events" if target.arn.contains(":api-destination/") => {
                 match self.http_request(target, body) {
@@ -256,6 +258,37 @@ impl EventsService {
                     )
                 } else {
                     Failure::final_("INVALID_PARAMETER", e.message)
+                }
+            })
+    }
+
+    /// An asynchronous invocation: once Lambda accepts the event, delivery succeeded (the
+    /// function's own retries and destinations are Lambda's business, as on AWS).
+    fn to_function(
+        &self,
+        event: &Event,
+        rule_arn: &str,
+        target: &Target,
+        body: String,
+    ) -> Result<(), Failure> {
+        let parts: Vec<&str> = target.arn.split(':').collect();
+        let (Some(region), Some(account)) = (parts.get(3), parts.get(4)) else {
+            return Err(Failure::final_("NO_RESOURCE", "Invalid function ARN."));
+        };
+        let request = InvokeRequest::new(
+            body,
+            InvocationSource::Events {
+                arn: rule_arn.to_string(),
+            },
+        );
+        let _ = event;
+        self.lambda
+            .invoke_async(account, region, &target.arn, request, Box::new(|_| {}))
+            .map_err(|e| {
+                if e.code.status == 404 || e.code.shape == "ResourceNotFoundException" {
+                    Failure::final_("NO_RESOURCE", e.message)
+                } else {
+                    Failure::final_("THROTTLING", e.message)
                 }
             })
     }

@@ -6,7 +6,7 @@
 //! - `rules.rs`: rules (patterns, schedules, state), TestEventPattern
 //! - `targets.rs`: PutTargets, RemoveTargets, ListTargetsByRule and the target checks
 //! - `put_events.rs`: PutEvents: validation, the event envelope, routing to the matching rules
-//! - `delivery.rs`: one event to one target (SQS, SNS, another bus, API destination),
+//! - `delivery.rs`: one event to one target (SQS, SNS, Lambda, another bus, API destination),
 //!   input transformation, retries on the service clock and the dead-letter queue
 //! - `schedules.rs`: the task firing `rate(…)`/`cron(…)` rules on the service clock
 //! - `archives.rs`: archives (what they keep) and replays
@@ -41,6 +41,7 @@ use parking_lot::RwLock;
 use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::{codes, AwsError, AwsResult};
+use crate::lambda::LambdaService;
 use crate::service::Service;
 use crate::sns::SnsService;
 use crate::sqs::SqsService;
@@ -60,6 +61,7 @@ pub struct EventsService {
     clock: Arc<Clock>,
     sqs: Arc<SqsService>,
     sns: Arc<SnsService>,
+    lambda: Arc<LambdaService>,
     store: SharedStore,
     state: RwLock<Registry>,
     delivery: delivery::Deliveries,
@@ -90,6 +92,7 @@ impl EventsService {
         clock: Arc<Clock>,
         sqs: Arc<SqsService>,
         sns: Arc<SnsService>,
+        lambda: Arc<LambdaService>,
         store: SharedStore,
     ) -> Self {
         EventsService {
@@ -97,6 +100,7 @@ impl EventsService {
             clock,
             sqs,
             sns,
+            lambda,
             store,
             state: RwLock::new(Registry::default()),
             schedule_changed: Arc::new(tokio::sync::Notify::new()),

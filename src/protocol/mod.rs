@@ -6,6 +6,8 @@
 //!
 //! - AWS JSON (`aws_json`): `Content-Type: application/x-amz-json-1.x` + `X-Amz-Target:
 //!   <Prefix>.<Op>`; errors as `{"__type", "message"}` plus the `x-amzn-query-error` header.
+//! - REST-JSON (`rest_json`): the method and path name the operation (Lambda's
+//!   `/2015-03-31/functions/...`); errors as `{"Type", "message"}` plus `x-amzn-errortype`.
 //! - Query (`query`): form parameters in the body and/or URL, `Action=<Op>`; XML out, or the
 //!   same document as JSON when the request sends `Accept: application/json`.
 //!
@@ -16,10 +18,12 @@
 pub mod auth;
 pub mod aws_json;
 pub mod events_json;
+pub mod lambda_rest;
 pub mod params;
 pub mod query;
 pub mod query_json;
 mod reply;
+pub mod rest_json;
 pub mod sns_query;
 pub mod sqs_json;
 pub mod sqs_query;
@@ -54,12 +58,19 @@ pub trait Host: Send + Sync {
 pub struct Services {
     query: Vec<query::QueryService>,
     json: Vec<aws_json::JsonService>,
+    rest: Vec<rest_json::RestService>,
 }
 
 impl Services {
     /// Serves `service` on the query protocol.
     pub fn query<S: query::QueryBinding>(mut self, service: Arc<S>) -> Self {
         self.query.push(query::QueryService::new(service));
+        self
+    }
+
+    /// Serves `service` on REST-JSON, for the paths it claims.
+    pub fn rest<S: rest_json::RestBinding>(mut self, service: Arc<S>) -> Self {
+        self.rest.push(rest_json::RestService::new(service));
         self
     }
 
@@ -75,9 +86,11 @@ impl std::fmt::Debug for Services {
         let names = |e: &[&'static str]| e.join(", ");
         let query: Vec<_> = self.query.iter().map(|e| e.name).collect();
         let json: Vec<_> = self.json.iter().map(|e| e.name).collect();
+        let rest: Vec<_> = self.rest.iter().map(|e| e.name).collect();
         f.debug_struct("Services")
             .field("query", &names(&query))
             .field("json", &names(&json))
+            .field("rest", &names(&rest))
             .finish()
     }
 }
@@ -93,13 +106,19 @@ pub async fn handle<H: Host + ?Sized>(
 ) -> Response<Body> {
     let started = Instant::now();
     let ctx = context(host, &headers, &uri);
-    let (label, response) = match aws_json::target(&headers) {
-        Some(target) => {
+    let rest = services.rest.iter().find(|s| s.claims(uri.path()));
+    let (label, response) = match (rest, aws_json::target(&headers)) {
+        (Some(service), _) => {
+            host.mark_used(service.name);
+            let response = rest_json::handle(service, &ctx, &method, &uri, headers, body).await;
+            (format!("{method} {}", uri.path()), response)
+        }
+        (None, Some(target)) => {
             let mark_used = |service| host.mark_used(service);
             let response = aws_json::handle(&services.json, mark_used, &ctx, &target, body).await;
             (target, response)
         }
-        None => {
+        (None, None) => {
             let mark_used = |service| host.mark_used(service);
             query::handle(
                 &services.query,

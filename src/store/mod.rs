@@ -33,10 +33,12 @@ pub enum Space {
     Events,
     /// Events kept by EventBridge archives: `archive ARN \0 time \0 id` → event.
     ArchivedEvents,
+    /// Lambda functions: `account/region/name` → the function's configuration (JSON).
+    LambdaFunctions,
 }
 
 impl Space {
-    pub const ALL: [Space; 9] = [
+    pub const ALL: [Space; 10] = [
         Space::Queues,
         Space::Messages,
         Space::Deduplication,
@@ -46,6 +48,7 @@ impl Space {
         Space::TopicDeduplication,
         Space::Events,
         Space::ArchivedEvents,
+        Space::LambdaFunctions,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +62,7 @@ impl Space {
             Space::TopicDeduplication => "topic_deduplication",
             Space::Events => "events",
             Space::ArchivedEvents => "archived_events",
+            Space::LambdaFunctions => "lambda_functions",
         }
     }
 }

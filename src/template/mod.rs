@@ -23,6 +23,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::context::RequestContext;
 use crate::events::EventsService;
+use crate::lambda::LambdaService;
 use crate::sns::SnsService;
 use crate::sqs::SqsService;
 
@@ -138,10 +139,11 @@ pub fn provision(
     config: &Config,
     sqs: &SqsService,
     sns: &SnsService,
+    lambda: &LambdaService,
     events: &EventsService,
     host: &str,
 ) -> Result<Vec<Output>, String> {
-    provision_report(config, sqs, sns, events, host).map(|r| r.outputs)
+    provision_report(config, sqs, sns, lambda, events, host).map(|r| r.outputs)
 }
 
 /// `provision`, with what each template changed.
@@ -149,6 +151,7 @@ pub fn provision_report(
     config: &Config,
     sqs: &SqsService,
     sns: &SnsService,
+    lambda: &LambdaService,
     events: &EventsService,
     host: &str,
 ) -> Result<Report, String> {
@@ -183,6 +186,9 @@ pub fn provision_report(
             sqs,
             sns,
             events,
+            lambda,
+            template_dir: resources::template_dir(&template.file),
+            code_root: lambda.code_root().to_path_buf(),
             ctx: ctx.clone(),
             stack: template.stack.clone(),
             outcome: Cell::new(Outcome::Unchanged),
@@ -349,6 +355,11 @@ impl Template {
         })
     }
 
+    /// SAM's `Globals.<section>` (`Function`): defaults for its resources of that type.
+    fn sam_globals(&self, section: &str) -> Option<&Map> {
+        self.root.get("Globals")?.as_map()?.get(section)?.as_map()
+    }
+
     fn section(&self, name: &str) -> Result<Map, String> {
         match self.root.get(name) {
             None | Some(Value::Null) => Ok(Map::default()),
@@ -465,7 +476,7 @@ impl Template {
                 .get("Type")
                 .and_then(Value::as_str)
                 .ok_or_else(|| fail("Type is required".into()))?;
-            let properties = match declaration.get("Properties") {
+            let mut properties = match declaration.get("Properties") {
                 None | Some(Value::Null) => Map::default(),
                 Some(Value::Map(m)) => m.clone(),
                 Some(other) => {
@@ -475,6 +486,11 @@ impl Template {
                     )))
                 }
             };
+            if type_name == "AWS::Serverless::Function" {
+                if let Some(globals) = self.sam_globals("Function") {
+                    merge_globals(&mut properties, globals);
+                }
+            }
             let condition = match declaration.get("Condition") {
                 None => None,
                 Some(Value::String(c)) => Some(c.as_str()),
@@ -897,6 +913,22 @@ fn stack_uuid(account: &str, region: &str, stack: &str) -> uuid::Uuid {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+/// SAM's merge of `Globals` into a resource's properties: a property the resource sets wins,
+/// mappings (`Environment.Variables`, `Tags`) are merged key by key.
+fn merge_globals(properties: &mut Map, globals: &Map) {
+    for (key, global) in globals.iter() {
+        match properties.0.iter_mut().find(|(k, _)| k == key) {
+            None => properties.0.push((key.clone(), global.clone())),
+            Some((_, Value::Map(own))) => {
+                if let Value::Map(global) = global {
+                    merge_globals(own, global);
+                }
+            }
+            Some(_) => {}
+        }
+    }
 }
 
 /// `Transform` may only be SAM's, which needs nothing from lyrebird for the types it provisions.

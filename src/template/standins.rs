@@ -1,8 +1,8 @@
-//! Stand-in values for resources lyrebird does not provision (KMS keys, IAM roles, Lambda
-//! functions, alarms, …), so that the SQS and SNS resources referring to them are still created.
+//! Stand-in values for resources lyrebird does not provision (KMS keys, IAM roles, alarms, …),
+//! so that the resources referring to them are still created.
 //!
 //! A queue encrypted with its stack's own key, a topic logging delivery status through a role,
-//! a subscription of a function: each needs only the other resource's `Ref` or `Fn::GetAtt`
+//! a rule targeting a state machine: each needs only the other resource's `Ref` or `Fn::GetAtt`
 //! value, a string in a known shape. The stand-in is that string, stable for a stack and logical
 //! id (the same on every start), in the stack's account and region. Once lyrebird provisions a
 //! type (a `resources::Kind`), its resources are real and never reach this module.
@@ -38,7 +38,6 @@ pub struct Place<'a> {
 /// The properties that name a resource of each type, when set.
 pub fn name_property(type_name: &str) -> Option<&'static str> {
     Some(match type_name {
-        "AWS::Lambda::Function" | "AWS::Serverless::Function" => "FunctionName",
         "AWS::IAM::Role" => "RoleName",
         "AWS::IAM::User" => "UserName",
         "AWS::IAM::ManagedPolicy" => "ManagedPolicyName",
@@ -98,10 +97,6 @@ impl StandIn {
                 set("PolicyArn", arn.clone());
                 (arn.clone(), arn)
             }
-            "AWS::Lambda::Function" | "AWS::Serverless::Function" => (
-                name.clone(),
-                format!("arn:aws:lambda:{region}:{account}:function:{name}"),
-            ),
             "AWS::CloudWatch::Alarm" | "AWS::CloudWatch::CompositeAlarm" => (
                 name.clone(),
                 format!("arn:aws:cloudwatch:{region}:{account}:alarm:{name}"),
@@ -227,13 +222,6 @@ mod tests {
             "arn:aws:iam::000000000000:role/logger"
         );
         assert!(role.attribute("RoleId").starts_with("AROA"));
-
-        let function = StandIn::new("AWS::Lambda::Function", &place("Fn", None));
-        assert_eq!(function.reference, "App-Fn-ABC123");
-        assert_eq!(
-            function.attribute("Arn"),
-            "arn:aws:lambda:us-east-1:000000000000:function:App-Fn-ABC123"
-        );
 
         let alarm = StandIn::new("AWS::CloudWatch::Alarm", &place("Alarm", Some("deep")));
         assert_eq!(

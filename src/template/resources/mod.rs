@@ -1,5 +1,5 @@
 //! The resource types lyrebird provisions: each CloudFormation property mapped onto the SQS,
-//! SNS or EventBridge attribute it sets, applied through the services' own operations so every check and error
+//! SNS, EventBridge or Lambda setting it sets, applied through the services' own operations so every check and error
 //! of the API applies to templates too.
 //!
 //! Applying is converging: a missing resource is created; an existing one gets exactly the
@@ -7,10 +7,12 @@
 //! so re-applying an unchanged template changes nothing.
 //!
 //! `props.rs` reads properties by their CloudFormation types and blames failures on them;
-//! `provisioner.rs` holds what one template's application works with; `sqs.rs`, `sns.rs` and
-//! `events.rs` provision each service's resource types. Unit tests are in `tests.rs`.
+//! `provisioner.rs` holds what one template's application works with; `sqs.rs`, `sns.rs`,
+//! `events.rs`, `lambda.rs` provision each service's resource types. Unit tests are in
+//! `tests.rs`.
 
 mod events;
+mod lambda;
 mod props;
 mod provisioner;
 mod sns;
@@ -22,6 +24,7 @@ use crate::template::parse::Map;
 
 use props::{Applied, Props, Type};
 
+pub use lambda::template_dir;
 pub use props::Failure;
 pub use provisioner::{Outcome, Physical, Provisioner};
 
@@ -36,6 +39,9 @@ pub enum Kind {
     EventBus,
     EventRule,
     EventArchive,
+    /// `AWS::Serverless::Function` and `AWS::Lambda::Function`.
+    Function,
+    Permission,
 }
 
 impl Kind {
@@ -49,6 +55,8 @@ impl Kind {
             "AWS::Events::EventBus" => Kind::EventBus,
             "AWS::Events::Rule" => Kind::EventRule,
             "AWS::Events::Archive" => Kind::EventArchive,
+            "AWS::Serverless::Function" | "AWS::Lambda::Function" => Kind::Function,
+            "AWS::Lambda::Permission" => Kind::Permission,
             _ => return None,
         })
     }
@@ -62,6 +70,8 @@ impl Kind {
             Kind::QueuePolicy | Kind::TopicPolicy => &["Id"],
             Kind::EventBus => &["Arn", "Name"],
             Kind::EventRule | Kind::EventArchive => &["Arn"],
+            Kind::Function => &["Arn"],
+            Kind::Permission => &[],
         }
     }
 
@@ -75,6 +85,8 @@ impl Kind {
             Kind::EventBus => events::BUS_PROPERTIES,
             Kind::EventRule => events::RULE_PROPERTIES,
             Kind::EventArchive => events::ARCHIVE_PROPERTIES,
+            Kind::Function => lambda::LAMBDA_FUNCTION_PROPERTIES,
+            Kind::Permission => lambda::PERMISSION_PROPERTIES,
         }
     }
 }
@@ -90,7 +102,17 @@ impl Provisioner<'_> {
         properties: &Map,
     ) -> Applied<(Physical, Outcome)> {
         self.outcome.set(Outcome::Unchanged);
-        let props = Props::new(kind.properties(), type_name, properties)?;
+        let lenient;
+        let (table, properties) = match type_name {
+            // SAM's transform drops what it does not know; templates in the wild carry such
+            // properties (`ReservedConcurrencyLimit`), so they are ignored with a warning.
+            "AWS::Serverless::Function" => {
+                lenient = lambda::known_properties_only(id, properties);
+                (lambda::SERVERLESS_FUNCTION_PROPERTIES, &lenient)
+            }
+            _ => (kind.properties(), properties),
+        };
+        let props = Props::new(table, type_name, properties)?;
         let physical = match kind {
             Kind::Queue => self.queue(id, &props),
             Kind::QueuePolicy => self.queue_policy(id, &props),
@@ -100,6 +122,8 @@ impl Provisioner<'_> {
             Kind::EventBus => self.event_bus(&props),
             Kind::EventRule => self.event_rule(id, &props),
             Kind::EventArchive => self.event_archive(id, &props),
+            Kind::Function => self.function(type_name, id, &props),
+            Kind::Permission => self.permission(id, &props),
         }?;
         Ok((physical, self.outcome.get()))
     }

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::context::RequestContext;
 use crate::events::EventsService;
+use crate::lambda::LambdaService;
 use crate::sns::SnsService;
 use crate::sqs::SqsService;
 
@@ -23,7 +24,12 @@ pub struct Provisioner<'a> {
     pub sqs: &'a SqsService,
     pub sns: &'a SnsService,
     pub events: &'a EventsService,
+    pub lambda: &'a LambdaService,
     pub ctx: RequestContext,
+    /// The template's folder: code paths (`CodeUri`) are relative to it.
+    pub template_dir: std::path::PathBuf,
+    /// Where inline function code (`ZipFile`, `InlineCode`) is written.
+    pub code_root: std::path::PathBuf,
     pub stack: String,
     /// What the resource being applied went through so far.
     pub outcome: Cell<Outcome>,

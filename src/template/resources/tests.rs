@@ -46,7 +46,9 @@ fn failure<T>(result: Result<T, super::Failure>) -> (String, String) {
 fn kinds_are_known_by_type_name() {
     assert_eq!(Kind::of("AWS::SQS::Queue"), Some(Kind::Queue));
     assert_eq!(Kind::of("AWS::SNS::Subscription"), Some(Kind::Subscription));
-    assert_eq!(Kind::of("AWS::Lambda::Function"), None);
+    assert_eq!(Kind::of("AWS::Lambda::Function"), Some(Kind::Function));
+    assert_eq!(Kind::of("AWS::Serverless::Function"), Some(Kind::Function));
+    assert_eq!(Kind::of("AWS::IAM::Role"), None);
     assert_eq!(Kind::Topic.attributes(), &["TopicArn", "TopicName"]);
 }
 
@@ -210,6 +212,7 @@ fn delivery_status_logging_sets_prefixed_attributes() {
 struct Services {
     sqs: Arc<SqsService>,
     sns: Arc<SnsService>,
+    lambda: Arc<crate::lambda::LambdaService>,
     events: crate::events::EventsService,
 }
 
@@ -227,15 +230,35 @@ fn services() -> Services {
         store.clone(),
         SnsLimits::default(),
     ));
-    let events = crate::events::EventsService::new(clock, sqs.clone(), sns.clone(), store);
-    Services { sqs, sns, events }
+    let lambda = crate::lambda::LambdaService::new(
+        clock.clone(),
+        store.clone(),
+        crate::lambda::LambdaOptions {
+            default_concurrency: 1,
+            async_backlog: 1,
+            commands: Default::default(),
+            code_root: std::env::temp_dir().join("lyrebird-unit-code"),
+            endpoint: "http://127.0.0.1:4566".into(),
+        },
+    );
+    let events =
+        crate::events::EventsService::new(clock, sqs.clone(), sns.clone(), lambda.clone(), store);
+    Services {
+        sqs,
+        sns,
+        lambda,
+        events,
+    }
 }
 
 fn provisioner<'a>(services: &'a Services, stack: &str) -> Provisioner<'a> {
     Provisioner {
         sqs: &services.sqs,
         sns: &services.sns,
+        lambda: &services.lambda,
         events: &services.events,
+        template_dir: ".".into(),
+        code_root: services.lambda.code_root().to_path_buf(),
         ctx: RequestContext::internal("000000000000", "us-east-1", "localhost:4566"),
         stack: stack.to_string(),
         outcome: Cell::new(Outcome::Unchanged),

@@ -1,0 +1,252 @@
+//! A function's configuration as lyrebird keeps it (and persists it), its ARN, and how a name,
+//! partial ARN or full ARN given by a client resolves to one.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{codes, AwsError};
+
+use super::model::{Environment, FunctionConfiguration};
+
+/// Lambda's defaults for an omitted Timeout (seconds) and MemorySize (MB).
+pub const DEFAULT_TIMEOUT_SECS: u32 = 3;
+pub const DEFAULT_MEMORY_MB: u32 = 128;
+/// AWS's limits on Timeout (seconds) and MemorySize (MB).
+pub const MAX_TIMEOUT_SECS: u32 = 900;
+pub const MEMORY_RANGE: std::ops::RangeInclusive<u32> = 128..=10_240;
+
+/// Where a function's code lives on this machine.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CodeLocation {
+    /// `LAMBDA_TASK_ROOT`: the unpacked archive, or a template's CodeUri folder as it is.
+    pub dir: PathBuf,
+    /// Base64 SHA-256 of the archive (or of the folder's files), as `CodeSha256` reports it.
+    pub sha256: String,
+    pub size: u64,
+    /// lyrebird unpacked it (from a ZipFile), so it deletes the folder with the function.
+    pub owned: bool,
+}
+
+/// One function, `$LATEST` (versions and aliases are not modelled).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FunctionConfig {
+    pub account: String,
+    pub region: String,
+    pub name: String,
+    pub runtime: String,
+    pub handler: String,
+    pub role: String,
+    #[serde(default)]
+    pub description: String,
+    pub timeout_secs: u32,
+    pub memory_mb: u32,
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    /// `ReservedConcurrentExecutions`: at most this many invocations at once (0 throttles all).
+    #[serde(default)]
+    pub reserved_concurrency: Option<u32>,
+    pub code: CodeLocation,
+    #[serde(default)]
+    pub architectures: Vec<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    pub last_modified_ms: u64,
+    pub revision_id: String,
+    /// The template stack that declared it, if any (re-applying converges it).
+    #[serde(default)]
+    pub stack: Option<String>,
+}
+
+impl FunctionConfig {
+    pub fn arn(&self) -> String {
+        function_arn(&self.region, &self.account, &self.name)
+    }
+
+    /// The store key and registry key: `account/region/name`.
+    pub fn key(&self) -> String {
+        key(&self.account, &self.region, &self.name)
+    }
+
+    /// `FunctionConfiguration` as AWS answers it.
+    pub fn configuration(&self) -> FunctionConfiguration {
+        FunctionConfiguration {
+            function_name: self.name.clone(),
+            function_arn: self.arn(),
+            runtime: self.runtime.clone(),
+            role: self.role.clone(),
+            handler: self.handler.clone(),
+            code_size: self.code.size,
+            description: self.description.clone(),
+            timeout: self.timeout_secs,
+            memory_size: self.memory_mb,
+            last_modified: lambda_timestamp(self.last_modified_ms),
+            code_sha256: self.code.sha256.clone(),
+            version: "$LATEST",
+            environment: Environment {
+                variables: self.environment.clone(),
+            },
+            tracing_config: serde_json::json!({ "Mode": "PassThrough" }),
+            revision_id: self.revision_id.clone(),
+            state: "Active",
+            last_update_status: "Successful",
+            package_type: "Zip",
+            architectures: if self.architectures.is_empty() {
+                vec!["x86_64".into()]
+            } else {
+                self.architectures.clone()
+            },
+            ephemeral_storage: serde_json::json!({ "Size": 512 }),
+            logging_config: serde_json::json!({
+                "LogFormat": "Text",
+                "LogGroup": format!("/aws/lambda/{}", self.name),
+            }),
+            snap_start: serde_json::json!({ "ApplyOn": "None", "OptimizationStatus": "Off" }),
+        }
+    }
+}
+
+pub fn function_arn(region: &str, account: &str, name: &str) -> String {
+    format!("arn:aws:lambda:{region}:{account}:function:{name}")
+}
+
+pub fn key(account: &str, region: &str, name: &str) -> String {
+    format!("{account}/{region}/{name}")
+}
+
+/// Lambda's `LastModified`: `2024-01-01T00:00:00.000+0000`.
+pub fn lambda_timestamp(epoch_ms: u64) -> String {
+    let iso = crate::clock::iso8601_millis(epoch_ms);
+    format!("{}+0000", iso.trim_end_matches('Z'))
+}
+
+/// A function as a request names it, resolved against the caller's account and region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionId {
+    pub account: String,
+    pub region: String,
+    pub name: String,
+    pub qualifier: Option<String>,
+}
+
+impl FunctionId {
+    pub fn arn(&self) -> String {
+        function_arn(&self.region, &self.account, &self.name)
+    }
+
+    /// The ARN as AWS words it in "Function not found" (with the qualifier when one is given).
+    pub fn qualified_arn(&self) -> String {
+        match &self.qualifier {
+            Some(q) => format!("{}:{q}", self.arn()),
+            None => self.arn(),
+        }
+    }
+
+    pub fn not_found(&self) -> AwsError {
+        AwsError::new(
+            &codes::RESOURCE_NOT_FOUND,
+            format!("Function not found: {}", self.qualified_arn()),
+        )
+    }
+}
+
+/// Resolves `name`, `name:qualifier`, `account:function:name[:qualifier]` or
+/// `arn:aws:lambda:region:account:function:name[:qualifier]`; `qualifier` is the `Qualifier`
+/// parameter, which must agree with one in the name.
+pub fn resolve(
+    account: &str,
+    region: &str,
+    given: &str,
+    qualifier: Option<&str>,
+) -> Result<FunctionId, AwsError> {
+    let invalid = || {
+        AwsError::new(
+            &codes::VALIDATION,
+            format!(
+                "1 validation error detected: Value '{given}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{{2}}(-gov)?-[a-z]+-\\d{{1}}:)?(\\d{{12}}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
+            ),
+        )
+    };
+    let parts: Vec<&str> = given.split(':').collect();
+    let (acct, reg, name, in_name) = match parts.as_slice() {
+        [name] => (account, region, *name, None),
+        [name, q] => (account, region, *name, Some(*q)),
+        [acct, "function", name] => (*acct, region, *name, None),
+        [acct, "function", name, q] => (*acct, region, *name, Some(*q)),
+        ["arn", _, "lambda", reg, acct, "function", name] => (*acct, *reg, *name, None),
+        ["arn", _, "lambda", reg, acct, "function", name, q] => (*acct, *reg, *name, Some(*q)),
+        _ => return Err(invalid()),
+    };
+    if !valid_name(name) || in_name.is_some_and(|q| !valid_qualifier(q)) {
+        return Err(invalid());
+    }
+    if name.len() > 64 {
+        return Err(AwsError::new(
+            &codes::VALIDATION,
+            format!("1 validation error detected: Value '{given}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64"),
+        ));
+    }
+    let qualifier = match (in_name, qualifier) {
+        (Some(a), Some(b)) if a != b => return Err(AwsError::invalid_parameter_value(
+            "The derived qualifier from the function name does not match the specified qualifier.",
+        )),
+        (a, b) => a.or(b).map(str::to_string),
+    };
+    Ok(FunctionId {
+        account: acct.to_string(),
+        region: reg.to_string(),
+        name: name.to_string(),
+        qualifier,
+    })
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn valid_qualifier(q: &str) -> bool {
+    q == "$LATEST" || valid_name(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_names_and_arns() {
+        let id = resolve("000000000000", "us-east-1", "fn", None).unwrap();
+        assert_eq!(
+            id.arn(),
+            "arn:aws:lambda:us-east-1:000000000000:function:fn"
+        );
+        let id = resolve(
+            "000000000000",
+            "us-east-1",
+            "arn:aws:lambda:eu-west-1:111111111111:function:f:$LATEST",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (id.region.as_str(), id.account.as_str()),
+            ("eu-west-1", "111111111111")
+        );
+        assert_eq!(id.qualifier.as_deref(), Some("$LATEST"));
+        let id = resolve("0", "r", "111111111111:function:g", Some("$LATEST")).unwrap();
+        assert_eq!(
+            (id.account.as_str(), id.name.as_str()),
+            ("111111111111", "g")
+        );
+        assert!(resolve("0", "r", "a/b", None).is_err());
+        assert!(resolve("0", "r", "f:1", Some("2")).is_err());
+        assert!(resolve("0", "r", "", None).is_err());
+    }
+
+    #[test]
+    fn timestamps_as_lambda_writes_them() {
+        assert_eq!(lambda_timestamp(0), "1970-01-01T00:00:00.000+0000");
+    }
+}

@@ -1,0 +1,387 @@
+//! CreateFunction, GetFunction(Configuration), ListFunctions, DeleteFunction,
+//! UpdateFunctionCode; and `put_function`, which templates use to converge a function.
+
+use std::sync::Arc;
+
+use base64::Engine;
+
+use crate::context::RequestContext;
+use crate::error::{codes, AwsError, AwsResult};
+use crate::service::Empty;
+
+use super::function::{
+    self, CodeLocation, FunctionConfig, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECS, MAX_TIMEOUT_SECS,
+    MEMORY_RANGE,
+};
+use super::launch::{self, RuntimeKind, KNOWN_RUNTIMES};
+use super::model::{
+    CreateFunctionInput, FunctionConfiguration, FunctionRef, GetFunctionOutput, ListFunctionsInput,
+    ListFunctionsOutput, UpdateFunctionCodeInput,
+};
+use super::pool::Pool;
+use super::{code, LambdaService};
+
+/// ListFunctions' page size when MaxItems is not given (AWS's is 50).
+const DEFAULT_PAGE: usize = 50;
+
+/// What `put_function` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+impl LambdaService {
+    pub(super) fn create_function(
+        &self,
+        ctx: &RequestContext,
+        input: CreateFunctionInput,
+    ) -> AwsResult<FunctionConfiguration> {
+        let name = input
+            .function_name
+            .as_deref()
+            .ok_or_else(|| not_null("functionName"))?;
+        let id = function::resolve(&ctx.account, &ctx.region, name, None)?;
+        if id.qualifier.is_some() {
+            return Err(AwsError::invalid_parameter_value(
+                "Function name cannot be qualified in CreateFunction.",
+            ));
+        }
+        let role = input.role.ok_or_else(|| not_null("role"))?;
+        let runtime = input.runtime.ok_or_else(|| {
+            AwsError::invalid_parameter_value("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
+        })?;
+        check_runtime(&runtime)?;
+        let handler = match (input.handler, RuntimeKind::of(&runtime)) {
+            (Some(h), _) => h,
+            (None, RuntimeKind::Provided) => String::new(),
+            (None, _) => {
+                return Err(AwsError::invalid_parameter_value(
+                    "Runtime and Handler are mandatory parameters for functions created with deployment packages.",
+                ))
+            }
+        };
+        let timeout = check_range(
+            "timeout",
+            input.timeout,
+            DEFAULT_TIMEOUT_SECS,
+            1..=MAX_TIMEOUT_SECS,
+        )?;
+        let memory = check_range(
+            "memorySize",
+            input.memory_size,
+            DEFAULT_MEMORY_MB,
+            MEMORY_RANGE,
+        )?;
+        if self.pool_of(&id).is_ok() {
+            return Err(AwsError::new(
+                &codes::RESOURCE_CONFLICT,
+                format!("Function already exist: {}", id.name),
+            ));
+        }
+        let code = self.code_from(
+            input.code.zip_file.as_deref(),
+            input.code.s3_bucket.is_some(),
+            input.code.image_uri.is_some(),
+            &id,
+        )?;
+        let config = FunctionConfig {
+            account: id.account.clone(),
+            region: id.region.clone(),
+            name: id.name.clone(),
+            runtime,
+            handler,
+            role,
+            description: input.description.unwrap_or_default(),
+            timeout_secs: timeout,
+            memory_mb: memory,
+            environment: input.environment.map(|e| e.variables).unwrap_or_default(),
+            reserved_concurrency: None,
+            code,
+            architectures: input.architectures.unwrap_or_default(),
+            tags: input.tags.unwrap_or_default(),
+            last_modified_ms: self.clock.now_ms(),
+            revision_id: uuid::Uuid::new_v4().to_string(),
+            stack: None,
+        };
+        let configuration = config.configuration();
+        self.install(ctx, config);
+        Ok(configuration)
+    }
+
+    pub(super) fn get_function(
+        &self,
+        ctx: &RequestContext,
+        input: &FunctionRef,
+    ) -> AwsResult<GetFunctionOutput> {
+        let id = function::resolve(
+            &ctx.account,
+            &ctx.region,
+            &input.function_name,
+            input.qualifier.as_deref(),
+        )?;
+        let config = self.pool_of(&id)?.config();
+        Ok(GetFunctionOutput {
+            configuration: config.configuration(),
+            code: serde_json::json!({
+                "RepositoryType": "S3",
+                "Location": format!("file://{}", config.code.dir.display()),
+            }),
+            tags: (!config.tags.is_empty()).then(|| config.tags.clone()),
+            concurrency: config
+                .reserved_concurrency
+                .map(|r| serde_json::json!({ "ReservedConcurrentExecutions": r })),
+        })
+    }
+
+    pub(super) fn list_functions(
+        &self,
+        ctx: &RequestContext,
+        input: &ListFunctionsInput,
+    ) -> AwsResult<ListFunctionsOutput> {
+        let page = match input.max_items.as_deref() {
+            None => DEFAULT_PAGE,
+            Some(n) => match n.parse::<usize>() {
+                Ok(n) if (1..=10_000).contains(&n) => n,
+                _ => {
+                    return Err(AwsError::new(
+                        &codes::VALIDATION,
+                        format!("1 validation error detected: Value '{n}' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1"),
+                    ))
+                }
+            },
+        };
+        let prefix = format!("{}/{}/", ctx.account, ctx.region);
+        let functions = self.functions.read();
+        let mut all = functions
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter(|(k, _)| {
+                input
+                    .marker
+                    .as_deref()
+                    .is_none_or(|m| k[prefix.len()..] > *m)
+            });
+        let chosen: Vec<_> = all.by_ref().take(page).map(|(_, p)| p.config()).collect();
+        let more = all.next().is_some();
+        Ok(ListFunctionsOutput {
+            next_marker: more
+                .then(|| chosen.last().map(|c| c.name.clone()))
+                .flatten(),
+            functions: chosen.iter().map(|c| c.configuration()).collect(),
+        })
+    }
+
+    pub(super) fn delete_function(
+        &self,
+        ctx: &RequestContext,
+        input: &FunctionRef,
+    ) -> AwsResult<Empty> {
+        let id = function::resolve(
+            &ctx.account,
+            &ctx.region,
+            &input.function_name,
+            input.qualifier.as_deref(),
+        )?;
+        if id.qualifier.as_deref() == Some("$LATEST") {
+            return Err(AwsError::invalid_parameter_value(
+                "$LATEST version cannot be deleted without deleting the function.",
+            ));
+        }
+        let key = function::key(&id.account, &id.region, &id.name);
+        let pool = self
+            .functions
+            .write()
+            .remove(&key)
+            .ok_or_else(|| id.not_found())?;
+        pool.stop_idle();
+        code::remove(&pool.config().code);
+        self.forget(ctx, &key);
+        Ok(Empty {})
+    }
+
+    pub(super) fn update_function_code(
+        &self,
+        ctx: &RequestContext,
+        input: UpdateFunctionCodeInput,
+    ) -> AwsResult<FunctionConfiguration> {
+        let id = function::resolve(
+            &ctx.account,
+            &ctx.region,
+            &input.function.function_name,
+            input.function.qualifier.as_deref(),
+        )?;
+        let pool = self.pool_of(&id)?;
+        let old = pool.config();
+        if let Some(revision) = input.body.revision_id.as_deref() {
+            if revision != old.revision_id {
+                return Err(AwsError::new(
+                    &codes::LAMBDA_PRECONDITION_FAILED,
+                    "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+                ));
+            }
+        }
+        if input.body.image_uri.is_some() {
+            return Err(AwsError::invalid_parameter_value(
+                "Please don't provide ImageUri when updating a function with packageType Zip.",
+            ));
+        }
+        let code = self.code_from(
+            input.body.zip_file.as_deref(),
+            input.body.s3_bucket.is_some(),
+            false,
+            &id,
+        )?;
+        let mut config = (*old).clone();
+        if old.code.dir != code.dir {
+            code::remove(&old.code);
+        }
+        config.code = code;
+        config.last_modified_ms = self.clock.now_ms();
+        config.revision_id = uuid::Uuid::new_v4().to_string();
+        let configuration = config.configuration();
+        let config = Arc::new(config);
+        self.persist(ctx, &config);
+        pool.reconfigure(config);
+        Ok(configuration)
+    }
+
+    /// Creates or converges a function declared by a template; what `Ref`/`GetAtt` need is its
+    /// name and ARN.
+    pub fn put_function(&self, ctx: &RequestContext, mut config: FunctionConfig) -> PutOutcome {
+        let key = config.key();
+        let existing = self.functions.read().get(&key).cloned();
+        match existing {
+            Some(pool) => {
+                let old = pool.config();
+                config.last_modified_ms = old.last_modified_ms;
+                config.revision_id = old.revision_id.clone();
+                if *old == config {
+                    return PutOutcome::Unchanged;
+                }
+                config.last_modified_ms = self.clock.now_ms();
+                config.revision_id = uuid::Uuid::new_v4().to_string();
+                if old.reserved_concurrency != config.reserved_concurrency {
+                    // The concurrency bounds a pool's semaphore: a new pool takes over.
+                    pool.stop_idle();
+                    self.install(ctx, config);
+                } else {
+                    let config = Arc::new(config);
+                    self.persist(ctx, &config);
+                    pool.reconfigure(config);
+                }
+                PutOutcome::Updated
+            }
+            None => {
+                self.install(ctx, config);
+                PutOutcome::Created
+            }
+        }
+    }
+
+    /// Registers a function (new, restored or replaced) and keeps it in the store.
+    pub(super) fn install(&self, ctx: &RequestContext, config: FunctionConfig) {
+        let config = Arc::new(config);
+        self.persist(ctx, &config);
+        self.register(config);
+    }
+
+    /// Makes a function invocable, reporting at once when it cannot run here.
+    pub(super) fn register(&self, config: Arc<FunctionConfig>) {
+        let command = self.options.commands.get(&config.name).cloned();
+        if let Err(reason) = launch::launch_for(&config, command.as_deref()) {
+            tracing::warn!(function = %config.name, runtime = %config.runtime, "function cannot run: {reason}; its invocations will fail");
+        }
+        let pool = Arc::new(Pool::new(
+            config.clone(),
+            command,
+            self.options.default_concurrency,
+            self.options.endpoint.clone(),
+        ));
+        if let Some(old) = self.functions.write().insert(config.key(), pool) {
+            old.stop_idle();
+        }
+    }
+
+    /// Code for a new function or UpdateFunctionCode: a ZipFile is unpacked; S3 and images are
+    /// not available here.
+    fn code_from(
+        &self,
+        zip_file: Option<&str>,
+        s3: bool,
+        image: bool,
+        id: &function::FunctionId,
+    ) -> AwsResult<CodeLocation> {
+        if image {
+            return Err(AwsError::invalid_parameter_value(
+                "lyrebird runs zip-packaged functions only; container images (ImageUri) are not supported.",
+            ));
+        }
+        let Some(zip) = zip_file else {
+            return Err(if s3 {
+                AwsError::invalid_parameter_value(
+                    "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: The specified bucket does not exist",
+                )
+            } else {
+                AwsError::invalid_parameter_value("Please provide a source for function code.")
+            });
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(zip.trim())
+            .map_err(|_| {
+                AwsError::invalid_parameter_value(
+                    "Could not unzip uploaded file. Please check your file, then try to upload again.",
+                )
+            })?;
+        let root = self
+            .options
+            .code_root
+            .join(&id.account)
+            .join(&id.region)
+            .join(&id.name);
+        code::unpack(&bytes, &root)
+    }
+}
+
+fn not_null(member: &str) -> AwsError {
+    AwsError::new(
+        &codes::VALIDATION,
+        format!("1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"),
+    )
+}
+
+fn check_runtime(runtime: &str) -> AwsResult<()> {
+    if KNOWN_RUNTIMES.contains(&runtime) {
+        return Ok(());
+    }
+    Err(AwsError::invalid_parameter_value(format!(
+        "Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [{}] or be a valid ARN",
+        KNOWN_RUNTIMES.join(", ")
+    )))
+}
+
+fn check_range(
+    member: &str,
+    value: Option<i64>,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> AwsResult<u32> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    let (lo, hi) = (*range.start() as i64, *range.end() as i64);
+    if value < lo {
+        return Err(AwsError::new(
+            &codes::VALIDATION,
+            format!("1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must have value greater than or equal to {lo}"),
+        ));
+    }
+    if value > hi {
+        return Err(AwsError::new(
+            &codes::VALIDATION,
+            format!("1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must have value less than or equal to {hi}"),
+        ));
+    }
+    Ok(value as u32)
+}

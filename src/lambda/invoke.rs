@@ -1,0 +1,370 @@
+//! Invocation: the seam event sources call ([`LambdaService::invoke`], `invoke_async`,
+//! `concurrency_permit`) and the Invoke API on top of it.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use base64::Engine;
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use crate::context::RequestContext;
+use crate::error::{codes, AwsError, AwsResult};
+
+use super::function::{self, FunctionId};
+use super::invocations::InvocationRecord;
+use super::model::{InvocationType, InvokeInput, InvokeOutput};
+use super::pool::{ErrorKind, Outcome, Pool};
+use super::{
+    AsyncFailure, ConcurrencyPermit, InvocationSource, InvokeRequest, InvokeResult, LambdaService,
+    OnFailure,
+};
+
+/// Lambda's payload quotas: 6 MB synchronous, 1 MB asynchronous.
+const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
+const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
+/// What `LogType: Tail` returns of the log.
+const LOG_TAIL_BYTES: usize = 4 * 1024;
+/// Lambda retries a failed asynchronous invocation twice, after about 1 and then 2 minutes.
+const ASYNC_RETRY_DELAYS_MS: [u64; 2] = [60_000, 120_000];
+
+/// Events queued or running asynchronously, per function (by key).
+pub(super) type Backlogs = Mutex<std::collections::HashMap<String, Arc<AtomicUsize>>>;
+
+impl LambdaService {
+    /// Runs one synchronous invocation of `function` (name, partial or full ARN). See the
+    /// module docs for how it waits for concurrency.
+    pub async fn invoke(
+        &self,
+        account: &str,
+        region: &str,
+        function: &str,
+        request: InvokeRequest,
+    ) -> AwsResult<InvokeResult> {
+        let id = function::resolve(account, region, function, None)?;
+        let pool = self.pool_of(&id)?;
+        self.invoke_on(&pool, request, "RequestResponse", None)
+            .await
+    }
+
+    /// Waits for a free concurrency slot of `function` and holds it until dropped (or used by
+    /// an [`InvokeRequest`]). Reserved concurrency 0 fails at once (TooManyRequestsException).
+    pub async fn concurrency_permit(
+        &self,
+        account: &str,
+        region: &str,
+        function: &str,
+    ) -> AwsResult<ConcurrencyPermit> {
+        let pool = self.pool(account, region, function)?;
+        acquire(&pool).await
+    }
+
+    /// Queues an Event invocation: returns once accepted; the invocation runs in the background,
+    /// is retried twice on error, and `on_failure` is then called with the last error.
+    pub fn invoke_async(
+        self: &Arc<Self>,
+        account: &str,
+        region: &str,
+        function: &str,
+        request: InvokeRequest,
+        on_failure: OnFailure,
+    ) -> AwsResult<()> {
+        let id = function::resolve(account, region, function, None)?;
+        let pool = self.pool_of(&id)?;
+        self.queue_event(&id, pool, request, on_failure)
+    }
+
+    fn queue_event(
+        self: &Arc<Self>,
+        id: &FunctionId,
+        pool: Arc<Pool>,
+        request: InvokeRequest,
+        on_failure: OnFailure,
+    ) -> AwsResult<()> {
+        if request.payload.len() > MAX_ASYNC_PAYLOAD {
+            return Err(too_large(MAX_ASYNC_PAYLOAD, "InvokeAsync"));
+        }
+        let backlog = self
+            .backlogs
+            .lock()
+            .entry(function::key(&id.account, &id.region, &id.name))
+            .or_default()
+            .clone();
+        if backlog.fetch_add(1, Ordering::AcqRel) >= self.options.async_backlog {
+            backlog.fetch_sub(1, Ordering::AcqRel);
+            return Err(AwsError::new(
+                &codes::LAMBDA_TOO_MANY_REQUESTS,
+                "Rate Exceeded.",
+            ));
+        }
+        let service = self.clone();
+        tokio::spawn(async move {
+            let InvokeRequest {
+                payload,
+                source,
+                batch_size,
+                permit,
+            } = request;
+            let mut permit = permit;
+            let mut attempts = 0u32;
+            let failure = loop {
+                attempts += 1;
+                let request = InvokeRequest {
+                    payload: payload.clone(),
+                    source: source.clone(),
+                    batch_size,
+                    permit: permit.take(),
+                };
+                let (request_id, error) =
+                    match service.invoke_on(&pool, request, "Event", None).await {
+                        Ok(result) if result.function_error.is_none() => break None,
+                        Ok(result) => (result.request_id, result.payload),
+                        Err(e) => (
+                            String::new(),
+                            super::pool::error_document(e.code.shape, &e.message),
+                        ),
+                    };
+                match ASYNC_RETRY_DELAYS_MS.get(attempts as usize - 1) {
+                    Some(delay) => {
+                        let at = service.clock.now_ms() + delay;
+                        service.clock.sleep_until_ms(at).await;
+                    }
+                    None => break Some((request_id, error)),
+                }
+            };
+            backlog.fetch_sub(1, Ordering::AcqRel);
+            if let Some((request_id, error)) = failure {
+                let function_arn = pool.config().arn();
+                tracing::warn!(function = %function_arn, attempts, "asynchronous invocation failed after its retries");
+                on_failure(AsyncFailure {
+                    function_arn,
+                    request_id,
+                    payload,
+                    error,
+                    attempts,
+                });
+            }
+        });
+        Ok(())
+    }
+
+    /// One invocation on `pool`, logged in the invocation ring.
+    async fn invoke_on(
+        &self,
+        pool: &Arc<Pool>,
+        request: InvokeRequest,
+        invocation_type: &'static str,
+        throttle_if_busy: Option<()>,
+    ) -> AwsResult<InvokeResult> {
+        let config = pool.config();
+        let key = config.key();
+        let permit = match request.permit {
+            Some(p) if p.function_key == key => p,
+            _ if throttle_if_busy.is_some() => try_acquire(pool, &key)?,
+            _ => acquire(pool).await?,
+        };
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let started_ms = self.clock.now_ms();
+        let started = Instant::now();
+        let log = Arc::new(Mutex::new(format!(
+            "START RequestId: {request_id} Version: $LATEST\n"
+        )));
+        let payload = if request.payload.iter().all(u8::is_ascii_whitespace) {
+            Bytes::from_static(b"{}")
+        } else {
+            request.payload
+        };
+        let trace_id = format!(
+            "Root=1-{:08x}-{};Sampled=0",
+            started_ms / 1000,
+            &uuid::Uuid::new_v4().simple().to_string()[..24]
+        );
+        let outcome = pool
+            .run(permit._permit, &request_id, payload, trace_id, log.clone())
+            .await;
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        // Lines a handler printed just before answering may still be in the pipe.
+        tokio::task::yield_now().await;
+        let (payload, function_error, outcome_label, error) = match outcome {
+            Outcome::Success(body) => (body, None, "success", None),
+            Outcome::Error { payload, kind } => {
+                let error = error_summary(&payload);
+                if kind != ErrorKind::Timeout {
+                    tracing::warn!(function = %config.name, %request_id, error = %error, "invocation failed");
+                }
+                (
+                    payload,
+                    Some("Unhandled".to_string()),
+                    kind.label(),
+                    Some(error),
+                )
+            }
+        };
+        let log_tail = {
+            let mut log = log.lock();
+            log.push_str(&format!(
+                "END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {duration_ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB\t\n",
+                duration_ms.ceil() as u64,
+                config.memory_mb,
+                config.memory_mb
+            ));
+            tail(&log, LOG_TAIL_BYTES).to_string()
+        };
+        self.invocations.record(InvocationRecord {
+            function: config.name.clone(),
+            function_arn: config.arn(),
+            request_id: request_id.clone(),
+            source: request.source.label(),
+            source_arn: request.source.arn().map(str::to_string),
+            batch_size: request.batch_size,
+            invocation_type,
+            outcome: outcome_label,
+            duration_ms,
+            error,
+            started_ms,
+        });
+        Ok(InvokeResult {
+            payload,
+            function_error,
+            log_tail,
+            duration_ms,
+            request_id,
+        })
+    }
+
+    /// The Invoke API.
+    pub(super) async fn invoke_api(
+        self: &LambdaService,
+        ctx: &RequestContext,
+        input: InvokeInput,
+    ) -> AwsResult<InvokeOutput> {
+        let id = function::resolve(
+            &ctx.account,
+            &ctx.region,
+            &input.function.function_name,
+            input.function.qualifier.as_deref(),
+        )?;
+        let pool = self.pool_of(&id)?;
+        let max = match input.invocation_type {
+            InvocationType::Event => MAX_ASYNC_PAYLOAD,
+            _ => MAX_SYNC_PAYLOAD,
+        };
+        if input.payload.len() > max {
+            return Err(too_large(max, "Invoke"));
+        }
+        if !input.payload.iter().all(u8::is_ascii_whitespace) {
+            if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&input.payload) {
+                return Err(AwsError::new(
+                    &codes::LAMBDA_INVALID_REQUEST_CONTENT,
+                    format!("Could not parse request body into json: Could not parse payload into json: {e}"),
+                ));
+            }
+        }
+        let request = InvokeRequest::new(input.payload, InvocationSource::Api);
+        match input.invocation_type {
+            InvocationType::DryRun => Ok(InvokeOutput {
+                status: 204,
+                ..InvokeOutput::default()
+            }),
+            InvocationType::Event => {
+                let this = self.arc();
+                this.queue_event(&id, pool, request, Box::new(|_| {}))?;
+                Ok(InvokeOutput {
+                    status: 202,
+                    ..InvokeOutput::default()
+                })
+            }
+            InvocationType::RequestResponse => {
+                // A function with reserved concurrency is throttled when all of it is busy, as
+                // on AWS; without, lyrebird's own process limit queues the call instead.
+                let throttle = pool.config().reserved_concurrency.map(|_| ());
+                let result = self
+                    .invoke_on(&pool, request, "RequestResponse", throttle)
+                    .await?;
+                Ok(InvokeOutput {
+                    status: 200,
+                    log_result: input.log_tail.then(|| {
+                        base64::engine::general_purpose::STANDARD.encode(&result.log_tail)
+                    }),
+                    function_error: result.function_error,
+                    executed_version: Some("$LATEST"),
+                    payload: result.payload,
+                })
+            }
+        }
+    }
+}
+
+async fn acquire(pool: &Arc<Pool>) -> AwsResult<ConcurrencyPermit> {
+    let key = pool.config().key();
+    if pool.concurrency == 0 {
+        return Err(throttled());
+    }
+    let permit = pool
+        .slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| throttled())?;
+    Ok(ConcurrencyPermit {
+        function_key: key,
+        _permit: permit,
+    })
+}
+
+fn try_acquire(pool: &Arc<Pool>, key: &str) -> AwsResult<ConcurrencyPermit> {
+    let permit = pool
+        .slots
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| throttled())?;
+    Ok(ConcurrencyPermit {
+        function_key: key.to_string(),
+        _permit: permit,
+    })
+}
+
+fn throttled() -> AwsError {
+    AwsError::new(&codes::LAMBDA_TOO_MANY_REQUESTS, "Rate Exceeded.")
+}
+
+fn too_large(max: usize, operation: &str) -> AwsError {
+    AwsError::new(
+        &codes::LAMBDA_REQUEST_TOO_LARGE,
+        format!("Request must be smaller than {max} bytes for the {operation} operation"),
+    )
+}
+
+/// `errorType: errorMessage` of an error document, for logs.
+fn error_summary(document: &[u8]) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(document).ok();
+    let field = |name: &str| {
+        parsed
+            .as_ref()
+            .and_then(|v| v.get(name))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    match (field("errorType"), field("errorMessage")) {
+        (Some(t), Some(m)) => format!("{t}: {m}"),
+        (Some(t), None) => t,
+        (None, Some(m)) => m,
+        (None, None) => String::from_utf8_lossy(document)
+            .chars()
+            .take(200)
+            .collect(),
+    }
+}
+
+/// The last `max` bytes of `text`, cut at a character boundary.
+fn tail(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut cut = text.len() - max;
+    while !text.is_char_boundary(cut) {
+        cut += 1;
+    }
+    &text[cut..]
+}

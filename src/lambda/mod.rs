@@ -1,0 +1,310 @@
+//! AWS Lambda: functions that run the application's own handlers as local processes, behind the
+//! Lambda API (REST-JSON, `protocol::lambda_rest`) and the invoke seam other services call.
+//!
+//! - `model.rs`: the API operations and their types; `function.rs`: a function's configuration,
+//!   ARN and name resolution; `functions.rs`: Create/Get/List/Delete/UpdateFunctionCode;
+//!   `invoke.rs`: Invoke and the seam below; `code.rs`: code on disk (zips, folders);
+//!   `persist.rs`: functions in the store.
+//! - `pool.rs`: a function's warm execution environments and one invocation's outcome;
+//!   `sandbox.rs`: one environment (process + its Runtime API on 127.0.0.1); `launch.rs`: how a
+//!   runtime is started and Lambda's environment variables; `bootstrap/`: the Node and Python
+//!   runtime clients lyrebird ships.
+//! - `invocations.rs`: the recent-invocations ring behind `/_lyrebird/lambda/invocations`.
+//!
+//! # The invoke seam (for event sources: SQS mappings, SNS, EventBridge)
+//!
+//! - [`LambdaService::invoke`]: synchronous (RequestResponse). Waits for a free concurrency slot
+//!   of the function (its ReservedConcurrentExecutions, else `--lambda-concurrency`) unless the
+//!   request carries a [`ConcurrencyPermit`], then for a warm or new process, and returns the
+//!   [`InvokeResult`]. A function error is an `Ok` with `function_error: Some("Unhandled")`;
+//!   `Err` is an AWS error (no such function, throttled by reserved concurrency 0).
+//! - [`LambdaService::invoke_async`]: Event invocation. Accepted at once (or refused when the
+//!   function's backlog of queued events is full), run in the background, retried twice on error
+//!   after 1 and 2 minutes of the service clock (`/_lyrebird/clock/advance` skips the wait); then
+//!   `on_failure` is called.
+//! - [`LambdaService::concurrency_permit`]: waits for a free slot and holds it; a poller takes one
+//!   before receiving a batch and passes it in [`InvokeRequest::permit`], so batches in flight
+//!   never exceed the function's concurrency.
+
+mod code;
+pub mod function;
+mod functions;
+pub mod invocations;
+mod invoke;
+pub mod launch;
+pub mod model;
+mod persist;
+mod pool;
+mod sandbox;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+
+use crate::clock::Clock;
+use crate::context::RequestContext;
+use crate::error::AwsResult;
+use crate::service::Service;
+use crate::store::SharedStore;
+
+pub use code::{code_root, folder as code_folder};
+pub use function::{FunctionConfig, FunctionId};
+pub use functions::PutOutcome;
+pub use invocations::{InvocationRecord, Invocations};
+pub use model::{Operation, Request, Response};
+
+use pool::Pool;
+
+/// Where an invocation comes from (the invocation log's `source`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvocationSource {
+    /// The Invoke API.
+    Api,
+    /// An SQS event source mapping of the queue `arn`.
+    Sqs { arn: String },
+    /// An SNS subscription of the topic `arn`.
+    Sns { arn: String },
+    /// An EventBridge rule `arn`.
+    Events { arn: String },
+}
+
+impl InvocationSource {
+    pub fn label(&self) -> &'static str {
+        match self {
+            InvocationSource::Api => "api",
+            InvocationSource::Sqs { .. } => "aws:sqs",
+            InvocationSource::Sns { .. } => "aws:sns",
+            InvocationSource::Events { .. } => "aws:events",
+        }
+    }
+
+    pub fn arn(&self) -> Option<&str> {
+        match self {
+            InvocationSource::Api => None,
+            InvocationSource::Sqs { arn }
+            | InvocationSource::Sns { arn }
+            | InvocationSource::Events { arn } => Some(arn),
+        }
+    }
+}
+
+/// One invocation's input.
+#[derive(Debug)]
+pub struct InvokeRequest {
+    /// The event, JSON.
+    pub payload: Bytes,
+    pub source: InvocationSource,
+    /// Records in the event (1 for a single event), for the invocation log.
+    pub batch_size: usize,
+    /// A slot already taken with [`LambdaService::concurrency_permit`] for this function.
+    pub permit: Option<ConcurrencyPermit>,
+}
+
+impl InvokeRequest {
+    pub fn new(payload: impl Into<Bytes>, source: InvocationSource) -> Self {
+        InvokeRequest {
+            payload: payload.into(),
+            source,
+            batch_size: 1,
+            permit: None,
+        }
+    }
+}
+
+/// One synchronous invocation's result.
+#[derive(Debug, Clone)]
+pub struct InvokeResult {
+    /// The handler's response, or Lambda's error document when `function_error` is set.
+    pub payload: Bytes,
+    /// `Unhandled` (the `X-Amz-Function-Error` header) when the function failed.
+    pub function_error: Option<String>,
+    /// The invocation's log (START … REPORT), at most its last 4 KB.
+    pub log_tail: String,
+    pub duration_ms: f64,
+    pub request_id: String,
+}
+
+/// What `on_failure` of an asynchronous invocation is told once its retries are spent.
+#[derive(Debug, Clone)]
+pub struct AsyncFailure {
+    pub function_arn: String,
+    pub request_id: String,
+    /// The event that could not be processed.
+    pub payload: Bytes,
+    /// The last error document (`{"errorType", "errorMessage"}`).
+    pub error: Bytes,
+    /// Attempts made (1 + retries).
+    pub attempts: u32,
+}
+
+/// Called once when an asynchronous invocation finally fails.
+pub type OnFailure = Box<dyn FnOnce(AsyncFailure) + Send + 'static>;
+
+/// A held concurrency slot of one function; released when dropped.
+#[derive(Debug)]
+pub struct ConcurrencyPermit {
+    pub(crate) function_key: String,
+    pub(crate) _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Settings of the Lambda service.
+#[derive(Debug, Clone)]
+pub struct LambdaOptions {
+    /// Concurrent invocations (processes) of a function without ReservedConcurrentExecutions.
+    pub default_concurrency: usize,
+    /// Events queued for asynchronous invocation per function; more are refused
+    /// (TooManyRequestsException), as Lambda's async queue would throttle.
+    pub async_backlog: usize,
+    /// `--lambda-command NAME=COMMAND`: how to start the named functions instead.
+    pub commands: HashMap<String, String>,
+    /// Where unpacked ZipFile code goes.
+    pub code_root: PathBuf,
+    /// lyrebird's own endpoint for handlers' `AWS_ENDPOINT_URL` (`http://127.0.0.1:PORT`).
+    pub endpoint: String,
+}
+
+/// The Lambda service.
+pub struct LambdaService {
+    clock: Arc<Clock>,
+    store: SharedStore,
+    options: LambdaOptions,
+    /// By `account/region/name`.
+    functions: RwLock<BTreeMap<String, Arc<Pool>>>,
+    invocations: Invocations,
+    /// Events queued or running asynchronously, per function.
+    backlogs: invoke::Backlogs,
+    /// This service, for the background tasks of asynchronous invocations.
+    me: std::sync::Weak<LambdaService>,
+}
+
+impl std::fmt::Debug for LambdaService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LambdaService")
+            .field("functions", &self.functions.read().len())
+            .finish()
+    }
+}
+
+impl LambdaService {
+    pub fn new(clock: Arc<Clock>, store: SharedStore, options: LambdaOptions) -> Arc<Self> {
+        Arc::new_cyclic(|me| LambdaService {
+            clock,
+            store,
+            options,
+            functions: RwLock::new(BTreeMap::new()),
+            invocations: Invocations::default(),
+            backlogs: Default::default(),
+            me: me.clone(),
+        })
+    }
+
+    fn arc(&self) -> Arc<LambdaService> {
+        self.me
+            .upgrade()
+            .expect("the service outlives its requests")
+    }
+
+    /// Where lyrebird writes function code it holds (unpacked zips, inline code).
+    pub fn code_root(&self) -> &std::path::Path {
+        &self.options.code_root
+    }
+
+    /// The recent invocations (`/_lyrebird/lambda/invocations`).
+    pub fn invocations(&self) -> &Invocations {
+        &self.invocations
+    }
+
+    pub fn function_count(&self) -> usize {
+        self.functions.read().len()
+    }
+
+    /// A function's configuration, by name, partial or full ARN (in `account`/`region` unless
+    /// the ARN names others).
+    pub fn function(
+        &self,
+        account: &str,
+        region: &str,
+        function: &str,
+    ) -> AwsResult<Arc<FunctionConfig>> {
+        Ok(self.pool(account, region, function)?.config())
+    }
+
+    /// The unqualified ARN of an existing function.
+    pub fn function_arn(&self, account: &str, region: &str, function: &str) -> AwsResult<String> {
+        Ok(self.function(account, region, function)?.arn())
+    }
+
+    /// The pool of an existing function, `$LATEST` (the only version lyrebird keeps).
+    fn pool(&self, account: &str, region: &str, function: &str) -> AwsResult<Arc<Pool>> {
+        let id = function::resolve(account, region, function, None)?;
+        self.pool_of(&id)
+    }
+
+    fn pool_of(&self, id: &FunctionId) -> AwsResult<Arc<Pool>> {
+        if id.qualifier.as_deref().is_some_and(|q| q != "$LATEST") {
+            return Err(id.not_found());
+        }
+        self.functions
+            .read()
+            .get(&function::key(&id.account, &id.region, &id.name))
+            .cloned()
+            .ok_or_else(|| id.not_found())
+    }
+
+    /// Stops every process (shutdown, reset).
+    pub fn stop_all(&self) {
+        for pool in self.functions.read().values() {
+            pool.stop_idle();
+        }
+    }
+
+    /// Deletes every function (`/_lyrebird/reset`).
+    pub fn reset(&self) -> crate::store::Ticket {
+        let pools = std::mem::take(&mut *self.functions.write());
+        for pool in pools.values() {
+            code::remove(&pool.config().code);
+        }
+        drop(pools);
+        self.invocations.clear();
+        if self.store.persistent() {
+            self.store.submit(vec![crate::store::Change::DeletePrefix {
+                space: crate::store::Space::LambdaFunctions,
+                prefix: Vec::new(),
+            }])
+        } else {
+            crate::store::Ticket::done()
+        }
+    }
+}
+
+impl Service for LambdaService {
+    const NAME: &'static str = "lambda";
+    type Operation = Operation;
+    type Request = Request;
+    type Response = Response;
+
+    async fn call(&self, ctx: &RequestContext, request: Request) -> AwsResult<Response> {
+        Ok(match request {
+            Request::CreateFunction(input) => {
+                Response::CreateFunction(self.create_function(ctx, *input)?)
+            }
+            Request::GetFunction(input) => Response::GetFunction(self.get_function(ctx, &input)?),
+            Request::GetFunctionConfiguration(input) => {
+                Response::GetFunctionConfiguration(self.get_function(ctx, &input)?.configuration)
+            }
+            Request::ListFunctions(input) => {
+                Response::ListFunctions(self.list_functions(ctx, &input)?)
+            }
+            Request::DeleteFunction(input) => {
+                Response::DeleteFunction(self.delete_function(ctx, &input)?)
+            }
+            Request::UpdateFunctionCode(input) => {
+                Response::UpdateFunctionCode(self.update_function_code(ctx, input)?)
+            }
+            Request::Invoke(input) => Response::Invoke(self.invoke_api(ctx, input).await?),
+        })
+    }
+}

@@ -1,0 +1,164 @@
+//! The Lambda operations lyrebird serves and their typed inputs and outputs. JSON bodies use the
+//! AWS model's member names (`/work/shared/aws-models/lambda`); path labels, query strings and
+//! headers are read by the REST-JSON binding (`protocol::lambda_rest`).
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::service::Empty;
+
+crate::service::operations! {
+    CreateFunction(Box<CreateFunctionInput>) -> FunctionConfiguration;
+    GetFunction(FunctionRef) -> GetFunctionOutput;
+    GetFunctionConfiguration(FunctionRef) -> FunctionConfiguration;
+    ListFunctions(ListFunctionsInput) -> ListFunctionsOutput;
+    DeleteFunction(FunctionRef) -> Empty;
+    UpdateFunctionCode(UpdateFunctionCodeInput) -> FunctionConfiguration;
+    Invoke(InvokeInput) -> InvokeOutput;
+}
+
+/// A function named in the path (`{FunctionName}`: a name, partial or full ARN) and the
+/// `Qualifier` query parameter.
+#[derive(Debug, Default, Clone)]
+pub struct FunctionRef {
+    pub function_name: String,
+    pub qualifier: Option<String>,
+}
+
+/// `Code` of CreateFunction.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FunctionCode {
+    /// Base64 of a zip archive (restJson1 blobs travel as base64).
+    pub zip_file: Option<String>,
+    #[serde(rename = "S3Bucket")]
+    pub s3_bucket: Option<String>,
+    #[serde(rename = "S3Key")]
+    pub s3_key: Option<String>,
+    pub image_uri: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Environment {
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateFunctionInput {
+    pub function_name: Option<String>,
+    pub runtime: Option<String>,
+    pub role: Option<String>,
+    pub handler: Option<String>,
+    #[serde(default)]
+    pub code: FunctionCode,
+    pub description: Option<String>,
+    pub timeout: Option<i64>,
+    pub memory_size: Option<i64>,
+    pub environment: Option<Environment>,
+    pub package_type: Option<String>,
+    pub architectures: Option<Vec<String>>,
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateFunctionCodeBody {
+    pub zip_file: Option<String>,
+    #[serde(rename = "S3Bucket")]
+    pub s3_bucket: Option<String>,
+    pub image_uri: Option<String>,
+    pub revision_id: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct UpdateFunctionCodeInput {
+    pub function: FunctionRef,
+    pub body: UpdateFunctionCodeBody,
+}
+
+#[derive(Debug, Default)]
+pub struct ListFunctionsInput {
+    pub marker: Option<String>,
+    pub max_items: Option<String>,
+}
+
+/// What AWS reports of a function (`FunctionConfiguration`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FunctionConfiguration {
+    pub function_name: String,
+    pub function_arn: String,
+    pub runtime: String,
+    pub role: String,
+    pub handler: String,
+    pub code_size: u64,
+    pub description: String,
+    pub timeout: u32,
+    pub memory_size: u32,
+    pub last_modified: String,
+    pub code_sha256: String,
+    pub version: &'static str,
+    pub environment: Environment,
+    pub tracing_config: serde_json::Value,
+    pub revision_id: String,
+    pub state: &'static str,
+    pub last_update_status: &'static str,
+    pub package_type: &'static str,
+    pub architectures: Vec<String>,
+    pub ephemeral_storage: serde_json::Value,
+    pub logging_config: serde_json::Value,
+    pub snap_start: serde_json::Value,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetFunctionOutput {
+    pub configuration: FunctionConfiguration,
+    pub code: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListFunctionsOutput {
+    pub functions: Vec<FunctionConfiguration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+}
+
+/// `X-Amz-Invocation-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InvocationType {
+    #[default]
+    RequestResponse,
+    Event,
+    DryRun,
+}
+
+#[derive(Debug, Default)]
+pub struct InvokeInput {
+    pub function: FunctionRef,
+    pub invocation_type: InvocationType,
+    /// `X-Amz-Log-Type: Tail`.
+    pub log_tail: bool,
+    pub payload: Bytes,
+}
+
+#[derive(Debug, Default)]
+pub struct InvokeOutput {
+    /// 200 (RequestResponse), 202 (Event), 204 (DryRun).
+    pub status: u16,
+    pub function_error: Option<String>,
+    /// Base64 of the last 4 KB of the invocation's log, when asked for.
+    pub log_result: Option<String>,
+    pub executed_version: Option<&'static str>,
+    pub payload: Bytes,
+}

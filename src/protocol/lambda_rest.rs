@@ -1,0 +1,152 @@
+//! Lambda's REST-JSON binding: the routes of the operations lyrebird serves (paths and status
+//! codes from the AWS model), and how each input is read from path, query, headers and body.
+//! An operation is one line in `ROUTES` plus its arms in `decode` and `encode`.
+
+use http::{Method, StatusCode};
+
+use crate::error::{AwsError, AwsResult};
+use crate::lambda::model::{
+    FunctionRef, InvocationType, InvokeInput, ListFunctionsInput, UpdateFunctionCodeInput,
+};
+use crate::lambda::{LambdaService, Operation, Request, Response};
+
+use super::rest_json::{RestBinding, RestReply, RestRequest, Route};
+
+const ROUTES: &[Route<Operation>] = &[
+    route(
+        Method::POST,
+        "/2015-03-31/functions",
+        Operation::CreateFunction,
+    ),
+    route(
+        Method::GET,
+        "/2015-03-31/functions",
+        Operation::ListFunctions,
+    ),
+    route(
+        Method::GET,
+        "/2015-03-31/functions/{FunctionName}",
+        Operation::GetFunction,
+    ),
+    route(
+        Method::GET,
+        "/2015-03-31/functions/{FunctionName}/configuration",
+        Operation::GetFunctionConfiguration,
+    ),
+    route(
+        Method::DELETE,
+        "/2015-03-31/functions/{FunctionName}",
+        Operation::DeleteFunction,
+    ),
+    route(
+        Method::PUT,
+        "/2015-03-31/functions/{FunctionName}/code",
+        Operation::UpdateFunctionCode,
+    ),
+    route(
+        Method::POST,
+        "/2015-03-31/functions/{FunctionName}/invocations",
+        Operation::Invoke,
+    ),
+];
+
+const fn route(method: Method, path: &'static str, op: Operation) -> Route<Operation> {
+    Route { method, path, op }
+}
+
+impl RestBinding for LambdaService {
+    const PATH_PREFIXES: &'static [&'static str] = &["/2015-03-31/"];
+
+    fn routes() -> &'static [Route<Operation>] {
+        ROUTES
+    }
+
+    fn decode(op: Operation, request: RestRequest) -> AwsResult<Request> {
+        let function = || FunctionRef {
+            function_name: request.label("FunctionName"),
+            qualifier: request.query("Qualifier"),
+        };
+        Ok(match op {
+            Operation::CreateFunction => Request::CreateFunction(Box::new(request.json()?)),
+            Operation::ListFunctions => Request::ListFunctions(ListFunctionsInput {
+                marker: request.query("Marker"),
+                max_items: request.query("MaxItems"),
+            }),
+            Operation::GetFunction => Request::GetFunction(function()),
+            Operation::GetFunctionConfiguration => Request::GetFunctionConfiguration(function()),
+            Operation::DeleteFunction => Request::DeleteFunction(function()),
+            Operation::UpdateFunctionCode => Request::UpdateFunctionCode(UpdateFunctionCodeInput {
+                function: function(),
+                body: request.json()?,
+            }),
+            Operation::Invoke => {
+                let invocation_type = match request.header("x-amz-invocation-type") {
+                    None | Some("RequestResponse") => InvocationType::RequestResponse,
+                    Some("Event") => InvocationType::Event,
+                    Some("DryRun") => InvocationType::DryRun,
+                    Some(other) => {
+                        return Err(AwsError::new(
+                            &crate::error::codes::VALIDATION,
+                            format!("1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"),
+                        ))
+                    }
+                };
+                Request::Invoke(InvokeInput {
+                    function: function(),
+                    invocation_type,
+                    log_tail: request.header("x-amz-log-type") == Some("Tail"),
+                    payload: request.body.clone(),
+                })
+            }
+        })
+    }
+
+    fn encode(response: Response) -> RestReply {
+        let json =
+            |status: StatusCode, value: &dyn erased::Json| RestReply::json(status, value.to_vec());
+        match response {
+            Response::CreateFunction(c) => json(StatusCode::CREATED, &c),
+            Response::GetFunction(g) => json(StatusCode::OK, &g),
+            Response::GetFunctionConfiguration(c) => json(StatusCode::OK, &c),
+            Response::ListFunctions(l) => json(StatusCode::OK, &l),
+            Response::UpdateFunctionCode(c) => json(StatusCode::OK, &c),
+            Response::DeleteFunction(_) => RestReply {
+                status: StatusCode::NO_CONTENT,
+                content_type: "application/json",
+                headers: Vec::new(),
+                body: Default::default(),
+            },
+            Response::Invoke(out) => {
+                let mut headers = Vec::new();
+                if let Some(e) = out.function_error {
+                    headers.push(("x-amz-function-error", e));
+                }
+                if let Some(log) = out.log_result {
+                    headers.push(("x-amz-log-result", log));
+                }
+                if let Some(v) = out.executed_version {
+                    headers.push(("x-amz-executed-version", v.to_string()));
+                }
+                RestReply {
+                    status: StatusCode::from_u16(out.status).unwrap_or(StatusCode::OK),
+                    content_type: "application/json",
+                    headers,
+                    body: out.payload,
+                }
+            }
+        }
+    }
+}
+
+/// Serialising the different output types through one closure.
+mod erased {
+    pub trait Json {
+        fn to_vec(&self) -> Vec<u8>;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn to_vec(&self) -> Vec<u8> {
+            serde_json::to_vec(self).unwrap_or_else(|_| b"{}".to_vec())
+        }
+    }
+}

@@ -1,0 +1,513 @@
+//! The Lambda API subset over REST-JSON, through aws-sdk-lambda: function lifecycle, AWS's error
+//! shapes and wordings (recorded on AWS: LocalStack's test_lambda_api.snapshot.json), Invoke's
+//! invocation types, persistence across a restart, and the invoke seam's asynchronous retries.
+
+mod common;
+#[path = "common/lambda.rs"]
+mod lambda;
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{FunctionCode, InvocationType, Runtime};
+use lyrebird::lambda::{InvocationSource, InvokeRequest};
+
+const ECHO: &str = "exports.handler = async (e) => e;";
+
+fn error_code<E: aws_sdk_lambda::error::ProvideErrorMetadata>(e: &E) -> (String, String) {
+    (
+        e.code().unwrap_or_default().to_string(),
+        e.message().unwrap_or_default().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn function_lifecycle() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    let created = client
+        .create_function()
+        .function_name("orders")
+        .runtime(Runtime::Nodejs20x)
+        .handler("index.handler")
+        .role("arn:aws:iam::000000000000:role/r")
+        .timeout(7)
+        .memory_size(256)
+        .description("takes orders")
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(lambda::zip(&[("index.js", ECHO)])))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let arn = "arn:aws:lambda:us-east-1:000000000000:function:orders";
+    assert_eq!(created.function_arn.as_deref(), Some(arn));
+    assert_eq!(created.function_name.as_deref(), Some("orders"));
+    assert_eq!(created.timeout, Some(7));
+    assert_eq!(created.memory_size, Some(256));
+    assert_eq!(created.version.as_deref(), Some("$LATEST"));
+    assert_eq!(created.handler.as_deref(), Some("index.handler"));
+    assert_eq!(created.runtime, Some(Runtime::Nodejs20x));
+    assert!(created
+        .code_sha256
+        .as_deref()
+        .is_some_and(|s| s.len() == 44));
+    assert!(created.code_size > 0);
+
+    let got = client
+        .get_function()
+        .function_name("orders")
+        .send()
+        .await
+        .unwrap();
+    let configuration = got.configuration.unwrap();
+    assert_eq!(configuration.function_arn.as_deref(), Some(arn));
+    assert_eq!(configuration.description.as_deref(), Some("takes orders"));
+    assert_eq!(configuration.code_sha256, created.code_sha256);
+    assert_eq!(got.code.unwrap().repository_type.as_deref(), Some("S3"));
+    // By ARN and partial ARN too.
+    for name in [arn, "000000000000:function:orders", "orders:$LATEST"] {
+        let c = client
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(c.function_name.as_deref(), Some("orders"), "{name}");
+    }
+
+    let again = client
+        .create_function()
+        .function_name("orders")
+        .runtime(Runtime::Nodejs20x)
+        .handler("index.handler")
+        .role("arn:aws:iam::000000000000:role/r")
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(lambda::zip(&[("index.js", ECHO)])))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&again.into_service_error()),
+        (
+            "ResourceConflictException".into(),
+            "Function already exist: orders".into()
+        )
+    );
+
+    let updated = client
+        .update_function_code()
+        .function_name("orders")
+        .zip_file(Blob::new(lambda::zip(&[(
+            "index.js",
+            "exports.handler = async () => 'v2';",
+        )])))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(updated.code_sha256, created.code_sha256);
+    assert_ne!(updated.revision_id, created.revision_id);
+    let (body, _) = lambda::invoke(&client, "orders", "{}").await;
+    assert_eq!(body, "\"v2\"");
+
+    let listed = client.list_functions().send().await.unwrap();
+    let names: Vec<_> = listed
+        .functions()
+        .iter()
+        .filter_map(|f| f.function_name())
+        .collect();
+    assert_eq!(names, ["orders"]);
+
+    client
+        .delete_function()
+        .function_name("orders")
+        .send()
+        .await
+        .unwrap();
+    let missing = client
+        .get_function()
+        .function_name("orders")
+        .send()
+        .await
+        .unwrap_err();
+    let missing = missing.into_service_error();
+    assert!(missing.is_resource_not_found_exception());
+    assert_eq!(error_code(&missing).1, format!("Function not found: {arn}"));
+    let missing = client
+        .delete_function()
+        .function_name("orders")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(missing
+        .into_service_error()
+        .is_resource_not_found_exception());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn list_functions_pages() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    for i in 0..5 {
+        lambda::create(
+            &client,
+            &format!("f{i}"),
+            "python3.12",
+            "a.h",
+            &[("a.py", "def h(e, c): return 1\n")],
+        )
+        .await;
+    }
+    let first = client.list_functions().max_items(2).send().await.unwrap();
+    assert_eq!(first.functions().len(), 2);
+    let marker = first.next_marker.expect("more pages");
+    let rest = client.list_functions().marker(marker).send().await.unwrap();
+    assert_eq!(rest.functions().len(), 3);
+    assert_eq!(rest.next_marker, None);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn create_function_rejects_bad_input_as_aws_does() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    let code = || {
+        FunctionCode::builder()
+            .zip_file(Blob::new(lambda::zip(&[("index.js", ECHO)])))
+            .build()
+    };
+    let base = || {
+        client
+            .create_function()
+            .function_name("bad")
+            .handler("index.handler")
+            .role("arn:aws:iam::000000000000:role/r")
+    };
+    let e = base()
+        .runtime(Runtime::from("non-existent-runtime"))
+        .code(code())
+        .send()
+        .await
+        .unwrap_err();
+    let (code_name, message) = error_code(&e.into_service_error());
+    assert_eq!(code_name, "InvalidParameterValueException");
+    assert!(message.starts_with("Value non-existent-runtime at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: ["), "{message}");
+
+    let e = base()
+        .runtime(Runtime::Nodejs20x)
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(b"not a zip".to_vec()))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&e.into_service_error()),
+        (
+            "InvalidParameterValueException".into(),
+            "Could not unzip uploaded file. Please check your file, then try to upload again."
+                .into()
+        )
+    );
+
+    let e = base()
+        .runtime(Runtime::Nodejs20x)
+        .timeout(0)
+        .code(code())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e.into_service_error()).0, "ValidationException");
+
+    let e = client
+        .get_function()
+        .function_name("a".repeat(65))
+        .send()
+        .await
+        .unwrap_err();
+    let (code_name, message) = error_code(&e.into_service_error());
+    assert_eq!(code_name, "ValidationException");
+    assert!(
+        message.ends_with("Member must have length less than or equal to 64"),
+        "{message}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn rest_errors_have_lambdas_wire_shape() {
+    let server = common::server().await;
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{}/2015-03-31/functions/nothing",
+            server.endpoint()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.headers()["x-amzn-errortype"],
+        "ResourceNotFoundException"
+    );
+    let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "Type": "User",
+            "message": "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nothing"
+        })
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn invoke_types_and_payload_checks() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "echo",
+        "nodejs20.x",
+        "index.handler",
+        &[("index.js", ECHO)],
+    )
+    .await;
+
+    let dry = client
+        .invoke()
+        .function_name("echo")
+        .invocation_type(InvocationType::DryRun)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dry.status_code, 204);
+
+    let event = client
+        .invoke()
+        .function_name("echo")
+        .invocation_type(InvocationType::Event)
+        .payload(Blob::new(r#"{"async":true}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(event.status_code, 202);
+    let mut records = Vec::new();
+    for _ in 0..100 {
+        records = lambda::invocations(&server, Some("echo")).await;
+        if !records.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(records.len(), 1, "the event ran in the background");
+    assert_eq!(records[0]["invocation_type"], "Event");
+    assert_eq!(records[0]["outcome"], "success");
+
+    let e = client
+        .invoke()
+        .function_name("echo")
+        .payload(Blob::new("{not json"))
+        .send()
+        .await
+        .unwrap_err();
+    let e = e.into_service_error();
+    assert!(e.is_invalid_request_content_exception(), "{e:?}");
+
+    let e = client
+        .invoke()
+        .function_name("nope")
+        .send()
+        .await
+        .unwrap_err();
+    let e = e.into_service_error();
+    assert!(e.is_resource_not_found_exception());
+    assert_eq!(
+        error_code(&e).1,
+        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope"
+    );
+    let e = client
+        .invoke()
+        .function_name("echo")
+        .qualifier("7")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&e.into_service_error()).1,
+        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:echo:7"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn functions_survive_a_restart_on_a_data_dir() {
+    let dir = std::env::temp_dir().join(format!("lyrebird-lambda-{}", uuid::Uuid::new_v4()));
+    let args = ["--data-dir".to_string(), dir.display().to_string()];
+    let server = common::process::start(&args, &[]).await;
+    let client = lambda::client_at(&server.endpoint);
+    lambda::create(
+        &client,
+        "kept",
+        "python3.12",
+        "app.handler",
+        &[("app.py", "def handler(e, c):\n    return 'still here'\n")],
+    )
+    .await;
+    drop(server);
+
+    let server = common::process::start(&args, &[]).await;
+    let client = lambda::client_at(&server.endpoint);
+    let got = client
+        .get_function()
+        .function_name("kept")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.configuration.unwrap().runtime, Some(Runtime::Python312));
+    let (body, error) = lambda::invoke(&client, "kept", "{}").await;
+    assert_eq!((body.as_str(), error), ("\"still here\"", None));
+    client
+        .delete_function()
+        .function_name("kept")
+        .send()
+        .await
+        .unwrap();
+    drop(server);
+    let server = common::process::start(&args, &[]).await;
+    let e = lambda::client_at(&server.endpoint)
+        .get_function()
+        .function_name("kept")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(e.into_service_error().is_resource_not_found_exception());
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn async_invocations_retry_twice_then_report_the_failure() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "always-fails",
+        "nodejs20.x",
+        "index.handler",
+        &[(
+            "index.js",
+            "exports.handler = async (e) => { throw new Error('nope ' + e.n); };",
+        )],
+    )
+    .await;
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let seen = failures.clone();
+    server
+        .app
+        .lambda
+        .invoke_async(
+            common::ACCOUNT,
+            "us-east-1",
+            "always-fails",
+            InvokeRequest::new(
+                r#"{"n":1}"#,
+                InvocationSource::Sns {
+                    arn: "arn:aws:sns:us-east-1:000000000000:t".into(),
+                },
+            ),
+            Box::new(move |failure| seen.lock().unwrap().push(failure)),
+        )
+        .unwrap();
+    // The first attempt runs at once; the retries wait 1 and 2 minutes of the service clock.
+    for expected in 1..=3 {
+        let mut attempts = 0;
+        for _ in 0..200 {
+            attempts = lambda::invocations(&server, Some("always-fails"))
+                .await
+                .len();
+            if attempts >= expected {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(attempts, expected);
+        assert!(failures.lock().unwrap().is_empty() || expected == 3);
+        common::advance_clock(&server, 120.0).await;
+    }
+    for _ in 0..100 {
+        if !failures.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let failures = std::mem::take(&mut *failures.lock().unwrap());
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].attempts, 3);
+    assert_eq!(&failures[0].payload[..], br#"{"n":1}"#);
+    let error: serde_json::Value = serde_json::from_slice(&failures[0].error).unwrap();
+    assert_eq!(error["errorMessage"], "nope 1");
+    let records = lambda::invocations(&server, Some("always-fails")).await;
+    assert!(records
+        .iter()
+        .all(|r| r["source"] == "aws:sns" && r["outcome"] == "error"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn seam_invoke_reports_source_and_batch_size() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "batch",
+        "nodejs20.x",
+        "index.handler",
+        &[(
+            "index.js",
+            "exports.handler = async (e) => e.Records.length;",
+        )],
+    )
+    .await;
+    let lambda_service = &server.app.lambda;
+    let permit = lambda_service
+        .concurrency_permit(common::ACCOUNT, "us-east-1", "batch")
+        .await
+        .unwrap();
+    let mut request = InvokeRequest::new(
+        r#"{"Records":[1,2,3]}"#,
+        InvocationSource::Sqs {
+            arn: "arn:aws:sqs:us-east-1:000000000000:q".into(),
+        },
+    );
+    request.batch_size = 3;
+    request.permit = Some(permit);
+    let result = lambda_service
+        .invoke(
+            common::ACCOUNT,
+            "us-east-1",
+            "arn:aws:lambda:us-east-1:000000000000:function:batch",
+            request,
+        )
+        .await
+        .unwrap();
+    assert_eq!(&result.payload[..], b"3");
+    assert_eq!(result.function_error, None);
+    assert!(result.log_tail.contains(&result.request_id));
+    let records = lambda::invocations(&server, Some("batch")).await;
+    assert_eq!(records[0]["source"], "aws:sqs");
+    assert_eq!(
+        records[0]["source_arn"],
+        "arn:aws:sqs:us-east-1:000000000000:q"
+    );
+    assert_eq!(records[0]["batch_size"], 3);
+    server.stop().await;
+}

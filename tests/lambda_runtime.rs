@@ -1,0 +1,429 @@
+//! Lambda functions run as local processes through the Runtime API: lyrebird's Node and Python
+//! bootstraps, `provided` runtimes with their own bootstrap, warm reuse, timeouts, crashes and
+//! init errors in Lambda's error shapes, and the invocation log.
+
+mod common;
+#[path = "common/lambda.rs"]
+mod lambda;
+
+use aws_sdk_lambda::primitives::Blob;
+use serde_json::Value;
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[tokio::test]
+async fn node_commonjs_async_handler_gets_event_context_and_environment() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    let code = r#"
+exports.handler = async (event, context) => {
+  console.log('hello from', context.functionName);
+  return {
+    echo: event,
+    requestId: context.awsRequestId,
+    arn: context.invokedFunctionArn,
+    remaining: context.getRemainingTimeInMillis(),
+    memory: context.memoryLimitInMB,
+    env: {
+      name: process.env.AWS_LAMBDA_FUNCTION_NAME,
+      handler: process.env._HANDLER,
+      region: process.env.AWS_REGION,
+      endpoint: process.env.AWS_ENDPOINT_URL,
+      api: process.env.AWS_LAMBDA_RUNTIME_API,
+      custom: process.env.GREETING,
+      tz: process.env.TZ,
+      key: process.env.AWS_ACCESS_KEY_ID,
+    },
+  };
+};
+"#;
+    let arn = lambda::create_with(
+        &client,
+        "node-cjs",
+        "nodejs20.x",
+        "index.handler",
+        &[("index.js", code)],
+        |b| {
+            b.environment(
+                aws_sdk_lambda::types::Environment::builder()
+                    .variables("GREETING", "hi")
+                    .build(),
+            )
+            .timeout(10)
+        },
+    )
+    .await;
+    let out = client
+        .invoke()
+        .function_name("node-cjs")
+        .payload(Blob::new(r#"{"order":42}"#))
+        .log_type(aws_sdk_lambda::types::LogType::Tail)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status_code, 200);
+    assert_eq!(out.function_error, None);
+    assert_eq!(out.executed_version.as_deref(), Some("$LATEST"));
+    let body = json(std::str::from_utf8(out.payload.as_ref().unwrap().as_ref()).unwrap());
+    assert_eq!(body["echo"], serde_json::json!({"order": 42}));
+    assert_eq!(body["arn"], arn);
+    assert_eq!(body["memory"], "128");
+    let remaining = body["remaining"].as_u64().unwrap();
+    assert!(remaining > 5_000 && remaining <= 10_000, "{remaining}");
+    assert_eq!(body["env"]["name"], "node-cjs");
+    assert_eq!(body["env"]["handler"], "index.handler");
+    assert_eq!(body["env"]["region"], "us-east-1");
+    assert_eq!(
+        body["env"]["endpoint"],
+        format!("http://127.0.0.1:{}", server.addr.port())
+    );
+    assert!(body["env"]["api"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
+    assert_eq!(body["env"]["custom"], "hi");
+    assert_eq!(body["env"]["tz"], ":UTC");
+    assert_eq!(body["env"]["key"], common::ACCOUNT);
+    use base64::Engine;
+    let log = base64::engine::general_purpose::STANDARD
+        .decode(out.log_result.expect("LogType Tail returns the log"))
+        .unwrap();
+    let log = String::from_utf8(log).unwrap();
+    let request_id = body["requestId"].as_str().unwrap();
+    assert!(
+        log.contains(&format!("START RequestId: {request_id}")),
+        "{log}"
+    );
+    assert!(log.contains("hello from node-cjs"), "{log}");
+    assert!(
+        log.contains(&format!("REPORT RequestId: {request_id}")),
+        "{log}"
+    );
+
+    let records = lambda::invocations(&server, Some("node-cjs")).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["request_id"], request_id);
+    assert_eq!(records[0]["source"], "api");
+    assert_eq!(records[0]["outcome"], "success");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn node_esm_callback_and_nested_handlers() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "node-mjs",
+        "nodejs20.x",
+        "src/handlers/app.handler",
+        &[(
+            "src/handlers/app.mjs",
+            "export const handler = async (event) => ({ esm: true, n: event.n + 1 });",
+        )],
+    )
+    .await;
+    lambda::create(
+        &client,
+        "node-callback",
+        "nodejs20.x",
+        "cb.handler",
+        &[(
+            "cb.cjs",
+            "module.exports.handler = function (event, context, callback) { setTimeout(() => callback(null, { callback: event.n * 2 }), 5); };",
+        )],
+    )
+    .await;
+    lambda::create(
+        &client,
+        "node-type-module",
+        "nodejs20.x",
+        "index.handler",
+        &[
+            ("package.json", r#"{"type":"module"}"#),
+            (
+                "index.js",
+                "export function handler(event) { return Promise.resolve('module ' + event.n); }",
+            ),
+        ],
+    )
+    .await;
+    let (body, error) = lambda::invoke(&client, "node-mjs", r#"{"n":1}"#).await;
+    assert_eq!(
+        (json(&body), error),
+        (serde_json::json!({"esm": true, "n": 2}), None)
+    );
+    let (body, error) = lambda::invoke(&client, "node-callback", r#"{"n":21}"#).await;
+    assert_eq!(
+        (json(&body), error),
+        (serde_json::json!({"callback": 42}), None)
+    );
+    let (body, error) = lambda::invoke(&client, "node-type-module", r#"{"n":3}"#).await;
+    assert_eq!((json(&body), error), (serde_json::json!("module 3"), None));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn python_handler_and_its_errors() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    let code = r#"
+import os
+def handler(event, context):
+    print("python sees", context.function_name)
+    if event.get("fail"):
+        raise ValueError("bad order " + str(event["fail"]))
+    return {"sum": sum(event["values"]), "remaining": context.get_remaining_time_in_millis() > 0,
+            "request": context.aws_request_id, "task_root": os.environ["LAMBDA_TASK_ROOT"] == os.getcwd()}
+"#;
+    lambda::create(
+        &client,
+        "py",
+        "python3.12",
+        "app.handler",
+        &[("app.py", code)],
+    )
+    .await;
+    let (body, error) = lambda::invoke(&client, "py", r#"{"values":[1,2,3]}"#).await;
+    assert_eq!(error, None, "{body}");
+    let body = json(&body);
+    assert_eq!(body["sum"], 6);
+    assert_eq!(body["remaining"], true);
+    assert_eq!(body["task_root"], true);
+
+    let (body, error) = lambda::invoke(&client, "py", r#"{"fail":7}"#).await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    let body = json(&body);
+    assert_eq!(body["errorType"], "ValueError");
+    assert_eq!(body["errorMessage"], "bad order 7");
+    assert!(
+        body["stackTrace"].as_array().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    // The error left the environment warm: the next invocation works.
+    let (body, error) = lambda::invoke(&client, "py", r#"{"values":[5]}"#).await;
+    assert_eq!(
+        (json(&body)["sum"].clone(), error),
+        (serde_json::json!(5), None)
+    );
+    let outcomes: Vec<_> = lambda::invocations(&server, Some("py"))
+        .await
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(outcomes, ["success", "error", "success"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn node_thrown_error_has_the_runtime_shape() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "node-throws",
+        "nodejs20.x",
+        "index.handler",
+        &[(
+            "index.js",
+            "class OrderError extends Error { constructor(m) { super(m); this.name = 'OrderError'; } }\nexports.handler = async () => { throw new OrderError('no stock'); };",
+        )],
+    )
+    .await;
+    let (body, error) = lambda::invoke(&client, "node-throws", "{}").await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    let body = json(&body);
+    assert_eq!(body["errorType"], "OrderError");
+    assert_eq!(body["errorMessage"], "no stock");
+    assert!(
+        body["trace"].as_array().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn warm_process_is_reused_between_invocations() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "counter",
+        "nodejs20.x",
+        "index.handler",
+        &[(
+            "index.js",
+            "let count = 0; const started = process.pid; exports.handler = async () => ({ count: ++count, pid: started });",
+        )],
+    )
+    .await;
+    let (first, _) = lambda::invoke(&client, "counter", "{}").await;
+    let (second, _) = lambda::invoke(&client, "counter", "{}").await;
+    let (first, second) = (json(&first), json(&second));
+    assert_eq!(first["count"], 1);
+    assert_eq!(second["count"], 2);
+    assert_eq!(first["pid"], second["pid"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn timeout_stops_the_process_and_the_next_invocation_starts_a_new_one() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create_with(
+        &client,
+        "slow",
+        "nodejs20.x",
+        "index.handler",
+        &[(
+            "index.js",
+            "let calls = 0; exports.handler = async (e) => { calls++; if (e.hang) await new Promise(() => setInterval(() => {}, 1000)); return { calls }; };",
+        )],
+        |b| b.timeout(1),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let (body, error) = lambda::invoke(&client, "slow", r#"{"hang":true}"#).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    let body = json(&body);
+    assert_eq!(body["errorType"], "Sandbox.Timedout");
+    let message = body["errorMessage"].as_str().unwrap();
+    assert!(
+        message.starts_with("RequestId: ")
+            && message.ends_with("Error: Task timed out after 1.00 seconds"),
+        "{message}"
+    );
+    // A fresh process: its counter starts again.
+    let (body, error) = lambda::invoke(&client, "slow", "{}").await;
+    assert_eq!(
+        (json(&body)["calls"].clone(), error),
+        (serde_json::json!(1), None),
+        "{body}"
+    );
+    let records = lambda::invocations(&server, Some("slow")).await;
+    assert_eq!(records[0]["outcome"], "timeout");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_process_that_exits_mid_invocation_fails_it_with_runtime_exit_error() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "exits",
+        "python3.12",
+        "app.handler",
+        &[("app.py", "import os\ndef handler(event, context):\n    if event.get('exit'):\n        os._exit(3)\n    return 'ok'\n")],
+    )
+    .await;
+    let (body, error) = lambda::invoke(&client, "exits", r#"{"exit":true}"#).await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    let body = json(&body);
+    assert_eq!(body["errorType"], "Runtime.ExitError");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .ends_with("Error: Runtime exited with error: exit status 3"),
+        "{body}"
+    );
+    let (body, error) = lambda::invoke(&client, "exits", "{}").await;
+    assert_eq!((body.as_str(), error), ("\"ok\"", None));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn init_errors_are_reported_in_lambdas_shape() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "no-module",
+        "nodejs20.x",
+        "missing.handler",
+        &[("index.js", "")],
+    )
+    .await;
+    lambda::create(
+        &client,
+        "no-export",
+        "nodejs20.x",
+        "index.nothing",
+        &[("index.js", "exports.handler = async () => 1;")],
+    )
+    .await;
+    lambda::create(
+        &client,
+        "py-import",
+        "python3.12",
+        "nothere.handler",
+        &[("app.py", "")],
+    )
+    .await;
+    lambda::create(
+        &client,
+        "py-raises",
+        "python3.12",
+        "app.handler",
+        &[("app.py", "raise Exception('Runtime startup fails')\n")],
+    )
+    .await;
+    for (name, error_type) in [
+        ("no-module", "Runtime.ImportModuleError"),
+        ("no-export", "Runtime.HandlerNotFound"),
+        ("py-import", "Runtime.ImportModuleError"),
+        ("py-raises", "Exception"),
+    ] {
+        let (body, error) = lambda::invoke(&client, name, "{}").await;
+        assert_eq!(error.as_deref(), Some("Unhandled"), "{name}");
+        assert_eq!(json(&body)["errorType"], error_type, "{name}: {body}");
+    }
+    let (body, _) = lambda::invoke(&client, "py-raises", "{}").await;
+    assert_eq!(json(&body)["errorMessage"], "Runtime startup fails");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn provided_runtime_runs_its_own_bootstrap() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    // A bootstrap in shell speaking the Runtime API with curl-free bash /dev/tcp is fragile;
+    // python3 is what a provided runtime here can rely on.
+    let bootstrap = r#"#!/usr/bin/env python3
+import http.client, json, os
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+while True:
+    c = http.client.HTTPConnection(api)
+    c.request("GET", "/2018-06-01/runtime/invocation/next")
+    r = c.getresponse()
+    event = json.loads(r.read())
+    rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+    deadline = r.headers["Lambda-Runtime-Deadline-Ms"]
+    arn = r.headers["Lambda-Runtime-Invoked-Function-Arn"]
+    trace = r.headers["Lambda-Runtime-Trace-Id"]
+    body = json.dumps({"got": event, "rid": rid, "deadline": int(deadline), "arn": arn, "trace": trace, "handler": os.environ["_HANDLER"]})
+    c.request("POST", "/2018-06-01/runtime/invocation/%s/response" % rid, body)
+    c.getresponse().read()
+"#;
+    let arn = lambda::create(
+        &client,
+        "custom",
+        "provided.al2023",
+        "my.handler",
+        &[("bootstrap", bootstrap)],
+    )
+    .await;
+    let (body, error) = lambda::invoke(&client, "custom", r#"{"x":1}"#).await;
+    assert_eq!(error, None, "{body}");
+    let body = json(&body);
+    assert_eq!(body["got"], serde_json::json!({"x": 1}));
+    assert_eq!(body["arn"], arn);
+    assert_eq!(body["handler"], "my.handler");
+    assert!(body["trace"].as_str().unwrap().starts_with("Root=1-"));
+    assert!(body["deadline"].as_u64().unwrap() > 1_600_000_000_000);
+    server.stop().await;
+}
