@@ -115,6 +115,7 @@ async fn the_event_routing_example_provisions_and_routes() {
         &config,
         &app.sqs,
         &app.sns,
+        &app.lambda,
         &app.events,
         &app.default_host,
     )
