@@ -318,10 +318,7 @@ async fn endpoint(statuses: Vec<u16>) -> Endpoint {
             let mut buf = Vec::new();
             let mut chunk = [0u8; 4096];
             // Read the head, then the body (Content-Length).
-            loop {
-                let Ok(read) = stream.read(&mut chunk).await else {
-                    break;
-                };
+            while let Ok(read) = stream.read(&mut chunk).await {
                 if read == 0 {
                     break;
                 }

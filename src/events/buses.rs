@@ -102,10 +102,10 @@ impl EventsService {
             return;
         }
         let mut reg = self.state.write();
-        if !reg.buses.contains_key(&key) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = reg.buses.entry(key) {
             let bus = Bus::new(account, region, DEFAULT_BUS, self.now_ms());
             self.persist_bus(ctx, &bus);
-            reg.buses.insert(key, bus);
+            slot.insert(bus);
         }
     }
 

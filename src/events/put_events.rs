@@ -262,7 +262,7 @@ impl EventsService {
                 if !rule.enabled() || rule.targets.is_empty() {
                     continue;
                 }
-                if only.is_some_and(|only| !only.iter().any(|a| *a == rule.arn)) {
+                if only.is_some_and(|only| !only.contains(&rule.arn)) {
                     continue;
                 }
                 matched.push((rule.arn.clone(), rule.name.clone(), rule.targets.clone()));
