@@ -594,6 +594,27 @@ fn invalid_patterns_give_aws_reasons() {
 }
 
 #[test]
+fn hostile_patterns_are_rejected_quickly() {
+    // 20 sibling `$or`s of 2 alternatives would expand to a million alternatives.
+    let mut p = serde_json::Map::new();
+    for i in 0..20 {
+        p.insert(
+            format!("f{i}"),
+            json!({"$or": [{"a": ["1"]}, {"b": ["2"]}]}),
+        );
+    }
+    assert_eq!(reason(&Value::Object(p).to_string()), "Rule is too complex");
+    // Long wildcards and deep nesting are answered, not hung on.
+    let long = format!("{{\"f\": [{{\"wildcard\": \"{}\"}}]}}", "ab*".repeat(1000));
+    assert!(EventPattern::parse(&long).is_err());
+    let deep = format!("{}[\"x\"]{}", "{\"a\": ".repeat(200), "}".repeat(200));
+    assert!(EventPattern::parse(&deep).is_err());
+    let many_values: Vec<String> = (0..10_000).map(|i| format!("v{i}")).collect();
+    let wide = pattern(json!({"source": many_values}));
+    assert!(wide.matches(&event(json!({"source": "v9999"}))));
+}
+
+#[test]
 fn test_event_pattern_events_need_the_envelope() {
     let full = event(json!({}));
     assert_eq!(parse_test_event(&full.to_string()), Ok(full.clone()));
@@ -619,6 +640,7 @@ fn the_index_returns_exactly_the_matching_rules() {
         json!({"detail-type": ["OrderCreated", "OrderUpdated"]}),
         json!({"source": ["other-service"]}),
         json!({"resources": ["arn:aws:s3:::bucket"]}),
+        json!({"source": [{"prefix": "o"}], "detail": {"order": {"status": ["shipped"]}}}),
     ];
     let mut index = RuleIndex::new();
     for (i, p) in patterns.iter().enumerate() {
@@ -630,6 +652,11 @@ fn the_index_returns_exactly_the_matching_rules() {
         json!({"source": "billing", "detail-type": "Invoice", "resources": ["arn:aws:s3:::bucket"]}),
         json!({"source": "other-service", "detail-type": "X"}),
         json!({"source": ["order-service", "billing"], "detail-type": "Y"}),
+        // A nested field reached through a dotted key, an array of objects, or plainly.
+        json!({"source": "o", "detail": {"order.status": "shipped"}}),
+        json!({"source": "o", "detail": {"order": [{"status": "new"}, {"status": "shipped"}]}}),
+        json!({"source": "o", "detail.order": {"status": ["shipped"]}}),
+        json!({"source": "o", "detail": {"order": {"status": "new"}}}),
     ];
     for fields in events {
         let ev = event(fields);
@@ -639,6 +666,8 @@ fn the_index_returns_exactly_the_matching_rules() {
             .filter(|&i| pattern(patterns[i].clone()).matches(&ev))
             .collect();
         assert_eq!(found, expected, "event {ev}");
+        let nested_status_shipped = ev["source"] == "o" && ev["detail"]["order"]["status"] != "new";
+        assert_eq!(found.contains(&8), nested_status_shipped, "event {ev}");
     }
     // Replacing and removing keep it consistent.
     index.insert(6, Arc::new(pattern(json!({"source": ["billing"]}))));
@@ -685,4 +714,98 @@ fn recorded_cases_from_file() {
         cases.len(),
         failures.join("\n")
     );
+}
+
+/// Rules shaped like the seeds' (one source per service, one detail type per rule, conditions on
+/// `detail`), some pinned only by a nested field, and (at most 3) that pin no field to exact
+/// strings and so are tested for every event.
+fn seed_like_rules(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| match i % 10 {
+            // Pinned only by a nested field.
+            8 => json!({"source": [{"prefix": format!("svc-{}", i % 7)}], "detail": {"status": [format!("status-{i}")]}}),
+            // Pinned by nothing: tested for every event.
+            9 if i < 30 => json!({"source": [{"prefix": format!("svc-{}", i % 7)}], "detail": {"amount": [{"numeric": [">", 1000]}]}}),
+            _ => json!({
+                "source": [format!("svc-{}", i % 7)],
+                "detail-type": [format!("Type{i}")],
+                "detail": {"amount": [{"numeric": [">", 1000]}], "status": [{"anything-but": "cancelled"}]}
+            }),
+        })
+        .collect()
+}
+
+#[test]
+fn index_cost_does_not_grow_with_the_number_of_rules() {
+    // The event names one detail type; with 1,000 rules it is tested against the rule filed
+    // under that type and the unpinned ones, not the other 900.
+    let ev = event(
+        json!({"source": "svc-3", "detail-type": "Type10", "detail": {"amount": 5000, "status": "paid"}}),
+    );
+    for n in [1usize, 100, 1000] {
+        let rules = seed_like_rules(n);
+        let mut index = RuleIndex::new();
+        for (i, p) in rules.iter().enumerate() {
+            index.insert(i, Arc::new(pattern(p.clone())));
+        }
+        let mut found = index.matching(&ev);
+        found.sort_unstable();
+        let expected: Vec<usize> = (0..n)
+            .filter(|&i| pattern(rules[i].clone()).matches(&ev))
+            .collect();
+        assert_eq!(found, expected, "{n} rules");
+        let unpinned = rules
+            .iter()
+            .filter(|r| r["detail-type"].is_null() && r["detail"]["status"].is_null())
+            .count();
+        assert!(
+            index.tested_for(&ev) <= 1 + unpinned,
+            "{n} rules: tested {}",
+            index.tested_for(&ev)
+        );
+    }
+}
+
+/// Matching cost for 1, 100 and 1,000 rules, with the index and by testing every pattern:
+/// `cargo test --release --test events_patterns -- --ignored --nocapture index_benchmark`.
+#[test]
+#[ignore]
+fn index_benchmark() {
+    let events: Vec<Value> = (0..64)
+        .map(|i| event(json!({"source": format!("svc-{}", i % 7), "detail-type": format!("Type{}", i * 13 % 1000), "detail": {"amount": 900 + i * 10, "status": "paid"}})))
+        .collect();
+    println!("rules | patterns tested/event | index ns/event | full scan ns/event");
+    for n in [1usize, 100, 1000] {
+        let rules: Vec<Arc<EventPattern>> = seed_like_rules(n)
+            .into_iter()
+            .map(|p| Arc::new(pattern(p)))
+            .collect();
+        let mut index = RuleIndex::new();
+        for (i, p) in rules.iter().enumerate() {
+            index.insert(i, p.clone());
+        }
+        let rounds = (20_000 / n).max(20);
+        let tested: usize = events.iter().map(|e| index.tested_for(e)).sum();
+        let start = std::time::Instant::now();
+        let mut hits = 0usize;
+        for _ in 0..rounds {
+            for e in &events {
+                hits += index.matching(e).len();
+            }
+        }
+        let indexed = start.elapsed().as_nanos() as f64 / (rounds * events.len()) as f64;
+        let start = std::time::Instant::now();
+        let mut scan_hits = 0usize;
+        for _ in 0..rounds {
+            for e in &events {
+                scan_hits += rules.iter().filter(|p| p.matches(e)).count();
+            }
+        }
+        let scanned = start.elapsed().as_nanos() as f64 / (rounds * events.len()) as f64;
+        assert_eq!(hits, scan_hits);
+        println!(
+            "{n} | {:.1} | {indexed:.0} | {scanned:.0}",
+            tested as f64 / events.len() as f64
+        );
+    }
 }

@@ -1,8 +1,7 @@
 //! Schedule expressions of EventBridge rules through the public API: what `PutRule` accepts
 //! (the valid and invalid expressions recorded on AWS) and when each schedule fires next.
 
-use lyrebird::clock::days_from_civil;
-use lyrebird::events::schedule::{Schedule, INVALID};
+use lyrebird::events::schedule::{civil_from_days, days_from_civil, Schedule, INVALID};
 
 /// Epoch milliseconds of a UTC time.
 fn at(year: i64, month: u32, day: u32, hour: u64, minute: u64) -> u64 {
@@ -13,6 +12,16 @@ fn next(expression: &str, after: u64) -> Option<u64> {
     Schedule::parse(expression)
         .unwrap_or_else(|e| panic!("{expression}: {e}"))
         .next_after(after)
+}
+
+#[test]
+fn civil_dates_round_trip() {
+    for days in [-1, 0, 59, 11_016, 19_723, 47_481, 84_000] {
+        let (y, m, d) = civil_from_days(days);
+        assert_eq!(days_from_civil(y, m, d), days);
+    }
+    assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+    assert_eq!(civil_from_days(11_016), (2000, 2, 29));
 }
 
 #[test]

@@ -7,8 +7,9 @@
 //! `anything-but` with `prefix`/`suffix`/`equals-ignore-case`/`wildcard` (a value or a list);
 //! `anything-but` matches a `null` value; `exists: true` holds for any leaf value (`null` and
 //! `""` included) but never for an object or an empty array; `exists: false` holds when no leaf
-//! sits at the path. The only complexity limit AWS applies to event patterns is the one on
-//! wildcards (`Rule is too complex - ...`), approximated by `Wildcard::complexity`.
+//! sits at the path. Complexity limits: AWS's on wildcards (`Rule is too complex - ...`),
+//! approximated by `Wildcard::complexity`, and ours on `$or` expansion (at most 1,000
+//! alternatives), which keeps a pattern of nested `$or`s from exploding.
 //!
 //! Decisions where AWS's behaviour is not recorded: numbers compare with the rule compiler's
 //! 6 decimal digits over -5e9..5e9 (the SNS recordings; AWS's current open-source compiler
@@ -24,6 +25,9 @@ use crate::ruler::compile::{parse_object, Cond, Dialect, Literal, Rules};
 use crate::ruler::document::{self, PathIndex};
 use crate::ruler::json::Json;
 use crate::ruler::wildcard;
+
+/// At most this many alternatives once `$or`s are expanded.
+const MAX_ALTERNATIVES: u64 = 1000;
 
 const TOO_COMPLEX: &str = "Rule is too complex - try using fewer wildcard characters or fewer \
                            repeating character sequences after a wildcard character";
@@ -84,6 +88,10 @@ impl EventPattern {
         if tree.max_wildcard_complexity() > wildcard::MAX_COMPLEXITY {
             return Err(PatternError::new(TOO_COMPLEX));
         }
+        // Nested `$or`s multiply; bound the expansion (AWS's limit and text are not recorded).
+        if tree.branch_count() > MAX_ALTERNATIVES {
+            return Err(PatternError::new("Rule is too complex"));
+        }
         let rules = tree.to_rules();
         let paths = PathIndex::new(&rules.paths);
         Ok(EventPattern { rules, paths })
@@ -99,9 +107,9 @@ impl EventPattern {
         }
     }
 
-    /// For each alternative (`$or` branch) of the pattern, the exact strings the top-level
-    /// field `field` must equal, or `None` when some alternative accepts other values (or does
-    /// not test `field`). Used by the rule index.
+    /// For each alternative (`$or` branch) of the pattern, the exact strings the field at the
+    /// dotted path `field` must equal, or `None` when some alternative accepts other values (or
+    /// does not test `field`). Used by the rule index.
     pub(crate) fn required_strings(&self, field: &str) -> Option<Vec<&str>> {
         let path = self.rules.paths.iter().position(|p| p == field)?;
         let mut values = Vec::new();
@@ -120,13 +128,9 @@ impl EventPattern {
         Some(values)
     }
 
-    /// The top-level fields (no dot) the pattern tests, in first-use order.
-    pub(crate) fn top_level_fields(&self) -> impl Iterator<Item = &str> {
-        self.rules
-            .paths
-            .iter()
-            .map(String::as_str)
-            .filter(|p| !p.contains('.'))
+    /// The fields (dotted paths) the pattern tests, in first-use order.
+    pub(crate) fn fields(&self) -> impl Iterator<Item = &str> {
+        self.rules.paths.iter().map(String::as_str)
     }
 }
 

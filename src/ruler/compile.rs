@@ -170,6 +170,21 @@ impl Node {
         })
     }
 
+    /// How many alternatives the `$or` expansion produces (siblings multiply, `$or`
+    /// alternatives add up), saturating: checked before expanding, which is exponential.
+    pub(crate) fn branch_count(&self) -> u64 {
+        self.entries.iter().fold(1u64, |acc, (_, entry)| {
+            let factor = match entry {
+                Entry::Rules(_) => 1,
+                Entry::Nested(node) => node.branch_count(),
+                Entry::Or(alternatives) => alternatives
+                    .iter()
+                    .fold(0u64, |sum, alt| sum.saturating_add(alt.branch_count())),
+            };
+            acc.saturating_mul(factor)
+        })
+    }
+
     /// The highest [`Wildcard::complexity`] of the `wildcard` and `anything-but` `wildcard`
     /// operands anywhere in the tree (0 without any).
     pub(crate) fn max_wildcard_complexity(&self) -> usize {

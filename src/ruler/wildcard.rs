@@ -111,7 +111,9 @@ impl Wildcard {
                     continue;
                 }
                 worst = worst.max(weight(&next));
-                if worst > MAX_COMPLEXITY || seen.len() > 4096 {
+                // Sets stay small (above MAX_COMPLEXITY states we stop), so each step is
+                // cheap; bounding the sets explored bounds the whole walk.
+                if worst > MAX_COMPLEXITY || seen.len() > 1024 {
                     return worst;
                 }
                 seen.insert(next.clone());
