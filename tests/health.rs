@@ -42,7 +42,7 @@ async fn lyrebird_health_reports_version_uptime_services_and_storage() {
     assert!(health["uptime_seconds"].is_u64(), "{health}");
     assert_eq!(
         health["services"],
-        serde_json::json!({"sqs": "running", "sns": "running", "sts": "running"})
+        serde_json::json!({"sqs": "running", "sns": "running", "sts": "running", "lambda": "running"})
     );
     assert_eq!(health["storage"], "memory");
     server.stop().await;
