@@ -81,6 +81,13 @@ pub mod codes {
         SNS_RESOURCE_NOT_FOUND = ("ResourceNotFoundException", "ResourceNotFound", 404, false);
         SNS_OPTED_OUT = ("OptedOutException", "OptedOut", 400, false);
         SNS_USER_ERROR = ("UserErrorException", "UserError", 400, false);
+        // EventBridge (AWS JSON only; AWS answers its not-found with 400)
+        EVENTS_NOT_FOUND = ("ResourceNotFoundException", "ResourceNotFoundException", 400, false);
+        EVENTS_ALREADY_EXISTS = ("ResourceAlreadyExistsException", "ResourceAlreadyExistsException", 400, false);
+        EVENTS_VALIDATION = ("ValidationException", "ValidationException", 400, false);
+        INVALID_EVENT_PATTERN = ("InvalidEventPatternException", "InvalidEventPatternException", 400, false);
+        EVENTS_LIMIT_EXCEEDED = ("LimitExceededException", "LimitExceededException", 400, false);
+        ILLEGAL_STATUS = ("IllegalStatusException", "IllegalStatusException", 400, false);
         // Modeled without a query error code, so the shape name is the code.
         SNS_VERIFICATION = ("VerificationException", "VerificationException", 400, false);
         // Lambda (REST-JSON: the shape name is the `x-amzn-errortype`)

@@ -23,6 +23,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::credentials::{AuthMode, Credentials};
 use crate::error::{codes, AwsError};
+use crate::events::EventsService;
 use crate::health::ServiceStates;
 use crate::lambda::event_sources::{lambda_seam::LambdaRuntime, EventSources};
 use crate::lambda::{LambdaOptions, LambdaService};
@@ -44,6 +45,7 @@ pub struct App {
     pub sqs: Arc<SqsService>,
     pub store: SharedStore,
     pub sns: Arc<SnsService>,
+    pub events: Arc<EventsService>,
     pub lambda: Arc<LambdaService>,
     /// Lambda event source mappings (SQS pollers).
     pub event_sources: Arc<EventSources>,
@@ -110,10 +112,18 @@ impl App {
             },
         );
         let event_sources = EventSources::new(sqs.clone(), clock.clone(), store.clone());
+        let events = Arc::new(EventsService::new(
+            clock.clone(),
+            sqs.clone(),
+            sns.clone(),
+            lambda.clone(),
+            store.clone(),
+        ));
         if store.persistent() {
             let started = Instant::now();
             let (queues, messages) = sqs.restore()?;
             let (topics, subscriptions) = sns.restore()?;
+            let (event_buses, rules) = events.restore()?;
             let functions = lambda.restore()?;
             let mappings = event_sources.restore()?;
             tracing::info!(
@@ -122,6 +132,8 @@ impl App {
                 messages,
                 topics,
                 subscriptions,
+                event_buses,
+                rules,
                 functions,
                 mappings,
                 millis = started.elapsed().as_millis() as u64,
@@ -155,6 +167,7 @@ impl App {
             &sqs,
             &sns,
             &lambda,
+            &events,
             &event_sources,
             &default_host,
         )?;
@@ -166,8 +179,10 @@ impl App {
             .query(Arc::new(StsService))
             .query(sns.clone())
             .rest(event_sources.clone())
+            .json(events.clone())
             .rest(lambda.clone());
         Ok(App {
+            events,
             services,
             lambda,
             event_sources,
@@ -190,10 +205,12 @@ impl App {
     /// `App::new` on a blocking thread: opening the store, restoring it and loading or
     /// generating the signing key all block.
     pub async fn start(config: Config, local_addr: SocketAddr) -> std::io::Result<App> {
-        tokio::task::spawn_blocking(move || App::new(config, local_addr))
+        let app = tokio::task::spawn_blocking(move || App::new(config, local_addr))
             .await
             .map_err(std::io::Error::other)?
-            .map_err(std::io::Error::other)
+            .map_err(std::io::Error::other)?;
+        app.events.start_scheduler();
+        Ok(app)
     }
 }
 
@@ -477,6 +494,7 @@ async fn reset(State(app): State<Arc<App>>) -> Response {
     let mut tickets = app.sqs.reset();
     tickets.push(app.sns.reset());
     tickets.push(app.event_sources.reset());
+    tickets.push(app.events.reset());
     tickets.push(app.lambda.reset());
     for ticket in tickets {
         if let Err(e) = ticket.durable().await {

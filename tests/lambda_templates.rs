@@ -241,6 +241,7 @@ async fn sam_and_cloudformation_functions_run_their_code() {
         &app.sqs,
         &app.sns,
         &app.lambda,
+        &app.events,
         &app.default_host,
     )
     .expect("re-applies");
@@ -253,6 +254,7 @@ async fn sam_and_cloudformation_functions_run_their_code() {
         &app.sqs,
         &app.sns,
         &app.lambda,
+        &app.events,
         &app.default_host,
     )
     .expect("re-applies");

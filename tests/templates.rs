@@ -118,6 +118,7 @@ fn reapply_report(
         &app.sqs,
         &app.sns,
         &app.lambda,
+        &app.events,
         &app.default_host,
     )
     .expect("template re-applies")

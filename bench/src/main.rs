@@ -125,6 +125,9 @@ struct Args {
     /// Backlog: body size in bytes of each message.
     #[arg(long, default_value_t = 64)]
     backlog_body_size: usize,
+    /// EB: (rules on the bus, rules each event matches) for each measurement.
+    #[arg(long, value_delimiter = ',', default_value = "100x10,1x1,100x1,1000x1")]
+    eb_rules: Vec<String>,
     /// Region put in the (unverified) SigV4 credential scope of each request.
     #[arg(long, default_value = "us-east-1")]
     region: String,
@@ -177,6 +180,9 @@ enum Workload {
     /// The soak (not in the default list): see `--soak-seconds` and bench/soak.sh.
     #[value(name = "soak")]
     Soak,
+    /// EventBridge PutEvents (10 entries) on a bus with many rules, SQS targets.
+    #[value(name = "EB")]
+    Eb,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -291,6 +297,7 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 enum Service {
     Sqs,
     Sns,
+    Events,
 }
 
 /// A request ready to send any number of times: its body is shared, never re-serialized.
@@ -321,6 +328,7 @@ struct Bench {
     protocol: Protocol,
     auth_sqs: HeaderValue,
     auth_sns: HeaderValue,
+    auth_events: HeaderValue,
     amz_date: HeaderValue,
     timeout: Duration,
     run_id: String,
@@ -353,6 +361,7 @@ impl Bench {
             protocol: args.protocol,
             auth_sqs: auth("sqs")?,
             auth_sns: auth("sns")?,
+            auth_events: auth("events")?,
             amz_date: HeaderValue::from_static("20250101T000000Z"),
             timeout: Duration::from_secs(u64::from(args.wait_seconds) + 30),
             run_id: format!("{}-{}", std::process::id(), secs % 1_000_000),
@@ -389,6 +398,7 @@ impl Bench {
             let auth = match call.service {
                 Service::Sqs => &self.auth_sqs,
                 Service::Sns => &self.auth_sns,
+                Service::Events => &self.auth_events,
             };
             headers.insert(AUTHORIZATION, auth.clone());
             headers.insert("x-amz-date", self.amz_date.clone());
@@ -2235,6 +2245,122 @@ async fn backlog(ctx: &Ctx) -> Report {
     r
 }
 
+/// An EventBridge (AWS JSON 1.1) call.
+fn events_call(op: &str, json: Value) -> Call {
+    Call {
+        service: Service::Events,
+        target: HeaderValue::from_str(&format!("AWSEvents.{op}")).ok(),
+        body: Bytes::from(json.to_string()),
+    }
+}
+
+/// EB: one measurement per `--eb-rules` entry (`RULESxMATCHING`).
+async fn eb_workloads(ctx: &Ctx) -> Vec<Report> {
+    let mut reports = Vec::new();
+    for spec in &ctx.args.eb_rules {
+        let parsed = spec
+            .split_once('x')
+            .and_then(|(r, m)| Some((r.parse::<usize>().ok()?, m.parse::<usize>().ok()?)));
+        match parsed {
+            Some((rules, matching)) if rules >= 1 && matching <= rules => {
+                reports.push(ctx.measured(eb_put_events(ctx, rules, matching)).await)
+            }
+            _ => reports.push(Report::failed(
+                "EB",
+                spec,
+                &ApiError::bad_response("--eb-rules entries are RULESxMATCHING"),
+            )),
+        }
+    }
+    reports
+}
+
+/// PutEvents of 10 entries on a bus with `rules` rules, `matching` of which each event
+/// matches (each with one SQS queue target); the others pin other detail types, as a bus
+/// shared by many producers has them.
+async fn eb_put_events(ctx: &Ctx, rules: usize, matching: usize) -> Report {
+    let name = format!("EB-{rules}r-{matching}m");
+    let what = format!(
+        "PutEvents 10 entries, {rules} rules, {matching} matching (SQS targets), {} conns",
+        ctx.args.connections
+    );
+    let b = &ctx.bench;
+    let bus = b.name(&format!("eb{rules}-{matching}"));
+    let setup = async {
+        b.call(&events_call("CreateEventBus", json!({ "Name": bus })))
+            .await?;
+        let mut queues = Vec::new();
+        for i in 0..rules {
+            let rule = format!("rule-{i}");
+            let pattern = if i < matching {
+                json!({"source": ["bench.orders"], "detail-type": ["OrderCreated"],
+                       "detail": {"amount": [{"numeric": [">", 1000]}]}})
+            } else {
+                json!({"source": ["bench.orders"], "detail-type": [format!("Other-{i}")]})
+            };
+            b.call(&events_call(
+                "PutRule",
+                json!({"Name": rule, "EventBusName": bus, "EventPattern": pattern.to_string()}),
+            ))
+            .await?;
+            if i < matching {
+                let url = b
+                    .create_queue(&b.name(&format!("eb{rules}-{i}")), &[])
+                    .await?;
+                let arn = b.queue_arn(&url).await?;
+                b.call(&events_call(
+                    "PutTargets",
+                    json!({"Rule": rule, "EventBusName": bus,
+                           "Targets": [{"Id": "q", "Arn": arn}]}),
+                ))
+                .await?;
+                queues.push(url);
+            }
+        }
+        Ok::<_, ApiError>(queues)
+    };
+    let queues = match setup.await {
+        Ok(q) => q,
+        Err(e) => return Report::failed(&name, &what, &e),
+    };
+    let entry = json!({
+        "Source": "bench.orders",
+        "DetailType": "OrderCreated",
+        "Detail": json!({"orderId": "o-1", "amount": 1500, "status": "pending"}).to_string(),
+        "EventBusName": bus,
+    });
+    let call = events_call("PutEvents", json!({ "Entries": vec![entry; 10] }));
+    // One checked call first: every entry must be accepted.
+    match b.call(&call).await {
+        Ok(body) if contains(&body, b"\"FailedEntryCount\":0") => {}
+        Ok(body) => {
+            let e = ApiError::bad_response(String::from_utf8_lossy(&body).into_owned());
+            return Report::failed(&name, &what, &e);
+        }
+        Err(e) => return Report::failed(&name, &what, &e),
+    }
+    let (rec, elapsed) = closed_loop(
+        b,
+        ctx.args.connections,
+        Until::Elapsed(ctx.duration()),
+        &call,
+        Expect::Batch(10),
+    )
+    .await;
+    let mut report = Report::new(&name, what, elapsed, rec);
+    report.notes.push(format!(
+        "events/s = messages/s; {} SQS deliveries per event",
+        matching
+    ));
+    for url in &queues {
+        let _ = b.delete_queue(url).await;
+    }
+    let _ = b
+        .call(&events_call("DeleteEventBus", json!({ "Name": bus })))
+        .await;
+    report
+}
+
 // ---------------------------------------------------------------------------------------------
 // Starting the server
 // ---------------------------------------------------------------------------------------------
@@ -2456,6 +2582,7 @@ async fn run(
             Workload::W7 => vec![ctx.measured(w7_lambda(&ctx)).await],
             Workload::Backlog => vec![ctx.measured(backlog(&ctx)).await],
             Workload::Soak => vec![ctx.measured(soak::soak(&ctx)).await],
+            Workload::Eb => eb_workloads(&ctx).await,
         };
         for r in &produced {
             eprintln!(

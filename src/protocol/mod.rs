@@ -18,6 +18,7 @@
 pub mod auth;
 pub mod aws_json;
 pub mod lambda_esm_rest;
+pub mod events_json;
 pub mod lambda_rest;
 pub mod params;
 pub mod query;

@@ -727,7 +727,7 @@ impl RetryPolicy {
 
 /// TLS for HTTPS subscriptions. Endpoints in development are usually self-signed, so, like other
 /// emulators, lyrebird does not verify their certificates (it only delivers test data).
-mod tls {
+pub(crate) mod tls {
     use std::sync::Arc;
 
     use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};

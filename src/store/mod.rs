@@ -29,6 +29,10 @@ pub enum Space {
     Meta,
     /// FIFO topics' deduplication window: `topic ARN \0 key` → (expiry, message id, sequence).
     TopicDeduplication,
+    /// EventBridge buses, rules, archives, replays, connections, API destinations.
+    Events,
+    /// Events kept by EventBridge archives: `archive ARN \0 time \0 id` → event.
+    ArchivedEvents,
     /// Lambda functions: `account/region/name` → the function's configuration (JSON).
     LambdaFunctions,
     /// Accepted asynchronous (Event) invocations not yet finished: `function key/uuid` → JSON.
@@ -38,7 +42,7 @@ pub enum Space {
 }
 
 impl Space {
-    pub const ALL: [Space; 10] = [
+    pub const ALL: [Space; 12] = [
         Space::Queues,
         Space::Messages,
         Space::Deduplication,
@@ -46,6 +50,8 @@ impl Space {
         Space::Subscriptions,
         Space::Meta,
         Space::TopicDeduplication,
+        Space::Events,
+        Space::ArchivedEvents,
         Space::LambdaFunctions,
         Space::LambdaEvents,
         Space::EventSourceMappings,
@@ -60,6 +66,8 @@ impl Space {
             Space::Subscriptions => "subscriptions",
             Space::Meta => "meta",
             Space::TopicDeduplication => "topic_deduplication",
+            Space::Events => "events",
+            Space::ArchivedEvents => "archived_events",
             Space::LambdaFunctions => "lambda_functions",
             Space::LambdaEvents => "lambda_events",
             Space::EventSourceMappings => "event_source_mappings",

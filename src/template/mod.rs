@@ -23,6 +23,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::context::RequestContext;
 use crate::lambda::event_sources::EventSources;
+use crate::events::EventsService;
 use crate::lambda::LambdaService;
 use crate::sns::SnsService;
 use crate::sqs::SqsService;
@@ -140,10 +141,11 @@ pub fn provision(
     sqs: &SqsService,
     sns: &SnsService,
     lambda: &LambdaService,
+    events: &EventsService,
     event_sources: &EventSources,
     host: &str,
 ) -> Result<Vec<Output>, String> {
-    apply_all(config, sqs, sns, lambda, Some(event_sources), host).map(|r| r.outputs)
+    apply_all(config, sqs, sns, lambda, events, Some(event_sources), host).map(|r| r.outputs)
 }
 
 /// `provision`, with what each template changed (event sources, which need a running server's
@@ -153,9 +155,10 @@ pub fn provision_report(
     sqs: &SqsService,
     sns: &SnsService,
     lambda: &LambdaService,
+    events: &EventsService,
     host: &str,
 ) -> Result<Report, String> {
-    apply_all(config, sqs, sns, lambda, None, host)
+    apply_all(config, sqs, sns, lambda, events, None, host)
 }
 
 fn apply_all(
@@ -163,6 +166,7 @@ fn apply_all(
     sqs: &SqsService,
     sns: &SnsService,
     lambda: &LambdaService,
+    events: &EventsService,
     event_sources: Option<&EventSources>,
     host: &str,
 ) -> Result<Report, String> {
@@ -196,6 +200,7 @@ fn apply_all(
         let provisioner = Provisioner {
             sqs,
             sns,
+            events,
             lambda,
             event_sources,
             template_dir: resources::template_dir(&template.file),

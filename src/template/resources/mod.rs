@@ -1,5 +1,5 @@
-//! The resource types lyrebird provisions: each CloudFormation property mapped onto the SQS or
-//! SNS attribute it sets, applied through the services' own operations so every check and error
+//! The resource types lyrebird provisions: each CloudFormation property mapped onto the SQS,
+//! SNS, EventBridge or Lambda setting it sets, applied through the services' own operations so every check and error
 //! of the API applies to templates too.
 //!
 //! Applying is converging: a missing resource is created; an existing one gets exactly the
@@ -7,10 +7,12 @@
 //! so re-applying an unchanged template changes nothing.
 //!
 //! `props.rs` reads properties by their CloudFormation types and blames failures on them;
-//! `provisioner.rs` holds what one template's application works with; `sqs.rs`, `sns.rs` and
-//! `lambda.rs` provision each service's resource types. Unit tests are in `tests.rs`.
+//! `provisioner.rs` holds what one template's application works with; `sqs.rs`, `sns.rs`,
+//! `events.rs`, `lambda.rs` provision each service's resource types. Unit tests are in
+//! `tests.rs`.
 
 mod event_sources;
+mod events;
 mod lambda;
 mod props;
 mod provisioner;
@@ -35,6 +37,9 @@ pub enum Kind {
     Topic,
     TopicPolicy,
     Subscription,
+    EventBus,
+    EventRule,
+    EventArchive,
     /// `AWS::Serverless::Function` and `AWS::Lambda::Function`.
     Function,
     Permission,
@@ -49,6 +54,9 @@ impl Kind {
             "AWS::SNS::Topic" => Kind::Topic,
             "AWS::SNS::TopicPolicy" => Kind::TopicPolicy,
             "AWS::SNS::Subscription" => Kind::Subscription,
+            "AWS::Events::EventBus" => Kind::EventBus,
+            "AWS::Events::Rule" => Kind::EventRule,
+            "AWS::Events::Archive" => Kind::EventArchive,
             "AWS::Serverless::Function" | "AWS::Lambda::Function" => Kind::Function,
             "AWS::Lambda::Permission" => Kind::Permission,
             "AWS::Lambda::EventSourceMapping" => Kind::EventSourceMapping,
@@ -63,6 +71,8 @@ impl Kind {
             Kind::Topic => &["TopicArn", "TopicName"],
             Kind::Subscription => &["Arn"],
             Kind::QueuePolicy | Kind::TopicPolicy => &["Id"],
+            Kind::EventBus => &["Arn", "Name"],
+            Kind::EventRule | Kind::EventArchive => &["Arn"],
             Kind::Function => &["Arn"],
             Kind::Permission => &[],
             Kind::EventSourceMapping => &["EventSourceMappingArn", "Id"],
@@ -76,6 +86,9 @@ impl Kind {
             Kind::Topic => sns::TOPIC_PROPERTIES,
             Kind::TopicPolicy => sns::TOPIC_POLICY_PROPERTIES,
             Kind::Subscription => sns::SUBSCRIPTION_PROPERTIES,
+            Kind::EventBus => events::BUS_PROPERTIES,
+            Kind::EventRule => events::RULE_PROPERTIES,
+            Kind::EventArchive => events::ARCHIVE_PROPERTIES,
             Kind::Function => lambda::LAMBDA_FUNCTION_PROPERTIES,
             Kind::Permission => lambda::PERMISSION_PROPERTIES,
             Kind::EventSourceMapping => event_sources::EVENT_SOURCE_MAPPING_PROPERTIES,
@@ -111,6 +124,9 @@ impl Provisioner<'_> {
             Kind::Topic => self.topic(id, &props),
             Kind::TopicPolicy => self.topic_policy(id, &props),
             Kind::Subscription => self.subscription(&props),
+            Kind::EventBus => self.event_bus(&props),
+            Kind::EventRule => self.event_rule(id, &props),
+            Kind::EventArchive => self.event_archive(id, &props),
             Kind::Function => self.function(type_name, id, &props),
             Kind::Permission => self.permission(id, &props),
             Kind::EventSourceMapping => self.event_source_mapping(&props),

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::context::RequestContext;
 use crate::lambda::event_sources::EventSources;
+use crate::events::EventsService;
 use crate::lambda::LambdaService;
 use crate::sns::SnsService;
 use crate::sqs::SqsService;
@@ -23,6 +24,7 @@ pub struct Physical {
 pub struct Provisioner<'a> {
     pub sqs: &'a SqsService,
     pub sns: &'a SnsService,
+    pub events: &'a EventsService,
     pub lambda: &'a LambdaService,
     /// `None` when only resources are provisioned (`template::provision_report`).
     pub event_sources: Option<&'a EventSources>,

@@ -211,8 +211,9 @@ fn delivery_status_logging_sets_prefixed_attributes() {
 
 struct Services {
     sqs: Arc<SqsService>,
-    sns: SnsService,
+    sns: Arc<SnsService>,
     lambda: Arc<crate::lambda::LambdaService>,
+    events: crate::events::EventsService,
 }
 
 fn services() -> Services {
@@ -223,15 +224,15 @@ fn services() -> Services {
         SqsOptions::default(),
         store.clone(),
     ));
-    let sns = SnsService::new(
+    let sns = Arc::new(SnsService::new(
         clock.clone(),
         sqs.clone(),
         store.clone(),
         SnsLimits::default(),
-    );
+    ));
     let lambda = crate::lambda::LambdaService::new(
-        clock,
-        store,
+        clock.clone(),
+        store.clone(),
         crate::lambda::LambdaOptions {
             default_concurrency: 1,
             async_backlog: 1,
@@ -240,7 +241,14 @@ fn services() -> Services {
             endpoint: "http://127.0.0.1:4566".into(),
         },
     );
-    Services { sqs, sns, lambda }
+    let events =
+        crate::events::EventsService::new(clock, sqs.clone(), sns.clone(), lambda.clone(), store);
+    Services {
+        sqs,
+        sns,
+        lambda,
+        events,
+    }
 }
 
 fn provisioner<'a>(services: &'a Services, stack: &str) -> Provisioner<'a> {
@@ -249,6 +257,7 @@ fn provisioner<'a>(services: &'a Services, stack: &str) -> Provisioner<'a> {
         sns: &services.sns,
         lambda: &services.lambda,
         event_sources: None,
+        events: &services.events,
         template_dir: ".".into(),
         code_root: services.lambda.code_root().to_path_buf(),
         ctx: RequestContext::internal("000000000000", "us-east-1", "localhost:4566"),
