@@ -209,7 +209,13 @@ async fn metrics_report_known_traffic() {
     }
     // A peek is not a receive.
     let peek = format!("{}/_aws/sqs/messages?QueueUrl={url}", server.endpoint());
-    assert!(common::http().get(peek).send().await.unwrap().status().is_success());
+    assert!(common::http()
+        .get(peek)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_success());
     // An unknown action is counted too, without its name as a label.
     common::query(&server, "/", &[("Action", "NoSuchThing")]).await;
 
