@@ -93,7 +93,12 @@ struct Flags {
 
     /// Test only (with --test-endpoints): start the service clock this many milliseconds
     /// ahead, to continue the clock a previous run on the same data dir had moved.
-    #[arg(long, env = "LYREBIRD_TEST_CLOCK_OFFSET_MS", default_value_t = 0, hide = true)]
+    #[arg(
+        long,
+        env = "LYREBIRD_TEST_CLOCK_OFFSET_MS",
+        default_value_t = 0,
+        hide = true
+    )]
     test_clock_offset_ms: u64,
 
     /// Do not serve the web console (/_lyrebird/console/). The developer endpoints

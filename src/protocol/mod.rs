@@ -17,15 +17,15 @@
 
 pub mod auth;
 pub mod aws_json;
-pub mod lambda_esm_rest;
 pub mod events_json;
+pub mod lambda_esm_rest;
 pub mod lambda_rest;
 pub mod params;
 pub mod query;
 pub mod query_json;
 mod reply;
-pub mod sigv4;
 pub mod rest_json;
+pub mod sigv4;
 pub mod sns_query;
 pub mod sqs_json;
 pub mod sqs_peek;

@@ -22,8 +22,8 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::context::RequestContext;
-use crate::lambda::event_sources::EventSources;
 use crate::events::EventsService;
+use crate::lambda::event_sources::EventSources;
 use crate::lambda::LambdaService;
 use crate::sns::SnsService;
 use crate::sqs::SqsService;

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use crate::context::RequestContext;
-use crate::lambda::event_sources::EventSources;
 use crate::events::EventsService;
+use crate::lambda::event_sources::EventSources;
 use crate::lambda::LambdaService;
 use crate::sns::SnsService;
 use crate::sqs::SqsService;
