@@ -653,11 +653,12 @@ async fn reserved_concurrency_bounds_parallel_invocations() {
 
     let slow = {
         let client = client.clone();
-        tokio::spawn(async move { lambda::invoke(&client, "single", r#"{"ms":1500}"#).await })
+        tokio::spawn(async move { lambda::invoke(&client, "single", r#"{"ms":3000}"#).await })
     };
-    // While the one slot is busy, another synchronous call is throttled, as on AWS.
+    // While the one slot is busy, another synchronous call is throttled, as on AWS. Probed for
+    // as long as the slow call runs (its cold start may take a while on a loaded machine).
     let mut throttled = false;
-    for _ in 0..40 {
+    while !slow.is_finished() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         match client
             .invoke()
