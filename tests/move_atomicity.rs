@@ -4,13 +4,11 @@
 //! Written as two jobs, a kill between them left it in both (move task: copy first) or in
 //! neither (dead letters: removal first).
 
-use std::sync::Arc;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use lyrebird::clock::Clock;
-use lyrebird::context::RequestContext;
 use lyrebird::sqs::model::*;
-use lyrebird::sqs::{SqsOptions, SqsService};
 use lyrebird::store::{Change, Space, Store, Ticket, Visitor};
 use parking_lot::Mutex;
 
@@ -76,72 +74,7 @@ impl RecordingStore {
     }
 }
 
-struct Fixture {
-    store: Arc<RecordingStore>,
-    sqs: SqsService,
-    ctx: RequestContext,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        let store = Arc::new(RecordingStore::default());
-        let sqs = SqsService::new(Arc::new(Clock::new()), SqsOptions::default(), store.clone());
-        let ctx = RequestContext::internal("000000000000", "us-east-1", "localhost");
-        Fixture { store, sqs, ctx }
-    }
-
-    fn queue(&self, name: &str, attributes: &[(&str, String)]) -> (String, String, u64) {
-        let url = self
-            .sqs
-            .create_queue(
-                &self.ctx,
-                CreateQueueInput {
-                    queue_name: Some(name.into()),
-                    attributes: Some(
-                        attributes
-                            .iter()
-                            .map(|(k, v)| (k.to_string(), v.clone()))
-                            .collect(),
-                    ),
-                    ..Default::default()
-                },
-            )
-            .expect("create queue")
-            .queue_url;
-        let arn = format!("arn:aws:sqs:us-east-1:000000000000:{name}");
-        let id = self.sqs.queue_by_arn(&arn).expect("queue").id;
-        (url, arn, id)
-    }
-
-    fn send(&self, url: &str, body: &str) {
-        self.sqs
-            .send_message(
-                &self.ctx,
-                SendMessageInput {
-                    queue_url: Some(url.into()),
-                    message_body: Some(body.into()),
-                    ..Default::default()
-                },
-            )
-            .expect("send");
-    }
-
-    async fn receive(&self, url: &str) -> usize {
-        self.sqs
-            .receive_message(
-                &self.ctx,
-                ReceiveMessageInput {
-                    queue_url: Some(url.into()),
-                    max_number_of_messages: Some(10),
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("receive")
-            .messages
-            .len()
-    }
-}
+type Fixture = common::engine::Engine<RecordingStore>;
 
 #[tokio::test]
 async fn dead_lettering_and_redriving_write_the_copy_and_the_removal_as_one_job() {

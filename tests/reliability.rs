@@ -103,56 +103,7 @@ impl Store for FlakyStore {
     }
 }
 
-struct Fixture {
-    store: Arc<FlakyStore>,
-    sqs: SqsService,
-    ctx: RequestContext,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        let store = Arc::new(FlakyStore::default());
-        let sqs = SqsService::new(Arc::new(Clock::new()), SqsOptions::default(), store.clone());
-        let ctx = RequestContext::internal("000000000000", "us-east-1", "localhost");
-        Fixture { store, sqs, ctx }
-    }
-
-    fn queue(&self, name: &str, attributes: &[(&str, String)]) -> (String, String, u64) {
-        let url = self
-            .sqs
-            .create_queue(
-                &self.ctx,
-                CreateQueueInput {
-                    queue_name: Some(name.into()),
-                    attributes: Some(
-                        attributes
-                            .iter()
-                            .map(|(k, v)| (k.to_string(), v.clone()))
-                            .collect(),
-                    ),
-                    ..Default::default()
-                },
-            )
-            .expect("create queue")
-            .queue_url;
-        let arn = format!("arn:aws:sqs:us-east-1:000000000000:{name}");
-        let id = self.sqs.queue_by_arn(&arn).expect("queue").id;
-        (url, arn, id)
-    }
-
-    fn send(&self, url: &str, body: &str) {
-        self.sqs
-            .send_message(
-                &self.ctx,
-                SendMessageInput {
-                    queue_url: Some(url.into()),
-                    message_body: Some(body.into()),
-                    ..Default::default()
-                },
-            )
-            .expect("send");
-    }
-}
+type Fixture = common::engine::Engine<FlakyStore>;
 
 fn redrive(dlq_arn: &str) -> (&'static str, String) {
     (
