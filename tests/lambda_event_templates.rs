@@ -217,3 +217,95 @@ async fn template_event_sources_run_and_converge_on_the_next_start() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+const RULE_EVENTS_TEMPLATE: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Reactor:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: reactor
+      Runtime: nodejs20.x
+      Handler: index.handler
+      InlineCode: "exports.handler = async (e) => { console.log('REACTOR', e['detail-type']); };"
+      Events:
+        OrderCreated:
+          Type: EventBridgeRule
+          Properties:
+            Pattern:
+              source: [shop]
+              detail-type: [OrderCreated]
+        Tick:
+          Type: Schedule
+          Properties:
+            Schedule: rate(1 minute)
+"#;
+
+/// SAM `Events` of types EventBridgeRule and Schedule: a rule on the default bus whose target is
+/// the function, so a matching PutEvents and the schedule (on the test clock) invoke it, and a
+/// non-matching event does not.
+#[tokio::test]
+async fn sam_eventbridge_rule_and_schedule_events_invoke_the_function() {
+    let dir = std::env::temp_dir().join(format!(
+        "lyrebird-sam-rules-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let template = dir.join("template.yaml");
+    std::fs::write(&template, RULE_EVENTS_TEMPLATE).unwrap();
+    let args = [
+        "--in-memory".to_string(),
+        "--test-endpoints".to_string(),
+        "--init".to_string(),
+        template.display().to_string(),
+    ];
+    let server = common::process::start(&args, &[]).await;
+    let http = reqwest::Client::new();
+    let put_events = |detail_type: &str| {
+        let body = serde_json::json!({"Entries": [{
+            "Source": "shop", "DetailType": detail_type, "Detail": "{\"id\":1}"
+        }]});
+        http.post(&server.endpoint)
+            .header("X-Amz-Target", "AWSEvents.PutEvents")
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .body(body.to_string())
+            .send()
+    };
+    let answer: Value = serde_json::from_slice(
+        &put_events("OrderShipped")
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(answer["FailedEntryCount"], 0, "{answer}");
+    let answer: Value = serde_json::from_slice(
+        &put_events("OrderCreated")
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(answer["FailedEntryCount"], 0, "{answer}");
+    let log = wait_for("the rule's invocation", &server.endpoint, "reactor", 1).await;
+    assert_eq!(log.len(), 1, "only the matching event invokes: {log:?}");
+    // The schedule fires when the service clock passes a minute.
+    http.post(format!("{}/_lyrebird/clock/advance", server.endpoint))
+        .header("Content-Type", "application/json")
+        .body(r#"{"seconds": 61}"#)
+        .send()
+        .await
+        .unwrap();
+    let log = wait_for("the scheduled invocation", &server.endpoint, "reactor", 2).await;
+    assert!(log.len() >= 2, "{log:?}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -13,6 +13,7 @@ use crate::lambda::event_sources::mapping::{
 };
 use crate::template::parse::{Map, Value};
 
+use super::events::RULE_PROPERTIES;
 use super::props::{Applied, Failure, Props, Type};
 use super::provisioner::{Outcome, Physical, Provisioner};
 use super::sns::SUBSCRIPTION_PROPERTIES;
@@ -69,6 +70,25 @@ const SAM_SNS_PROPERTIES: &[(&str, Type)] = &[
     ("Region", Type::String),
     ("SqsSubscription", Type::Other),
     ("Topic", Type::String),
+];
+
+/// SAM's `EventBridgeRule`, `CloudWatchEvent` and `Schedule` events (their union; SAM
+/// validates which belongs to which).
+const SAM_RULE_PROPERTIES: &[(&str, Type)] = &[
+    ("DeadLetterConfig", Type::Other),
+    ("Description", Type::String),
+    ("Enabled", Type::Other),
+    ("EventBusName", Type::String),
+    ("Input", Type::String),
+    ("InputPath", Type::String),
+    ("InputTransformer", Type::Other),
+    ("Name", Type::String),
+    ("Pattern", Type::Other),
+    ("RetryPolicy", Type::Other),
+    ("RuleName", Type::String),
+    ("Schedule", Type::String),
+    ("State", Type::String),
+    ("Target", Type::Other),
 ];
 
 /// The settings of a mapping as a template gives them.
@@ -141,13 +161,81 @@ impl Provisioner<'_> {
                     self.sam_sns_subscription(function, &props)
                         .map_err(blame_property)?;
                 }
+                "EventBridgeRule" | "CloudWatchEvent" | "Schedule" => {
+                    let props = Props::new(SAM_RULE_PROPERTIES, &type_name, properties)
+                        .map_err(blame_property)?;
+                    self.sam_rule(&format!("{id}{name}"), function, &props)
+                        .map_err(blame_property)?;
+                }
                 other => tracing::warn!(
-                    "{}: function {id}: event {name} of type {other} is not run by lyrebird (SQS and SNS events are)",
+                    "{}: function {id}: event {name} of type {other} is not run by lyrebird (SQS, SNS, EventBridgeRule, CloudWatchEvent and Schedule events are)",
                     self.stack
                 ),
             }
         }
         Ok(())
+    }
+
+    /// SAM's EventBridge events: an `AWS::Events::Rule` (logical id `rule_id`, the function's id
+    /// and the event's name, as SAM names it) whose one target is the function, with the event's
+    /// pattern or schedule, bus, input and retry settings.
+    fn sam_rule(&self, rule_id: &str, function: &str, props: &Props) -> Applied<()> {
+        let function_arn = self
+            .lambda
+            .function_arn(&self.ctx.account, &self.ctx.region, function)
+            .map_err(|e| Failure::property("Target", e.message))?;
+        let target_id = match props.get("Target").and_then(Value::as_map) {
+            Some(target) => target.get("Id").and_then(Value::as_str).map(str::to_string),
+            None => None,
+        }
+        .unwrap_or_else(|| format!("{rule_id}LambdaTarget"));
+        let mut target = Map(vec![
+            ("Id".to_string(), Value::String(target_id)),
+            ("Arn".to_string(), Value::String(function_arn)),
+        ]);
+        for name in ["Input", "InputPath", "InputTransformer", "RetryPolicy"] {
+            if let Some(value) = props.get(name) {
+                target.0.push((name.to_string(), value.clone()));
+            }
+        }
+        // SAM's DeadLetterConfig names a queue by `Arn` (its `Type: SQS` form, which creates a
+        // queue, is not supported).
+        if let Some(arn) = props
+            .get("DeadLetterConfig")
+            .and_then(Value::as_map)
+            .and_then(|d| d.get("Arn"))
+        {
+            target.0.push((
+                "DeadLetterConfig".to_string(),
+                Value::Map(Map(vec![("Arn".to_string(), arn.clone())])),
+            ));
+        }
+        let mut rule = Map(vec![(
+            "Targets".to_string(),
+            Value::List(vec![Value::Map(target)]),
+        )]);
+        for (from, to) in [
+            ("Pattern", "EventPattern"),
+            ("Schedule", "ScheduleExpression"),
+            ("EventBusName", "EventBusName"),
+            ("Description", "Description"),
+            ("State", "State"),
+            ("RuleName", "Name"),
+            ("Name", "Name"),
+        ] {
+            if let Some(value) = props.get(from) {
+                rule.0.push((to.to_string(), value.clone()));
+            }
+        }
+        if props.get("State").is_none() {
+            if let Some(Value::Bool(enabled)) = props.get("Enabled") {
+                let state = if *enabled { "ENABLED" } else { "DISABLED" };
+                rule.0
+                    .push(("State".to_string(), Value::String(state.to_string())));
+            }
+        }
+        let rule = Props::new(RULE_PROPERTIES, "AWS::Events::Rule", &rule)?;
+        self.event_rule(rule_id, &rule).map(|_| ())
     }
 
     /// SAM's SNS event: a `lambda` subscription of the topic to the function, with the event's

@@ -168,6 +168,10 @@ impl Provisioner<'_> {
     }
 
     pub(super) fn event_rule(&self, id: &str, props: &Props) -> Applied<Physical> {
+        // Every account has a `default` bus; the API creates it on first use, and templates
+        // call the service directly, before any request.
+        self.events
+            .ensure_default_bus(&self.ctx, &self.ctx.account, &self.ctx.region);
         let name = match props.text("Name", Type::String)? {
             Some(n) => n,
             None => self.generated_name(id, 64, false),
