@@ -1709,3 +1709,79 @@ async fn https_subscriber_with_a_self_signed_certificate() {
     assert_eq!(doc["Message"], "over tls");
     verify_signature(&doc).await;
 }
+
+/// Concurrent publishers to one FIFO group: the subscribed FIFO queue receives the messages in
+/// the order of the sequence numbers the topic gave them (AWS: "messages are delivered in the
+/// order they are published", the sequence number being that order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifo_topic_delivers_concurrent_publishes_in_sequence_order() {
+    let server = server().await;
+    let (sns, sqs) = (sns(&server), sqs(&server));
+    let topic = sns
+        .create_topic()
+        .name("race.fifo")
+        .attributes("FifoTopic", "true")
+        .attributes("ContentBasedDeduplication", "true")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let q = create_queue(&sqs, "race.fifo", &[("FifoQueue", "true")]).await;
+    subscribe_queue(&sns, &topic, &queue_arn(&sqs, &q).await, &[]).await;
+    const TASKS: usize = 8;
+    const EACH: usize = 40;
+    let publishers: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let (sns, topic) = (sns.clone(), topic.clone());
+            tokio::spawn(async move {
+                for i in 0..EACH {
+                    sns.publish()
+                        .topic_arn(&topic)
+                        .message(format!("t{t}-m{i}"))
+                        .message_group_id("one-group")
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for p in publishers {
+        p.await.unwrap();
+    }
+    let mut sequence = Vec::new();
+    while sequence.len() < TASKS * EACH {
+        let got = sqs
+            .receive_message()
+            .queue_url(&q)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        assert!(!got.is_empty(), "only {} delivered", sequence.len());
+        for m in &got {
+            let envelope: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            sequence.push(
+                envelope["SequenceNumber"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<u128>()
+                    .unwrap(),
+            );
+            sqs.delete_message()
+                .queue_url(&q)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let inversions = sequence.windows(2).filter(|w| w[0] >= w[1]).count();
+    assert_eq!(
+        inversions, 0,
+        "delivery order vs sequence numbers: {sequence:?}"
+    );
+}

@@ -287,6 +287,7 @@ impl SnsService {
                 region: r.region,
                 fifo: r.fifo,
                 stats: Default::default(),
+                publish_order: Mutex::new(()),
                 state: Mutex::new(TopicState {
                     attributes: r.attributes,
                     tags: r.tags,

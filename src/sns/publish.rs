@@ -89,8 +89,7 @@ impl SnsService {
         }
         let topic = self.topic(ctx, parameter, Some(arn))?;
         let prepared = self.prepare(&topic, input.fields, "")?;
-        let sequenced = self.sequence(&topic, prepared);
-        let (message_id, sequence_number) = self.deliver_sequenced(ctx, &topic, sequenced);
+        let (message_id, sequence_number) = self.publish_prepared(ctx, &topic, prepared);
         Ok(PublishOutput {
             message_id,
             sequence_number,
@@ -166,9 +165,8 @@ impl SnsService {
             check_attributes(&entry.fields.message_attributes, &prefix)?;
             match self.prepare(&topic, entry.fields, &prefix) {
                 Ok(prepared) => {
-                    let sequenced = self.sequence(&topic, prepared);
                     let (message_id, sequence_number) =
-                        self.deliver_sequenced(ctx, &topic, sequenced);
+                        self.publish_prepared(ctx, &topic, prepared);
                     output.successful.push(PublishBatchResultEntry {
                         id,
                         message_id,
@@ -270,6 +268,22 @@ impl SnsService {
             timestamp_ms: self.clock.wall_ms(),
             signatures: Default::default(),
         })
+    }
+
+    /// Sequences and delivers one validated message; returns its MessageId and SequenceNumber.
+    fn publish_prepared(
+        &self,
+        ctx: &RequestContext,
+        topic: &Arc<Topic>,
+        prepared: Prepared,
+    ) -> (String, Option<String>) {
+        // A FIFO topic sequences and hands over one message at a time: without it, a publish
+        // numbered later could reach a queue first, and a duplicate arriving between its
+        // original's sequencing and fan-out would be acknowledged before the original's
+        // deliveries were even queued for the store.
+        let _order = topic.fifo.then(|| topic.publish_order.lock());
+        let sequenced = self.sequence(topic, prepared);
+        self.deliver_sequenced(ctx, topic, sequenced)
     }
 
     /// Delivers a new message (then stores its deduplication entry) or answers a duplicate;

@@ -28,6 +28,10 @@ pub struct Topic {
     /// Published and delivered counts, for `/metrics`.
     pub stats: Arc<TopicStats>,
     pub state: Mutex<TopicState>,
+    /// FIFO topics: held from assigning a sequence number until the message's deliveries are
+    /// handed to the store, so deliveries reach queues in sequence order and a duplicate is
+    /// answered only after its original's writes are queued (its barrier then covers them).
+    pub publish_order: Mutex<()>,
 }
 
 /// The protocols `/metrics` counts deliveries of, in label order.
@@ -292,6 +296,7 @@ impl SnsService {
             region: ctx.region.clone(),
             fifo,
             stats: Default::default(),
+            publish_order: Mutex::new(()),
             state: Mutex::new(TopicState {
                 attributes,
                 tags,
