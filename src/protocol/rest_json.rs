@@ -147,33 +147,43 @@ impl<S: RestBinding> RestEndpoint for S {
         body: Bytes,
     ) -> BoxFuture<'a, AwsResult<RestReply>> {
         Box::pin(async move {
-            let path = uri.path();
-            let (route, labels) = S::routes()
-                .iter()
-                .find_map(|r| {
-                    (r.method == *method)
-                        .then(|| match_path(r.path, path))
-                        .flatten()
-                        .map(|labels| (r, labels))
-                })
-                .ok_or_else(|| unknown_operation(method, path))?;
-            let query = uri
-                .query()
-                .and_then(|q| serde_urlencoded::from_str(q).ok())
-                .unwrap_or_default();
-            let request = S::decode(
-                route.op,
-                RestRequest {
-                    labels,
-                    query,
-                    headers,
-                    body,
-                },
-            )?;
+            let request = decode_request::<S>(method, uri, headers, body)?;
             let response = durable(ctx, Service::call(self, ctx, request).await).await?;
             Ok(S::encode(response))
         })
     }
+}
+
+/// The operation `method` and `uri` name in `S`'s routes, decoded from the request's parts.
+pub(crate) fn decode_request<S: RestBinding>(
+    method: &Method,
+    uri: &Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AwsResult<S::Request> {
+    let path = uri.path();
+    let (route, labels) = S::routes()
+        .iter()
+        .find_map(|r| {
+            (r.method == *method)
+                .then(|| match_path(r.path, path))
+                .flatten()
+                .map(|labels| (r, labels))
+        })
+        .ok_or_else(|| unknown_operation(method, path))?;
+    let query = uri
+        .query()
+        .and_then(|q| serde_urlencoded::from_str(q).ok())
+        .unwrap_or_default();
+    S::decode(
+        route.op,
+        RestRequest {
+            labels,
+            query,
+            headers,
+            body,
+        },
+    )
 }
 
 /// Matches `path` against a route pattern; the labels it binds on success.
