@@ -195,7 +195,7 @@ async function events(op, body) {
   await page.waitForSelector("#test textarea[name=pattern]");
   check("pattern taken from the rule", (await page.inputValue("#test textarea[name=pattern]")).includes("OrderPlaced"));
   const testEvent = type => JSON.stringify({ version: "0", id: "1", "detail-type": type, source: "shop", account: "000000000000",
-    time: "2026-01-01T00:00:00Z", region: "us-east-1", resources: [], detail: {} });
+    time: "2026-01-01T00:00:00Z", region: "us-east-1", resources: [], detail: {} }, null, 2);
   await page.fill("#test textarea[name=event]", testEvent("OrderPlaced"));
   await page.click("#test button");
   await page.waitForSelector("#verdict:has-text('Match')");
@@ -234,13 +234,13 @@ async function events(op, body) {
   await page.waitForSelector("#invocations tr[data-request] >> nth=1");
   const recent = await page.textContent("#invocations");
   check("invocations listed", recent.includes("success") && recent.includes("error") && recent.includes("asked to fail"), recent.replace(/\s+/g, " ").slice(0, 200));
+  await page.screenshot({ path: path.join(shots, "function.png"), fullPage: true });
   // The mapping from the template: disabled, then enabled, through UpdateEventSourceMapping.
   await page.click("tr[data-mapping] button");
   await page.waitForSelector("tr[data-mapping] >> text=Disabled");
   await page.click("tr[data-mapping] button");
   await page.waitForSelector("tr[data-mapping] >> text=Enabled");
   check("mapping disabled and enabled", true);
-  await page.screenshot({ path: path.join(shots, "function.png"), fullPage: true });
 
   // The queue list in dark mode, for the README.
   await page.emulateMedia({ colorScheme: "dark" });

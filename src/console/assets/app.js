@@ -316,7 +316,7 @@ const pages = {
     const event = { version: "0", id: "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "detail-type": "OrderPlaced", source: "orders", account: scope.account,
       time: new Date().toISOString().slice(0, 19) + "Z", region: scope.region, resources: [], detail: { amount: 42 } };
     main.innerHTML = `<h1>Event pattern tester</h1><p class="muted">TestEventPattern decides; when it says no, lyrebird names the key that failed.</p><form id="test">
-      <label>Event pattern<textarea name="pattern" required rows="5">${esc(pattern)}</textarea></label>
+      <label>Event pattern<textarea name="pattern" required rows="6">${esc(pretty(pattern))}</textarea></label>
       <label>Event<textarea name="event" required rows="12">${esc(JSON.stringify(event, null, 2))}</textarea></label>
       <button>Test</button></form><p id="verdict" role="status"></p>`;
     $("#test").onsubmit = async e => {
