@@ -429,10 +429,8 @@ async fn sms_messages_are_listed_by_phone_number_and_can_be_discarded() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn platform_endpoint_messages_are_listed_by_endpoint() {
-    let server = common::server().await;
-    let sns = common::sns(&server);
+/// A GCM platform application's endpoint; its ARN.
+async fn android_device(sns: &aws_sdk_sns::Client) -> String {
     let app = sns
         .create_platform_application()
         .name("android")
@@ -443,15 +441,21 @@ async fn platform_endpoint_messages_are_listed_by_endpoint() {
         .unwrap()
         .platform_application_arn
         .unwrap();
-    let endpoint = sns
-        .create_platform_endpoint()
+    sns.create_platform_endpoint()
         .platform_application_arn(&app)
         .token("device-token")
         .send()
         .await
         .unwrap()
         .endpoint_arn
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn platform_endpoint_messages_are_listed_by_endpoint() {
+    let server = common::server().await;
+    let sns = common::sns(&server);
+    let endpoint = android_device(&sns).await;
     sns.publish()
         .target_arn(&endpoint)
         .message("ping")
@@ -563,25 +567,7 @@ async fn subscription_tokens_confirm_unreachable_endpoints() {
 async fn captured_sms_and_push_record_the_message_structure() {
     let server = common::server().await;
     let sns = common::sns(&server);
-    let app = sns
-        .create_platform_application()
-        .name("android")
-        .platform("GCM")
-        .attributes("PlatformCredential", "firebase-server-key")
-        .send()
-        .await
-        .unwrap()
-        .platform_application_arn
-        .unwrap();
-    let device = sns
-        .create_platform_endpoint()
-        .platform_application_arn(&app)
-        .token("device-token")
-        .send()
-        .await
-        .unwrap()
-        .endpoint_arn
-        .unwrap();
+    let device = android_device(&sns).await;
     let topic = sns
         .create_topic()
         .name("alerts")

@@ -24,31 +24,20 @@ function check(what, ok, detail = "") {
 }
 
 // The AWS API directly (AWS JSON), as a test would, to compare with what the console showed.
-async function sqs(op, body) {
+async function awsJson(version, target, service, body) {
   const r = await fetch(endpoint + "/", {
     method: "POST",
     headers: {
-      "content-type": "application/x-amz-json-1.0",
-      "x-amz-target": "AmazonSQS." + op,
-      authorization: "AWS4-HMAC-SHA256 Credential=000000000000/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
+      "content-type": `application/x-amz-json-${version}`,
+      "x-amz-target": target,
+      authorization: `AWS4-HMAC-SHA256 Credential=000000000000/20260101/us-east-1/${service}/aws4_request, SignedHeaders=host, Signature=0`,
     },
     body: JSON.stringify(body),
   });
   return r.json();
 }
-
-async function events(op, body) {
-  const r = await fetch(endpoint + "/", {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-amz-json-1.1",
-      "x-amz-target": "AWSEvents." + op,
-      authorization: "AWS4-HMAC-SHA256 Credential=000000000000/20260101/us-east-1/events/aws4_request, SignedHeaders=host, Signature=0",
-    },
-    body: JSON.stringify(body),
-  });
-  return r.json();
-}
+const sqs = (op, body) => awsJson("1.0", "AmazonSQS." + op, "sqs", body);
+const events = (op, body) => awsJson("1.1", "AWSEvents." + op, "events", body);
 
 (async () => {
   const browser = await chromium.launch({

@@ -18,16 +18,23 @@ function esc(s) {
 function auth(service) {
   return `AWS4-HMAC-SHA256 Credential=${scope.account}/20260101/${scope.region}/${service}/aws4_request, SignedHeaders=host, Signature=0`;
 }
-async function sqs(op, body) {
+// AWS JSON (SQS 1.0, EventBridge 1.1). A failure carries AWS's error code and message, shown
+// verbatim.
+async function awsJson(version, target, service, body) {
   const r = await fetch("/", {
     method: "POST",
-    headers: { "content-type": "application/x-amz-json-1.0", "x-amz-target": "AmazonSQS." + op, authorization: auth("sqs") },
+    headers: { "content-type": `application/x-amz-json-${version}`, "x-amz-target": target, authorization: auth(service) },
     body: JSON.stringify(body || {}),
   });
   const doc = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(`${op}: ${doc.message || r.status}`);
+  if (!r.ok) {
+    const op = target.split(".").pop();
+    throw Object.assign(new Error(`${op}: ${doc.message || r.status}`), { code: String(doc.__type || r.status).split("#").pop(), text: doc.message || "" });
+  }
   return doc;
 }
+const sqs = (op, body) => awsJson("1.0", "AmazonSQS." + op, "sqs", body);
+const events = (op, body) => awsJson("1.1", "AWSEvents." + op, "events", body);
 async function sns(op, params) {
   const form = new URLSearchParams({ Action: op, Version: "2010-03-31", ...params });
   const r = await fetch("/", {
@@ -38,17 +45,6 @@ async function sns(op, params) {
   const doc = await r.json().catch(() => ({}));
   if (!r.ok) throw new Error(`${op}: ${doc.ErrorResponse?.Error?.Message || r.status}`);
   return doc[op + "Response"]?.[op + "Result"] || {};
-}
-// EventBridge (AWS JSON 1.1). A failure carries AWS's error code and message, shown verbatim.
-async function events(op, body) {
-  const r = await fetch("/", {
-    method: "POST",
-    headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": "AWSEvents." + op, authorization: auth("events") },
-    body: JSON.stringify(body || {}),
-  });
-  const doc = await r.json().catch(() => ({}));
-  if (!r.ok) throw Object.assign(new Error(`${op}: ${doc.message || r.status}`), { code: String(doc.__type || r.status).split("#").pop(), text: doc.message || "" });
-  return doc;
 }
 // Lambda's REST API: the raw response (Invoke's headers and payload matter), or its JSON.
 function lambdaFetch(method, path, body, headers = {}) {
