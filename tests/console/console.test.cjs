@@ -153,7 +153,13 @@ const events = (op, body) => awsJson("1.1", "AWSEvents." + op, "events", body);
   await events("PutRule", { Name: "big-orders", EventPattern: JSON.stringify({ source: ["shop"], "detail-type": ["OrderPlaced"] }), Description: "orders worth a look" });
   await events("PutTargets", { Rule: "big-orders", Targets: [{ Id: "queue", Arn: "arn:aws:sqs:us-east-1:000000000000:shop-orders", InputPath: "$.detail",
     RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 600 } }] });
+  await events("CreateArchive", { ArchiveName: "all-shop", EventSourceArn: "arn:aws:events:us-east-1:000000000000:event-bus/default",
+    EventPattern: JSON.stringify({ source: ["shop"] }), RetentionDays: 7 });
   await page.goto(endpoint + "/_lyrebird/console/#/buses");
+  await page.waitForSelector('tr[data-bus="default"]');
+  const buses = await page.textContent("main");
+  check("buses and archives listed", buses.includes("all-shop") && buses.includes("ENABLED"), buses.replace(/\s+/g, " ").slice(0, 200));
+  await page.screenshot({ path: path.join(shots, "buses.png"), fullPage: true });
   await page.click('tr[data-bus="default"] a');
   await page.waitForSelector('tr[data-rule="big-orders"]');
   const ruleRow = await page.textContent('tr[data-rule="big-orders"]');
