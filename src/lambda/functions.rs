@@ -331,6 +331,9 @@ impl LambdaService {
                 PutOutcome::Updated
             }
             None => {
+                // Created now, with a revision, as CreateFunction would be.
+                config.last_modified_ms = self.clock.now_ms();
+                config.revision_id = uuid::Uuid::new_v4().to_string();
                 self.install(ctx, config);
                 PutOutcome::Created
             }
