@@ -362,7 +362,7 @@ fn sent_message(o: &Outgoing, target: &str) -> Value {
         "MessageId": o.message_id,
         "Message": o.message,
         "MessageAttributes": o.attributes,
-        "MessageStructure": Value::Null,
+        "MessageStructure": o.message_structure,
         "Subject": o.subject,
     });
     doc[target] = Value::String(o.endpoint.clone());

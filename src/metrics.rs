@@ -4,25 +4,33 @@
 //! - Requests by service, operation and status, with a latency histogram per service and
 //!   operation: recorded once per request by the protocol layer (`Host::observe`); the labels are
 //!   the operation tables' static names, so they are bounded by construction.
-//! - Everything per queue, topic and store is read at scrape time from counters the services
-//!   keep anyway (queue counts and `Stats` under the queue's lock, topics' relaxed atomics, the
-//!   store writer's histograms): nothing is added to a message's path.
+//! - Everything per queue, topic, rule, bus, function and store is read at scrape time from
+//!   counters the services keep anyway (queue counts and `Stats` under the queue's lock, the
+//!   relaxed atomics of topics, rules, buses and functions — `events::stats`, `lambda::stats` —
+//!   and the store writer's histograms): a message, event or invocation pays a few atomic
+//!   additions at most.
 //!
-//! Label cardinality: queues and topics are labelled by account, region and name, at most
-//! `MAX_LABELLED` of each (in a fixed order, so the same ones from scrape to scrape);
-//! `lyrebird_sqs_queues` and `lyrebird_sns_topics` count them all.
+//! Label cardinality: queues, topics, buses and functions are labelled by account, region and
+//! name, rules by account, region, bus and name; at most `MAX_LABELLED` of each kind (in a
+//! fixed order, so the same ones from scrape to scrape); `lyrebird_sqs_queues`,
+//! `lyrebird_sns_topics`, `lyrebird_events_rules` and `lyrebird_lambda_functions` count them
+//! all.
 
 use std::fmt::Write;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::events::stats::{read, BusStats, RuleRow, RuleStats};
+use crate::lambda::stats::{DurationSnapshot, FunctionStats};
 use crate::server::App;
 use crate::sns::topics::PROTOCOLS;
 use crate::sqs::queue::Gauges;
@@ -34,6 +42,8 @@ type Operation = [(&'static str, &'static str); 2];
 type Status = [(&'static str, u16); 1];
 /// account, region and queue (or topic) name.
 type ResourceLabels = [(&'static str, String); 3];
+/// account, region, bus and rule name.
+type RuleLabels = [(&'static str, String); 4];
 
 /// Label sets a thread keeps handles for, at most.
 const HANDLE_CACHE: usize = 128;
@@ -181,6 +191,11 @@ struct Snapshot {
     queue_total: usize,
     topics: Vec<(ResourceLabels, TopicValues)>,
     topic_total: usize,
+    rules: Vec<(RuleLabels, RuleRow)>,
+    rule_total: usize,
+    buses: Vec<(ResourceLabels, std::sync::Arc<BusStats>)>,
+    functions: Vec<(ResourceLabels, std::sync::Arc<FunctionStats>)>,
+    function_total: usize,
 }
 
 #[derive(Debug)]
@@ -229,11 +244,54 @@ impl Snapshot {
                 (labels, values)
             })
             .collect();
+        let rules = app
+            .events
+            .rule_stats(MAX_LABELLED)
+            .into_iter()
+            .map(|r| {
+                let labels = [
+                    ("account", r.account.clone()),
+                    ("region", r.region.clone()),
+                    ("bus", r.bus.clone()),
+                    ("rule", r.rule.clone()),
+                ];
+                (labels, r)
+            })
+            .collect();
+        let buses = app
+            .events
+            .bus_stats(MAX_LABELLED)
+            .into_iter()
+            .map(|((account, region, bus), stats)| {
+                (
+                    [("account", account), ("region", region), ("bus", bus)],
+                    stats,
+                )
+            })
+            .collect();
+        let functions = app
+            .lambda
+            .function_stats(MAX_LABELLED)
+            .into_iter()
+            .map(|(f, stats)| {
+                let labels = [
+                    ("account", f.account.clone()),
+                    ("region", f.region.clone()),
+                    ("function", f.name.clone()),
+                ];
+                (labels, stats)
+            })
+            .collect();
         Snapshot {
             queues,
             queue_total: app.sqs.queue_count(),
             topics,
             topic_total: app.sns.topic_count(),
+            rules,
+            rule_total: app.events.rule_count(),
+            buses,
+            functions,
+            function_total: app.lambda.function_count(),
         }
     }
 }
@@ -373,6 +431,156 @@ impl Collector for Snapshot {
             None,
             by_protocol(|v| &v.failed),
         )?;
-        Ok(())
+        self.encode_events(e)?;
+        self.encode_lambda(e)
+    }
+}
+
+impl Snapshot {
+    /// Per rule (CloudWatch's MatchedEvents, Invocations, FailedInvocations,
+    /// InvocationsSentToDlq, InvocationsFailedToBeSentToDlq, RetryInvocationAttempts) and
+    /// PutEvents entries per bus.
+    fn encode_events(&self, e: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        total(e, "events_rules", "Rules on every bus", self.rule_total)?;
+        self.per_rule(
+            e,
+            "events_rule_matched_events",
+            "Events the rule matched since start-up (MatchedEvents)",
+            |r| &r.matched_events,
+        )?;
+        self.per_rule(
+            e,
+            "events_rule_invocations",
+            "Target invocations, successful or not, since start-up (Invocations)",
+            |r| &r.invocations,
+        )?;
+        self.per_rule(
+            e,
+            "events_rule_failed_invocations",
+            "Target invocations that failed for good since start-up (FailedInvocations)",
+            |r| &r.failed_invocations,
+        )?;
+        self.per_rule(
+            e,
+            "events_rule_invocations_sent_to_dlq",
+            "Failed invocations sent to the target's dead-letter queue (InvocationsSentToDlq)",
+            |r| &r.sent_to_dlq,
+        )?;
+        self.per_rule(
+            e,
+            "events_rule_invocations_failed_to_be_sent_to_dlq",
+            "Failed invocations the dead-letter queue refused (InvocationsFailedToBeSentToDlq)",
+            |r| &r.dlq_failed,
+        )?;
+        self.per_rule(
+            e,
+            "events_rule_retry_invocation_attempts",
+            "Retries of target invocations since start-up (RetryInvocationAttempts)",
+            |r| &r.retry_attempts,
+        )?;
+        let entries = self.buses.iter().flat_map(|(l, s)| {
+            [
+                ("accepted", read(&s.entries_accepted)),
+                ("failed", read(&s.entries_failed)),
+            ]
+            .map(|(outcome, n)| ((&l[..], [("outcome", outcome)]), ConstCounter::new(n)))
+        });
+        family(
+            e,
+            "events_put_events_entries",
+            "PutEvents entries by bus and outcome (accepted or failed) since start-up",
+            None,
+            entries,
+        )
+    }
+
+    /// One counter of every labelled rule.
+    fn per_rule(
+        &self,
+        e: &mut DescriptorEncoder,
+        name: &str,
+        help: &str,
+        pick: fn(&RuleStats) -> &AtomicU64,
+    ) -> Result<(), std::fmt::Error> {
+        let rows = self.rules.iter();
+        let rows = rows.map(|(l, r)| (&l[..], ConstCounter::new(read(pick(&r.stats)))));
+        family(e, name, help, None, rows)
+    }
+
+    /// Per function: CloudWatch's Invocations, Errors, Throttles, Duration and
+    /// ConcurrentExecutions.
+    fn encode_lambda(&self, e: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        total(
+            e,
+            "lambda_functions",
+            "Functions in every account and region",
+            self.function_total,
+        )?;
+        let f = || self.functions.iter();
+        let counter = |v: &AtomicU64| ConstCounter::new(read(v));
+        family(
+            e,
+            "lambda_invocations",
+            "Invocations that ran, successful or not, since start-up (Invocations)",
+            None,
+            f().map(|(l, s)| (&l[..], counter(&s.invocations))),
+        )?;
+        family(
+            e,
+            "lambda_errors",
+            "Invocations that ended in a function error since start-up (Errors)",
+            None,
+            f().map(|(l, s)| (&l[..], counter(&s.errors))),
+        )?;
+        family(
+            e,
+            "lambda_throttles",
+            "Invocation requests throttled since start-up (Throttles)",
+            None,
+            f().map(|(l, s)| (&l[..], counter(&s.throttles))),
+        )?;
+        family(
+            e,
+            "lambda_concurrent_executions",
+            "Invocations running now (ConcurrentExecutions)",
+            None,
+            f().map(|(l, s)| (&l[..], ConstGauge::new(read(&s.concurrent) as i64))),
+        )?;
+        family(
+            e,
+            "lambda_duration",
+            "How long invocations ran (Duration)",
+            Some(&Unit::Seconds),
+            f().map(|(l, s)| (&l[..], Durations(s.durations()))),
+        )
+    }
+}
+
+/// A count of every resource of a kind, labelled or not.
+fn total(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    n: usize,
+) -> Result<(), std::fmt::Error> {
+    ConstGauge::new(n as i64).encode(e.encode_descriptor(name, help, None, MetricType::Gauge)?)
+}
+
+/// A function's duration histogram as read at scrape time.
+#[derive(Debug)]
+struct Durations(DurationSnapshot);
+
+impl EncodeMetric for Durations {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_histogram::<NoLabelSet>(
+            self.0.sum_seconds,
+            self.0.count,
+            &self.0.buckets,
+            None,
+        )
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
     }
 }

@@ -1,5 +1,5 @@
 //! The console's server side (issue 20): the page and its size, its JSON routes (queue counts,
-//! the filter tester's explanations, deleting a peeked message), `--no-console`. The page itself
+//! the filter and pattern testers' explanations, deleting a peeked message), `--no-console`. The page itself
 //! is driven in a real browser by tests/console/run.sh.
 
 mod common;
@@ -262,4 +262,65 @@ fn a_non_loopback_host_is_warned_about() {
     let log = startup_log("127.0.0.1");
     assert!(log.iter().any(|l| l.contains("listening on")), "{log:?}");
     assert!(!log.iter().any(|l| l.contains("loopback")), "{log:?}");
+}
+
+/// The pattern tester's "why not" (TestEventPattern itself only says whether): the failing key
+/// of each alternative, on EventBridge's rules (here `exists: true` holds for `null`, which an
+/// SNS policy would refuse), and AWS's InvalidEventPatternException text for a bad pattern.
+#[tokio::test]
+async fn pattern_explain_names_the_failing_key() {
+    let server = common::server().await;
+    let path = "/_lyrebird/console/api/pattern-explain";
+    let event = json!({
+        "version": "0", "id": "1", "detail-type": "OrderPlaced", "source": "orders",
+        "account": "000000000000", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": { "amount": 42, "note": null }
+    })
+    .to_string();
+    let explain = |pattern: &str| json!({ "pattern": pattern, "event": event });
+
+    let (status, r) = post(
+        &server,
+        path,
+        explain(r#"{"source": ["orders"], "detail": {"note": [{"exists": true}]}}"#),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(r["matches"], true, "{r}");
+
+    let (_, r) = post(
+        &server,
+        path,
+        explain(r#"{"source": ["orders"], "detail": {"amount": [{"numeric": [">", 100]}]}}"#),
+    )
+    .await;
+    assert_eq!(r["matches"], false, "{r}");
+    assert_eq!(r["reason"], "key \"detail.amount\" did not match");
+
+    let (_, r) = post(
+        &server,
+        path,
+        explain(r#"{"$or": [{"source": ["billing"]}, {"detail-type": ["OrderShipped"]}]}"#),
+    )
+    .await;
+    assert_eq!(
+        r["reason"], "no alternative matched: keys \"source\", \"detail-type\" failed",
+        "{r}"
+    );
+
+    let (_, r) = post(&server, path, explain(r#"{"source": "orders"}"#)).await;
+    assert_eq!(r["valid"], false, "{r}");
+    assert_eq!(
+        r["error"],
+        "Event pattern is not valid. Reason: \"source\" must be an object or an array"
+    );
+
+    let (_, r) = post(
+        &server,
+        path,
+        json!({ "pattern": r#"{"source": ["orders"]}"#, "event": "{}" }),
+    )
+    .await;
+    assert_eq!(r["error"], "Parameter Event is not valid.", "{r}");
+    server.stop().await;
 }

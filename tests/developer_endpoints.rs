@@ -429,10 +429,8 @@ async fn sms_messages_are_listed_by_phone_number_and_can_be_discarded() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn platform_endpoint_messages_are_listed_by_endpoint() {
-    let server = common::server().await;
-    let sns = common::sns(&server);
+/// A GCM platform application's endpoint; its ARN.
+async fn android_device(sns: &aws_sdk_sns::Client) -> String {
     let app = sns
         .create_platform_application()
         .name("android")
@@ -443,15 +441,21 @@ async fn platform_endpoint_messages_are_listed_by_endpoint() {
         .unwrap()
         .platform_application_arn
         .unwrap();
-    let endpoint = sns
-        .create_platform_endpoint()
+    sns.create_platform_endpoint()
         .platform_application_arn(&app)
         .token("device-token")
         .send()
         .await
         .unwrap()
         .endpoint_arn
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn platform_endpoint_messages_are_listed_by_endpoint() {
+    let server = common::server().await;
+    let sns = common::sns(&server);
+    let endpoint = android_device(&sns).await;
     sns.publish()
         .target_arn(&endpoint)
         .message("ping")
@@ -554,5 +558,84 @@ async fn subscription_tokens_confirm_unreachable_endpoints() {
         doc,
         serde_json::json!({"error": "The provided SubscriptionARN is invalid", "subscription_arn": "randomarnhere"})
     );
+    server.stop().await;
+}
+
+/// LocalStack's listings carry each publish's `MessageStructure` (`json`, else null), and the
+/// message each endpoint got from it: the `sms` key for a phone, the platform's for a device.
+#[tokio::test]
+async fn captured_sms_and_push_record_the_message_structure() {
+    let server = common::server().await;
+    let sns = common::sns(&server);
+    let device = android_device(&sns).await;
+    let topic = sns
+        .create_topic()
+        .name("alerts")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    for (protocol, endpoint) in [("sms", "+15550003"), ("application", device.as_str())] {
+        sns.subscribe()
+            .topic_arn(&topic)
+            .protocol(protocol)
+            .endpoint(endpoint)
+            .send()
+            .await
+            .unwrap();
+    }
+    let gcm = r#"{"notification":{"title":"hi"}}"#;
+    let structured = serde_json::json!({ "default": "for all", "sms": "for phones", "GCM": gcm });
+    sns.publish()
+        .topic_arn(&topic)
+        .message_structure("json")
+        .message(structured.to_string())
+        .send()
+        .await
+        .unwrap();
+    sns.publish()
+        .phone_number("+15550003")
+        .message("plain")
+        .send()
+        .await
+        .unwrap();
+    sns.publish()
+        .phone_number("+15550003")
+        .message_structure("json")
+        .message(r#"{"default": "direct default"}"#)
+        .send()
+        .await
+        .unwrap();
+
+    let (_, doc) = get_json(format!("{}/_aws/sns/sms-messages", server.endpoint())).await;
+    let texts = doc["sms_messages"]["+15550003"].as_array().unwrap();
+    assert_eq!(texts.len(), 3, "{doc}");
+    assert_eq!(texts[0]["MessageStructure"], "json");
+    assert_eq!(texts[0]["Message"], "for phones");
+    assert_eq!(texts[1]["MessageStructure"], serde_json::Value::Null);
+    assert_eq!(texts[1]["Message"], "plain");
+    assert_eq!(texts[2]["MessageStructure"], "json");
+    assert_eq!(texts[2]["Message"], "direct default");
+
+    let (_, doc) = get_json(format!(
+        "{}/_aws/sns/platform-endpoint-messages",
+        server.endpoint()
+    ))
+    .await;
+    let pushed = doc["platform_endpoint_messages"][&device]
+        .as_array()
+        .unwrap();
+    assert_eq!(pushed.len(), 1, "{doc}");
+    assert_eq!(pushed[0]["MessageStructure"], "json");
+    assert_eq!(pushed[0]["Message"], gcm);
+
+    // lyrebird's own listing (the console's) says the same.
+    let (_, doc) = get_json(format!(
+        "{}/_lyrebird/sns/deliveries?protocol=sms",
+        server.endpoint()
+    ))
+    .await;
+    assert_eq!(doc["deliveries"][0]["messageStructure"], "json", "{doc}");
     server.stop().await;
 }

@@ -196,6 +196,13 @@ async fn sam_and_cloudformation_functions_run_their_code() {
         (configuration.timeout, configuration.memory_size),
         (Some(12), Some(256))
     );
+    // Created when the template was applied (not at the epoch), with a revision.
+    let modified = configuration.last_modified().unwrap_or_default();
+    assert!(
+        modified.starts_with("20") && !modified.starts_with("1970"),
+        "{modified}"
+    );
+    assert!(!configuration.revision_id().unwrap_or_default().is_empty());
     let py = client
         .get_function()
         .function_name(&out["PyName"])

@@ -4,6 +4,8 @@
 //! hold either way.
 
 mod common;
+#[path = "common/lambda.rs"]
+mod lambda;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -318,6 +320,306 @@ async fn metrics_report_known_traffic() {
     assert_eq!(value(&s, "lyrebird_sqs_messages_visible", &q), Some(0.0));
     server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Known EventBridge and Lambda traffic, counted per rule, bus and function after CloudWatch's
+/// metrics: a rule delivering to a queue, one whose target is missing (dead-lettered at once),
+/// one calling an API destination nobody answers (retried twice on the clock, then
+/// dead-lettered), a malformed entry; a function invoked successfully, with an error, and
+/// throttled by reserved concurrency 0 (which replaces its pool and keeps its counters).
+#[tokio::test]
+async fn metrics_report_rules_buses_and_functions() {
+    use common::events::call;
+    use serde_json::json;
+    let server = common::server().await;
+    let sqs = common::sqs(&server);
+    let (target_url, target_arn) = common::events::queue(&sqs, "eb-target").await;
+    let (dlq_url, dlq_arn) = common::events::queue(&sqs, "eb-dlq").await;
+    let (status, connection) = call(
+        &server,
+        "CreateConnection",
+        json!({"Name": "conn", "AuthorizationType": "API_KEY", "AuthParameters":
+            {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "k"}}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{connection}");
+    let (status, destination) = call(
+        &server,
+        "CreateApiDestination",
+        json!({"Name": "nobody", "ConnectionArn": connection["ConnectionArn"],
+            "InvocationEndpoint": "http://127.0.0.1:9/hook", "HttpMethod": "POST"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{destination}");
+    let dlq = json!({ "Arn": dlq_arn });
+    let rules = [
+        ("to-queue", "Placed", json!({"Id": "q", "Arn": target_arn})),
+        (
+            "to-nowhere",
+            "Lost",
+            json!({"Id": "gone", "Arn": "arn:aws:sqs:us-east-1:000000000000:missing", "DeadLetterConfig": dlq}),
+        ),
+        (
+            "to-void",
+            "Void",
+            json!({"Id": "gone", "Arn": "arn:aws:sqs:us-east-1:000000000000:missing",
+                "DeadLetterConfig": {"Arn": "arn:aws:sqs:us-east-1:000000000000:missing-dlq"}}),
+        ),
+        (
+            "to-hook",
+            "Hook",
+            json!({"Id": "h", "Arn": destination["ApiDestinationArn"], "DeadLetterConfig": dlq,
+                "RetryPolicy": {"MaximumRetryAttempts": 2}}),
+        ),
+    ];
+    for (name, detail_type, target) in rules {
+        let pattern = json!({"source": ["orders"], "detail-type": [detail_type]}).to_string();
+        let (status, r) = call(
+            &server,
+            "PutRule",
+            json!({"Name": name, "EventPattern": pattern}),
+        )
+        .await;
+        assert_eq!(status, 200, "{r}");
+        let (status, r) = call(
+            &server,
+            "PutTargets",
+            json!({"Rule": name, "Targets": [target]}),
+        )
+        .await;
+        assert_eq!(status, 200, "{r}");
+    }
+    let entry =
+        |detail_type: &str| json!({"Source": "orders", "DetailType": detail_type, "Detail": "{}"});
+    let (status, put) = call(
+        &server,
+        "PutEvents",
+        json!({"Entries": [entry("Placed"), entry("Placed"), entry("Placed"), entry("Lost"), entry("Void"), entry("Hook"),
+            {"Source": "orders", "DetailType": "Placed", "Detail": "not json"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{put}");
+    assert_eq!(put["FailedEntryCount"], 1);
+    assert_eq!(
+        common::events::wait_messages(&sqs, &target_url, 3)
+            .await
+            .len(),
+        3
+    );
+    // The API destination's retries wait on the service clock: move it until both dead
+    // letters (the missing queue's and the hook's) are in.
+    let mut dead = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while dead.len() < 2 && std::time::Instant::now() < deadline {
+        common::advance_clock(&server, 10.0).await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let got = sqs
+            .receive_message()
+            .queue_url(&dlq_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(43_200)
+            .send()
+            .await
+            .unwrap();
+        dead.extend(got.messages.unwrap_or_default());
+    }
+    assert_eq!(dead.len(), 2);
+
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "metered",
+        "nodejs20.x",
+        "index.handler",
+        &[(
+            "index.js",
+            "exports.handler = async (e) => { if (e.fail) throw new Error('boom'); return e; };",
+        )],
+    )
+    .await;
+    assert_eq!(lambda::invoke(&client, "metered", "{}").await.1, None);
+    assert_eq!(
+        lambda::invoke(&client, "metered", "{\"n\": 2}").await.1,
+        None
+    );
+    assert!(lambda::invoke(&client, "metered", "{\"fail\": true}")
+        .await
+        .1
+        .is_some());
+    client
+        .put_function_concurrency()
+        .function_name("metered")
+        .reserved_concurrent_executions(0)
+        .send()
+        .await
+        .unwrap();
+    // Raw, so no SDK retry adds throttles.
+    let throttled = common::http()
+        .post(format!(
+            "{}/2015-03-31/functions/metered/invocations",
+            server.endpoint()
+        ))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        throttled.status().as_u16(),
+        429,
+        "reserved concurrency 0 throttles"
+    );
+
+    let s = scrape(&server).await;
+    let v = |metric: &str, rule: &str| {
+        let labels = [
+            ("bus", "default"),
+            ("rule", rule),
+            ("account", common::ACCOUNT),
+            ("region", "us-east-1"),
+        ];
+        value(&s, metric, &labels)
+    };
+    assert_eq!(
+        v("lyrebird_events_rule_matched_events_total", "to-queue"),
+        Some(3.0)
+    );
+    assert_eq!(
+        v("lyrebird_events_rule_invocations_total", "to-queue"),
+        Some(3.0)
+    );
+    assert_eq!(
+        v("lyrebird_events_rule_failed_invocations_total", "to-queue"),
+        Some(0.0)
+    );
+    assert_eq!(
+        v("lyrebird_events_rule_matched_events_total", "to-nowhere"),
+        Some(1.0)
+    );
+    assert_eq!(
+        v("lyrebird_events_rule_invocations_total", "to-nowhere"),
+        Some(1.0)
+    );
+    assert_eq!(
+        v(
+            "lyrebird_events_rule_failed_invocations_total",
+            "to-nowhere"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        v(
+            "lyrebird_events_rule_invocations_sent_to_dlq_total",
+            "to-nowhere"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        v(
+            "lyrebird_events_rule_retry_invocation_attempts_total",
+            "to-nowhere"
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        v("lyrebird_events_rule_failed_invocations_total", "to-void"),
+        Some(1.0)
+    );
+    assert_eq!(
+        v(
+            "lyrebird_events_rule_invocations_sent_to_dlq_total",
+            "to-void"
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        v(
+            "lyrebird_events_rule_invocations_failed_to_be_sent_to_dlq_total",
+            "to-void"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        v(
+            "lyrebird_events_rule_invocations_failed_to_be_sent_to_dlq_total",
+            "to-nowhere"
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        v("lyrebird_events_rule_invocations_total", "to-hook"),
+        Some(1.0)
+    );
+    assert_eq!(
+        v(
+            "lyrebird_events_rule_retry_invocation_attempts_total",
+            "to-hook"
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        v("lyrebird_events_rule_failed_invocations_total", "to-hook"),
+        Some(1.0)
+    );
+    assert_eq!(
+        v(
+            "lyrebird_events_rule_invocations_sent_to_dlq_total",
+            "to-hook"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(value(&s, "lyrebird_events_rules", &[]), Some(4.0));
+    let bus = |outcome| {
+        [
+            ("bus", "default"),
+            ("account", common::ACCOUNT),
+            ("outcome", outcome),
+        ]
+    };
+    assert_eq!(
+        value(
+            &s,
+            "lyrebird_events_put_events_entries_total",
+            &bus("accepted")
+        ),
+        Some(6.0)
+    );
+    assert_eq!(
+        value(
+            &s,
+            "lyrebird_events_put_events_entries_total",
+            &bus("failed")
+        ),
+        Some(1.0)
+    );
+
+    let f = [
+        ("function", "metered"),
+        ("account", common::ACCOUNT),
+        ("region", "us-east-1"),
+    ];
+    assert_eq!(
+        value(&s, "lyrebird_lambda_invocations_total", &f),
+        Some(3.0)
+    );
+    assert_eq!(value(&s, "lyrebird_lambda_errors_total", &f), Some(1.0));
+    assert_eq!(value(&s, "lyrebird_lambda_throttles_total", &f), Some(1.0));
+    assert_eq!(
+        value(&s, "lyrebird_lambda_concurrent_executions", &f),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&s, "lyrebird_lambda_duration_seconds_count", &f),
+        Some(3.0)
+    );
+    let inf = [("function", "metered"), ("le", "+Inf")];
+    assert_eq!(
+        value(&s, "lyrebird_lambda_duration_seconds_bucket", &inf),
+        Some(3.0)
+    );
+    let sum = value(&s, "lyrebird_lambda_duration_seconds_sum", &f).unwrap();
+    assert!(sum > 0.0 && sum < 30.0, "{sum}");
+    assert_eq!(value(&s, "lyrebird_lambda_functions", &[]), Some(1.0));
+    server.stop().await;
 }
 
 #[tokio::test]

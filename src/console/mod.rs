@@ -1,15 +1,19 @@
 //! The web console at `/_lyrebird/console/`: one HTML page, a stylesheet and a script compiled
 //! into the binary (no CDN, nothing downloaded), and a few JSON routes under
 //! `/_lyrebird/console/api/` for what the AWS APIs do not say (queue counts with the oldest
-//! message's age, the filter tester, deleting a peeked message, server facts).
+//! message's age, the filter tester, why an event pattern did not match, deleting a peeked
+//! message, server facts).
 //!
 //! Everything else the page does goes through the AWS APIs themselves, on the same port: SQS
 //! over AWS JSON, SNS over the query protocol with `Accept: application/json`, with an
-//! `Authorization` credential scope naming the account and region chosen in the page. Peeking is
-//! the developer endpoint `/_lyrebird/sqs/messages`; deliveries `/_lyrebird/sns/deliveries`.
+//! `Authorization` credential scope naming the account and region chosen in the page;
+//! EventBridge over AWS JSON 1.1 (the pattern tester is TestEventPattern; only its "why not" is
+//! asked here); Lambda over its REST API (Invoke with `LogType: Tail`, UpdateEventSourceMapping).
+//! Peeking is the developer endpoint `/_lyrebird/sqs/messages`; deliveries
+//! `/_lyrebird/sns/deliveries`; recent invocations `/_lyrebird/lambda/invocations`.
 //!
-//! Adding a page (EventBridge, Lambda): a route in `app.js`'s `pages` table and a link in
-//! `index.html`'s nav; a JSON route here only for what the service's API does not give.
+//! Adding a page: a route in `app.js`'s `pages` table and a link in `index.html`'s nav; a JSON
+//! route here only for what the service's API does not give.
 
 use std::sync::Arc;
 
@@ -21,6 +25,7 @@ use http::{header, StatusCode};
 use serde_json::{json, Value};
 
 use crate::context::RequestContext;
+use crate::events::pattern::EventPattern;
 use crate::server::App;
 use crate::sns::filter::{FilterPolicy, FilterScope};
 use crate::sqs::model::{MessageAttributeValue, MessageAttributes};
@@ -39,6 +44,10 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/_lyrebird/console/api/info", get(info))
         .route("/_lyrebird/console/api/queues", get(queues))
         .route("/_lyrebird/console/api/filter-test", post(filter_test))
+        .route(
+            "/_lyrebird/console/api/pattern-explain",
+            post(pattern_explain),
+        )
         .route(
             "/_lyrebird/console/api/delete-message",
             post(delete_message),
@@ -94,6 +103,8 @@ async fn info(State(app): State<Arc<App>>) -> Json<Value> {
         "uptimeSeconds": app.started.elapsed().as_secs(),
         "queues": app.sqs.queue_count(),
         "topics": app.sns.topic_count(),
+        "eventBuses": app.events.bus_count(),
+        "functions": app.lambda.function_count(),
         "metrics": app.config.metrics,
     }))
 }
@@ -170,6 +181,32 @@ async fn filter_test(Json(test): Json<FilterTest>) -> Json<Value> {
         "valid": true,
         "matches": reason.is_none(),
         "reason": reason.unwrap_or_else(|| "every key of the policy matched".into()),
+    }))
+}
+
+#[derive(serde::Deserialize)]
+struct PatternExplain {
+    pattern: String,
+    event: String,
+}
+
+/// Why an event does not match a pattern (TestEventPattern answers only whether): the pattern's
+/// first failing key per alternative. A pattern or event TestEventPattern rejects gets its
+/// error here too, in AWS's words.
+async fn pattern_explain(Json(req): Json<PatternExplain>) -> Json<Value> {
+    let pattern = match EventPattern::parse(&req.pattern) {
+        Ok(p) => p,
+        Err(e) => return Json(json!({ "valid": false, "error": e.message() })),
+    };
+    let event = match crate::events::pattern::parse_test_event(&req.event) {
+        Ok(event) => event,
+        Err(message) => return Json(json!({ "valid": false, "error": message })),
+    };
+    let reason = pattern.explain(&event);
+    Json(json!({
+        "valid": true,
+        "matches": reason.is_none(),
+        "reason": reason.unwrap_or_else(|| "every key of the pattern matched".into()),
     }))
 }
 

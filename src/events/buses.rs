@@ -40,6 +40,9 @@ pub struct Bus {
     /// The rules' patterns, by rule name, for matching an event without testing each.
     #[serde(skip)]
     pub index: RuleIndex<String>,
+    /// Its PutEvents counters for `/metrics`.
+    #[serde(skip)]
+    pub stats: std::sync::Arc<super::stats::BusStats>,
 }
 
 impl Bus {
@@ -58,6 +61,7 @@ impl Bus {
             tags: BTreeMap::new(),
             rules: BTreeMap::new(),
             index: RuleIndex::new(),
+            stats: Default::default(),
         }
     }
 

@@ -25,6 +25,7 @@ use crate::sqs::SqsService;
 
 use super::model::Target;
 use super::put_events::Event;
+use super::stats::{bump, RuleStats};
 use super::transform::{input_path, InputTransformer, JsonPath, RuleContext};
 use super::EventsService;
 
@@ -94,6 +95,8 @@ struct DeadLetter {
     rule_arn: String,
     target_arn: String,
     body: String,
+    /// The rule's counters (InvocationsSentToDlq).
+    stats: Arc<RuleStats>,
 }
 
 impl DeadLetter {
@@ -123,8 +126,12 @@ impl DeadLetter {
             attributes,
             ..Default::default()
         };
-        if let Err(e) = sqs.send_from_service(caller, &self.queue_arn, message, "events") {
-            tracing::warn!(rule = %self.rule_arn, dlq = %self.queue_arn, error = %e, "EventBridge dead-letter delivery failed");
+        match sqs.send_from_service(caller, &self.queue_arn, message, "events") {
+            Ok(_) => bump(&self.stats.sent_to_dlq),
+            Err(e) => {
+                bump(&self.stats.dlq_failed);
+                tracing::warn!(rule = %self.rule_arn, dlq = %self.queue_arn, error = %e, "EventBridge dead-letter delivery failed");
+            }
         }
     }
 }
@@ -138,7 +145,9 @@ impl EventsService {
         rule_arn: &str,
         rule_name: &str,
         target: &Target,
+        stats: &Arc<RuleStats>,
     ) {
+        bump(&stats.invocations);
         let dead_letter = target
             .dead_letter_config
             .as_ref()
@@ -148,8 +157,10 @@ impl EventsService {
                 rule_arn: rule_arn.to_string(),
                 target_arn: target.arn.clone(),
                 body: event.json.clone(),
+                stats: stats.clone(),
             });
         let fail = |failure: Failure| {
+            bump(&stats.failed_invocations);
             tracing::warn!(rule = rule_arn, target = %target.arn, code = failure.code, error = %failure.message, "EventBridge delivery failed");
             if let Some(dl) = &dead_letter {
                 dl.send(&self.sqs, ctx, &failure, None);
@@ -168,7 +179,7 @@ impl EventsService {
             "events" if target.arn.contains(":api-destination/") => {
                 match self.http_request(target, body) {
                     Ok(request) => {
-                        self.post(request, event, target, dead_letter.clone());
+                        self.post(request, event, target, dead_letter.clone(), stats.clone());
                         Ok(())
                     }
                     Err(f) => Err(f),
@@ -435,6 +446,7 @@ impl EventsService {
         event: &Event,
         target: &Target,
         dead_letter: Option<DeadLetter>,
+        stats: Arc<RuleStats>,
     ) {
         let client = self.delivery.http.clone();
         let clock: Arc<Clock> = self.clock.clone();
@@ -455,6 +467,7 @@ impl EventsService {
         if pending.fetch_add(1, Ordering::AcqRel) >= HTTP_BACKLOG {
             pending.fetch_sub(1, Ordering::AcqRel);
             let failure = Failure::final_("THROTTLING", "Too many deliveries pending.");
+            bump(&stats.failed_invocations);
             if let Some(dl) = dead_letter {
                 dl.send(&sqs, &RequestContext::internal("", "", ""), &failure, None);
             }
@@ -485,8 +498,10 @@ impl EventsService {
                 }
                 clock.sleep_until_ms(at).await;
                 attempt += 1;
+                bump(&stats.retry_attempts);
             };
             pending.fetch_sub(1, Ordering::AcqRel);
+            bump(&stats.failed_invocations);
             tracing::warn!(target = %target_arn, code = failure.0.code, error = %failure.0.message, "EventBridge API destination delivery failed");
             if let Some(dl) = dead_letter {
                 dl.send(

@@ -12,6 +12,7 @@
 //! - `archives.rs`: archives (what they keep) and replays
 //! - `connections.rs`: connections and API destinations
 //! - `persist.rs`: all of it in the durable store
+//! - `stats.rs`: per-rule and per-bus counters for `/metrics`
 //!
 //! The pure parts, shared with Lambda's filter criteria: the event-pattern language
 //! (`pattern`, over the shared `crate::ruler` core), the index that finds the rules an event
@@ -30,6 +31,7 @@ pub mod put_events;
 pub mod rules;
 pub mod schedule;
 pub mod schedules;
+pub mod stats;
 pub mod targets;
 pub mod transform;
 

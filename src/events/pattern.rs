@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use crate::ruler::compile::{parse_object, Cond, Dialect, Literal, Rules};
 use crate::ruler::document::{self, PathIndex};
+use crate::ruler::explain;
 use crate::ruler::json::Json;
 use crate::ruler::wildcard;
 
@@ -105,6 +106,20 @@ impl EventPattern {
             }
             _ => false,
         }
+    }
+
+    /// `None` when `event` matches; else which key failed (the console's pattern tester), by
+    /// the shared `ruler::explain` over this dialect's matcher.
+    pub fn explain(&self, event: &Value) -> Option<String> {
+        if self.matches(event) {
+            return None;
+        }
+        let Value::Object(root) = event else {
+            return Some("the event is not a JSON object".into());
+        };
+        Some(explain::failing_keys(&self.rules, |rules| {
+            document::matches(rules, &self.paths, root, Dialect::EventBridge)
+        }))
     }
 
     /// For each alternative (`$or` branch) of the pattern, the exact strings the field at the

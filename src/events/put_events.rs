@@ -11,6 +11,7 @@ use crate::error::AwsResult;
 
 use super::buses::{bus_key, bus_missing};
 use super::model::*;
+use super::stats::{bump, BusStats};
 use super::{validation, EventsService, Key};
 
 /// The most a PutEvents request may carry, in total (AWS's 256 KB).
@@ -167,18 +168,23 @@ impl EventsService {
             .iter()
             .map(|e| bus_key(ctx, e.event_bus_name.as_deref()))
             .collect();
-        {
+        // Each entry's bus's counters (PutEvents entries accepted and failed).
+        let bus_stats: Vec<Arc<BusStats>> = {
             let reg = self.state.read();
             if let Some(k) = keys.iter().find(|k| !reg.buses.contains_key(*k)) {
                 return Err(bus_missing(&k.2));
             }
-        }
+            keys.iter()
+                .filter_map(|k| reg.buses.get(k).map(|b| b.stats.clone()))
+                .collect()
+        };
         let now = self.now_ms();
         let mut failed = 0;
         let mut results = Vec::with_capacity(entries.len());
-        for (entry, key) in entries.into_iter().zip(keys) {
+        for ((entry, key), bus) in entries.into_iter().zip(keys).zip(bus_stats) {
             match self.accept(ctx, entry, now) {
                 Ok(event) => {
+                    bump(&bus.entries_accepted);
                     results.push(PutEventsResultEntry {
                         event_id: Some(event.id.clone()),
                         ..Default::default()
@@ -186,6 +192,7 @@ impl EventsService {
                     self.route(ctx, Arc::new(event), &key, None);
                 }
                 Err(e) => {
+                    bump(&bus.entries_failed);
                     failed += 1;
                     results.push(e);
                 }
@@ -265,15 +272,21 @@ impl EventsService {
                 if only.is_some_and(|only| !only.contains(&rule.arn)) {
                     continue;
                 }
-                matched.push((rule.arn.clone(), rule.name.clone(), rule.targets.clone()));
+                bump(&rule.stats.matched_events);
+                matched.push((
+                    rule.arn.clone(),
+                    rule.name.clone(),
+                    rule.targets.clone(),
+                    rule.stats.clone(),
+                ));
             }
             if only.is_none() {
                 self.archive(ctx, &reg, &bus.arn, &event);
             }
         }
-        for (rule_arn, rule_name, targets) in matched {
+        for (rule_arn, rule_name, targets, stats) in matched {
             for target in targets.iter() {
-                self.deliver(ctx, &event, &rule_arn, &rule_name, target);
+                self.deliver(ctx, &event, &rule_arn, &rule_name, target, &stats);
             }
         }
     }

@@ -39,6 +39,9 @@ pub struct Rule {
     /// When the schedule next fires (service clock, epoch ms).
     #[serde(skip)]
     pub next_fire_ms: Option<u64>,
+    /// Its counters for `/metrics`.
+    #[serde(skip)]
+    pub stats: Arc<super::stats::RuleStats>,
 }
 
 impl Rule {
@@ -158,6 +161,8 @@ impl EventsService {
             pattern: None,
             schedule: None,
             next_fire_ms: None,
+            // Updating a rule keeps its counters.
+            stats: previous.map(|p| p.stats.clone()).unwrap_or_default(),
         };
         rule.compile()?;
         for t in input.tags.unwrap_or_default() {

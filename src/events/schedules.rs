@@ -20,6 +20,7 @@ struct Due {
     rule_name: String,
     fire_ms: u64,
     targets: Arc<Vec<super::model::Target>>,
+    stats: Arc<super::stats::RuleStats>,
 }
 
 impl EventsService {
@@ -72,6 +73,7 @@ impl EventsService {
                             rule_name: rule.name.clone(),
                             fire_ms: at,
                             targets: rule.targets.clone(),
+                            stats: rule.stats.clone(),
                         });
                         // A clock moved past several periods fires once, then resumes.
                         rule.next_fire_ms = schedule.next_after(now);
@@ -100,7 +102,7 @@ impl EventsService {
             .to_json();
             let event = Arc::new(Event::new(id, &d.account, &d.region, json, now, None));
             for target in d.targets.iter() {
-                self.deliver(&ctx, &event, &d.rule_arn, &d.rule_name, target);
+                self.deliver(&ctx, &event, &d.rule_arn, &d.rule_name, target, &d.stats);
             }
         }
         next

@@ -331,6 +331,9 @@ impl LambdaService {
                 PutOutcome::Updated
             }
             None => {
+                // Created now, with a revision, as CreateFunction would be.
+                config.last_modified_ms = self.clock.now_ms();
+                config.revision_id = uuid::Uuid::new_v4().to_string();
                 self.install(ctx, config);
                 PutOutcome::Created
             }
@@ -350,12 +353,17 @@ impl LambdaService {
         if let Err(reason) = launch::launch_for(&config, command.as_deref()) {
             tracing::warn!(function = %config.name, runtime = %config.runtime, "function cannot run: {reason}; its invocations will fail");
         }
-        let pool = Arc::new(Pool::new(
+        let mut pool = Pool::new(
             config.clone(),
             command,
             self.options.default_concurrency,
             self.options.endpoint.clone(),
-        ));
+        );
+        // A function replaced (new code, concurrency) keeps its metrics.
+        if let Some(old) = self.functions.read().get(&config.key()) {
+            pool.stats = old.stats.clone();
+        }
+        let pool = Arc::new(pool);
         if let Some(old) = self.functions.write().insert(config.key(), pool) {
             old.stop_idle();
         }

@@ -98,6 +98,7 @@ impl LambdaService {
             .clone();
         if backlog.fetch_add(1, Ordering::AcqRel) >= self.options.async_backlog {
             backlog.fetch_sub(1, Ordering::AcqRel);
+            pool.stats.throttled();
             return Err(AwsError::new(
                 &codes::LAMBDA_TOO_MANY_REQUESTS,
                 "Rate Exceeded.",
@@ -175,10 +176,12 @@ impl LambdaService {
         let config = pool.config();
         let key = config.key();
         let permit = match request.permit {
-            Some(p) if p.function_key == key => p,
-            _ if throttle_if_busy => try_acquire(pool, &key)?,
-            _ => acquire(pool).await?,
-        };
+            Some(p) if p.function_key == key => Ok(p),
+            _ if throttle_if_busy => try_acquire(pool, &key),
+            _ => acquire(pool).await,
+        }
+        .inspect_err(|_| pool.stats.throttled())?;
+        let running = pool.stats.running();
         let request_id = uuid::Uuid::new_v4().to_string();
         let started_ms = self.clock.now_ms();
         let started = Instant::now();
@@ -206,6 +209,9 @@ impl LambdaService {
             )
             .await;
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        drop(running);
+        pool.stats
+            .finished(duration_ms, matches!(outcome, Outcome::Error { .. }));
         let (payload, function_error, outcome_label, error) = match outcome {
             Outcome::Success(body) => (body, None, "success", None),
             Outcome::Error { payload, kind } => {

@@ -9,7 +9,8 @@
 //!   `sandbox.rs`: one environment (process + its Runtime API on 127.0.0.1); `launch.rs`: how a
 //!   runtime is started and Lambda's environment variables; `bootstrap/`: the Node and Python
 //!   runtime clients lyrebird ships.
-//! - `invocations.rs`: the recent-invocations ring behind `/_lyrebird/lambda/invocations`.
+//! - `invocations.rs`: the recent-invocations ring behind `/_lyrebird/lambda/invocations`;
+//!   `stats.rs`: per-function counters for `/metrics`.
 //!
 //! # The invoke seam (for event sources: SQS mappings, SNS, EventBridge)
 //!
@@ -37,6 +38,7 @@ pub mod model;
 mod persist;
 mod pool;
 mod sandbox;
+pub mod stats;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -221,6 +223,19 @@ impl LambdaService {
 
     pub fn function_count(&self) -> usize {
         self.functions.read().len()
+    }
+
+    /// At most `limit` functions' counters for `/metrics`, by (account, region, name) in order.
+    pub fn function_stats(
+        &self,
+        limit: usize,
+    ) -> Vec<(Arc<FunctionConfig>, Arc<stats::FunctionStats>)> {
+        self.functions
+            .read()
+            .values()
+            .take(limit)
+            .map(|pool| (pool.config(), pool.stats.clone()))
+            .collect()
     }
 
     /// A function's configuration, by name, partial or full ARN (in `account`/`region` unless

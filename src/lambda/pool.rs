@@ -58,6 +58,8 @@ pub struct Pool {
     pub concurrency: usize,
     /// lyrebird's own endpoint, for `AWS_ENDPOINT_URL`.
     endpoint: String,
+    /// The function's counters for `/metrics` (kept when the pool is replaced).
+    pub stats: Arc<super::stats::FunctionStats>,
 }
 
 impl Pool {
@@ -77,6 +79,7 @@ impl Pool {
             slots: Arc::new(Semaphore::new(concurrency)),
             concurrency,
             endpoint,
+            stats: Arc::default(),
         }
     }
 

@@ -135,6 +135,7 @@ impl Deliveries {
                     "messageId": o.message_id,
                     "subject": o.subject,
                     "message": o.message,
+                    "messageStructure": o.message_structure,
                     "messageAttributes": attributes,
                     "accountId": o.account,
                     "region": o.region,
@@ -339,6 +340,7 @@ impl SnsService {
             subject: prepared.subject.clone(),
             message: text,
             attributes: prepared.attributes.clone(),
+            message_structure: prepared.message_structure.clone(),
             account: topic.account.clone(),
             region: topic.region.clone(),
         });
@@ -421,6 +423,7 @@ impl SnsService {
                 subject: Some("AWS Notification - Subscription Confirmation".into()),
                 message: body,
                 attributes: MessageAttributes::new(),
+                message_structure: None,
                 account: topic.account.clone(),
                 region: topic.region.clone(),
             });

@@ -42,6 +42,8 @@ pub struct Outgoing {
     /// What the endpoint would receive (plain text, or the JSON document for email-json).
     pub message: String,
     pub attributes: MessageAttributes,
+    /// The publish's `MessageStructure` (`json`), as LocalStack's listings report it.
+    pub message_structure: Option<String>,
     pub account: String,
     pub region: String,
 }
@@ -63,6 +65,8 @@ pub struct Prepared {
     pub message: String,
     /// Per-protocol messages of `MessageStructure=json` (`default` is `message`).
     pub per_protocol: BTreeMap<String, String>,
+    /// `MessageStructure` as published (`json`), for the captured deliveries.
+    pub message_structure: Option<String>,
     pub subject: Option<String>,
     pub attributes: MessageAttributes,
     pub group_id: Option<String>,

@@ -612,6 +612,7 @@ impl SnsService {
             subject: fields.subject,
             message: payload,
             attributes: fields.message_attributes,
+            message_structure: fields.message_structure.filter(|s| !s.is_empty()),
             account: ctx.account.clone(),
             region: ctx.region.clone(),
         });
@@ -650,6 +651,7 @@ impl SnsService {
             subject: prepared.subject.clone(),
             message: message.clone(),
             attributes: prepared.attributes.clone(),
+            message_structure: prepared.message_structure.clone(),
             account: topic.account.clone(),
             region: topic.region.clone(),
         });

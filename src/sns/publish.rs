@@ -226,6 +226,7 @@ impl SnsService {
             }
             Some(_) => return Err(AwsError::sns_invalid("MessageStructure")),
         }
+        let message_structure = fields.message_structure.filter(|s| !s.is_empty());
         let (group_id, deduplication_id) = if topic.fifo {
             let group = match fields.message_group_id {
                 Some(g) if !g.is_empty() => g,
@@ -259,6 +260,7 @@ impl SnsService {
             message_id: uuid::Uuid::new_v4().to_string(),
             message: default,
             per_protocol,
+            message_structure,
             subject: fields.subject,
             attributes: fields.message_attributes,
             group_id,
@@ -383,6 +385,19 @@ impl SnsService {
             _ => return Err(AwsError::sns_invalid("Empty message")),
         };
         check_attributes(&fields.message_attributes, "")?;
+        // `MessageStructure=json`: the phone gets its `sms` message, else `default`.
+        let message_structure = fields.message_structure.filter(|s| !s.is_empty());
+        let message = match message_structure.as_deref() {
+            None => message,
+            Some("json") => {
+                let mut parsed = structured(&message)?;
+                parsed
+                    .remove("sms")
+                    .or_else(|| parsed.remove("default"))
+                    .ok_or_else(no_default_entry)?
+            }
+            Some(_) => return Err(AwsError::sns_invalid("MessageStructure")),
+        };
         let message_id = uuid::Uuid::new_v4().to_string();
         if self.is_opted_out(&ctx.account, phone) {
             // Accepted, as on AWS, but an opted-out number is sent nothing.
@@ -402,6 +417,7 @@ impl SnsService {
             subject: fields.subject,
             message,
             attributes: fields.message_attributes,
+            message_structure,
             account: ctx.account.clone(),
             region: ctx.region.clone(),
         });

@@ -392,6 +392,7 @@ impl SnsService {
             subject: None,
             message: format!("Your Amazon SNS verification code is: {one_time_password}"),
             attributes: MessageAttributes::new(),
+            message_structure: None,
             account: ctx.account.clone(),
             region: ctx.region.clone(),
         });

@@ -1,7 +1,11 @@
 // The console end to end in a real headless chromium (Debian's package, driven by
 // playwright-core): create a queue, send, peek (and check through the API that the peek changed
 // nothing), purge, publish to a topic with a filtered subscription and see the delivery, use the
-// filter tester. Screenshots go to SCREENSHOTS. Usage: node console.test.cjs <endpoint>.
+// filter tester; EventBridge: a rule with an SQS target, disable/enable it, the pattern tester
+// (match, no match with the failing key, AWS's error), put an event from the form and peek it in
+// the target queue; Lambda (the function of template.yaml, --init): its page, an invocation
+// from the form with its log tail, the recent-invocations list, a mapping disabled and enabled.
+// Screenshots go to SCREENSHOTS. Usage: node console.test.cjs <endpoint>.
 "use strict";
 const { chromium } = require("playwright-core");
 const fs = require("fs");
@@ -20,18 +24,20 @@ function check(what, ok, detail = "") {
 }
 
 // The AWS API directly (AWS JSON), as a test would, to compare with what the console showed.
-async function sqs(op, body) {
+async function awsJson(version, target, service, body) {
   const r = await fetch(endpoint + "/", {
     method: "POST",
     headers: {
-      "content-type": "application/x-amz-json-1.0",
-      "x-amz-target": "AmazonSQS." + op,
-      authorization: "AWS4-HMAC-SHA256 Credential=000000000000/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
+      "content-type": `application/x-amz-json-${version}`,
+      "x-amz-target": target,
+      authorization: `AWS4-HMAC-SHA256 Credential=000000000000/20260101/us-east-1/${service}/aws4_request, SignedHeaders=host, Signature=0`,
     },
     body: JSON.stringify(body),
   });
   return r.json();
 }
+const sqs = (op, body) => awsJson("1.0", "AmazonSQS." + op, "sqs", body);
+const events = (op, body) => awsJson("1.1", "AWSEvents." + op, "events", body);
 
 (async () => {
   const browser = await chromium.launch({
@@ -141,6 +147,95 @@ async function sqs(op, body) {
   const verdict = await page.textContent("#verdict");
   check("filter tester explains", verdict.includes("No match") && verdict.includes('"size"'), verdict);
   await page.screenshot({ path: path.join(shots, "filter.png"), fullPage: true });
+
+  // EventBridge: a rule with an SQS target (made through the API, as a test would).
+  await sqs("CreateQueue", { QueueName: "shop-orders" });
+  await events("PutRule", { Name: "big-orders", EventPattern: JSON.stringify({ source: ["shop"], "detail-type": ["OrderPlaced"] }), Description: "orders worth a look" });
+  await events("PutTargets", { Rule: "big-orders", Targets: [{ Id: "queue", Arn: "arn:aws:sqs:us-east-1:000000000000:shop-orders", InputPath: "$.detail",
+    RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 600 } }] });
+  await events("CreateArchive", { ArchiveName: "all-shop", EventSourceArn: "arn:aws:events:us-east-1:000000000000:event-bus/default",
+    EventPattern: JSON.stringify({ source: ["shop"] }), RetentionDays: 7 });
+  await page.goto(endpoint + "/_lyrebird/console/#/buses");
+  await page.waitForSelector('tr[data-bus="default"]');
+  const buses = await page.textContent("main");
+  check("buses and archives listed", buses.includes("all-shop") && buses.includes("ENABLED"), buses.replace(/\s+/g, " ").slice(0, 200));
+  await page.screenshot({ path: path.join(shots, "buses.png"), fullPage: true });
+  await page.click('tr[data-bus="default"] a');
+  await page.waitForSelector('tr[data-rule="big-orders"]');
+  const ruleRow = await page.textContent('tr[data-rule="big-orders"]');
+  check("rule listed with pattern and target", ruleRow.includes('"OrderPlaced"') && ruleRow.includes("shop-orders") && ruleRow.includes("$.detail") && ruleRow.includes("retries 3"), ruleRow.replace(/\s+/g, " ").slice(0, 160));
+  // Disable, then enable again, from the page; the API agrees each time.
+  await page.click('[data-toggle="big-orders"]');
+  await page.waitForSelector('tr[data-rule="big-orders"] >> text=DISABLED');
+  check("rule disabled", (await events("DescribeRule", { Name: "big-orders" })).State === "DISABLED");
+  await page.click('[data-toggle="big-orders"]');
+  await page.waitForSelector('tr[data-rule="big-orders"] >> text=ENABLED');
+  check("rule enabled", (await events("DescribeRule", { Name: "big-orders" })).State === "ENABLED");
+
+  // Put an event from the form: accepted, and the target queue's peek shows its detail.
+  await page.fill("#put input[name=source]", "shop");
+  await page.fill("#put input[name=type]", "OrderPlaced");
+  await page.fill("#put textarea[name=detail]", '{"order": "o-7", "amount": 150}');
+  await page.click("#put button");
+  await page.waitForSelector("#put-result:has-text('Accepted')");
+  await page.screenshot({ path: path.join(shots, "bus.png"), fullPage: true });
+  await page.goto(endpoint + "/_lyrebird/console/#/queue/shop-orders");
+  await page.waitForSelector("#messages tr[data-id]");
+  const arrived = await page.textContent("#messages");
+  check("put event arrived in the target queue", arrived.includes('"order": "o-7"') && !arrived.includes('"detail-type"'), arrived.slice(0, 120));
+
+  // The pattern tester, from the rule: a match, a miss with the failing key, AWS's error text.
+  await page.goto(endpoint + "/_lyrebird/console/#/bus/default");
+  await page.click('tr[data-rule="big-orders"] [data-test]');
+  await page.waitForSelector("#test textarea[name=pattern]");
+  check("pattern taken from the rule", (await page.inputValue("#test textarea[name=pattern]")).includes("OrderPlaced"));
+  const testEvent = type => JSON.stringify({ version: "0", id: "1", "detail-type": type, source: "shop", account: "000000000000",
+    time: "2026-01-01T00:00:00Z", region: "us-east-1", resources: [], detail: {} }, null, 2);
+  await page.fill("#test textarea[name=event]", testEvent("OrderPlaced"));
+  await page.click("#test button");
+  await page.waitForSelector("#verdict:has-text('Match')");
+  await page.fill("#test textarea[name=event]", testEvent("OrderShipped"));
+  await page.click("#test button");
+  await page.waitForSelector("#verdict:has-text('No match')");
+  const miss = await page.textContent("#verdict");
+  check("pattern tester names the failing key", miss.includes('"detail-type"'), miss);
+  await page.screenshot({ path: path.join(shots, "patterns.png"), fullPage: true });
+  await page.fill("#test textarea[name=pattern]", '{"source": "shop"}');
+  await page.click("#test button");
+  await page.waitForSelector("#verdict:has-text('InvalidEventPatternException')");
+  const invalid = await page.textContent("#verdict");
+  check("pattern error shown verbatim", invalid.includes('Event pattern is not valid. Reason: "source" must be an object or an array'), invalid);
+
+  // Lambda: the template's function, its configuration and environment, an invocation from the
+  // form (status, payload, log tail), then the recent list.
+  await page.goto(endpoint + "/_lyrebird/console/#/functions");
+  await page.waitForSelector('tr[data-function="greeter"]');
+  const fnRow = await page.textContent('tr[data-function="greeter"]');
+  check("function listed", fnRow.includes("nodejs20.x") && fnRow.includes("index.handler") && fnRow.includes("Active"), fnRow.replace(/\s+/g, " "));
+  await page.click('tr[data-function="greeter"] a');
+  await page.waitForSelector("#invoke");
+  const fnPage = await page.textContent("main");
+  check("environment shown", fnPage.includes("GREETING") && fnPage.includes("Hello"));
+  await page.fill("#invoke textarea[name=payload]", '{"name": "console"}');
+  await page.click("#invoke button");
+  await page.waitForSelector("#response");
+  const response = await page.textContent("#result");
+  check("invoked from the form", response.includes("Status 200") && response.includes("Hello, console!") && response.includes("REPORT RequestId"), response.replace(/\s+/g, " ").slice(0, 200));
+  await page.fill("#invoke textarea[name=payload]", '{"fail": true}');
+  await page.click("#invoke button");
+  await page.waitForSelector("#result:has-text('X-Amz-Function-Error')");
+  const errored = await page.textContent("#result");
+  check("function error shown", errored.includes("Unhandled") && errored.includes("asked to fail"), errored.replace(/\s+/g, " ").slice(0, 200));
+  await page.waitForSelector("#invocations tr[data-request] >> nth=1");
+  const recent = await page.textContent("#invocations");
+  check("invocations listed", recent.includes("success") && recent.includes("error") && recent.includes("asked to fail"), recent.replace(/\s+/g, " ").slice(0, 200));
+  await page.screenshot({ path: path.join(shots, "function.png"), fullPage: true });
+  // The mapping from the template: disabled, then enabled, through UpdateEventSourceMapping.
+  await page.click("tr[data-mapping] button");
+  await page.waitForSelector("tr[data-mapping] >> text=Disabled");
+  await page.click("tr[data-mapping] button");
+  await page.waitForSelector("tr[data-mapping] >> text=Enabled");
+  check("mapping disabled and enabled", true);
 
   // The queue list in dark mode, for the README.
   await page.emulateMedia({ colorScheme: "dark" });

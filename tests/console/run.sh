@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The console in a real browser: starts lyrebird (--in-memory) and drives
+# The console in a real browser: starts lyrebird (--in-memory, --init template.yaml) and drives
 # /_lyrebird/console/ with playwright-core in Debian's chromium (console.test.cjs). Installs
 # chromium with apt-get when it is missing (root or sudo), and playwright-core with npm into
 # ${LYREBIRD_CLIENT_CACHE:-/tmp/lyrebird-clients}/console, never into the repository.
@@ -37,7 +37,8 @@ fi
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 log="$(mktemp "${TMPDIR:-/tmp}/lyrebird-console-server.XXXXXX.log")"
-"$bin" --in-memory --host 127.0.0.1 --port "$port" >"$log" 2>&1 &
+# A small function and a queue mapped to it, for the Lambda pages (template.yaml).
+"$bin" --in-memory --host 127.0.0.1 --port "$port" --init "$here/template.yaml" >"$log" 2>&1 &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
 for attempt in $(seq 1 100); do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # /metrics checked by a real Prometheus text parser: installs Python's prometheus_client into a
 # venv under ${LYREBIRD_CLIENT_CACHE:-/tmp/lyrebird-clients}/prometheus (never the repository)
-# and runs tests/metrics.rs with it (LYREBIRD_PROMETHEUS_PYTHON). Non-interactive.
+# and runs tests/metrics.rs with it (LYREBIRD_PROMETHEUS_PYTHON): queues, topics, requests and the
+# store, then rules, buses and functions (a Node handler: node must be on PATH). Non-interactive.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

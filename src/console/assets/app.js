@@ -1,5 +1,6 @@
 // lyrebird console: hash-routed pages over lyrebird's own JSON endpoints and the AWS APIs
-// (SQS over AWS JSON, SNS over query + Accept: application/json), on the same origin.
+// (SQS over AWS JSON, SNS over query + Accept: application/json, EventBridge over AWS JSON 1.1,
+// Lambda over REST-JSON), on the same origin.
 "use strict";
 const $ = (sel, root = document) => root.querySelector(sel);
 const main = $("#main");
@@ -17,16 +18,23 @@ function esc(s) {
 function auth(service) {
   return `AWS4-HMAC-SHA256 Credential=${scope.account}/20260101/${scope.region}/${service}/aws4_request, SignedHeaders=host, Signature=0`;
 }
-async function sqs(op, body) {
+// AWS JSON (SQS 1.0, EventBridge 1.1). A failure carries AWS's error code and message, shown
+// verbatim.
+async function awsJson(version, target, service, body) {
   const r = await fetch("/", {
     method: "POST",
-    headers: { "content-type": "application/x-amz-json-1.0", "x-amz-target": "AmazonSQS." + op, authorization: auth("sqs") },
+    headers: { "content-type": `application/x-amz-json-${version}`, "x-amz-target": target, authorization: auth(service) },
     body: JSON.stringify(body || {}),
   });
   const doc = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(`${op}: ${doc.message || r.status}`);
+  if (!r.ok) {
+    const op = target.split(".").pop();
+    throw Object.assign(new Error(`${op}: ${doc.message || r.status}`), { code: String(doc.__type || r.status).split("#").pop(), text: doc.message || "" });
+  }
   return doc;
 }
+const sqs = (op, body) => awsJson("1.0", "AmazonSQS." + op, "sqs", body);
+const events = (op, body) => awsJson("1.1", "AWSEvents." + op, "events", body);
 async function sns(op, params) {
   const form = new URLSearchParams({ Action: op, Version: "2010-03-31", ...params });
   const r = await fetch("/", {
@@ -37,6 +45,24 @@ async function sns(op, params) {
   const doc = await r.json().catch(() => ({}));
   if (!r.ok) throw new Error(`${op}: ${doc.ErrorResponse?.Error?.Message || r.status}`);
   return doc[op + "Response"]?.[op + "Result"] || {};
+}
+// Lambda's REST API: the raw response (Invoke's headers and payload matter), or its JSON.
+function lambdaFetch(method, path, body, headers = {}) {
+  return fetch(path, { method, headers: { "content-type": "application/json", authorization: auth("lambda"), ...headers }, body });
+}
+async function lambda(method, path, body) {
+  const r = await lambdaFetch(method, path, body === undefined ? undefined : JSON.stringify(body));
+  const doc = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(`${method} ${path}: ${doc.message || doc.Message || r.status}`);
+  return doc;
+}
+const enc = encodeURIComponent;
+// An ARN, linked to its page when it is a queue or a function of the chosen account and region.
+function arnLink(arn) {
+  const [, , service, region, account, name] = String(arn || "").split(":");
+  if (service === "sqs" && region === scope.region && account === scope.account) return `<a href="#/queue/${enc(name)}">${esc(arn)}</a>`;
+  if (service === "lambda" && region === scope.region && account === scope.account) return `<a href="#/function/${enc(String(arn).split(":")[6])}">${esc(arn)}</a>`;
+  return esc(arn);
 }
 async function api(path, body) {
   const r = await fetch(path, body === undefined ? {} : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -50,6 +76,8 @@ function age(s) {
   if (s == null) return "–";
   return s < 120 ? `${Math.round(s)} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`;
 }
+// Epoch seconds as local date and time.
+function when(s) { return s ? esc(new Date(s * 1000).toLocaleString()) : "–"; }
 function fail(e) { main.insertAdjacentHTML("afterbegin", `<p class="bad" role="alert">${esc(e.message || e)}</p>`); }
 function attrsFrom(text) {
   // "name=value" per line → MessageAttributes (String)
@@ -59,6 +87,17 @@ function attrsFrom(text) {
     if (i > 0) out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
   }
   return out;
+}
+
+// A rule's target: where to, and what it sends (Input, InputPath or InputTransformer), its
+// retry policy and dead-letter queue.
+function target(t) {
+  const it = t.InputTransformer;
+  const input = t.Input != null ? `Input <pre>${esc(pretty(t.Input))}</pre>` : t.InputPath ? `InputPath <code>${esc(t.InputPath)}</code>`
+    : it ? `InputTransformer <pre>${esc(JSON.stringify(it.InputPathsMap || {}, null, 2))}</pre><pre>${esc(it.InputTemplate)}</pre>` : "";
+  const retry = t.RetryPolicy ? `<br><span class="muted">retries ${t.RetryPolicy.MaximumRetryAttempts ?? 185}, max age ${t.RetryPolicy.MaximumEventAgeInSeconds ?? 86400} s</span>` : "";
+  const dlq = t.DeadLetterConfig?.Arn ? `<br>DLQ ${arnLink(t.DeadLetterConfig.Arn)}` : "";
+  return `<div class="target"><b>${esc(t.Id)}</b> → ${arnLink(t.Arn)}${input ? "<br>" + input : ""}${retry}${dlq}</div>`;
 }
 
 const pages = {
@@ -215,6 +254,133 @@ const pages = {
     };
   },
 
+  async buses() {
+    const [{ EventBuses: buses = [] }, { Archives: archives = [] }, { Replays: replays = [] }] = await Promise.all([
+      events("ListEventBuses", {}), events("ListArchives", {}), events("ListReplays", {})]);
+    const counts = await Promise.all(buses.map(b => events("ListRules", { EventBusName: b.Name }).then(r => (r.Rules || []).length, () => "?")));
+    main.innerHTML = `<h1>Event buses</h1>
+      <form id="create" class="row"><label>New bus name <input name="name" required></label><button>Create bus</button></form>
+      <table><thead><tr><th>Bus</th><th class="n">Rules</th></tr></thead><tbody>${buses.map((b, i) => `<tr data-bus="${esc(b.Name)}"><td><a href="#/bus/${enc(b.Name)}">${esc(b.Name)}</a> <span class="muted">${esc(b.Arn)}</span></td><td class="n">${counts[i]}</td></tr>`).join("")}</tbody></table>
+      <h2>Archives</h2><table><thead><tr><th>Archive</th><th>Source bus</th><th>State</th><th class="n">Events</th><th class="n">Retention (days)</th></tr></thead><tbody>
+      ${archives.map(a => `<tr><td>${esc(a.ArchiveName)}</td><td>${esc(String(a.EventSourceArn).split("/").pop())}</td><td>${esc(a.State)}${a.StateReason ? " — " + esc(a.StateReason) : ""}</td><td class="n">${a.EventCount ?? 0}</td><td class="n">${a.RetentionDays || "∞"}</td></tr>`).join("") || '<tr><td colspan="5" class="muted">No archives.</td></tr>'}</tbody></table>
+      <h2>Replays</h2><table><thead><tr><th>Replay</th><th>Archive</th><th>State</th><th>Events from</th><th>to</th><th>Last replayed</th></tr></thead><tbody>
+      ${replays.map(r => `<tr><td>${esc(r.ReplayName)}</td><td>${esc(String(r.EventSourceArn).split("/").pop())}</td><td>${esc(r.State)}${r.StateReason ? " — " + esc(r.StateReason) : ""}</td><td>${when(r.EventStartTime)}</td><td>${when(r.EventEndTime)}</td><td>${when(r.EventLastReplayedTime)}</td></tr>`).join("") || '<tr><td colspan="6" class="muted">No replays.</td></tr>'}</tbody></table>`;
+    $("#create").onsubmit = async e => {
+      e.preventDefault();
+      try { await events("CreateEventBus", { Name: e.target.name.value.trim() }); route(); } catch (err) { fail(err); }
+    };
+  },
+
+  async bus(name) {
+    const { Rules: rules = [] } = await events("ListRules", { EventBusName: name });
+    const targets = await Promise.all(rules.map(r => events("ListTargetsByRule", { Rule: r.Name, EventBusName: name }).then(t => t.Targets || [], () => [])));
+    main.innerHTML = `<h1>${esc(name)} <span class="badge">event bus</span></h1>
+      <h2>Rules</h2><table><thead><tr><th>Rule</th><th>State</th><th>Pattern or schedule</th><th>Targets</th><th></th></tr></thead><tbody>
+      ${rules.map((r, i) => `<tr data-rule="${esc(r.Name)}"><td>${esc(r.Name)}${r.Description ? `<br><span class="muted">${esc(r.Description)}</span>` : ""}</td>
+        <td>${esc(r.State)}</td>
+        <td>${r.ScheduleExpression ? `<code>${esc(r.ScheduleExpression)}</code>` : ""}${r.EventPattern ? `<pre>${esc(pretty(r.EventPattern))}</pre>` : ""}</td>
+        <td>${targets[i].map(target).join("") || '<span class="muted">none</span>'}</td>
+        <td><button data-toggle="${esc(r.Name)}">${r.State === "DISABLED" ? "Enable" : "Disable"}</button>
+        ${r.EventPattern ? `<button data-test="${i}">Test pattern</button>` : ""}</td></tr>`).join("") || '<tr><td colspan="5" class="muted">No rules.</td></tr>'}</tbody></table>
+      <fieldset><legend>Put an event</legend><form id="put">
+        <div class="row"><label>Source<input name="source" required value="orders"></label><label>Detail type<input name="type" required value="OrderPlaced"></label></div>
+        <label>Detail (JSON object)<textarea name="detail" required>{"amount": 42}</textarea></label>
+        <div class="row"><button>Put event</button></div></form><div id="put-result" role="status"></div></fieldset>`;
+    for (const b of main.querySelectorAll("[data-toggle]")) b.onclick = async () => {
+      const disable = b.textContent === "Disable";
+      try { await events(disable ? "DisableRule" : "EnableRule", { Name: b.dataset.toggle, EventBusName: name }); route(); } catch (err) { fail(err); }
+    };
+    for (const b of main.querySelectorAll("[data-test]")) b.onclick = () => {
+      sessionStorage.setItem("lyrebird.pattern", rules[b.dataset.test].EventPattern);
+      location.hash = "#/patterns";
+    };
+    $("#put").onsubmit = async e => {
+      e.preventDefault();
+      const f = e.target;
+      try {
+        const r = await events("PutEvents", { Entries: [{ EventBusName: name, Source: f.source.value, DetailType: f.type.value, Detail: f.detail.value }] });
+        const entry = (r.Entries || [])[0] || {};
+        $("#put-result").innerHTML = entry.EventId ? `<span class="ok">Accepted</span> event ${esc(entry.EventId)} (${r.FailedEntryCount} failed)`
+          : `<span class="bad">${esc(entry.ErrorCode)}</span>: ${esc(entry.ErrorMessage)}`;
+      } catch (err) { $("#put-result").innerHTML = `<span class="bad">${esc(err.code)}</span>: ${esc(err.text || err.message)}`; }
+    };
+  },
+
+  async patterns() {
+    const pattern = sessionStorage.getItem("lyrebird.pattern") || '{"source": ["orders"], "detail": {"amount": [{"numeric": [">", 100]}]}}';
+    sessionStorage.removeItem("lyrebird.pattern");
+    const event = { version: "0", id: "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "detail-type": "OrderPlaced", source: "orders", account: scope.account,
+      time: new Date().toISOString().slice(0, 19) + "Z", region: scope.region, resources: [], detail: { amount: 42 } };
+    main.innerHTML = `<h1>Event pattern tester</h1><p class="muted">TestEventPattern decides; when it says no, lyrebird names the key that failed.</p><form id="test">
+      <label>Event pattern<textarea name="pattern" required rows="6">${esc(pretty(pattern))}</textarea></label>
+      <label>Event<textarea name="event" required rows="12">${esc(JSON.stringify(event, null, 2))}</textarea></label>
+      <button>Test</button></form><p id="verdict" role="status"></p>`;
+    $("#test").onsubmit = async e => {
+      e.preventDefault();
+      const f = e.target;
+      let html;
+      try {
+        const { Result } = await events("TestEventPattern", { EventPattern: f.pattern.value, Event: f.event.value });
+        if (Result) html = `<span class="ok">Match</span>`;
+        else {
+          const r = await api("/_lyrebird/console/api/pattern-explain", { pattern: f.pattern.value, event: f.event.value });
+          html = `<span class="bad">No match</span> — ${esc(r.reason || r.error)}`;
+        }
+      } catch (err) { html = `<span class="bad">${esc(err.code)}</span>: ${esc(err.text || err.message)}`; }
+      $("#verdict").innerHTML = html;
+    };
+  },
+
+  async functions() {
+    const { Functions: fns = [] } = await lambda("GET", "/2015-03-31/functions/");
+    const reserved = await Promise.all(fns.map(f => lambda("GET", `/2019-09-30/functions/${enc(f.FunctionName)}/concurrency`).then(c => c.ReservedConcurrentExecutions, () => undefined)));
+    main.innerHTML = `<h1>Functions</h1><table><thead><tr><th>Function</th><th>Runtime</th><th>Handler</th><th class="n">Timeout (s)</th><th class="n">Memory (MB)</th><th class="n">Reserved concurrency</th><th>State</th></tr></thead><tbody>
+      ${fns.map((f, i) => `<tr data-function="${esc(f.FunctionName)}"><td><a href="#/function/${enc(f.FunctionName)}">${esc(f.FunctionName)}</a></td><td>${esc(f.Runtime)}</td><td>${esc(f.Handler)}</td>
+        <td class="n">${f.Timeout}</td><td class="n">${f.MemorySize}</td><td class="n">${reserved[i] ?? "–"}</td><td>${esc(f.State)}</td></tr>`).join("") || '<tr><td colspan="7" class="muted">No functions.</td></tr>'}</tbody></table>`;
+  },
+
+  async function(name) {
+    const path = `/2015-03-31/functions/${enc(name)}`;
+    const [{ Configuration: c, Concurrency: conc }, { EventSourceMappings: maps = [] }] = await Promise.all([
+      lambda("GET", path), lambda("GET", `/2015-03-31/event-source-mappings/?${q({ FunctionName: name })}`)]);
+    const vars = Object.entries(c.Environment?.Variables || {});
+    main.innerHTML = `<h1>${esc(name)} <span class="badge">${esc(c.State)}</span></h1><p class="muted">${esc(c.FunctionArn)}</p>
+      <details open><summary>Configuration</summary><table>${[["Runtime", c.Runtime], ["Handler", c.Handler], ["Timeout", c.Timeout + " s"], ["Memory", c.MemorySize + " MB"],
+        ["Reserved concurrency", conc?.ReservedConcurrentExecutions ?? "–"], ["State", c.State], ["Last update", c.LastUpdateStatus], ["Code size", c.CodeSize + " bytes"],
+        ["Last modified", c.LastModified], ["Role", c.Role]].map(([k, v]) => `<tr><th>${k}</th><td>${esc(v)}</td></tr>`).join("")}</table></details>
+      <h2>Environment variables</h2><table><tbody>${vars.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join("") || '<tr><td class="muted">None.</td></tr>'}</tbody></table>
+      <h2>Event source mappings</h2><table><thead><tr><th>Source</th><th class="n">Batch size</th><th>State</th><th>UUID</th><th></th></tr></thead><tbody>
+      ${maps.map(m => `<tr data-mapping="${esc(m.UUID)}"><td>${arnLink(m.EventSourceArn)}</td><td class="n">${m.BatchSize ?? ""}</td><td>${esc(m.State)}</td><td class="muted">${esc(m.UUID)}</td>
+        <td><button data-enable="${m.State === "Disabled" || m.State === "Disabling" ? "true" : "false"}">${m.State === "Disabled" || m.State === "Disabling" ? "Enable" : "Disable"}</button></td></tr>`).join("") || '<tr><td colspan="5" class="muted">None.</td></tr>'}</tbody></table>
+      <fieldset><legend>Invoke</legend><form id="invoke">
+        <textarea name="payload" aria-label="Payload" required>{}</textarea>
+        <div class="row"><button>Invoke</button></div></form><div id="result" role="status"></div></fieldset>
+      <h2>Recent invocations</h2><table><thead><tr><th>Started</th><th>Source</th><th>Type</th><th>Outcome</th><th class="n">Duration</th><th class="n">Batch</th><th>Error</th></tr></thead><tbody id="invocations"></tbody></table>`;
+    for (const b of main.querySelectorAll("[data-enable]")) b.onclick = async () => {
+      const uuid = b.closest("tr").dataset.mapping;
+      try { await lambda("PUT", `/2015-03-31/event-source-mappings/${enc(uuid)}`, { Enabled: b.dataset.enable === "true" }); route(); } catch (err) { fail(err); }
+    };
+    $("#invoke").onsubmit = async e => {
+      e.preventDefault();
+      const r = await lambdaFetch("POST", `${path}/invocations`, e.target.payload.value, { "x-amz-invocation-type": "RequestResponse", "x-amz-log-type": "Tail" });
+      const text = await r.text();
+      const error = r.headers.get("x-amz-function-error");
+      const log = r.headers.get("x-amz-log-result");
+      const tail = log ? new TextDecoder().decode(Uint8Array.from(atob(log), ch => ch.charCodeAt(0))) : "";
+      $("#result").innerHTML = `<p>Status ${r.status}${error ? ` · <span class="bad">X-Amz-Function-Error: ${esc(error)}</span>` : r.ok ? ' · <span class="ok">OK</span>' : ""}</p>
+        <h3>Response</h3><pre id="response">${esc(pretty(text))}</pre>${tail ? `<h3>Log tail</h3><pre id="log">${esc(tail)}</pre>` : ""}`;
+      recent();
+    };
+    async function recent() {
+      const { Invocations: list = [] } = await api(`/_lyrebird/lambda/invocations?${q({ function: c.FunctionArn })}`);
+      $("#invocations").innerHTML = list.slice(-50).reverse().map(i => `<tr data-request="${esc(i.request_id)}"><td>${when(i.started_ms / 1000)}</td><td>${esc(i.source)}${i.source_arn ? `<br><span class="muted">${esc(i.source_arn)}</span>` : ""}</td>
+        <td>${esc(i.invocation_type)}</td><td class="${i.outcome === "success" ? "ok" : "bad"}">${esc(i.outcome)}</td><td class="n">${i.duration_ms.toFixed(1)} ms</td><td class="n">${i.batch_size}</td><td>${esc(i.error)}</td></tr>`).join("")
+        || '<tr><td colspan="7" class="muted">No invocations yet.</td></tr>';
+    }
+    await recent();
+    timer = setInterval(recent, 2000);
+  },
+
   async filter() {
     main.innerHTML = `<h1>Filter tester</h1><form id="test">
       <div class="row"><label>Scope<select name="scope"><option>MessageAttributes</option><option>MessageBody</option></select></label></div>
@@ -234,8 +400,8 @@ const pages = {
   async deliveries() {
     const { deliveries = [] } = await api("/_lyrebird/sns/deliveries");
     main.innerHTML = `<h1>Captured deliveries</h1><p class="muted">What SNS sent to e-mail, SMS, push, Lambda and Firehose endpoints.</p>
-      <table><thead><tr><th>When</th><th>Protocol</th><th>Endpoint</th><th>Subject</th><th>Message</th></tr></thead><tbody>
-      ${deliveries.slice().reverse().map(d => `<tr><td>${esc(d.timestamp)}</td><td>${esc(d.protocol)}</td><td>${esc(d.endpoint)}</td><td>${esc(d.subject)}</td><td><pre>${esc(pretty(d.message))}</pre></td></tr>`).join("") || '<tr><td colspan="5" class="muted">Nothing captured yet.</td></tr>'}</tbody></table>`;
+      <table><thead><tr><th>When</th><th>Protocol</th><th>Endpoint</th><th>Subject</th><th>Structure</th><th>Message</th></tr></thead><tbody>
+      ${deliveries.slice().reverse().map(d => `<tr><td>${esc(d.timestamp)}</td><td>${esc(d.protocol)}</td><td>${esc(d.endpoint)}</td><td>${esc(d.subject)}</td><td>${esc(d.messageStructure || "–")}</td><td><pre>${esc(pretty(d.message))}</pre></td></tr>`).join("") || '<tr><td colspan="6" class="muted">Nothing captured yet.</td></tr>'}</tbody></table>`;
     timer = setInterval(() => { if (location.hash === "#/deliveries") pages.deliveries(); }, 3000);
   },
 
@@ -249,6 +415,7 @@ const pages = {
     const i = await api("/_lyrebird/console/api/info");
     main.innerHTML = `<h1>Health</h1><table>${[["Version", i.version], ["Storage", i.storage], ["Durability", i.durability], ["Data directory", i.dataDir || "none (in memory)"],
       ["Default account", i.account], ["Default region", i.region], ["Uptime", age(i.uptimeSeconds)], ["Queues", i.queues], ["Topics", i.topics],
+      ["Event buses", i.eventBuses], ["Functions", i.functions],
       ["Metrics", i.metrics ? '<a href="/metrics">/metrics</a>' : "off"]].map(([k, v]) => `<tr><th>${k}</th><td>${k === "Metrics" ? v : esc(v)}</td></tr>`).join("")}</table>`;
   },
 };
