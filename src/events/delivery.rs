@@ -1,12 +1,16 @@
 //! One event to one target: the target's input (`Input`, `InputPath`, `InputTransformer` or
 //! the event), then SQS and SNS through their own send paths (so MD5s, FIFO, deduplication and
 //! filter policies apply), Lambda (asynchronous invoke), another bus, or an API destination
-//! over HTTP. SQS, SNS, Lambda and bus targets are in-process and answer at once; HTTP runs in a bounded background task, retried
-//! with back-off on the service clock per the target's `RetryPolicy`. What cannot be
-//! delivered goes to the target's `DeadLetterConfig` queue with the attributes AWS adds.
+//! over HTTP. SQS, SNS, Lambda and bus targets are in-process and answer at once; HTTP runs in
+//! a bounded background task: it waits for its turn under the destination's
+//! `InvocationRateLimitPerSecond` (`rate_limit.rs`), authorises the call (the connection's
+//! headers, or an OAuth bearer token, `oauth.rs`), and is retried with back-off on the service
+//! clock per the target's `RetryPolicy`. What cannot be delivered goes to the target's
+//! `DeadLetterConfig` queue with the attributes AWS adds (`ERROR_CODE` from AWS's documented
+//! list).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,7 +28,9 @@ use crate::sqs::model::{MessageAttributeValue, MessageAttributes};
 use crate::sqs::SqsService;
 
 use super::model::Target;
+use super::oauth::{TokenRequest, Tokens};
 use super::put_events::Event;
+use super::rate_limit::RateLimits;
 use super::transform::{input_path, InputTransformer, JsonPath, RuleContext};
 use super::EventsService;
 
@@ -38,12 +44,16 @@ const HTTP_BACKLOG: usize = 10_000;
 /// Bus-to-bus hops an event may make (a loop guard).
 const MAX_HOPS: u8 = 4;
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(super) type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// The delivery machinery shared by all rules.
 pub struct Deliveries {
-    http: HttpClient,
+    pub(super) http: HttpClient,
     pending: Arc<AtomicUsize>,
+    /// OAuth tokens of connections, by connection ARN.
+    pub(super) tokens: Arc<Tokens>,
+    /// API destinations' invocation rate limits.
+    pub(super) limits: Arc<RateLimits>,
 }
 
 impl Deliveries {
@@ -59,6 +69,8 @@ impl Deliveries {
         Deliveries {
             http: Client::builder(TokioExecutor::new()).build(connector),
             pending: Arc::default(),
+            tokens: Arc::default(),
+            limits: Arc::default(),
         }
     }
 }
@@ -75,6 +87,8 @@ pub struct Failure {
     pub code: &'static str,
     pub message: String,
     pub retryable: bool,
+    /// The API destination's HTTP status, when it answered.
+    pub status: Option<u16>,
 }
 
 impl Failure {
@@ -83,6 +97,16 @@ impl Failure {
             code,
             message: message.into(),
             retryable: false,
+            status: None,
+        }
+    }
+
+    fn retryable(code: &'static str, message: impl Into<String>, status: Option<u16>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+            retryable: true,
+            status,
         }
     }
 }
@@ -362,6 +386,11 @@ struct HttpCall {
     url: String,
     headers: Vec<(String, String)>,
     body: String,
+    /// The destination's ARN and `InvocationRateLimitPerSecond`.
+    destination_arn: String,
+    rate: u32,
+    /// An OAuth connection's ARN and token request: each attempt carries its bearer token.
+    oauth: Option<(String, TokenRequest)>,
 }
 
 impl EventsService {
@@ -386,6 +415,21 @@ impl EventsService {
             .connections
             .values()
             .find(|c| c.arn == destination.connection_arn);
+        let mut oauth = None;
+        if let Some(c) = connection.filter(|c| c.is_oauth()) {
+            // A connection that could not get a token is deauthorized until it is updated
+            // (AWS's documented behaviour): its calls are refused.
+            if let Some(reason) = c.deauthorized() {
+                return Err(Failure::final_(
+                    "NO_PERMISSIONS",
+                    format!("Connection {} is deauthorized: {reason}", c.name),
+                ));
+            }
+            oauth = Some((
+                c.arn.clone(),
+                TokenRequest::from_auth_parameters(&c.auth_parameters),
+            ));
+        }
         let mut url = destination.endpoint.clone();
         let params = target.http_parameters.as_ref();
         for value in params
@@ -425,10 +469,15 @@ impl EventsService {
             url,
             headers,
             body,
+            destination_arn: destination.arn.clone(),
+            rate: u32::try_from(destination.rate_limit).unwrap_or(1).max(1),
+            oauth,
         })
     }
 
-    /// Sends an API destination call in the background, retried per the target's policy.
+    /// Sends an API destination call in the background: each attempt waits for its turn
+    /// under the destination's rate limit and carries the connection's OAuth token, if any;
+    /// failures are retried per the target's policy.
     fn post(
         &self,
         call: HttpCall,
@@ -440,6 +489,9 @@ impl EventsService {
         let clock: Arc<Clock> = self.clock.clone();
         let sqs = self.sqs.clone();
         let pending = self.delivery.pending.clone();
+        let limits = self.delivery.limits.clone();
+        let tokens = self.delivery.tokens.clone();
+        let service = self.me.get().cloned().unwrap_or_default();
         let policy = target.retry_policy.clone().unwrap_or_default();
         let max_retries = policy
             .maximum_retry_attempts
@@ -463,14 +515,40 @@ impl EventsService {
         tokio::spawn(async move {
             let mut attempt: u32 = 0;
             let failure = loop {
-                let outcome = send_once(&client, &call).await;
-                let failure = match outcome {
+                // Excess events wait for a turn; one whose turn comes after its maximum age
+                // goes to the dead-letter queue instead (and gives its turn back).
+                let turn = limits.reserve(&call.destination_arn, call.rate, clock.now_ms());
+                if turn.saturating_sub(ingested) > max_age_ms {
+                    limits.release(&call.destination_arn);
+                    let failure = Failure::final_(
+                        "THROTTLING",
+                        "The API destination's invocation rate limit held the event past its maximum event age.",
+                    );
+                    break (failure, Some(("MaximumEventAgeInSeconds", attempt)));
+                }
+                clock.sleep_until_ms(turn).await;
+                let token = match &call.oauth {
+                    None => None,
+                    Some((connection, request)) => {
+                        let token =
+                            bearer_token(&client, &clock, &tokens, &service, connection, request);
+                        match token.await {
+                            Ok(token) => Some(token),
+                            Err(failure) => break (failure, None),
+                        }
+                    }
+                };
+                let failure = match send_once(&client, &call, token.as_deref()).await {
                     Ok(()) => {
                         pending.fetch_sub(1, Ordering::AcqRel);
                         return;
                     }
                     Err(f) => f,
                 };
+                // Refused credentials: the next attempt asks for a new token.
+                if let (Some((connection, _)), Some(401 | 407)) = (&call.oauth, failure.status) {
+                    tokens.forget(connection);
+                }
                 if !failure.retryable {
                     break (failure, None);
                 }
@@ -500,11 +578,48 @@ impl EventsService {
     }
 }
 
-async fn send_once(client: &HttpClient, call: &HttpCall) -> Result<(), Failure> {
+/// An OAuth connection's token: the one in use, else a new one from its authorization
+/// endpoint (the connection is AUTHORIZED again, or DEAUTHORIZED with the reason).
+async fn bearer_token(
+    client: &HttpClient,
+    clock: &Clock,
+    tokens: &Tokens,
+    service: &Weak<EventsService>,
+    connection: &str,
+    request: &TokenRequest,
+) -> Result<String, Failure> {
+    if let Some(token) = tokens.get(connection, clock.now_ms()) {
+        return Ok(token);
+    }
+    let fetched = request.fetch(client, clock.now_ms()).await;
+    let outcome = match &fetched {
+        Ok(token) => {
+            tokens.put(connection, token.clone());
+            Ok(token.access_token.clone())
+        }
+        Err(reason) => Err(Failure::final_(
+            "NO_PERMISSIONS",
+            format!("The connection could not be authorized: {reason}"),
+        )),
+    };
+    if let Some(service) = service.upgrade() {
+        service.authorized(connection, fetched.map(|_| ()));
+    }
+    outcome
+}
+
+async fn send_once(
+    client: &HttpClient,
+    call: &HttpCall,
+    bearer: Option<&str>,
+) -> Result<(), Failure> {
     let mut request = http::Request::builder()
         .method(call.method.clone())
         .uri(call.url.as_str())
         .header("user-agent", "Amazon/EventBridge/ApiDestinations");
+    if let Some(token) = bearer {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
     for (k, v) in &call.headers {
         request = request.header(k.as_str(), v.as_str());
     }
@@ -512,30 +627,33 @@ async fn send_once(client: &HttpClient, call: &HttpCall) -> Result<(), Failure> 
         .body(Full::new(Bytes::from(call.body.clone())))
         .map_err(|e| Failure::final_("INVALID_PARAMETER", e.to_string()))?;
     match tokio::time::timeout(HTTP_TIMEOUT, client.request(request)).await {
-        Err(_) => Err(Failure {
-            code: "TIMEOUT",
-            message: "The API destination did not answer in time.".into(),
-            retryable: true,
-        }),
-        Ok(Err(e)) => Err(Failure {
-            code: "CONNECTION_FAILURE",
-            message: e.to_string(),
-            retryable: true,
-        }),
+        Err(_) => Err(Failure::retryable(
+            "TIMEOUT",
+            "The API destination did not answer in time.",
+            None,
+        )),
+        Ok(Err(e)) => Err(Failure::retryable(
+            "CONNECTION_FAILURE",
+            e.to_string(),
+            None,
+        )),
         Ok(Ok(response)) => {
             let status = response.status().as_u16();
             match status {
                 200..=299 => Ok(()),
                 // AWS retries 401, 407, 409, 429 and 5xx; other answers are final.
-                401 | 407 | 409 | 429 | 500..=599 => Err(Failure {
-                    code: "ERROR_FROM_TARGET",
-                    message: format!("The API destination answered {status}."),
-                    retryable: true,
-                }),
-                _ => Err(Failure::final_(
+                401 | 407 | 409 | 429 | 500..=599 => Err(Failure::retryable(
                     "ERROR_FROM_TARGET",
                     format!("The API destination answered {status}."),
+                    Some(status),
                 )),
+                _ => Err(Failure {
+                    status: Some(status),
+                    ..Failure::final_(
+                        "ERROR_FROM_TARGET",
+                        format!("The API destination answered {status}."),
+                    )
+                }),
             }
         }
     }
