@@ -215,30 +215,19 @@ impl EventsService {
         target: &Target,
         body: String,
     ) -> Result<(), Failure> {
-        let fifo = target.arn.ends_with(".fifo");
+        let (group_id, deduplication_id) = fifo_ids(target, event);
         let message = Forwarded {
             body,
-            group_id: target
-                .sqs_parameters
-                .as_ref()
-                .and_then(|p| p.message_group_id.clone())
-                .filter(|_| fifo),
-            // FIFO queues deduplicate on the event id.
-            deduplication_id: fifo.then(|| event.id.clone()),
+            group_id,
+            deduplication_id,
             trace_header: event.trace_header.clone(),
             ..Default::default()
         };
         self.sqs
             .send_from_service(ctx, &target.arn, message, &event.account)
             .map_err(|e| {
-                if e.code == &crate::error::codes::QUEUE_DOES_NOT_EXIST {
-                    Failure::final_(
-                        "NO_RESOURCE",
-                        format!("Queue {} does not exist.", target.arn),
-                    )
-                } else {
-                    Failure::final_("INVALID_PARAMETER", e.message)
-                }
+                let missing = e.code == &crate::error::codes::QUEUE_DOES_NOT_EXIST;
+                refused(missing, "Queue", &target.arn, e)
             })
     }
 
@@ -256,17 +245,13 @@ impl EventsService {
         let mut topic_ctx = RequestContext::internal(account, region, &ctx.host);
         topic_ctx.writes = ctx.writes.clone();
         topic_ctx.trace_header = event.trace_header.clone();
-        let fifo = target.arn.ends_with(".fifo");
+        let (message_group_id, message_deduplication_id) = fifo_ids(target, event);
         let input = PublishInput {
             topic_arn: Some(target.arn.clone()),
             fields: PublishFields {
                 message: Some(body),
-                message_group_id: target
-                    .sqs_parameters
-                    .as_ref()
-                    .and_then(|p| p.message_group_id.clone())
-                    .filter(|_| fifo),
-                message_deduplication_id: fifo.then(|| event.id.clone()),
+                message_group_id,
+                message_deduplication_id,
                 ..Default::default()
             },
             ..Default::default()
@@ -274,16 +259,7 @@ impl EventsService {
         self.sns
             .publish(&topic_ctx, input)
             .map(|_| ())
-            .map_err(|e| {
-                if e.code.status == 404 {
-                    Failure::final_(
-                        "NO_RESOURCE",
-                        format!("Topic {} does not exist.", target.arn),
-                    )
-                } else {
-                    Failure::final_("INVALID_PARAMETER", e.message)
-                }
-            })
+            .map_err(|e| refused(e.code.status == 404, "Topic", &target.arn, e))
     }
 
     /// An asynchronous invocation: once Lambda accepts the event, delivery succeeded (the
@@ -339,6 +315,29 @@ impl EventsService {
         next.hops += 1;
         self.route(ctx, Arc::new(next), &key, None);
         Ok(())
+    }
+}
+
+/// A FIFO queue's or topic's message group (`SqsParameters.MessageGroupId`) and
+/// deduplication id (the event id, so a redelivered event is dropped); none for standard ones.
+fn fifo_ids(target: &Target, event: &Event) -> (Option<String>, Option<String>) {
+    if !target.arn.ends_with(".fifo") {
+        return (None, None);
+    }
+    let group = target
+        .sqs_parameters
+        .as_ref()
+        .and_then(|p| p.message_group_id.clone());
+    (group, Some(event.id.clone()))
+}
+
+/// A queue or topic that refused the event: `NO_RESOURCE` when it does not exist, else
+/// `INVALID_PARAMETER` with its own words.
+fn refused(missing: bool, what: &str, arn: &str, e: crate::error::AwsError) -> Failure {
+    if missing {
+        Failure::final_("NO_RESOURCE", format!("{what} {arn} does not exist."))
+    } else {
+        Failure::final_("INVALID_PARAMETER", e.message)
     }
 }
 
