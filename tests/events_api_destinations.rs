@@ -11,7 +11,7 @@ use aws_sdk_eventbridge::types::{
     DeadLetterConfig, HttpParameters, PutEventsRequestEntry, RetryPolicy, Target,
 };
 use common::endpoint::Endpoint;
-use common::events::{call, events, queue, wait_messages};
+use common::events::{call, call_at, events, queue, wait_messages};
 use serde_json::{json, Value};
 
 fn entry(n: usize) -> PutEventsRequestEntry {
@@ -71,7 +71,7 @@ async fn wait_connection(server: &lyrebird::RunningServer, name: &str, state: &s
 /// sending `orders` events to it with `target`'s retry policy and dead-letter queue.
 async fn destination_rule(
     eb: &aws_sdk_eventbridge::Client,
-    server: &lyrebird::RunningServer,
+    endpoint: &str,
     connection_arn: &str,
     url: &str,
     rate: Option<u32>,
@@ -86,7 +86,7 @@ async fn destination_rule(
     if let Some(rate) = rate {
         input["InvocationRateLimitPerSecond"] = json!(rate);
     }
-    let (status, created) = call(server, "CreateApiDestination", input).await;
+    let (status, created) = call_at(endpoint, "CreateApiDestination", input).await;
     assert_eq!(status, 200, "{created}");
     let arn = created["ApiDestinationArn"].as_str().unwrap().to_string();
     eb.put_rule()
@@ -167,7 +167,7 @@ async fn oauth_connections_get_cache_and_renew_a_bearer_token() {
     let connection_arn = created["ConnectionArn"].as_str().unwrap();
     let destination = destination_rule(
         &eb,
-        &server,
+        &server.endpoint(),
         connection_arn,
         &api.base,
         None,
@@ -230,7 +230,7 @@ async fn a_refused_token_request_deauthorizes_the_connection_until_it_is_updated
     let (dlq_url, dlq_arn) = queue(&sqs, "dlq").await;
     destination_rule(
         &eb,
-        &server,
+        &server.endpoint(),
         created["ConnectionArn"].as_str().unwrap(),
         &api.base,
         None,
@@ -282,7 +282,7 @@ async fn the_invocation_rate_limit_holds_excess_events_until_their_turn_or_their
     let (dlq_url, dlq_arn) = queue(&sqs, "dlq").await;
     destination_rule(
         &eb,
-        &server,
+        &server.endpoint(),
         connection["ConnectionArn"].as_str().unwrap(),
         &api.base,
         Some(1),
@@ -342,4 +342,83 @@ async fn the_invocation_rate_limit_holds_excess_events_until_their_turn_or_their
     assert_eq!(api.count() + dead_lettered, total, "nothing lost");
     assert!(api.count() >= 60, "{} delivered", api.count());
     server.stop().await;
+}
+
+/// A connection's state is kept with it: after a restart an OAuth connection is still
+/// AUTHORIZED, and its first call asks for a new token (tokens are not stored); a
+/// deauthorized one stays DEAUTHORIZED with its reason.
+#[tokio::test]
+async fn connection_states_survive_a_restart_and_tokens_are_fetched_again() {
+    let dir = std::env::temp_dir().join(format!("lyrebird-oauth-{}", uuid::Uuid::new_v4()));
+    let args = [
+        std::ffi::OsStr::new("--data-dir"),
+        dir.as_os_str(),
+        std::ffi::OsStr::new("--test-endpoints"),
+    ];
+    let tokens = token_server(200).await;
+    let refusing = token_server(401).await;
+    let api = Endpoint::ok().await;
+    let create = |name: &str, url: &str| json!({"Name": name, "AuthorizationType": "OAUTH_CLIENT_CREDENTIALS", "AuthParameters": oauth_parameters(url)});
+    let first = common::process::start(&args, &[]).await;
+    let raw = |endpoint: String, op: &'static str, body: Value| async move {
+        call_at(&endpoint, op, body).await.1
+    };
+    let created = raw(
+        first.endpoint.clone(),
+        "CreateConnection",
+        create("good", &tokens.base),
+    )
+    .await;
+    raw(
+        first.endpoint.clone(),
+        "CreateConnection",
+        create("bad", &refusing.base),
+    )
+    .await;
+    let wait = |endpoint: String, name: &'static str, state: &'static str| async move {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let d = raw(
+                endpoint.clone(),
+                "DescribeConnection",
+                json!({"Name": name}),
+            )
+            .await;
+            if d["ConnectionState"] == state || std::time::Instant::now() > deadline {
+                assert_eq!(d["ConnectionState"], state, "{d}");
+                return d;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    wait(first.endpoint.clone(), "good", "AUTHORIZED").await;
+    wait(first.endpoint.clone(), "bad", "DEAUTHORIZED").await;
+    assert_eq!(tokens.count(), 1);
+    drop(first);
+
+    let second = common::process::start(&args, &[]).await;
+    wait(second.endpoint.clone(), "good", "AUTHORIZED").await;
+    let bad = wait(second.endpoint.clone(), "bad", "DEAUTHORIZED").await;
+    assert!(
+        bad["StateReason"]
+            .as_str()
+            .unwrap()
+            .contains("answered 401"),
+        "{bad}"
+    );
+    let eb = common::events::events_as(&second.endpoint, "test", "us-east-1");
+    destination_rule(
+        &eb,
+        &second.endpoint,
+        created["ConnectionArn"].as_str().unwrap(),
+        &api.base,
+        None,
+        Target::builder(),
+    )
+    .await;
+    eb.put_events().entries(entry(0)).send().await.unwrap();
+    assert_eq!(api.wait_for(1).await, 1);
+    assert_eq!(api.get(0).header("authorization"), Some("Bearer tok-2"));
+    drop(second);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -36,7 +36,7 @@ impl RateLimits {
         if bucket.tokens >= 0.0 {
             now_ms
         } else {
-            now_ms + (-bucket.tokens * 1000.0 / rate).ceil() as u64
+            now_ms.saturating_add((-bucket.tokens * 1000.0 / rate).ceil() as u64)
         }
     }
 

@@ -411,7 +411,10 @@ impl EventsService {
         let Some(first) = events.iter().filter(in_range).map(Archived::time).min() else {
             return Step::Completed;
         };
-        let next_ms = ((first / WINDOW_MS + 1) * WINDOW_MS).min(replay.end_ms);
+        let next_ms = (first / WINDOW_MS)
+            .saturating_add(1)
+            .saturating_mul(WINDOW_MS)
+            .min(replay.end_ms);
         let mut window: Vec<Archived> = events
             .iter()
             .filter(in_range)

@@ -28,8 +28,17 @@ pub async fn call(
     op: &str,
     body: serde_json::Value,
 ) -> (u16, serde_json::Value) {
+    call_at(&server.endpoint(), op, body).await
+}
+
+/// `call` against any endpoint (such as a `process::Process`).
+pub async fn call_at(
+    endpoint: &str,
+    op: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
     let resp = super::http()
-        .post(server.endpoint())
+        .post(endpoint)
         .header("content-type", "application/x-amz-json-1.1")
         .header("x-amz-target", format!("AWSEvents.{op}"))
         .body(body.to_string())
