@@ -54,6 +54,22 @@ fn oauth_parameters(token_url: &str) -> Value {
     })
 }
 
+fn api_key(value: &str) -> Value {
+    json!({"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": value}})
+}
+
+/// An API_KEY connection `key` sending `x-api-key: <value>`; returns its ARN.
+async fn api_key_connection(server: &lyrebird::RunningServer, value: &str) -> String {
+    let (status, created) = call(
+        server,
+        "CreateConnection",
+        json!({"Name": "key", "AuthorizationType": "API_KEY", "AuthParameters": api_key(value)}),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    created["ConnectionArn"].as_str().unwrap().to_string()
+}
+
 /// Waits (up to 5 s) until DescribeConnection reports `state`; returns the raw answer.
 async fn wait_connection(server: &lyrebird::RunningServer, name: &str, state: &str) -> Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -273,17 +289,12 @@ async fn the_invocation_rate_limit_holds_excess_events_until_their_turn_or_their
     let eb = events(&server);
     let sqs = common::sqs(&server);
     let api = Endpoint::ok().await;
-    let (_, connection) = call(
-        &server,
-        "CreateConnection",
-        json!({"Name": "key", "AuthorizationType": "API_KEY", "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "k"}}}),
-    )
-    .await;
+    let connection = api_key_connection(&server, "k").await;
     let (dlq_url, dlq_arn) = queue(&sqs, "dlq").await;
     destination_rule(
         &eb,
         &server.endpoint(),
-        connection["ConnectionArn"].as_str().unwrap(),
+        &connection,
         &api.base,
         Some(1),
         Target::builder()
@@ -421,4 +432,71 @@ async fn connection_states_survive_a_restart_and_tokens_are_fetched_again() {
     assert_eq!(api.get(0).header("authorization"), Some("Bearer tok-2"));
     drop(second);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// AWS deauthorizes an API-key or basic connection when a destination answers 401 or 407:
+/// the event goes to the dead-letter queue, later events are refused without a call, until
+/// the connection is updated.
+#[tokio::test]
+async fn refused_api_key_credentials_deauthorize_the_connection() {
+    let server = common::server().await;
+    let eb = events(&server);
+    let sqs = common::sqs(&server);
+    let api = Endpoint::start(|_, n| (if n == 0 { 401 } else { 200 }, String::new())).await;
+    let connection = api_key_connection(&server, "old").await;
+    let (dlq_url, dlq_arn) = queue(&sqs, "dlq").await;
+    destination_rule(
+        &eb,
+        &server.endpoint(),
+        &connection,
+        &api.base,
+        None,
+        Target::builder()
+            .retry_policy(RetryPolicy::builder().maximum_retry_attempts(5).build())
+            .dead_letter_config(DeadLetterConfig::builder().arn(&dlq_arn).build()),
+    )
+    .await;
+    let code = |m: &aws_sdk_sqs::types::Message| {
+        m.message_attributes().unwrap()["ERROR_CODE"]
+            .string_value()
+            .unwrap()
+            .to_string()
+    };
+
+    // Refused: not retried with the same credentials, dead-lettered, the connection
+    // DEAUTHORIZED and its destination INACTIVE.
+    eb.put_events().entries(entry(0)).send().await.unwrap();
+    let dead = wait_messages(&sqs, &dlq_url, 1).await;
+    assert_eq!(
+        dead.iter().map(code).collect::<Vec<_>>(),
+        ["ERROR_FROM_TARGET"]
+    );
+    let described = wait_connection(&server, "key", "DEAUTHORIZED").await;
+    assert!(
+        described["StateReason"].as_str().unwrap().contains("401"),
+        "{described}"
+    );
+    let (_, destination) = call(&server, "DescribeApiDestination", json!({"Name": "api"})).await;
+    assert_eq!(destination["ApiDestinationState"], "INACTIVE");
+    eb.put_events().entries(entry(1)).send().await.unwrap();
+    let dead = wait_messages(&sqs, &dlq_url, 1).await;
+    assert_eq!(
+        dead.iter().map(code).collect::<Vec<_>>(),
+        ["NO_PERMISSIONS"]
+    );
+    assert_eq!(api.count(), 1, "no call on a deauthorized connection");
+
+    // Updated: authorized again, and the next event goes through with the new key.
+    let (status, _) = call(
+        &server,
+        "UpdateConnection",
+        json!({"Name": "key", "AuthParameters": api_key("new")}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    wait_connection(&server, "key", "AUTHORIZED").await;
+    eb.put_events().entries(entry(2)).send().await.unwrap();
+    assert_eq!(api.wait_for(2).await, 2);
+    assert_eq!(api.get(1).header("x-api-key"), Some("new"));
+    server.stop().await;
 }

@@ -3,7 +3,9 @@
 //!
 //! API key and basic connections are AUTHORIZED when created. An OAuth connection is
 //! AUTHORIZING until its authorization endpoint gives a token (AUTHORIZED), or refuses
-//! (DEAUTHORIZED, with the reason in `StateReason`); updating it authorizes it again. An API
+//! (DEAUTHORIZED, with the reason in `StateReason`). An API-key or basic connection whose
+//! credentials a destination refuses (401, 407) is DEAUTHORIZED too, as AWS documents.
+//! Updating a connection authorizes it again. An API
 //! destination is ACTIVE while its connection is AUTHORIZED, INACTIVE otherwise (as AWS records
 //! for one whose OAuth connection never authorized).
 
@@ -329,8 +331,8 @@ impl EventsService {
         });
     }
 
-    /// The outcome of an OAuth connection's token request: AUTHORIZED, or DEAUTHORIZED with
-    /// the reason.
+    /// The outcome of an OAuth connection's token request, or of credentials a destination
+    /// refused: AUTHORIZED, or DEAUTHORIZED with the reason.
     pub(super) fn authorized(&self, connection_arn: &str, outcome: Result<(), String>) {
         let now = self.now_ms();
         let mut reg = self.state.write();

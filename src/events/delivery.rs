@@ -388,8 +388,10 @@ struct HttpCall {
     /// The destination's ARN and `InvocationRateLimitPerSecond`.
     destination_arn: String,
     rate: u32,
-    /// An OAuth connection's ARN and token request: each attempt carries its bearer token.
-    oauth: Option<(String, TokenRequest)>,
+    /// The connection's ARN, and its token request when it is an OAuth one (each attempt then
+    /// carries a bearer token).
+    connection: Option<String>,
+    oauth: Option<TokenRequest>,
 }
 
 impl EventsService {
@@ -415,19 +417,19 @@ impl EventsService {
             .values()
             .find(|c| c.arn == destination.connection_arn);
         let mut oauth = None;
-        if let Some(c) = connection.filter(|c| c.is_oauth()) {
-            // A connection that could not get a token is deauthorized until it is updated
-            // (AWS's documented behaviour): its calls are refused.
+        if let Some(c) = connection {
+            // A connection that could not get a token, or whose credentials the endpoint
+            // refused, is deauthorized until it is updated (AWS's documented behaviour): its
+            // calls are refused.
             if let Some(reason) = c.deauthorized() {
                 return Err(Failure::final_(
                     "NO_PERMISSIONS",
                     format!("Connection {} is deauthorized: {reason}", c.name),
                 ));
             }
-            oauth = Some((
-                c.arn.clone(),
-                TokenRequest::from_auth_parameters(&c.auth_parameters),
-            ));
+            if c.is_oauth() {
+                oauth = Some(TokenRequest::from_auth_parameters(&c.auth_parameters));
+            }
         }
         let mut url = destination.endpoint.clone();
         let params = target.http_parameters.as_ref();
@@ -470,6 +472,7 @@ impl EventsService {
             body,
             destination_arn: destination.arn.clone(),
             rate: u32::try_from(destination.rate_limit).unwrap_or(1).max(1),
+            connection: connection.map(|c| c.arn.clone()),
             oauth,
         })
     }
@@ -526,9 +529,8 @@ impl EventsService {
                     break (failure, Some(("MaximumEventAgeInSeconds", attempt)));
                 }
                 clock.sleep_until_ms(turn).await;
-                let token = match &call.oauth {
-                    None => None,
-                    Some((connection, request)) => {
+                let token = match (&call.connection, &call.oauth) {
+                    (Some(connection), Some(request)) => {
                         let token =
                             bearer_token(&client, &clock, &tokens, &service, connection, request);
                         match token.await {
@@ -536,6 +538,7 @@ impl EventsService {
                             Err(failure) => break (failure, None),
                         }
                     }
+                    _ => None,
                 };
                 let failure = match send_once(&client, &call, token.as_deref()).await {
                     Ok(()) => {
@@ -544,9 +547,18 @@ impl EventsService {
                     }
                     Err(f) => f,
                 };
-                // Refused credentials: the next attempt asks for a new token.
-                if let (Some((connection, _)), Some(401 | 407)) = (&call.oauth, failure.status) {
-                    tokens.forget(connection);
+                // Refused credentials: an OAuth connection's next attempt asks for a new token;
+                // an API-key or basic one is deauthorized (AWS's documented behaviour), so the
+                // event is not retried with credentials known to be refused.
+                if let (Some(connection), Some(401 | 407)) = (&call.connection, failure.status) {
+                    if call.oauth.is_some() {
+                        tokens.forget(connection);
+                    } else {
+                        if let Some(service) = service.upgrade() {
+                            service.authorized(connection, Err(failure.message.clone()));
+                        }
+                        break (failure, None);
+                    }
                 }
                 if !failure.retryable {
                     break (failure, None);
