@@ -131,6 +131,11 @@ pub struct Config {
     /// Asynchronous (Event) invocations queued per function; more are refused with
     /// TooManyRequestsException.
     pub lambda_async_backlog: usize,
+
+    /// Milliseconds (service time) an EventBridge replay waits after each minute of archived
+    /// events it sends (AWS replays minute by minute and takes minutes); 0 sends a replay's
+    /// whole window at once.
+    pub events_replay_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -168,6 +173,7 @@ impl Default for Config {
             lambda_commands: Vec::new(),
             lambda_concurrency: 10,
             lambda_async_backlog: 10_000,
+            events_replay_interval_ms: crate::events::DEFAULT_REPLAY_INTERVAL_MS,
         }
     }
 }

@@ -18,6 +18,7 @@ pub const HEALTH_PATH: &str = "/_lyrebird/health";
 /// either word.
 #[derive(Debug, Default)]
 pub struct ServiceStates {
+    events: AtomicBool,
     lambda: AtomicBool,
     sqs: AtomicBool,
     sns: AtomicBool,
@@ -40,6 +41,7 @@ impl ServiceStates {
 
     fn flag(&self, service: &str) -> Option<&AtomicBool> {
         match service {
+            "events" => Some(&self.events),
             "lambda" => Some(&self.lambda),
             "sqs" => Some(&self.sqs),
             "sns" => Some(&self.sns),
@@ -58,6 +60,7 @@ struct LocalStackHealth {
 
 #[derive(Serialize)]
 struct LocalStackServices {
+    events: &'static str,
     lambda: &'static str,
     sns: &'static str,
     sqs: &'static str,
@@ -78,6 +81,7 @@ pub fn localstack_report(states: &ServiceStates, holds_state: impl Fn(&str) -> b
     };
     let report = LocalStackHealth {
         services: LocalStackServices {
+            events: state("events"),
             lambda: state("lambda"),
             sns: state("sns"),
             sqs: state("sqs"),

@@ -196,6 +196,11 @@ struct Flags {
     /// TooManyRequestsException.
     #[arg(long, env = "LYREBIRD_LAMBDA_ASYNC_BACKLOG", default_value_t = 10_000)]
     lambda_async_backlog: usize,
+
+    /// Milliseconds (service time) an EventBridge replay waits after each minute of archived
+    /// events it sends; 0 sends a replay's whole window at once.
+    #[arg(long, env = "LYREBIRD_EVENTS_REPLAY_INTERVAL_MS", default_value_t = lyrebird::events::DEFAULT_REPLAY_INTERVAL_MS)]
+    events_replay_interval_ms: u64,
 }
 
 /// `--auth`; `lyrebird::credentials::AuthMode` without clap.
@@ -250,6 +255,7 @@ impl From<Flags> for Config {
             lambda_commands: flags.lambda_commands,
             lambda_concurrency: flags.lambda_concurrency,
             lambda_async_backlog: flags.lambda_async_backlog,
+            events_replay_interval_ms: flags.events_replay_interval_ms,
             durability: match flags.durability {
                 DurabilityArg::Strict => Durability::Strict,
                 DurabilityArg::Relaxed => Durability::Relaxed,

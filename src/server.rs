@@ -112,13 +112,16 @@ impl App {
             },
         );
         let event_sources = EventSources::new(sqs.clone(), clock.clone(), store.clone());
-        let events = Arc::new(EventsService::new(
-            clock.clone(),
-            sqs.clone(),
-            sns.clone(),
-            lambda.clone(),
-            store.clone(),
-        ));
+        let events = Arc::new(
+            EventsService::new(
+                clock.clone(),
+                sqs.clone(),
+                sns.clone(),
+                lambda.clone(),
+                store.clone(),
+            )
+            .with_replay_interval_ms(config.events_replay_interval_ms),
+        );
         if store.persistent() {
             let started = Instant::now();
             let (queues, messages) = sqs.restore()?;
@@ -209,7 +212,7 @@ impl App {
             .await
             .map_err(std::io::Error::other)?
             .map_err(std::io::Error::other)?;
-        app.events.start_scheduler();
+        app.events.start();
         Ok(app)
     }
 }
@@ -464,13 +467,16 @@ async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
         "status": "running",
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": app.started.elapsed().as_secs(),
-        "services": { "sqs": "running", "sns": "running", "sts": "running", "lambda": "running" },
+        "services": {
+            "sqs": "running", "sns": "running", "sts": "running", "lambda": "running", "events": "running"
+        },
         "storage": app.store.describe(),
         "queues": app.sqs.queue_count(),
         "topics": app.sns.topic_count(),
         // Failures the server is retrying in the background (issue 17: surfaced, not dropped).
         "problems": app.sns.signing_key_problem().into_iter().collect::<Vec<_>>(),
         "functions": app.lambda.function_count(),
+        "event_buses": app.events.bus_count(),
     }))
 }
 
@@ -580,6 +586,7 @@ async fn localstack_health(State(app): State<Arc<App>>) -> impl IntoResponse {
             SqsService::NAME => app.sqs.queue_count() > 0,
             SnsService::NAME => app.sns.topic_count() > 0,
             LambdaService::NAME => app.lambda.function_count() > 0,
+            EventsService::NAME => app.events.bus_count() > 0,
             _ => false,
         }),
     )

@@ -5,7 +5,7 @@
 mod common;
 
 use aws_sdk_eventbridge::types::{PutEventsRequestEntry, RuleState, Tag, Target};
-use common::events::{bodies, call, error_of, events, queue, wait_messages};
+use common::events::{bodies, call, error_of, events, put_and_receive, queue, wait_messages};
 use serde_json::json;
 
 fn entry(source: &str, detail_type: &str, detail: &str) -> PutEventsRequestEntry {
@@ -405,27 +405,21 @@ async fn put_events_delivers_aws_envelope_to_matching_rules() {
         .send()
         .await
         .unwrap();
-    let out = eb
-        .put_events()
-        .entries(
-            PutEventsRequestEntry::builder()
-                .source("order-service")
-                .detail_type("OrderCreated")
-                .detail(r#"{"orderId":"42","amount":1500}"#)
-                .resources("arn:aws:s3:::bucket")
-                .time(aws_sdk_eventbridge::primitives::DateTime::from_secs(
-                    1_700_000_000,
-                ))
-                .build(),
-        )
-        .entries(entry("other", "OrderCreated", "{}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.failed_entry_count(), 0);
+    let entries = vec![
+        PutEventsRequestEntry::builder()
+            .source("order-service")
+            .detail_type("OrderCreated")
+            .detail(r#"{"orderId":"42","amount":1500}"#)
+            .resources("arn:aws:s3:::bucket")
+            .time(aws_sdk_eventbridge::primitives::DateTime::from_secs(
+                1_700_000_000,
+            ))
+            .build(),
+        entry("other", "OrderCreated", "{}"),
+    ];
+    let (out, messages) = put_and_receive(&eb, entries, &sqs, &url, 1).await;
     assert_eq!(out.entries().len(), 2);
     let id = out.entries()[0].event_id().unwrap().to_string();
-    let messages = wait_messages(&sqs, &url, 1).await;
     assert_eq!(messages.len(), 1);
     // The envelope, in AWS's member order.
     let body = messages[0].body().unwrap();

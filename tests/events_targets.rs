@@ -6,17 +6,15 @@ mod common;
 #[path = "common/lambda.rs"]
 mod lambda;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_eventbridge::types::{
     DeadLetterConfig, InputTransformer, PutEventsRequestEntry, ReplayDestination, RetryPolicy,
     SqsParameters, Target,
 };
-use common::events::{bodies, error_of, events, queue, wait_messages};
+use common::endpoint::Endpoint;
+use common::events::{bodies, error_of, events, put_and_receive, queue, wait_messages};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::Mutex;
 
 fn entry(source: &str, detail: &str) -> PutEventsRequestEntry {
     PutEventsRequestEntry::builder()
@@ -86,14 +84,8 @@ async fn fifo_queue_targets_get_the_message_group_and_dedup_on_the_event_id() {
             .unwrap()],
     )
     .await;
-    let out = eb
-        .put_events()
-        .entries(entry("orders", r#"{"n":1}"#))
-        .entries(entry("orders", r#"{"n":2}"#))
-        .send()
-        .await
-        .unwrap();
-    let messages = wait_messages(&sqs, &url, 2).await;
+    let entries = vec![entry("orders", r#"{"n":1}"#), entry("orders", r#"{"n":2}"#)];
+    let (out, messages) = put_and_receive(&eb, entries, &sqs, &url, 2).await;
     assert_eq!(messages.len(), 2);
     let attrs = messages[0].attributes().unwrap();
     use aws_sdk_sqs::types::MessageSystemAttributeName as A;
@@ -136,13 +128,11 @@ async fn sns_topic_targets_publish_the_event() {
         vec![target("topic", &topic).build().unwrap()],
     )
     .await;
-    eb.put_events()
-        .entries(entry("orders", r#"{"status":"SHIPPED"}"#))
-        .entries(entry("orders", r#"{"other":1}"#))
-        .send()
-        .await
-        .unwrap();
-    let messages = wait_messages(&sqs, &url, 1).await;
+    let entries = vec![
+        entry("orders", r#"{"status":"SHIPPED"}"#),
+        entry("orders", r#"{"other":1}"#),
+    ];
+    let (_, messages) = put_and_receive(&eb, entries, &sqs, &url, 1).await;
     assert_eq!(messages.len(), 1);
     assert_eq!(bodies(&messages)[0]["detail"]["status"], "SHIPPED");
     server.stop().await;
@@ -189,13 +179,8 @@ async fn bus_targets_forward_to_another_account_and_region() {
         .unwrap()],
     )
     .await;
-    let out = eb
-        .put_events()
-        .entries(entry("orders", r#"{"a":1}"#))
-        .send()
-        .await
-        .unwrap();
-    let messages = wait_messages(&other_sqs, &url, 1).await;
+    let entries = vec![entry("orders", r#"{"a":1}"#)];
+    let (out, messages) = put_and_receive(&eb, entries, &other_sqs, &url, 1).await;
     assert_eq!(messages.len(), 1);
     let event = &bodies(&messages)[0];
     // The same event, still from the account and region that put it.
@@ -233,15 +218,9 @@ async fn input_input_path_and_input_transformer_shape_what_targets_get() {
         ],
     )
     .await;
-    eb.put_events()
-        .entries(entry("orders", r#"{"orderId":"o-1","amount":1500}"#))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        bodies(&wait_messages(&sqs, &u1, 1).await),
-        [json!({"fixed": true})]
-    );
+    let entries = vec![entry("orders", r#"{"orderId":"o-1","amount":1500}"#)];
+    let (_, fixed) = put_and_receive(&eb, entries, &sqs, &u1, 1).await;
+    assert_eq!(bodies(&fixed), [json!({"fixed": true})]);
     assert_eq!(
         bodies(&wait_messages(&sqs, &u2, 1).await),
         [json!({"orderId": "o-1", "amount": 1500})]
@@ -274,14 +253,9 @@ async fn a_missing_queue_goes_to_the_dead_letter_queue_and_blocks_no_other_targe
         ],
     )
     .await;
-    let out = eb
-        .put_events()
-        .entries(entry("orders", r#"{"a":1}"#))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.failed_entry_count(), 0);
-    assert_eq!(wait_messages(&sqs, &ok_url, 1).await.len(), 1);
+    let entries = vec![entry("orders", r#"{"a":1}"#)];
+    let (out, delivered) = put_and_receive(&eb, entries, &sqs, &ok_url, 1).await;
+    assert_eq!(delivered.len(), 1);
     let dead = wait_messages(&sqs, &dlq_url, 1).await;
     assert_eq!(dead.len(), 1);
     let attrs = dead[0].message_attributes().unwrap();
@@ -295,61 +269,6 @@ async fn a_missing_queue_goes_to_the_dead_letter_queue_and_blocks_no_other_targe
     assert!(!attr("ERROR_MESSAGE").is_empty());
     assert_eq!(bodies(&dead)[0]["id"], out.entries()[0].event_id().unwrap());
     server.stop().await;
-}
-
-/// A tiny HTTP server that records requests and answers each with the next status given
-/// (the last one repeats).
-struct Endpoint {
-    url: String,
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-async fn endpoint(statuses: Vec<u16>) -> Endpoint {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook/*", listener.local_addr().unwrap());
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let recorded = requests.clone();
-    tokio::spawn(async move {
-        let mut n = 0;
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
-            };
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            // Read the head, then the body (Content-Length).
-            while let Ok(read) = stream.read(&mut chunk).await {
-                if read == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..read]);
-                let text = String::from_utf8_lossy(&buf).to_string();
-                if let Some(head_end) = text.find("\r\n\r\n") {
-                    let length = text[..head_end]
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if buf.len() >= head_end + 4 + length {
-                        break;
-                    }
-                }
-            }
-            recorded
-                .lock()
-                .await
-                .push(String::from_utf8_lossy(&buf).to_string());
-            let status = statuses[n.min(statuses.len() - 1)];
-            n += 1;
-            let answer =
-                format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            let _ = stream.write_all(answer.as_bytes()).await;
-        }
-    });
-    Endpoint { url, requests }
 }
 
 async fn api_destination(eb: &aws_sdk_eventbridge::Client, url: &str) -> String {
@@ -399,8 +318,8 @@ async fn api_destination(eb: &aws_sdk_eventbridge::Client, url: &str) -> String 
 async fn api_destinations_get_the_event_with_the_connection_auth() {
     let server = common::server().await;
     let eb = events(&server);
-    let hook = endpoint(vec![200]).await;
-    let arn = api_destination(&eb, &hook.url).await;
+    let hook = Endpoint::ok().await;
+    let arn = api_destination(&eb, &format!("{}/hook/*", hook.base)).await;
     rule(
         &eb,
         "hook",
@@ -421,17 +340,18 @@ async fn api_destinations_get_the_event_with_the_connection_auth() {
         .send()
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while hook.requests.lock().await.is_empty() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let requests = hook.requests.lock().await;
-    assert_eq!(requests.len(), 1);
-    let request = requests[0].to_ascii_lowercase();
-    assert!(request.starts_with("post /hook/orders "), "{request}");
-    assert!(request.contains("x-api-key: s3cret"), "{request}");
-    assert!(request.contains("x-team: blue"), "{request}");
-    assert!(request.contains("\"source\":\"orders\""), "{request}");
+    assert_eq!(hook.wait_for(1).await, 1);
+    let request = hook.get(0);
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str()),
+        ("POST", "/hook/orders")
+    );
+    assert_eq!(request.header("x-api-key"), Some("s3cret"));
+    assert_eq!(request.header("x-team"), Some("blue"));
+    assert!(
+        request.body.contains("\"source\":\"orders\""),
+        "{request:?}"
+    );
     server.stop().await;
 }
 
@@ -441,8 +361,8 @@ async fn failing_api_destinations_are_retried_on_the_clock_then_dead_lettered() 
     let eb = events(&server);
     let sqs = common::sqs(&server);
     let (dlq_url, dlq_arn) = queue(&sqs, "dlq").await;
-    let hook = endpoint(vec![500]).await;
-    let arn = api_destination(&eb, &hook.url).await;
+    let hook = Endpoint::answering(vec![500]).await;
+    let arn = api_destination(&eb, &format!("{}/hook/*", hook.base)).await;
     rule(
         &eb,
         "hook",
@@ -466,16 +386,12 @@ async fn failing_api_destinations_are_retried_on_the_clock_then_dead_lettered() 
         .unwrap();
     // Each retry waits on the service clock: move it until the attempts are spent.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while hook.requests.lock().await.len() < 3 && std::time::Instant::now() < deadline {
+    while hook.count() < 3 && std::time::Instant::now() < deadline {
         common::advance_clock(&server, 10.0).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let dead = wait_messages(&sqs, &dlq_url, 1).await;
-    assert_eq!(
-        hook.requests.lock().await.len(),
-        3,
-        "one attempt and two retries"
-    );
+    assert_eq!(hook.count(), 3, "one attempt and two retries");
     assert_eq!(dead.len(), 1);
     let attrs = dead[0].message_attributes().unwrap();
     let attr = |k: &str| attrs[k].string_value().unwrap().to_string();
@@ -706,12 +622,7 @@ async fn a_missing_function_is_dead_lettered() {
             .unwrap()],
     )
     .await;
-    eb.put_events()
-        .entries(entry("orders", "{}"))
-        .send()
-        .await
-        .unwrap();
-    let dead = wait_messages(&sqs, &dlq_url, 1).await;
+    let (_, dead) = put_and_receive(&eb, vec![entry("orders", "{}")], &sqs, &dlq_url, 1).await;
     assert_eq!(dead.len(), 1);
     let attrs = dead[0].message_attributes().unwrap();
     assert_eq!(attrs["ERROR_CODE"].string_value(), Some("NO_RESOURCE"));

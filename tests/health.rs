@@ -28,8 +28,13 @@ fn localstack_body(sns: &str, sqs: &str, sts: &str) -> String {
 }
 
 fn localstack_body_with_lambda(lambda: &str, sns: &str, sqs: &str, sts: &str) -> String {
+    localstack_body_with("available", lambda, sns, sqs, sts)
+}
+
+/// LocalStack lists its services in alphabetical order.
+fn localstack_body_with(events: &str, lambda: &str, sns: &str, sqs: &str, sts: &str) -> String {
     format!(
-        r#"{{"services": {{"lambda": "{lambda}", "sns": "{sns}", "sqs": "{sqs}", "sts": "{sts}"}}, "edition": "community", "version": "{}"}}"#,
+        r#"{{"services": {{"events": "{events}", "lambda": "{lambda}", "sns": "{sns}", "sqs": "{sqs}", "sts": "{sts}"}}, "edition": "community", "version": "{}"}}"#,
         env!("CARGO_PKG_VERSION")
     )
 }
@@ -46,8 +51,9 @@ async fn lyrebird_health_reports_version_uptime_services_and_storage() {
     assert!(health["uptime_seconds"].is_u64(), "{health}");
     assert_eq!(
         health["services"],
-        serde_json::json!({"sqs": "running", "sns": "running", "sts": "running", "lambda": "running"})
+        serde_json::json!({"sqs": "running", "sns": "running", "sts": "running", "lambda": "running", "events": "running"})
     );
+    assert_eq!(health["event_buses"], 0, "{health}");
     assert_eq!(health["storage"], "memory");
     server.stop().await;
 }
@@ -101,6 +107,21 @@ async fn localstack_health_has_localstacks_bytes_and_service_states() {
         body,
         localstack_body_with_lambda("running", "running", "running", "running")
     );
+
+    // EventBridge (AWS JSON 1.1): its first request makes it running, like the others.
+    common::events::events(&server)
+        .list_event_buses()
+        .send()
+        .await
+        .unwrap();
+    let (_, _, body) = get(&server, "/_localstack/health").await;
+    assert_eq!(
+        body,
+        localstack_body_with("running", "running", "running", "running", "running")
+    );
+    let (_, _, body) = get(&server, "/_lyrebird/health").await;
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["event_buses"], 1, "the default bus: {health}");
     server.stop().await;
 }
 

@@ -164,8 +164,13 @@ replayed = [json.loads(m["Body"]) for m in drain("high-value-orders.fifo", 2)]
 eq("the replay re-sends the high-value orders", sorted(b["detail"]["orderId"] for b in replayed),
    ["o-1", "o-3"])
 eq("marked with the replay's name", {b.get("replay-name") for b in replayed}, {"orders-replay"})
-eq("the replay completed", events.describe_replay(ReplayName="orders-replay")["State"],
-   "COMPLETED")
+# A replay is a background job (STARTING, RUNNING, COMPLETED), a minute of events at a time.
+deadline = time.time() + 10
+state = events.describe_replay(ReplayName="orders-replay")["State"]
+while state in ("STARTING", "RUNNING") and time.time() < deadline:
+    time.sleep(0.2)
+    state = events.describe_replay(ReplayName="orders-replay")["State"]
+eq("the replay completed", state, "COMPLETED")
 
 print(f"{PASSED} passed, {FAILED} failed")
 sys.exit(1 if FAILED else 0)

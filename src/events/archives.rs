@@ -1,6 +1,5 @@
-//! Archives (the events of a bus that match the archive's pattern, kept for RetentionDays)
-//! and replays (a time window of an archive sent again to its bus's rules, with
-//! `replay-name` in the envelope).
+//! Archives: the events of a bus that match the archive's pattern, kept for RetentionDays
+//! (replays, which send them again, are in `replays.rs`).
 
 use std::sync::Arc;
 
@@ -41,17 +40,28 @@ pub struct Archive {
     pub events: Arc<Mutex<Vec<Archived>>>,
 }
 
-/// One archived event: when it was ingested, its id and envelope.
+/// One archived event: when it was ingested, its time, id and envelope.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Archived {
     pub ingested_ms: u64,
+    /// The event's `time` (PutEvents' `Time`, else ingestion), which replays select on.
+    /// Records written before it was kept have none: their ingestion time stands in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_ms: Option<u64>,
     pub id: String,
     pub json: String,
 }
 
+impl Archived {
+    /// The event time a replay's window is compared with.
+    pub fn time(&self) -> u64 {
+        self.time_ms.unwrap_or(self.ingested_ms)
+    }
+}
+
 impl Archive {
     /// Drops the events older than the retention period.
-    fn expire(&self, now: u64) -> (u64, u64) {
+    pub(super) fn expire(&self, now: u64) -> (u64, u64) {
         let mut events = self.events.lock();
         if self.retention_days > 0 {
             let horizon = now.saturating_sub(self.retention_days as u64 * DAY_MS);
@@ -86,62 +96,15 @@ impl Archive {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Replay {
-    pub name: String,
-    pub arn: String,
-    pub description: Option<String>,
-    pub source_arn: String,
-    pub destination: ReplayDestination,
-    pub start_ms: u64,
-    pub end_ms: u64,
-    pub state: String,
-    pub replay_start_ms: u64,
-    pub replay_end_ms: Option<u64>,
-    pub last_replayed_ms: Option<u64>,
-}
-
-impl Replay {
-    fn describe(&self) -> DescribeReplayOutput {
-        DescribeReplayOutput {
-            replay_name: self.name.clone(),
-            replay_arn: Some(self.arn.clone()),
-            description: self.description.clone(),
-            state: self.state.clone(),
-            event_source_arn: self.source_arn.clone(),
-            destination: Some(self.destination.clone()),
-            event_start_time: epoch_seconds(self.start_ms),
-            event_end_time: epoch_seconds(self.end_ms),
-            event_last_replayed_time: self.last_replayed_ms.map(epoch_seconds),
-            replay_start_time: epoch_seconds(self.replay_start_ms),
-            replay_end_time: self.replay_end_ms.map(epoch_seconds),
-        }
-    }
-}
-
 fn archive_missing(name: &str) -> AwsError {
     not_found(format!("Archive {name} does not exist."))
 }
 
-fn replay_missing(name: &str) -> AwsError {
-    not_found(format!("Replay {name} does not exist."))
-}
-
 /// The bus key of an event bus ARN, if it is one.
-fn bus_of_arn(arn: &str) -> Option<Key> {
+pub(super) fn bus_of_arn(arn: &str) -> Option<Key> {
     let (region, account, resource) = parse_arn(arn)?;
     let name = resource.strip_prefix("event-bus/")?;
     Some((account.to_string(), region.to_string(), name.to_string()))
-}
-
-/// An envelope with `replay-name` after `region` (envelopes are built by `put_events`, so
-/// the first top-level `,"resources":` is the member; a string cannot hold it unescaped).
-fn with_replay_name(json: &str, replay: &str) -> String {
-    let name = serde_json::to_string(replay).unwrap_or_default();
-    match json.find(",\"resources\":") {
-        Some(at) => format!("{},\"replay-name\":{name}{}", &json[..at], &json[at..]),
-        None => json.to_string(),
-    }
 }
 
 impl EventsService {
@@ -166,6 +129,7 @@ impl EventsService {
             }
             let archived = Archived {
                 ingested_ms: event.ingested_ms,
+                time_ms: Some(event.time_ms),
                 id: event.id.clone(),
                 json: event.json.clone(),
             };
@@ -241,6 +205,15 @@ impl EventsService {
         ctx: &RequestContext,
         input: ArchiveInput,
     ) -> AwsResult<ArchiveStateOutput> {
+        // AWS-recorded: checked before the archive is looked up.
+        if input.event_pattern.is_none()
+            && input.retention_days.is_none()
+            && input.description.is_none()
+        {
+            return Err(validation(
+                "At least one of EventPattern, RetentionDays or Description must be provided.",
+            ));
+        }
         let name = input.archive_name.unwrap_or_default();
         let pattern = match input.event_pattern.as_deref().filter(|p| !p.is_empty()) {
             Some(p) => Some(Arc::new(parse_pattern(p)?)),
@@ -325,189 +298,5 @@ impl EventsService {
             archives,
             next_token,
         })
-    }
-
-    pub fn start_replay(
-        &self,
-        ctx: &RequestContext,
-        input: StartReplayInput,
-    ) -> AwsResult<ReplayStateOutput> {
-        let mut v = Violations::default();
-        v.name("replayName", input.replay_name.as_deref(), 64)
-            .required("eventSourceArn", input.event_source_arn.as_ref())
-            .required("eventStartTime", input.event_start_time.as_ref())
-            .required("eventEndTime", input.event_end_time.as_ref())
-            .required("destination", input.destination.as_ref())
-            .check()?;
-        let name = input.replay_name.unwrap_or_default();
-        let source = input.event_source_arn.unwrap_or_default();
-        let destination = input.destination.unwrap_or_default();
-        let to_ms = |t: Option<f64>| (t.unwrap_or(0.0).max(0.0) * 1000.0) as u64;
-        let (start_ms, end_ms) = (to_ms(input.event_start_time), to_ms(input.event_end_time));
-        let now = self.now_ms();
-        let (events, bus_key, archive_bus_arn) = {
-            let reg = self.state.read();
-            let k = (ctx.account.clone(), ctx.region.clone(), name.clone());
-            if reg.replays.contains_key(&k) {
-                return Err(AwsError::new(
-                    &codes::EVENTS_ALREADY_EXISTS,
-                    format!("Replay {name} already exists."),
-                ));
-            }
-            let archive_name = parse_arn(&source)
-                .and_then(|(_, _, r)| r.strip_prefix("archive/"))
-                .unwrap_or(&source)
-                .to_string();
-            let archive = reg
-                .archives
-                .get(&(ctx.account.clone(), ctx.region.clone(), archive_name.clone()))
-                .ok_or_else(|| {
-                    validation(format!(
-                        "Parameter EventSourceArn is not valid. Reason: Archive {archive_name} does not exist."
-                    ))
-                })?;
-            if start_ms >= end_ms {
-                return Err(validation(
-                    "Parameter EventEndTime is not valid. Reason: EventStartTime must be before EventEndTime.",
-                ));
-            }
-            if destination.arn != archive.source_arn {
-                return Err(validation(
-                    "Parameter Destination.Arn is not valid. Reason: Cross event bus replay is not permitted.",
-                ));
-            }
-            archive.expire(now);
-            let events: Vec<Archived> = archive
-                .events
-                .lock()
-                .iter()
-                .filter(|e| e.ingested_ms >= start_ms && e.ingested_ms < end_ms)
-                .cloned()
-                .collect();
-            let bus_key = bus_of_arn(&archive.source_arn).unwrap_or_default();
-            (events, bus_key, archive.source_arn.clone())
-        };
-        if !self.state.read().buses.contains_key(&bus_key) {
-            return Err(bus_missing(&bus_key.2));
-        }
-        // Rules of the destination bus, or only those the replay names.
-        let only: Vec<String> = destination.filter_arns.clone().unwrap_or_default();
-        let only = if only.is_empty() {
-            let reg = self.state.read();
-            reg.buses
-                .get(&bus_key)
-                .map(|b| b.rules.values().map(|r| r.arn.clone()).collect())
-                .unwrap_or_default()
-        } else {
-            only
-        };
-        let last = events.iter().map(|e| e.ingested_ms).max();
-        for archived in events {
-            // A replayed event is a new event (its own id, so FIFO targets do not drop it as a
-            // duplicate of the original), marked with the replay's name.
-            let id = uuid::Uuid::new_v4().to_string();
-            let json = with_replay_name(&archived.json, &name).replacen(
-                &format!("\"id\":\"{}\"", archived.id),
-                &format!("\"id\":\"{id}\""),
-                1,
-            );
-            let mut event = Event::new(id, &ctx.account, &ctx.region, json, now, None);
-            event.ingested_ms = now;
-            self.route(ctx, Arc::new(event), &bus_key, Some(&only));
-        }
-        let _ = archive_bus_arn;
-        let replay = Replay {
-            arn: arn(&ctx.region, &ctx.account, &format!("replay/{name}")),
-            name: name.clone(),
-            description: input.description,
-            source_arn: source,
-            destination,
-            start_ms,
-            end_ms,
-            state: "COMPLETED".into(),
-            replay_start_ms: now,
-            replay_end_ms: Some(self.now_ms()),
-            last_replayed_ms: last,
-        };
-        self.persist_replay(ctx, &replay);
-        let out = ReplayStateOutput {
-            replay_arn: replay.arn.clone(),
-            state: "STARTING".into(),
-            replay_start_time: Some(epoch_seconds(now)),
-        };
-        self.state
-            .write()
-            .replays
-            .insert((ctx.account.clone(), ctx.region.clone(), name), replay);
-        Ok(out)
-    }
-
-    pub fn describe_replay(
-        &self,
-        ctx: &RequestContext,
-        input: ReplayNameInput,
-    ) -> AwsResult<DescribeReplayOutput> {
-        let name = input.replay_name.unwrap_or_default();
-        let reg = self.state.read();
-        reg.replays
-            .get(&(ctx.account.clone(), ctx.region.clone(), name.clone()))
-            .map(Replay::describe)
-            .ok_or_else(|| replay_missing(&name))
-    }
-
-    pub fn list_replays(
-        &self,
-        ctx: &RequestContext,
-        input: ListInput,
-    ) -> AwsResult<ListReplaysOutput> {
-        let prefix = input.name_prefix.as_deref().unwrap_or("");
-        let reg = self.state.read();
-        let all: Vec<_> = reg
-            .replays
-            .iter()
-            .filter(|((a, r, n), replay)| {
-                *a == ctx.account
-                    && *r == ctx.region
-                    && n.starts_with(prefix)
-                    && input.state.as_ref().is_none_or(|s| *s == replay.state)
-                    && input
-                        .event_source_arn
-                        .as_ref()
-                        .is_none_or(|s| *s == replay.source_arn)
-            })
-            .map(|(_, r)| {
-                let mut d = r.describe();
-                d.replay_arn = None;
-                d.description = None;
-                d.destination = None;
-                d
-            })
-            .collect();
-        let (replays, next_token) = page(all, input.next_token.as_deref(), input.limit)?;
-        Ok(ListReplaysOutput {
-            replays,
-            next_token,
-        })
-    }
-
-    pub fn cancel_replay(
-        &self,
-        ctx: &RequestContext,
-        input: ReplayNameInput,
-    ) -> AwsResult<ReplayStateOutput> {
-        let name = input.replay_name.unwrap_or_default();
-        let reg = self.state.read();
-        let replay = reg
-            .replays
-            .get(&(ctx.account.clone(), ctx.region.clone(), name.clone()))
-            .ok_or_else(|| replay_missing(&name))?;
-        // Replays run to completion when started, so there is nothing left to cancel.
-        Err(AwsError::new(
-            &codes::ILLEGAL_STATUS,
-            format!(
-                "Replay {} is not in a valid state for this operation.",
-                replay.name
-            ),
-        ))
     }
 }

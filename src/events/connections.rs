@@ -1,5 +1,13 @@
 //! Connections (how to authorise calls: API key, basic, OAuth client credentials) and API
 //! destinations (an HTTP endpoint reached through a connection).
+//!
+//! API key and basic connections are AUTHORIZED when created. An OAuth connection is
+//! AUTHORIZING until its authorization endpoint gives a token (AUTHORIZED), or refuses
+//! (DEAUTHORIZED, with the reason in `StateReason`). An API-key or basic connection whose
+//! credentials a destination refuses (401, 407) is DEAUTHORIZED too, as AWS documents.
+//! Updating a connection authorizes it again. An API
+//! destination is ACTIVE while its connection is AUTHORIZED, INACTIVE otherwise (as AWS records
+//! for one whose OAuth connection never authorized).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -9,10 +17,19 @@ use crate::error::{codes, AwsError, AwsResult};
 use crate::service::Empty;
 
 use super::model::*;
+use super::oauth::{key_values, TokenRequest};
 use super::{arn, epoch_seconds, not_found, page, EventsService, Key, Violations};
 
 const AUTH_TYPES: &str = "[BASIC, OAUTH_CLIENT_CREDENTIALS, API_KEY]";
 const METHODS: &str = "[HEAD, POST, PATCH, DELETE, PUT, GET, OPTIONS]";
+const OAUTH: &str = "OAUTH_CLIENT_CREDENTIALS";
+const AUTHORIZED: &str = "AUTHORIZED";
+const AUTHORIZING: &str = "AUTHORIZING";
+const DEAUTHORIZED: &str = "DEAUTHORIZED";
+
+fn authorized_state() -> String {
+    AUTHORIZED.into()
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Connection {
@@ -25,9 +42,42 @@ pub struct Connection {
     pub auth_parameters: Value,
     pub created_ms: u64,
     pub modified_ms: u64,
+    /// AUTHORIZED, AUTHORIZING or DEAUTHORIZED (records from before states were kept are
+    /// AUTHORIZED, as they were reported).
+    #[serde(default = "authorized_state")]
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorized_ms: Option<u64>,
 }
 
 impl Connection {
+    pub fn is_oauth(&self) -> bool {
+        self.authorization_type == OAUTH
+    }
+
+    /// An OAuth connection waiting for its first token.
+    pub fn authorizing(&self) -> bool {
+        self.state == AUTHORIZING
+    }
+
+    /// Why the connection is deauthorized, if it is.
+    pub fn deauthorized(&self) -> Option<&str> {
+        (self.state == DEAUTHORIZED).then(|| self.state_reason.as_deref().unwrap_or(""))
+    }
+
+    /// Authorized (API key, basic) or authorizing (OAuth) after a create or update.
+    fn reset_state(&mut self, now: u64) {
+        self.state_reason = None;
+        if self.is_oauth() {
+            self.state = AUTHORIZING.into();
+        } else {
+            self.state = AUTHORIZED.into();
+            self.authorized_ms = Some(now);
+        }
+    }
+
     /// The headers that authorise a call.
     pub fn auth_headers(&self) -> Vec<(String, String)> {
         use base64::{engine::general_purpose::STANDARD, Engine};
@@ -46,22 +96,13 @@ impl Connection {
                     format!("Basic {}", STANDARD.encode(credentials)),
                 )]
             }
+            // OAuth: the bearer token is added to each attempt (`delivery.rs`).
             _ => Vec::new(),
         }
     }
 
     fn invocation_list(&self, member: &str) -> Vec<(String, String)> {
-        self.auth_parameters["InvocationHttpParameters"][member]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|kv| {
-                Some((
-                    kv.get("Key")?.as_str()?.to_string(),
-                    kv.get("Value")?.as_str()?.to_string(),
-                ))
-            })
-            .collect()
+        key_values(&self.auth_parameters["InvocationHttpParameters"][member])
     }
 
     pub fn invocation_headers(&self) -> Vec<(String, String)> {
@@ -104,7 +145,7 @@ impl Connection {
     fn state(&self) -> ConnectionStateOutput {
         ConnectionStateOutput {
             connection_arn: self.arn.clone(),
-            connection_state: "AUTHORIZED".into(),
+            connection_state: self.state.clone(),
             creation_time: epoch_seconds(self.created_ms),
             last_modified_time: epoch_seconds(self.modified_ms),
             last_authorized_time: None,
@@ -116,13 +157,14 @@ impl Connection {
             connection_arn: self.arn.clone(),
             name: self.name.clone(),
             description: self.description.clone(),
-            connection_state: "AUTHORIZED".into(),
+            connection_state: self.state.clone(),
+            state_reason: self.state_reason.clone(),
             authorization_type: self.authorization_type.clone(),
             secret_arn: Some(self.secret_arn.clone()),
             auth_parameters: Some(self.public_parameters()),
             creation_time: epoch_seconds(self.created_ms),
             last_modified_time: epoch_seconds(self.modified_ms),
-            last_authorized_time: epoch_seconds(self.modified_ms),
+            last_authorized_time: epoch_seconds(self.authorized_ms.unwrap_or(self.modified_ms)),
         }
     }
 }
@@ -146,21 +188,21 @@ impl ApiDestination {
         self.arn.rsplit_once('/').map_or(&self.arn, |(p, _)| p)
     }
 
-    fn state(&self) -> ApiDestinationStateOutput {
+    fn state(&self, active: bool) -> ApiDestinationStateOutput {
         ApiDestinationStateOutput {
             api_destination_arn: self.arn.clone(),
-            api_destination_state: "ACTIVE".into(),
+            api_destination_state: destination_state(active),
             creation_time: epoch_seconds(self.created_ms),
             last_modified_time: epoch_seconds(self.modified_ms),
         }
     }
 
-    fn describe(&self) -> DescribeApiDestinationOutput {
+    fn describe(&self, active: bool) -> DescribeApiDestinationOutput {
         DescribeApiDestinationOutput {
             api_destination_arn: self.arn.clone(),
             name: self.name.clone(),
             description: self.description.clone(),
-            api_destination_state: "ACTIVE".into(),
+            api_destination_state: destination_state(active),
             connection_arn: self.connection_arn.clone(),
             invocation_endpoint: self.endpoint.clone(),
             http_method: self.http_method.clone(),
@@ -169,6 +211,17 @@ impl ApiDestination {
             last_modified_time: epoch_seconds(self.modified_ms),
         }
     }
+}
+
+fn destination_state(active: bool) -> String {
+    if active { "ACTIVE" } else { "INACTIVE" }.into()
+}
+
+/// Whether a destination's connection is AUTHORIZED.
+fn connection_authorized(reg: &super::Registry, connection_arn: &str) -> bool {
+    reg.connections
+        .values()
+        .any(|c| c.arn == connection_arn && c.state == AUTHORIZED)
 }
 
 fn key(ctx: &RequestContext, name: &str) -> Key {
@@ -225,7 +278,7 @@ impl EventsService {
         }
         let now = self.now_ms();
         let id = uuid::Uuid::new_v4().to_string();
-        let connection = Connection {
+        let mut connection = Connection {
             arn: arn(
                 &ctx.region,
                 &ctx.account,
@@ -241,11 +294,69 @@ impl EventsService {
             auth_parameters: input.auth_parameters.unwrap_or(Value::Null),
             created_ms: now,
             modified_ms: now,
+            state: AUTHORIZING.into(),
+            state_reason: None,
+            authorized_ms: None,
         };
+        connection.reset_state(now);
         self.persist_connection(ctx, &connection);
         let out = connection.state();
+        if connection.is_oauth() {
+            self.authorize(&connection);
+        }
         reg.connections.insert(k, connection);
         Ok(out)
+    }
+
+    /// Asks an OAuth connection's authorization endpoint for a token in the background (once
+    /// the service is started; at start-up, `start` asks for those still AUTHORIZING).
+    pub(super) fn authorize(&self, connection: &Connection) {
+        let Some(service) = self.me.get().cloned() else {
+            return;
+        };
+        let request = TokenRequest::from_auth_parameters(&connection.auth_parameters);
+        let arn = connection.arn.clone();
+        let client = self.delivery.http.clone();
+        let tokens = self.delivery.tokens.clone();
+        let clock = self.clock.clone();
+        tokens.forget(&arn);
+        tokio::spawn(async move {
+            let fetched = request.fetch(&client, clock.now_ms()).await;
+            if let Ok(token) = &fetched {
+                tokens.put(&arn, token.clone());
+            }
+            if let Some(service) = service.upgrade() {
+                service.authorized(&arn, fetched.map(|_| ()));
+            }
+        });
+    }
+
+    /// The outcome of an OAuth connection's token request, or of credentials a destination
+    /// refused: AUTHORIZED, or DEAUTHORIZED with the reason.
+    pub(super) fn authorized(&self, connection_arn: &str, outcome: Result<(), String>) {
+        let now = self.now_ms();
+        let mut reg = self.state.write();
+        let Some(((account, region, _), c)) = reg
+            .connections
+            .iter_mut()
+            .find(|(_, c)| c.arn == connection_arn)
+        else {
+            return;
+        };
+        match outcome {
+            Ok(()) => {
+                c.state = AUTHORIZED.into();
+                c.state_reason = None;
+                c.authorized_ms = Some(now);
+            }
+            Err(reason) => {
+                c.state = DEAUTHORIZED.into();
+                c.state_reason = Some(reason);
+            }
+        }
+        let ctx = RequestContext::internal(account, region, "");
+        let c = c.clone();
+        self.persist_connection(&ctx, &c);
     }
 
     pub fn describe_connection(
@@ -283,9 +394,15 @@ impl EventsService {
             c.auth_parameters = p;
         }
         c.modified_ms = self.now_ms();
+        c.reset_state(c.modified_ms);
         let c = c.clone();
         self.persist_connection(ctx, &c);
-        Ok(c.state())
+        if c.is_oauth() {
+            self.authorize(&c);
+        }
+        let mut out = c.state();
+        out.last_authorized_time = Some(epoch_seconds(c.authorized_ms.unwrap_or(c.modified_ms)));
+        Ok(out)
     }
 
     pub fn delete_connection(
@@ -300,9 +417,10 @@ impl EventsService {
             .remove(&key(ctx, &name))
             .ok_or_else(|| connection_missing("delete", &name))?;
         self.forget(ctx, "connection", &ctx.account, &ctx.region, &name);
+        self.delivery.tokens.forget(&c.arn);
         let mut out = c.state();
         out.connection_state = "DELETING".into();
-        out.last_authorized_time = Some(epoch_seconds(c.modified_ms));
+        out.last_authorized_time = Some(epoch_seconds(c.authorized_ms.unwrap_or(c.modified_ms)));
         Ok(out)
     }
 
@@ -371,7 +489,7 @@ impl EventsService {
             modified_ms: now,
         };
         self.persist_destination(ctx, &destination);
-        let out = destination.state();
+        let out = destination.state(connection_authorized(&reg, &destination.connection_arn));
         reg.destinations.insert(k, destination);
         Ok(out)
     }
@@ -385,7 +503,7 @@ impl EventsService {
         let reg = self.state.read();
         reg.destinations
             .get(&key(ctx, &name))
-            .map(ApiDestination::describe)
+            .map(|d| d.describe(connection_authorized(&reg, &d.connection_arn)))
             .ok_or_else(|| destination_missing("describe", &name))
     }
 
@@ -419,7 +537,7 @@ impl EventsService {
         d.modified_ms = self.now_ms();
         let d = d.clone();
         self.persist_destination(ctx, &d);
-        Ok(d.state())
+        Ok(d.state(connection_authorized(&reg, &d.connection_arn)))
     }
 
     pub fn delete_api_destination(
@@ -429,9 +547,11 @@ impl EventsService {
     ) -> AwsResult<Empty> {
         let name = input.name.unwrap_or_default();
         let mut reg = self.state.write();
-        reg.destinations
+        let d = reg
+            .destinations
             .remove(&key(ctx, &name))
             .ok_or_else(|| destination_missing("delete", &name))?;
+        self.delivery.limits.forget(&d.arn);
         self.forget(ctx, "destination", &ctx.account, &ctx.region, &name);
         Ok(Empty {})
     }
@@ -455,7 +575,7 @@ impl EventsService {
                         .as_ref()
                         .is_none_or(|c| *c == d.connection_arn)
             })
-            .map(|(_, d)| d.describe())
+            .map(|(_, d)| d.describe(connection_authorized(&reg, &d.connection_arn)))
             .collect();
         let (api_destinations, next_token) = page(all, input.next_token.as_deref(), input.limit)?;
         Ok(ListApiDestinationsOutput {

@@ -1,12 +1,16 @@
 //! One event to one target: the target's input (`Input`, `InputPath`, `InputTransformer` or
 //! the event), then SQS and SNS through their own send paths (so MD5s, FIFO, deduplication and
 //! filter policies apply), Lambda (asynchronous invoke), another bus, or an API destination
-//! over HTTP. SQS, SNS, Lambda and bus targets are in-process and answer at once; HTTP runs in a bounded background task, retried
-//! with back-off on the service clock per the target's `RetryPolicy`. What cannot be
-//! delivered goes to the target's `DeadLetterConfig` queue with the attributes AWS adds.
+//! over HTTP. SQS, SNS, Lambda and bus targets are in-process and answer at once; HTTP runs in
+//! a bounded background task: it waits for its turn under the destination's
+//! `InvocationRateLimitPerSecond` (`rate_limit.rs`), authorises the call (the connection's
+//! headers, or an OAuth bearer token, `oauth.rs`), and is retried with back-off on the service
+//! clock per the target's `RetryPolicy`. What cannot be delivered goes to the target's
+//! `DeadLetterConfig` queue with the attributes AWS adds (`ERROR_CODE` from AWS's documented
+//! list).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,7 +28,9 @@ use crate::sqs::model::{MessageAttributeValue, MessageAttributes};
 use crate::sqs::SqsService;
 
 use super::model::Target;
+use super::oauth::{TokenRequest, Tokens};
 use super::put_events::Event;
+use super::rate_limit::RateLimits;
 use super::stats::{bump, RuleStats};
 use super::transform::{input_path, InputTransformer, JsonPath, RuleContext};
 use super::EventsService;
@@ -39,12 +45,16 @@ const HTTP_BACKLOG: usize = 10_000;
 /// Bus-to-bus hops an event may make (a loop guard).
 const MAX_HOPS: u8 = 4;
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(super) type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// The delivery machinery shared by all rules.
 pub struct Deliveries {
-    http: HttpClient,
+    pub(super) http: HttpClient,
     pending: Arc<AtomicUsize>,
+    /// OAuth tokens of connections, by connection ARN.
+    pub(super) tokens: Arc<Tokens>,
+    /// API destinations' invocation rate limits.
+    pub(super) limits: Arc<RateLimits>,
 }
 
 impl Deliveries {
@@ -60,6 +70,8 @@ impl Deliveries {
         Deliveries {
             http: Client::builder(TokioExecutor::new()).build(connector),
             pending: Arc::default(),
+            tokens: Arc::default(),
+            limits: Arc::default(),
         }
     }
 }
@@ -76,6 +88,8 @@ pub struct Failure {
     pub code: &'static str,
     pub message: String,
     pub retryable: bool,
+    /// The API destination's HTTP status, when it answered.
+    pub status: Option<u16>,
 }
 
 impl Failure {
@@ -84,6 +98,16 @@ impl Failure {
             code,
             message: message.into(),
             retryable: false,
+            status: None,
+        }
+    }
+
+    fn retryable(code: &'static str, message: impl Into<String>, status: Option<u16>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+            retryable: true,
+            status,
         }
     }
 }
@@ -202,30 +226,19 @@ impl EventsService {
         target: &Target,
         body: String,
     ) -> Result<(), Failure> {
-        let fifo = target.arn.ends_with(".fifo");
+        let (group_id, deduplication_id) = fifo_ids(target, event);
         let message = Forwarded {
             body,
-            group_id: target
-                .sqs_parameters
-                .as_ref()
-                .and_then(|p| p.message_group_id.clone())
-                .filter(|_| fifo),
-            // FIFO queues deduplicate on the event id.
-            deduplication_id: fifo.then(|| event.id.clone()),
+            group_id,
+            deduplication_id,
             trace_header: event.trace_header.clone(),
             ..Default::default()
         };
         self.sqs
             .send_from_service(ctx, &target.arn, message, &event.account)
             .map_err(|e| {
-                if e.code == &crate::error::codes::QUEUE_DOES_NOT_EXIST {
-                    Failure::final_(
-                        "NO_RESOURCE",
-                        format!("Queue {} does not exist.", target.arn),
-                    )
-                } else {
-                    Failure::final_("INVALID_PARAMETER", e.message)
-                }
+                let missing = e.code == &crate::error::codes::QUEUE_DOES_NOT_EXIST;
+                refused(missing, "Queue", &target.arn, e)
             })
     }
 
@@ -243,17 +256,13 @@ impl EventsService {
         let mut topic_ctx = RequestContext::internal(account, region, &ctx.host);
         topic_ctx.writes = ctx.writes.clone();
         topic_ctx.trace_header = event.trace_header.clone();
-        let fifo = target.arn.ends_with(".fifo");
+        let (message_group_id, message_deduplication_id) = fifo_ids(target, event);
         let input = PublishInput {
             topic_arn: Some(target.arn.clone()),
             fields: PublishFields {
                 message: Some(body),
-                message_group_id: target
-                    .sqs_parameters
-                    .as_ref()
-                    .and_then(|p| p.message_group_id.clone())
-                    .filter(|_| fifo),
-                message_deduplication_id: fifo.then(|| event.id.clone()),
+                message_group_id,
+                message_deduplication_id,
                 ..Default::default()
             },
             ..Default::default()
@@ -261,16 +270,7 @@ impl EventsService {
         self.sns
             .publish(&topic_ctx, input)
             .map(|_| ())
-            .map_err(|e| {
-                if e.code.status == 404 {
-                    Failure::final_(
-                        "NO_RESOURCE",
-                        format!("Topic {} does not exist.", target.arn),
-                    )
-                } else {
-                    Failure::final_("INVALID_PARAMETER", e.message)
-                }
-            })
+            .map_err(|e| refused(e.code.status == 404, "Topic", &target.arn, e))
     }
 
     /// An asynchronous invocation: once Lambda accepts the event, delivery succeeded (the
@@ -329,6 +329,29 @@ impl EventsService {
     }
 }
 
+/// A FIFO queue's or topic's message group (`SqsParameters.MessageGroupId`) and
+/// deduplication id (the event id, so a redelivered event is dropped); none for standard ones.
+fn fifo_ids(target: &Target, event: &Event) -> (Option<String>, Option<String>) {
+    if !target.arn.ends_with(".fifo") {
+        return (None, None);
+    }
+    let group = target
+        .sqs_parameters
+        .as_ref()
+        .and_then(|p| p.message_group_id.clone());
+    (group, Some(event.id.clone()))
+}
+
+/// A queue or topic that refused the event: `NO_RESOURCE` when it does not exist, else
+/// `INVALID_PARAMETER` with its own words.
+fn refused(missing: bool, what: &str, arn: &str, e: crate::error::AwsError) -> Failure {
+    if missing {
+        Failure::final_("NO_RESOURCE", format!("{what} {arn} does not exist."))
+    } else {
+        Failure::final_("INVALID_PARAMETER", e.message)
+    }
+}
+
 /// The body a target receives.
 fn target_input(
     event: &Event,
@@ -373,6 +396,13 @@ struct HttpCall {
     url: String,
     headers: Vec<(String, String)>,
     body: String,
+    /// The destination's ARN and `InvocationRateLimitPerSecond`.
+    destination_arn: String,
+    rate: u32,
+    /// The connection's ARN, and its token request when it is an OAuth one (each attempt then
+    /// carries a bearer token).
+    connection: Option<String>,
+    oauth: Option<TokenRequest>,
 }
 
 impl EventsService {
@@ -397,6 +427,21 @@ impl EventsService {
             .connections
             .values()
             .find(|c| c.arn == destination.connection_arn);
+        let mut oauth = None;
+        if let Some(c) = connection {
+            // A connection that could not get a token, or whose credentials the endpoint
+            // refused, is deauthorized until it is updated (AWS's documented behaviour): its
+            // calls are refused.
+            if let Some(reason) = c.deauthorized() {
+                return Err(Failure::final_(
+                    "NO_PERMISSIONS",
+                    format!("Connection {} is deauthorized: {reason}", c.name),
+                ));
+            }
+            if c.is_oauth() {
+                oauth = Some(TokenRequest::from_auth_parameters(&c.auth_parameters));
+            }
+        }
         let mut url = destination.endpoint.clone();
         let params = target.http_parameters.as_ref();
         for value in params
@@ -436,10 +481,16 @@ impl EventsService {
             url,
             headers,
             body,
+            destination_arn: destination.arn.clone(),
+            rate: u32::try_from(destination.rate_limit).unwrap_or(1).max(1),
+            connection: connection.map(|c| c.arn.clone()),
+            oauth,
         })
     }
 
-    /// Sends an API destination call in the background, retried per the target's policy.
+    /// Sends an API destination call in the background: each attempt waits for its turn
+    /// under the destination's rate limit and carries the connection's OAuth token, if any;
+    /// failures are retried per the target's policy.
     fn post(
         &self,
         call: HttpCall,
@@ -452,6 +503,9 @@ impl EventsService {
         let clock: Arc<Clock> = self.clock.clone();
         let sqs = self.sqs.clone();
         let pending = self.delivery.pending.clone();
+        let limits = self.delivery.limits.clone();
+        let tokens = self.delivery.tokens.clone();
+        let service = self.me.get().cloned().unwrap_or_default();
         let policy = target.retry_policy.clone().unwrap_or_default();
         let max_retries = policy
             .maximum_retry_attempts
@@ -476,14 +530,49 @@ impl EventsService {
         tokio::spawn(async move {
             let mut attempt: u32 = 0;
             let failure = loop {
-                let outcome = send_once(&client, &call).await;
-                let failure = match outcome {
+                // Excess events wait for a turn; one whose turn comes after its maximum age
+                // goes to the dead-letter queue instead (and gives its turn back).
+                let turn = limits.reserve(&call.destination_arn, call.rate, clock.now_ms());
+                if turn.saturating_sub(ingested) > max_age_ms {
+                    limits.release(&call.destination_arn);
+                    let failure = Failure::final_(
+                        "THROTTLING",
+                        "The API destination's invocation rate limit held the event past its maximum event age.",
+                    );
+                    break (failure, Some(("MaximumEventAgeInSeconds", attempt)));
+                }
+                clock.sleep_until_ms(turn).await;
+                let token = match (&call.connection, &call.oauth) {
+                    (Some(connection), Some(request)) => {
+                        let token =
+                            bearer_token(&client, &clock, &tokens, &service, connection, request);
+                        match token.await {
+                            Ok(token) => Some(token),
+                            Err(failure) => break (failure, None),
+                        }
+                    }
+                    _ => None,
+                };
+                let failure = match send_once(&client, &call, token.as_deref()).await {
                     Ok(()) => {
                         pending.fetch_sub(1, Ordering::AcqRel);
                         return;
                     }
                     Err(f) => f,
                 };
+                // Refused credentials: an OAuth connection's next attempt asks for a new token;
+                // an API-key or basic one is deauthorized (AWS's documented behaviour), so the
+                // event is not retried with credentials known to be refused.
+                if let (Some(connection), Some(401 | 407)) = (&call.connection, failure.status) {
+                    if call.oauth.is_some() {
+                        tokens.forget(connection);
+                    } else {
+                        if let Some(service) = service.upgrade() {
+                            service.authorized(connection, Err(failure.message.clone()));
+                        }
+                        break (failure, None);
+                    }
+                }
                 if !failure.retryable {
                     break (failure, None);
                 }
@@ -515,11 +604,48 @@ impl EventsService {
     }
 }
 
-async fn send_once(client: &HttpClient, call: &HttpCall) -> Result<(), Failure> {
+/// An OAuth connection's token: the one in use, else a new one from its authorization
+/// endpoint (the connection is AUTHORIZED again, or DEAUTHORIZED with the reason).
+async fn bearer_token(
+    client: &HttpClient,
+    clock: &Clock,
+    tokens: &Tokens,
+    service: &Weak<EventsService>,
+    connection: &str,
+    request: &TokenRequest,
+) -> Result<String, Failure> {
+    if let Some(token) = tokens.get(connection, clock.now_ms()) {
+        return Ok(token);
+    }
+    let fetched = request.fetch(client, clock.now_ms()).await;
+    let outcome = match &fetched {
+        Ok(token) => {
+            tokens.put(connection, token.clone());
+            Ok(token.access_token.clone())
+        }
+        Err(reason) => Err(Failure::final_(
+            "NO_PERMISSIONS",
+            format!("The connection could not be authorized: {reason}"),
+        )),
+    };
+    if let Some(service) = service.upgrade() {
+        service.authorized(connection, fetched.map(|_| ()));
+    }
+    outcome
+}
+
+async fn send_once(
+    client: &HttpClient,
+    call: &HttpCall,
+    bearer: Option<&str>,
+) -> Result<(), Failure> {
     let mut request = http::Request::builder()
         .method(call.method.clone())
         .uri(call.url.as_str())
         .header("user-agent", "Amazon/EventBridge/ApiDestinations");
+    if let Some(token) = bearer {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
     for (k, v) in &call.headers {
         request = request.header(k.as_str(), v.as_str());
     }
@@ -527,30 +653,33 @@ async fn send_once(client: &HttpClient, call: &HttpCall) -> Result<(), Failure> 
         .body(Full::new(Bytes::from(call.body.clone())))
         .map_err(|e| Failure::final_("INVALID_PARAMETER", e.to_string()))?;
     match tokio::time::timeout(HTTP_TIMEOUT, client.request(request)).await {
-        Err(_) => Err(Failure {
-            code: "TIMEOUT",
-            message: "The API destination did not answer in time.".into(),
-            retryable: true,
-        }),
-        Ok(Err(e)) => Err(Failure {
-            code: "CONNECTION_FAILURE",
-            message: e.to_string(),
-            retryable: true,
-        }),
+        Err(_) => Err(Failure::retryable(
+            "TIMEOUT",
+            "The API destination did not answer in time.",
+            None,
+        )),
+        Ok(Err(e)) => Err(Failure::retryable(
+            "CONNECTION_FAILURE",
+            e.to_string(),
+            None,
+        )),
         Ok(Ok(response)) => {
             let status = response.status().as_u16();
             match status {
                 200..=299 => Ok(()),
                 // AWS retries 401, 407, 409, 429 and 5xx; other answers are final.
-                401 | 407 | 409 | 429 | 500..=599 => Err(Failure {
-                    code: "ERROR_FROM_TARGET",
-                    message: format!("The API destination answered {status}."),
-                    retryable: true,
-                }),
-                _ => Err(Failure::final_(
+                401 | 407 | 409 | 429 | 500..=599 => Err(Failure::retryable(
                     "ERROR_FROM_TARGET",
                     format!("The API destination answered {status}."),
+                    Some(status),
                 )),
+                _ => Err(Failure {
+                    status: Some(status),
+                    ..Failure::final_(
+                        "ERROR_FROM_TARGET",
+                        format!("The API destination answered {status}."),
+                    )
+                }),
             }
         }
     }

@@ -9,8 +9,11 @@
 //! - `delivery.rs`: one event to one target (SQS, SNS, Lambda, another bus, API destination),
 //!   input transformation, retries on the service clock and the dead-letter queue
 //! - `schedules.rs`: the task firing `rate(…)`/`cron(…)` rules on the service clock
-//! - `archives.rs`: archives (what they keep) and replays
-//! - `connections.rs`: connections and API destinations
+//! - `archives.rs`: archives (what they keep)
+//! - `replays.rs`: replays, a background job on the service clock (states, pacing, cancel)
+//! - `connections.rs`: connections (and their authorization states) and API destinations
+//! - `oauth.rs`: OAuth client-credentials token requests and the tokens in use
+//! - `rate_limit.rs`: API destinations' invocation rate limits (a token bucket each)
 //! - `persist.rs`: all of it in the durable store
 //! - `stats.rs`: per-rule and per-bus counters for `/metrics`
 //!
@@ -25,9 +28,12 @@ pub mod connections;
 pub mod delivery;
 pub mod index;
 pub mod model;
+pub mod oauth;
 pub mod pattern;
 pub mod persist;
 pub mod put_events;
+pub mod rate_limit;
+pub mod replays;
 pub mod rules;
 pub mod schedule;
 pub mod schedules;
@@ -36,7 +42,7 @@ pub mod targets;
 pub mod transform;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::RwLock;
 
@@ -49,10 +55,14 @@ use crate::sns::SnsService;
 use crate::sqs::SqsService;
 use crate::store::SharedStore;
 
-use archives::{Archive, Replay};
+use archives::Archive;
 use buses::Bus;
 use connections::{ApiDestination, Connection};
 use model::{Request, Response};
+use replays::Replay;
+
+/// A replay's pause after each minute of events it sends, unless configured.
+pub const DEFAULT_REPLAY_INTERVAL_MS: u64 = 1_000;
 
 /// `(account, region, name)`: how buses, archives, replays, connections and API destinations
 /// are keyed (names are unique per account and region).
@@ -69,6 +79,13 @@ pub struct EventsService {
     delivery: delivery::Deliveries,
     /// Wakes the schedule task when a schedule rule is put or changed.
     schedule_changed: Arc<tokio::sync::Notify>,
+    /// Wakes the replay task when a replay is started or cancelled.
+    replays_changed: Arc<tokio::sync::Notify>,
+    /// Service time a replay waits after each minute of events it sends.
+    replay_interval_ms: u64,
+    /// The service itself, once started: background work (OAuth token requests, deliveries
+    /// that change a connection's state) reaches it through this.
+    me: OnceLock<Weak<EventsService>>,
 }
 
 /// Everything EventBridge keeps, by account and region.
@@ -106,11 +123,71 @@ impl EventsService {
             store,
             state: RwLock::new(Registry::default()),
             schedule_changed: Arc::new(tokio::sync::Notify::new()),
+            replays_changed: Arc::new(tokio::sync::Notify::new()),
+            replay_interval_ms: DEFAULT_REPLAY_INTERVAL_MS,
+            me: OnceLock::new(),
         }
+    }
+
+    /// Starts the background work (once, at start-up, inside the runtime): the schedule task,
+    /// the replay task, and the token requests of OAuth connections still AUTHORIZING.
+    pub fn start(self: &Arc<Self>) {
+        let _ = self.me.set(Arc::downgrade(self));
+        self.start_scheduler();
+        self.start_replays();
+        let authorizing: Vec<_> = self
+            .state
+            .read()
+            .connections
+            .values()
+            .filter(|c| c.authorizing())
+            .cloned()
+            .collect();
+        for connection in authorizing {
+            self.authorize(&connection);
+        }
+    }
+
+    /// How long (service time) a replay waits after each minute of archived events it sends.
+    pub fn with_replay_interval_ms(mut self, ms: u64) -> Self {
+        self.replay_interval_ms = ms;
+        self
     }
 
     fn now_ms(&self) -> u64 {
         self.clock.now_ms()
+    }
+
+    /// Runs `step` on the service clock: again when `changed` is notified, when the clock is
+    /// moved, or at the time `step` returned (at least once a minute). The task holds the
+    /// service only while stepping, so a stopped server's store is released.
+    fn spawn_clock_task(
+        self: &Arc<Self>,
+        changed: Arc<tokio::sync::Notify>,
+        step: fn(&EventsService) -> Option<u64>,
+    ) {
+        /// Longest sleep without anything due.
+        const IDLE_MS: u64 = 60_000;
+        let events = Arc::downgrade(self);
+        let clock = self.clock.clone();
+        tokio::spawn(async move {
+            loop {
+                let notified = changed.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                let Some(service) = events.upgrade() else {
+                    return;
+                };
+                let next = step(&service);
+                drop(service);
+                let now = clock.now_ms();
+                let until = next.unwrap_or(now + IDLE_MS).min(now + IDLE_MS);
+                tokio::select! {
+                    _ = clock.sleep_until_ms(until) => {}
+                    _ = &mut notified => {}
+                }
+            }
+        });
     }
 
     /// Forgets every bus, rule, archive, replay, connection and API destination.

@@ -54,6 +54,20 @@ crate::service::operations! { serde;
     ListApiDestinations(ListInput) -> ListApiDestinationsOutput;
 }
 
+/// A listing's answer: the items under the model's member name, and the next page's token
+/// when there is one.
+macro_rules! listing {
+    ($name:ident, $member:ident: $item:ty) => {
+        #[derive(Debug, Default, Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        pub struct $name {
+            pub $member: Vec<$item>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub next_token: Option<String>,
+        }
+    };
+}
+
 pub type Tags = Vec<Tag>;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -135,13 +149,7 @@ pub struct DescribeEventBusOutput {
     pub last_modified_time: Option<f64>,
 }
 
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ListEventBusesOutput {
-    pub event_buses: Vec<DescribeEventBusOutput>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-}
+listing!(ListEventBusesOutput, event_buses: DescribeEventBusOutput);
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -192,13 +200,7 @@ pub struct DescribeRuleOutput {
     pub created_by: Option<String>,
 }
 
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ListRulesOutput {
-    pub rules: Vec<DescribeRuleOutput>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-}
+listing!(ListRulesOutput, rules: DescribeRuleOutput);
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -209,13 +211,7 @@ pub struct ListRuleNamesByTargetInput {
     pub limit: Option<i64>,
 }
 
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ListRuleNamesByTargetOutput {
-    pub rule_names: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-}
+listing!(ListRuleNamesByTargetOutput, rule_names: String);
 
 /// A rule's target, as PutTargets takes it and ListTargetsByRule gives it back. The members
 /// lyrebird acts on are typed; the others are kept as sent.
@@ -330,13 +326,7 @@ pub struct ListTargetsByRuleInput {
     pub limit: Option<i64>,
 }
 
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ListTargetsByRuleOutput {
-    pub targets: Vec<Target>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-}
+listing!(ListTargetsByRuleOutput, targets: Target);
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -479,13 +469,7 @@ pub struct DescribeArchiveOutput {
     pub creation_time: f64,
 }
 
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ListArchivesOutput {
-    pub archives: Vec<DescribeArchiveOutput>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-}
+listing!(ListArchivesOutput, archives: DescribeArchiveOutput);
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -519,6 +503,8 @@ pub struct ReplayStateOutput {
     pub replay_arn: String,
     pub state: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub replay_start_time: Option<f64>,
 }
 
@@ -531,6 +517,8 @@ pub struct DescribeReplayOutput {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
     pub event_source_arn: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination: Option<ReplayDestination>,
@@ -543,13 +531,7 @@ pub struct DescribeReplayOutput {
     pub replay_end_time: Option<f64>,
 }
 
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ListReplaysOutput {
-    pub replays: Vec<DescribeReplayOutput>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-}
+listing!(ListReplaysOutput, replays: DescribeReplayOutput);
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -579,6 +561,8 @@ pub struct DescribeConnectionOutput {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub connection_state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
     pub authorization_type: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_arn: Option<String>,
@@ -589,13 +573,7 @@ pub struct DescribeConnectionOutput {
     pub last_authorized_time: f64,
 }
 
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ListConnectionsOutput {
-    pub connections: Vec<DescribeConnectionOutput>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-}
+listing!(ListConnectionsOutput, connections: DescribeConnectionOutput);
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -633,10 +611,4 @@ pub struct DescribeApiDestinationOutput {
     pub last_modified_time: f64,
 }
 
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ListApiDestinationsOutput {
-    pub api_destinations: Vec<DescribeApiDestinationOutput>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-}
+listing!(ListApiDestinationsOutput, api_destinations: DescribeApiDestinationOutput);

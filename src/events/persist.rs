@@ -11,9 +11,10 @@ use serde::Serialize;
 use crate::context::RequestContext;
 use crate::store::{Change, Space};
 
-use super::archives::{Archive, Archived, Replay};
+use super::archives::{Archive, Archived};
 use super::buses::Bus;
 use super::connections::{ApiDestination, Connection};
+use super::replays::Replay;
 use super::rules::Rule;
 use super::EventsService;
 

@@ -27,6 +27,8 @@ pub struct Event {
     pub region: String,
     /// When it was ingested (the service clock, epoch ms), for retry ages and archives.
     pub ingested_ms: u64,
+    /// Its `time` (epoch ms): PutEvents' `Time`, else when it was ingested.
+    pub time_ms: u64,
     /// The envelope, for matching and transformation.
     pub value: Value,
     /// The envelope as delivered, members in AWS's order.
@@ -95,6 +97,7 @@ impl Event {
             account: account.to_string(),
             region: region.to_string(),
             ingested_ms: now,
+            time_ms: now,
             json,
             hops: 0,
             trace_header,
@@ -244,7 +247,9 @@ impl EventsService {
         }
         .to_json();
         let trace = entry.trace_header.or_else(|| ctx.trace_header.clone());
-        Ok(Event::new(id, &ctx.account, &ctx.region, json, now, trace))
+        let mut event = Event::new(id, &ctx.account, &ctx.region, json, now, trace);
+        event.time_ms = time_ms;
+        Ok(event)
     }
 
     /// Sends an event to the matching enabled rules of a bus (only those in `only`, for a

@@ -9,9 +9,6 @@ use crate::context::RequestContext;
 use super::put_events::{event_time, Envelope, Event};
 use super::EventsService;
 
-/// Longest sleep without a due rule (a changed schedule or clock wakes it sooner).
-const IDLE_MS: u64 = 60_000;
-
 /// A rule found due.
 struct Due {
     account: String,
@@ -25,29 +22,8 @@ struct Due {
 
 impl EventsService {
     /// Starts the schedule task (once, at start-up, inside the runtime).
-    pub fn start_scheduler(self: &Arc<Self>) {
-        // Holds the service only while firing, so a stopped server's store is released.
-        let events = Arc::downgrade(self);
-        let changed = self.schedule_changed.clone();
-        let clock = self.clock.clone();
-        tokio::spawn(async move {
-            loop {
-                let notified = changed.notified();
-                tokio::pin!(notified);
-                notified.as_mut().enable();
-                let Some(service) = events.upgrade() else {
-                    return;
-                };
-                let next = service.fire_due();
-                drop(service);
-                let now = clock.now_ms();
-                let until = next.unwrap_or(now + IDLE_MS).min(now + IDLE_MS);
-                tokio::select! {
-                    _ = clock.sleep_until_ms(until) => {}
-                    _ = &mut notified => {}
-                }
-            }
-        });
+    pub(super) fn start_scheduler(self: &Arc<Self>) {
+        self.spawn_clock_task(self.schedule_changed.clone(), EventsService::fire_due);
     }
 
     /// Fires every due rule; returns when the next one is due.

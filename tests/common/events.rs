@@ -28,8 +28,17 @@ pub async fn call(
     op: &str,
     body: serde_json::Value,
 ) -> (u16, serde_json::Value) {
+    call_at(&server.endpoint(), op, body).await
+}
+
+/// `call` against any endpoint (such as a `process::Process`).
+pub async fn call_at(
+    endpoint: &str,
+    op: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
     let resp = super::http()
-        .post(server.endpoint())
+        .post(endpoint)
         .header("content-type", "application/x-amz-json-1.1")
         .header("x-amz-target", format!("AWSEvents.{op}"))
         .body(body.to_string())
@@ -106,4 +115,28 @@ pub fn bodies(messages: &[aws_sdk_sqs::types::Message]) -> Vec<serde_json::Value
         .iter()
         .map(|m| serde_json::from_str(m.body().unwrap()).expect("JSON body"))
         .collect()
+}
+
+/// Puts `entries` (none may fail), then waits (up to 5 s) for `n` messages in the queue at
+/// `url`: the put-then-look step of the routing tests. Returns PutEvents' answer and the
+/// messages, deleted.
+pub async fn put_and_receive(
+    eb: &aws_sdk_eventbridge::Client,
+    entries: Vec<aws_sdk_eventbridge::types::PutEventsRequestEntry>,
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    n: usize,
+) -> (
+    aws_sdk_eventbridge::operation::put_events::PutEventsOutput,
+    Vec<aws_sdk_sqs::types::Message>,
+) {
+    let out = eb
+        .put_events()
+        .set_entries(Some(entries))
+        .send()
+        .await
+        .expect("PutEvents");
+    assert_eq!(out.failed_entry_count(), 0, "{out:?}");
+    let messages = wait_messages(sqs, url, n).await;
+    (out, messages)
 }

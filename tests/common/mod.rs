@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 //! Test harness: a real lyrebird on an ephemeral port, and clients pointed at it.
 
+pub mod endpoint;
 pub mod engine;
 pub mod events;
 pub mod process;
