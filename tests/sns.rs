@@ -17,6 +17,28 @@ fn string_attr(v: &str) -> MessageAttributeValue {
         .unwrap()
 }
 
+/// A FIFO topic with content-based deduplication and a FIFO queue of the same name subscribed
+/// to it: (topic ARN, queue URL).
+async fn fifo_topic_and_queue(
+    sns: &aws_sdk_sns::Client,
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+) -> (String, String) {
+    let topic = sns
+        .create_topic()
+        .name(name)
+        .attributes("FifoTopic", "true")
+        .attributes("ContentBasedDeduplication", "true")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let q = create_queue(sqs, name, &[("FifoQueue", "true")]).await;
+    subscribe_queue(sns, &topic, &queue_arn(sqs, &q).await, &[]).await;
+    (topic, q)
+}
+
 async fn subscribe_queue(
     sns: &aws_sdk_sns::Client,
     topic: &str,
@@ -250,18 +272,7 @@ async fn raw_delivery_carries_body_and_attributes() {
 async fn fifo_topic_to_fifo_queue_keeps_order_and_ids() {
     let server = server().await;
     let (sns, sqs) = (sns(&server), sqs(&server));
-    let topic = sns
-        .create_topic()
-        .name("orders.fifo")
-        .attributes("FifoTopic", "true")
-        .attributes("ContentBasedDeduplication", "true")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    let q = create_queue(&sqs, "orders.fifo", &[("FifoQueue", "true")]).await;
-    subscribe_queue(&sns, &topic, &queue_arn(&sqs, &q).await, &[]).await;
+    let (topic, q) = fifo_topic_and_queue(&sns, &sqs, "orders.fifo").await;
     let mut seqs = Vec::new();
     for i in 0..5 {
         let out = sns
@@ -1717,18 +1728,7 @@ async fn https_subscriber_with_a_self_signed_certificate() {
 async fn fifo_topic_delivers_concurrent_publishes_in_sequence_order() {
     let server = server().await;
     let (sns, sqs) = (sns(&server), sqs(&server));
-    let topic = sns
-        .create_topic()
-        .name("race.fifo")
-        .attributes("FifoTopic", "true")
-        .attributes("ContentBasedDeduplication", "true")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    let q = create_queue(&sqs, "race.fifo", &[("FifoQueue", "true")]).await;
-    subscribe_queue(&sns, &topic, &queue_arn(&sqs, &q).await, &[]).await;
+    let (topic, q) = fifo_topic_and_queue(&sns, &sqs, "race.fifo").await;
     const TASKS: usize = 8;
     const EACH: usize = 40;
     let publishers: Vec<_> = (0..TASKS)
@@ -1750,35 +1750,19 @@ async fn fifo_topic_delivers_concurrent_publishes_in_sequence_order() {
     for p in publishers {
         p.await.unwrap();
     }
-    let mut sequence = Vec::new();
-    while sequence.len() < TASKS * EACH {
-        let got = sqs
-            .receive_message()
-            .queue_url(&q)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
-        assert!(!got.is_empty(), "only {} delivered", sequence.len());
-        for m in &got {
-            let envelope: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
-            sequence.push(
-                envelope["SequenceNumber"]
-                    .as_str()
-                    .unwrap()
-                    .parse::<u128>()
-                    .unwrap(),
-            );
-            sqs.delete_message()
-                .queue_url(&q)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
+    let sequence: Vec<u128> = drain(&sqs, &q)
+        .await
+        .iter()
+        .map(|body| {
+            let envelope: serde_json::Value = serde_json::from_str(body).unwrap();
+            envelope["SequenceNumber"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(sequence.len(), TASKS * EACH, "every publish delivered");
     let inversions = sequence.windows(2).filter(|w| w[0] >= w[1]).count();
     assert_eq!(
         inversions, 0,
