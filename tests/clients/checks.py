@@ -120,3 +120,55 @@ def check_envelope(envelope, topic, message_id, subject, message, attributes):
     unsubscribe = str(envelope.get("UnsubscribeURL", ""))
     check("envelope: UnsubscribeURL", "Action=Unsubscribe" in unsubscribe, repr(unsubscribe))
     eq("envelope: MessageAttributes", envelope.get("MessageAttributes"), attributes)
+
+
+# --- EventBridge and Lambda (events_scenario.py, lambda_scenario.py and their CLI/JS twins) ---
+
+# The rule every EventBridge scenario puts: a prefix on the source, a numeric range on the detail.
+EVENT_PATTERN = {"source": [{"prefix": "shop."}], "detail": {"amount": [{"numeric": [">", 100]}]}}
+# The InputTransformer on its SQS target, and what the matching event (amount 150) becomes.
+INPUT_PATHS = {"amount": "$.detail.amount", "src": "$.source"}
+INPUT_TEMPLATE = '{"order": <amount>, "from": "<src>"}'
+TRANSFORMED = '{"order": 150, "from": "shop.orders"}'
+
+# The tiny Node handler every Lambda scenario zips: echoes its event, logs, fails on request.
+HANDLER_JS = """exports.handler = async (event, context) => {
+  console.log("hello from " + context.functionName);
+  if (event.fail) { throw new TypeError("bad order " + event.fail); }
+  return { echo: event, fn: context.functionName };
+};
+"""
+
+
+def handler_zip():
+    """The zip CreateFunction uploads: index.js at its root."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("index.js", HANDLER_JS)
+    return buf.getvalue()
+
+
+def invocations(function):
+    """lyrebird's record of finished invocations of one function (GET /_lyrebird/lambda/invocations)."""
+    import json
+    import urllib.parse
+    import urllib.request
+
+    url = f"{ENDPOINT}/_lyrebird/lambda/invocations?function={urllib.parse.quote(function)}"
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.load(r)["Invocations"]
+
+
+def wait_for(fn, timeout=15.0, interval=0.2):
+    """Polls fn() until it returns something truthy or the timeout passes; returns the last value."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)

@@ -2,6 +2,7 @@
 # The real-client matrix: the scenarios in this directory driven by real AWS clients against a
 # freshly started lyrebird (--in-memory), each configured only with the endpoint:
 #   boto3-current  latest boto3 (SQS over AWS JSON 1.0): sqs_scenario.py, scenario.py
+#                  and EventBridge and Lambda: events_scenario.py, lambda_scenario.py
 #   boto3-query    boto3/botocore 1.34.89, the last release speaking the SQS query protocol:
 #                  sqs_scenario.py, scenario.py
 #   awscli         latest pip `awscli` (CLI v1, so `--endpoint-url`): cli_scenario.py
@@ -129,6 +130,9 @@ for venv in boto3-current boto3-query; do
     scenario "$venv/sqs" "$cache/$venv/bin/python" "$here/sqs_scenario.py"
     scenario "$venv/matrix" "$cache/$venv/bin/python" "$here/scenario.py"
 done
+# EventBridge and Lambda (AWS JSON 1.1, REST-JSON): the latest boto3 only.
+scenario boto3-current/events "$cache/boto3-current/bin/python" "$here/events_scenario.py"
+scenario boto3-current/lambda "$cache/boto3-current/bin/python" "$here/lambda_scenario.py"
 scenario awscli/matrix "$cache/awscli/bin/python" "$here/cli_scenario.py"
 # --no-warnings: the SDK warns that a future release will need a newer node.
 scenario js-sdk-v3/matrix env NODE_PATH="$cache/js/node_modules" node --no-warnings "$here/js/scenario.cjs"
