@@ -11,6 +11,7 @@ Prints one line per check and ends with "N passed, M failed"; exits 1 on any fai
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -32,6 +33,16 @@ def aws(*args):
     if done.returncode != 0:
         raise RuntimeError(f"aws {' '.join(args)} exited {done.returncode}: {done.stderr.strip()}")
     return json.loads(done.stdout) if done.stdout.strip() else {}
+
+
+def aws_error(*args):
+    """Runs a command that must fail; returns (error code, message) from the CLI's
+    "An error occurred (Code) when calling the Op operation: message", or None if it succeeded."""
+    done = subprocess.run([AWS, "--endpoint-url", ENDPOINT, "--output", "json", *args], capture_output=True, text=True, timeout=60)
+    if done.returncode == 0:
+        return None
+    match = re.search(r"An error occurred \((\w+)\) when calling the \w+ operation: (.*)", done.stderr.strip())
+    return (match.group(1), match.group(2)) if match else ("unparsed", done.stderr.strip())
 
 
 def messages(response):

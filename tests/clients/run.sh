@@ -5,7 +5,8 @@
 #                  and EventBridge and Lambda: events_scenario.py, lambda_scenario.py
 #   boto3-query    boto3/botocore 1.34.89, the last release speaking the SQS query protocol:
 #                  sqs_scenario.py, scenario.py
-#   awscli         latest pip `awscli` (CLI v1, so `--endpoint-url`): cli_scenario.py
+#   awscli         latest pip `awscli` (CLI v1, so `--endpoint-url`): cli_scenario.py,
+#                  cli_events_scenario.py, cli_lambda_scenario.py
 #   js-sdk-v3      latest @aws-sdk/client-sqs + @aws-sdk/client-sns on this machine's node:
 #                  js/scenario.cjs (the SDK's MD5 validation left on)
 #   pipeline       examples/order-pipeline/pipeline.py with the latest boto3, against a second
@@ -134,6 +135,8 @@ done
 scenario boto3-current/events "$cache/boto3-current/bin/python" "$here/events_scenario.py"
 scenario boto3-current/lambda "$cache/boto3-current/bin/python" "$here/lambda_scenario.py"
 scenario awscli/matrix "$cache/awscli/bin/python" "$here/cli_scenario.py"
+scenario awscli/events "$cache/awscli/bin/python" "$here/cli_events_scenario.py"
+scenario awscli/lambda "$cache/awscli/bin/python" "$here/cli_lambda_scenario.py"
 # --no-warnings: the SDK warns that a future release will need a newer node.
 scenario js-sdk-v3/matrix env NODE_PATH="$cache/js/node_modules" node --no-warnings "$here/js/scenario.cjs"
 
