@@ -7,8 +7,9 @@
 #                  sqs_scenario.py, scenario.py
 #   awscli         latest pip `awscli` (CLI v1, so `--endpoint-url`): cli_scenario.py,
 #                  cli_events_scenario.py, cli_lambda_scenario.py
-#   js-sdk-v3      latest @aws-sdk/client-sqs + @aws-sdk/client-sns on this machine's node:
-#                  js/scenario.cjs (the SDK's MD5 validation left on)
+#   js-sdk-v3      latest @aws-sdk/client-{sqs,sns,eventbridge,lambda} on this machine's node:
+#                  js/scenario.cjs (the SDK's MD5 validation left on), js/events_scenario.cjs,
+#                  js/lambda_scenario.cjs
 #   pipeline       examples/order-pipeline/pipeline.py with the latest boto3, against a second
 #                  lyrebird provisioned from the example's SAM template (--init)
 # aws-sdk-rust is covered by `cargo test`.
@@ -138,7 +139,9 @@ scenario awscli/matrix "$cache/awscli/bin/python" "$here/cli_scenario.py"
 scenario awscli/events "$cache/awscli/bin/python" "$here/cli_events_scenario.py"
 scenario awscli/lambda "$cache/awscli/bin/python" "$here/cli_lambda_scenario.py"
 # --no-warnings: the SDK warns that a future release will need a newer node.
-scenario js-sdk-v3/matrix env NODE_PATH="$cache/js/node_modules" node --no-warnings "$here/js/scenario.cjs"
+for js in matrix:scenario events:events_scenario lambda:lambda_scenario; do
+    scenario "js-sdk-v3/${js%%:*}" env NODE_PATH="$cache/js/node_modules" node --no-warnings "$here/js/${js#*:}.cjs"
+done
 
 # The example order pipeline as a user runs it: lyrebird provisioned from its SAM template.
 pipeline_port="$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"

@@ -10,49 +10,7 @@ const crypto = require("node:crypto");
 const sqsSdk = require("@aws-sdk/client-sqs");
 const snsSdk = require("@aws-sdk/client-sns");
 
-const ENDPOINT = process.env.AWS_ENDPOINT_URL.replace(/\/+$/, "");
-const ACCOUNT = "000000000000";
-const REGION = "us-east-1";
-
-let passed = 0;
-let failed = 0;
-
-function check(name, cond, detail = "") {
-  if (cond) {
-    passed += 1;
-    console.log(`PASS ${name}`);
-  } else {
-    failed += 1;
-    console.log(`FAIL ${name}${detail ? `: ${detail}` : ""}`);
-  }
-  return cond;
-}
-
-const show = (v) => JSON.stringify(v, (_, x) => (x instanceof Uint8Array ? Array.from(x) : x));
-
-function eq(name, got, want) {
-  // Key order does not matter: compare canonical forms.
-  const canon = (v) => show(sortKeys(v));
-  return check(name, canon(got) === canon(want), `got ${show(got)}, want ${show(want)}`);
-}
-
-function sortKeys(v) {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === "object" && !(v instanceof Uint8Array)) {
-    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k])]));
-  }
-  return v;
-}
-
-/** Runs fn(); an unexpected exception is one failed check (and the scenario goes on). */
-async function step(name, fn) {
-  try {
-    return await fn();
-  } catch (e) {
-    check(name, false, `${e.name}: ${e.message}${e.$metadata ? ` ${JSON.stringify(e.$metadata)}` : ""}`);
-    return undefined;
-  }
-}
+const { ACCOUNT, ENDPOINT, REGION, check, eq, show, step, run } = require("./checks.cjs");
 
 const md5Body = (body) => crypto.createHash("md5").update(body, "utf8").digest("hex");
 
@@ -265,9 +223,4 @@ function checkEnvelope(envelope, topic, messageId) {
   eq("envelope: MessageAttributes", envelope.MessageAttributes, { event: { Type: "String", Value: "order_placed" } });
 }
 
-main()
-  .catch((e) => check("scenario ran to the end", false, `${e.name}: ${e.message}\n${e.stack}`))
-  .finally(() => {
-    console.log(`${passed} passed, ${failed} failed`);
-    process.exitCode = failed ? 1 : 0;
-  });
+run(main);
