@@ -140,6 +140,17 @@ HANDLER_JS = """exports.handler = async (event, context) => {
 """
 
 
+def log_tail_pattern(function):
+    """What Invoke's LogResult (LogType Tail) decodes to on AWS: START, the handler's line, END,
+    REPORT, all with the same request id."""
+    return (
+        r"START RequestId: (\S+) Version: \$LATEST\n(?:.*\n)*?"
+        rf"\S+\t\1\tINFO\thello from {re.escape(function)}\n"
+        r"END RequestId: \1\nREPORT RequestId: \1\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\t"
+        r"Memory Size: 128 MB\tMax Memory Used: \d+ MB\t"
+    )
+
+
 def handler_zip():
     """The zip CreateFunction uploads: index.js at its root."""
     import io

@@ -79,6 +79,8 @@ def main():
 
     eq("unknown bus: ResourceNotFoundException", aws_error("events", "describe-event-bus", "--name", f"{prefix}-missing"), ("ResourceNotFoundException", f"Event bus {prefix}-missing does not exist."))
 
+    eq("put rule on an unknown bus: ResourceNotFoundException", aws_error("events", "put-rule", "--name", rule, "--event-bus-name", f"{prefix}-missing", "--event-pattern", PATTERN), ("ResourceNotFoundException", f"Event bus {prefix}-missing does not exist."))
+
     step("remove targets", lambda: aws("events", "remove-targets", "--rule", rule, "--event-bus-name", bus, "--ids", "orders"))
     step("delete rule", lambda: aws("events", "delete-rule", "--name", rule, "--event-bus-name", bus))
     step("delete bus", lambda: aws("events", "delete-event-bus", "--name", bus))

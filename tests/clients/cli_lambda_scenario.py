@@ -10,6 +10,7 @@ Prints one line per check and ends with "N passed, M failed"; exits 1 on any fai
 import base64
 import json
 import os
+import re
 import tempfile
 import uuid
 
@@ -54,9 +55,10 @@ def main():
         meta, payload = r
         eq("invoke: StatusCode", meta.get("StatusCode"), 200)
         eq("invoke: no FunctionError", meta.get("FunctionError"), None)
+        eq("invoke: ExecutedVersion", meta.get("ExecutedVersion"), "$LATEST")
         eq("invoke: Payload", payload, {"echo": {"order": 7}, "fn": name})
         log = base64.b64decode(meta.get("LogResult", "")).decode("utf-8", "replace")
-        check("invoke: LogResult tail", f"hello from {name}" in log and "REPORT RequestId" in log, repr(log))
+        check("invoke: LogResult tail", re.match(checks.log_tail_pattern(name), log), repr(log))
 
     r = step("invoke handler error", lambda: invoke({"fail": "7"}))
     if r:
@@ -66,7 +68,10 @@ def main():
         eq("invoke handler error: errorType/errorMessage", (err.get("errorType"), err.get("errorMessage")), ("TypeError", "bad order 7"))
 
     r = step("invoke Event", lambda: aws("lambda", "invoke", "--function-name", name, "--invocation-type", "Event", "--payload", '{"order": 8}', out_path))
-    eq("invoke Event: StatusCode", (r or {}).get("StatusCode"), 202)
+    if r:
+        eq("invoke Event: StatusCode", r.get("StatusCode"), 202)
+        with open(out_path, "rb") as f:
+            eq("invoke Event: empty Payload", f.read(), b"")
 
     url = aws("sqs", "create-queue", "--queue-name", f"{name}-jobs")["QueueUrl"]
     queue_arn = aws("sqs", "get-queue-attributes", "--queue-url", url, "--attribute-names", "QueueArn")["Attributes"]["QueueArn"]

@@ -90,6 +90,14 @@ def main():
     except Exception as e:  # noqa: BLE001
         check("unknown bus: ResourceNotFoundException", False, f"{type(e).__name__}: {e}")
 
+    try:
+        events.put_rule(Name=rule, EventBusName=f"{prefix}-missing", EventPattern=PATTERN)
+        check("put rule on an unknown bus: ResourceNotFoundException", False, "no error")
+    except events.exceptions.ResourceNotFoundException as e:
+        eq("put rule on an unknown bus: ResourceNotFoundException", e.response["Error"].get("Message"), f"Event bus {prefix}-missing does not exist.")
+    except Exception as e:  # noqa: BLE001
+        check("put rule on an unknown bus: ResourceNotFoundException", False, f"{type(e).__name__}: {e}")
+
     step("remove targets", lambda: events.remove_targets(Rule=rule, EventBusName=bus, Ids=["orders"]))
     step("delete rule", lambda: events.delete_rule(Name=rule, EventBusName=bus))
     step("delete bus", lambda: events.delete_event_bus(Name=bus))

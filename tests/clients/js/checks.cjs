@@ -94,6 +94,17 @@ const HANDLER_JS = `exports.handler = async (event, context) => {
 };
 `;
 
+/** What Invoke's LogResult (LogType Tail) decodes to on AWS (as ../checks.py log_tail_pattern). */
+function logTailPattern(fn) {
+  const name = fn.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(
+    "^START RequestId: (\\S+) Version: \\$LATEST\n(?:.*\n)*?" +
+      `\\S+\\t\\1\\tINFO\\thello from ${name}\\n` +
+      "END RequestId: \\1\nREPORT RequestId: \\1\tDuration: [\\d.]+ ms\tBilled Duration: \\d+ ms\t" +
+      "Memory Size: 128 MB\tMax Memory Used: \\d+ MB\t",
+  );
+}
+
 /** A zip archive of { name: text } entries, deflated (PKZIP local headers + central directory). */
 function zip(files) {
   const locals = [];
@@ -144,5 +155,5 @@ async function invocations(fn) {
 
 module.exports = {
   ACCOUNT, ENDPOINT, REGION, check, eq, show, step, run, errorOf, waitFor,
-  EVENT_PATTERN, INPUT_PATHS, INPUT_TEMPLATE, TRANSFORMED, HANDLER_JS, zip, invocations,
+  EVENT_PATTERN, INPUT_PATHS, INPUT_TEMPLATE, TRANSFORMED, HANDLER_JS, logTailPattern, zip, invocations,
 };

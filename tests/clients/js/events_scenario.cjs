@@ -89,6 +89,10 @@ async function main() {
     await c.errorOf(() => ev(E.DescribeEventBusCommand, { Name: `${prefix}-missing` })),
     ["ResourceNotFoundException", `Event bus ${prefix}-missing does not exist.`]);
 
+  eq("put rule on an unknown bus: ResourceNotFoundException",
+    await c.errorOf(() => ev(E.PutRuleCommand, { Name: rule, EventBusName: `${prefix}-missing`, EventPattern: PATTERN })),
+    ["ResourceNotFoundException", `Event bus ${prefix}-missing does not exist.`]);
+
   await step("remove targets", () => ev(E.RemoveTargetsCommand, { Rule: rule, EventBusName: bus, Ids: ["orders"] }));
   await step("delete rule", () => ev(E.DeleteRuleCommand, { Name: rule, EventBusName: bus }));
   await step("delete bus", () => ev(E.DeleteEventBusCommand, { Name: bus }));
