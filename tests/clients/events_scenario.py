@@ -73,6 +73,7 @@ def main():
         eq("describe rule: Arn", r.get("Arn"), rule_arn)
         eq("describe rule: State", r.get("State"), "ENABLED")
         eq("describe rule: EventBusName", r.get("EventBusName"), bus)
+        eq("describe rule: CreatedBy", r.get("CreatedBy"), ACCOUNT)
         eq("describe rule: EventPattern", json.loads(r.get("EventPattern", "null")), checks.EVENT_PATTERN)
     r = step("list targets by rule", lambda: events.list_targets_by_rule(Rule=rule, EventBusName=bus))
     eq("list targets by rule", (r or {}).get("Targets"), [{"Id": "orders", "Arn": queue_arn, "InputTransformer": transformer}])

@@ -74,6 +74,7 @@ async function main() {
     eq("describe rule: Arn", r.Arn, ruleArn);
     eq("describe rule: State", r.State, "ENABLED");
     eq("describe rule: EventBusName", r.EventBusName, bus);
+    eq("describe rule: CreatedBy", r.CreatedBy, ACCOUNT);
     eq("describe rule: EventPattern", JSON.parse(r.EventPattern || "null"), c.EVENT_PATTERN);
   }
   r = await step("list targets by rule", () => ev(E.ListTargetsByRuleCommand, { Rule: rule, EventBusName: bus }));
