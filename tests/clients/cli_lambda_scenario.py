@@ -10,6 +10,7 @@ Prints one line per check and ends with "N passed, M failed"; exits 1 on any fai
 import base64
 import json
 import os
+import shutil
 import re
 import tempfile
 import uuid
@@ -28,7 +29,13 @@ def main():
     zip_path, out_path = os.path.join(work, "fn.zip"), os.path.join(work, "out.json")
     with open(zip_path, "wb") as f:
         f.write(checks.handler_zip())
+    try:
+        scenario(name, arn, zip_path, out_path)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
+
+def scenario(name, arn, zip_path, out_path):
     def invoke(payload, *extra):
         r = aws("lambda", "invoke", "--function-name", name, "--payload", json.dumps(payload), *extra, out_path)
         with open(out_path) as f:

@@ -51,11 +51,11 @@ def main():
         if len(got) == 3:
             eq("put events: malformed entry", {k: got[2].get(k) for k in ("ErrorCode", "ErrorMessage")}, {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."})
 
-    received = step("receive transformed", lambda: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=5)).get("Messages", [])
+    received = (step("receive transformed", lambda: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=5)) or {}).get("Messages", [])
     eq("receive transformed: bodies", [m.get("Body") for m in received], [TRANSFORMED])
     for m in received:
         sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    later = step("nothing else delivered", lambda: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)).get("Messages", [])
+    later = (step("nothing else delivered", lambda: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)) or {}).get("Messages", [])
     eq("nothing else delivered", [m.get("Body") for m in later], [])
 
     def test_pattern(amount, source):
