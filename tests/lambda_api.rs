@@ -348,6 +348,48 @@ async fn invoke_types_and_payload_checks() {
     server.stop().await;
 }
 
+/// On AWS the Invoke response's request id (`x-amzn-RequestId`) is the invocation's own: the
+/// one the handler's context and the START/REPORT log lines carry.
+#[tokio::test]
+async fn invoke_answers_with_the_invocations_request_id() {
+    use aws_sdk_lambda::operation::RequestId;
+
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "whoami",
+        "nodejs20.x",
+        "index.handler",
+        &[(
+            "index.js",
+            "exports.handler = async (e, context) => context.awsRequestId;",
+        )],
+    )
+    .await;
+    let out = client
+        .invoke()
+        .function_name("whoami")
+        .log_type(aws_sdk_lambda::types::LogType::Tail)
+        .send()
+        .await
+        .unwrap();
+    let in_handler: String = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(out.request_id(), Some(in_handler.as_str()));
+    let records = lambda::invocations(&server, Some("whoami")).await;
+    assert_eq!(records[0]["request_id"], in_handler.as_str());
+    use base64::Engine as _;
+    let log = base64::engine::general_purpose::STANDARD
+        .decode(out.log_result().unwrap())
+        .unwrap();
+    let log = String::from_utf8(log).unwrap();
+    assert!(
+        log.contains(&format!("REPORT RequestId: {in_handler}")),
+        "{log}"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn functions_survive_a_restart_on_a_data_dir() {
     let dir = std::env::temp_dir().join(format!("lyrebird-lambda-{}", uuid::Uuid::new_v4()));

@@ -316,6 +316,7 @@ impl LambdaService {
                     function_error: result.function_error,
                     executed_version: Some("$LATEST"),
                     payload: result.payload,
+                    invocation_request_id: Some(result.request_id),
                 })
             }
         }
