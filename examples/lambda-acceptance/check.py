@@ -245,6 +245,16 @@ def check_invoke(lam):
     eq("async handler throws: errorType, errorMessage", (out.get("FunctionError"), error.get("errorType"), error.get("errorMessage")),
        ("Unhandled", "TypeError", "bad entry"))
 
+    out = lam.invoke(FunctionName=AUDIT, Payload=json.dumps({"not": "an SNS event"}))
+    error = json.loads(out["Payload"].read())
+    eq("Python error: FunctionError, errorType, errorMessage",
+       (out.get("FunctionError"), error.get("errorType"), error.get("errorMessage")), ("Unhandled", "KeyError", "'Records'"))
+    trace = error.get("stackTrace") or [""]
+    check("Python error: stackTrace starts at the handler's frame (no runtime frames)",
+          re.match(r'  File ".*/audit\.py", line \d+, in handler\n', trace[0]) is not None, trace)
+    eq("Python error: requestId is the invocation's", error.get("requestId"),
+       out["ResponseMetadata"]["HTTPHeaders"].get("x-amzn-requestid"))
+
     out = lam.invoke(FunctionName=LEDGER, Payload=b"{}")
     payload = json.loads(out["Payload"].read())
     eq("ESM handler: its own and Globals' environment", (payload.get("mode"), payload.get("stage")), ("strict", "accept"))
