@@ -264,12 +264,15 @@ def check_invoke(lam):
     took = time.time() - started
     error = json.loads(out["Payload"].read())
     eq("timeout: X-Amz-Function-Error Unhandled", out.get("FunctionError"), "Unhandled")
-    check("timeout: errorMessage says 'Task timed out after 3.00 seconds'",
-          "Task timed out after 3.00 seconds" in error.get("errorMessage", ""), error)
+    check("timeout: errorMessage is 'RequestId: <id> Error: Task timed out after 3.00 seconds'",
+          error.get("errorMessage") == f"RequestId: {out['ResponseMetadata']['HTTPHeaders'].get('x-amzn-requestid')} "
+          "Error: Task timed out after 3.00 seconds", error)
     eq("timeout: errorType Sandbox.Timedout", error.get("errorType"), "Sandbox.Timedout")
     check("timeout: answered after ~3 s, not the handler's 8 s", 2.5 < took < 7, f"{took:.2f} s")
     out = lam.invoke(FunctionName=LEDGER, Payload=b"{}")
     check("after a timeout the next invoke works (a fresh process)", "FunctionError" not in out and out["StatusCode"] == 200)
+
+    check_reserved_concurrency(lam)
 
     out = lam.invoke(FunctionName=INGEST, InvocationType="Event", Payload=json.dumps({"id": "async-1"}))
     eq("Invoke Event: StatusCode 202", out["StatusCode"], 202)
@@ -283,6 +286,23 @@ def check_invoke(lam):
            e.response["ResponseMetadata"]["HTTPStatusCode"], 400)
     except Exception as e:  # noqa: BLE001 - report whatever came back
         check("Invoke with invalid JSON: InvalidRequestContentException", False, repr(e))
+
+
+def check_reserved_concurrency(lam):
+    """ReservedConcurrentExecutions 2: a third concurrent synchronous invoke is throttled (429)."""
+    import concurrent.futures
+
+    def call(_):
+        try:
+            out = lam.invoke(FunctionName=INGEST, Payload=json.dumps({"sleepMs": 1500}))
+            return out["StatusCode"], None
+        except lam.exceptions.TooManyRequestsException as e:
+            return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response.get("Error", {}).get("Message")
+
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        results = sorted(pool.map(call, range(3)), key=lambda r: r[0])
+    eq("reserved concurrency 2: two of three concurrent invokes run, one gets 429 Rate Exceeded.",
+       results, [(200, None), (200, None), (429, "Rate Exceeded.")])
 
 
 # ---- SQS event sources -----------------------------------------------------------------

@@ -21,6 +21,10 @@ exports.handler = function (event, context, callback) {
       return;
     }
     console.log('direct invoke', JSON.stringify(event));
+    if (event.sleepMs) {
+      setTimeout(() => callback(null, { slept: event.sleepMs }), event.sleepMs);
+      return;
+    }
     callback(null, {
       ok: true,
       stage: process.env.STAGE,
