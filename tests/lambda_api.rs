@@ -390,6 +390,77 @@ async fn invoke_answers_with_the_invocations_request_id() {
     server.stop().await;
 }
 
+/// AWS's throttle for exhausted reserved concurrency carries
+/// `"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"` (AWS-recorded), for a busy
+/// function and for one whose reserved concurrency is 0.
+#[tokio::test]
+async fn reserved_concurrency_throttles_say_why() {
+    let server = common::server().await;
+    // The SDK would retry a throttle (and succeed once the slot frees): seen once, as sent.
+    let client = lambda::client(&server);
+    let client = aws_sdk_lambda::Client::from_conf(
+        client
+            .config()
+            .to_builder()
+            .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    lambda::create(
+        &client,
+        "slow",
+        "nodejs20.x",
+        "index.handler",
+        &[(
+            "index.js",
+            "exports.handler = async () => new Promise(r => setTimeout(r, 1500));",
+        )],
+    )
+    .await;
+    let reserve = |n: i32| {
+        client
+            .put_function_concurrency()
+            .function_name("slow")
+            .reserved_concurrent_executions(n)
+            .send()
+    };
+    reserve(1).await.unwrap();
+    let busy = {
+        let client = client.clone();
+        tokio::spawn(async move { client.invoke().function_name("slow").send().await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let reason = |e: aws_sdk_lambda::operation::invoke::InvokeError| match e {
+        aws_sdk_lambda::operation::invoke::InvokeError::TooManyRequestsException(t) => (
+            t.message().map(str::to_string),
+            t.reason().map(|r| r.as_str().to_string()),
+        ),
+        other => panic!("not throttled: {other:?}"),
+    };
+    let e = client
+        .invoke()
+        .function_name("slow")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    let want = (
+        Some("Rate Exceeded.".to_string()),
+        Some("ReservedFunctionConcurrentInvocationLimitExceeded".to_string()),
+    );
+    assert_eq!(reason(e), want);
+    assert_eq!(busy.await.unwrap().unwrap().status_code, 200);
+    reserve(0).await.unwrap();
+    let e = client
+        .invoke()
+        .function_name("slow")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(reason(e), want);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn functions_survive_a_restart_on_a_data_dir() {
     let dir = std::env::temp_dir().join(format!("lyrebird-lambda-{}", uuid::Uuid::new_v4()));

@@ -352,8 +352,10 @@ fn try_acquire(pool: &Arc<Pool>, key: &str) -> AwsResult<ConcurrencyPermit> {
     })
 }
 
+/// Reserved concurrency exhausted (or 0), with the reason AWS gives.
 fn throttled() -> AwsError {
     AwsError::new(&codes::LAMBDA_TOO_MANY_REQUESTS, "Rate Exceeded.")
+        .with_reason("ReservedFunctionConcurrentInvocationLimitExceeded")
 }
 
 fn too_large(max: usize, operation: &str) -> AwsError {
