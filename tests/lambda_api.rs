@@ -390,6 +390,61 @@ async fn invoke_answers_with_the_invocations_request_id() {
     server.stop().await;
 }
 
+/// An `Event` Invoke answers with the request id the asynchronous invocation runs under, and
+/// Lambda's retries of it keep that id (AWS-recorded: the notification's `request_id` is the
+/// Invoke's `RequestId`).
+#[tokio::test]
+async fn an_event_invoke_runs_under_the_request_id_it_answered() {
+    use aws_sdk_lambda::operation::RequestId;
+
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "fails",
+        "nodejs20.x",
+        "index.handler",
+        &[(
+            "index.js",
+            "exports.handler = async (e, context) => { throw new Error(context.awsRequestId); };",
+        )],
+    )
+    .await;
+    let out = client
+        .invoke()
+        .function_name("fails")
+        .invocation_type(InvocationType::Event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status_code, 202);
+    let id = out.request_id().unwrap().to_string();
+    let attempts = |n: usize| {
+        let server = &server;
+        async move {
+            for _ in 0..100 {
+                let records = lambda::invocations(server, Some("fails")).await;
+                if records.len() >= n {
+                    return records;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("{n} attempts did not run");
+        }
+    };
+    let records = attempts(1).await;
+    assert_eq!(records[0]["request_id"], id.as_str());
+    assert_eq!(records[0]["error"], format!("Error: {id}").as_str());
+    common::advance_clock(&server, 61.0).await;
+    let records = attempts(2).await;
+    assert_eq!(
+        records[1]["request_id"],
+        id.as_str(),
+        "a retry keeps the id"
+    );
+    server.stop().await;
+}
+
 /// AWS's throttle for exhausted reserved concurrency carries
 /// `"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"` (AWS-recorded), for a busy
 /// function and for one whose reserved concurrency is 0.

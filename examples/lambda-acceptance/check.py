@@ -218,6 +218,8 @@ def check_invoke(lam):
     payload = json.loads(out["Payload"].read())
     eq("Invoke: the handler sees the template's environment", (payload.get("stage"), payload.get("service")), ("accept", "shipments"))
     eq("Invoke: context.functionName", payload.get("functionName"), INGEST)
+    eq("Invoke: RequestId is the handler's context.awsRequestId", payload.get("requestId"),
+       out["ResponseMetadata"]["RequestId"])
     eq("Invoke: context.memoryLimitInMB", payload.get("memoryLimitInMB"), "256")
     remaining = payload.get("remainingMs", -1)
     check("Invoke: getRemainingTimeInMillis within Timeout (10 s)", 0 < remaining <= 10_000, remaining)
@@ -277,6 +279,10 @@ def check_invoke(lam):
 
     out = lam.invoke(FunctionName=INGEST, InvocationType="Event", Payload=json.dumps({"id": "async-1"}))
     eq("Invoke Event: StatusCode 202", out["StatusCode"], 202)
+    event_id = out["ResponseMetadata"]["RequestId"]
+    wait_for("the Event invocation runs", lambda: any(i["request_id"] == event_id for i in invocations(INGEST)))
+    check("Invoke Event: the invocation runs under the RequestId Invoke answered",
+          any(i["request_id"] == event_id and i["invocation_type"] == "Event" for i in invocations(INGEST)), event_id)
     out = lam.invoke(FunctionName=INGEST, InvocationType="DryRun")
     eq("Invoke DryRun: StatusCode 204", out["StatusCode"], 204)
     try:
@@ -533,6 +539,8 @@ def check_audit(sns, sqs, outputs):
     eq("async invoke on error: three attempts (two retries)", len(attempts), 3)
     ids = {a["record"]["Sns"]["MessageId"] for a in attempts}
     eq("the retries carry the same SNS message", len(ids), 1)
+    eq("the retries run under the same request id (context.aws_request_id)",
+       len({a["request_id"] for a in attempts}), 1)
     time.sleep(1)
     advance_clock(600)
     eq("no fourth attempt", len(audit_results(sqs, results, 1, seconds=2)), 0)
