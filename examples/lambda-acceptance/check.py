@@ -24,6 +24,7 @@ Prints one line per check and ends with "N passed, M failed"; exits 1 on any fai
 """
 
 import base64
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -297,11 +298,9 @@ def check_invoke(lam):
 
 def check_reserved_concurrency(lam):
     """ReservedConcurrentExecutions 2: a third concurrent synchronous invoke is throttled (429)."""
-    import concurrent.futures
-
     def call(_):
         try:
-            out = lam.invoke(FunctionName=INGEST, Payload=json.dumps({"sleepMs": 1500}))
+            out = lam.invoke(FunctionName=INGEST, Payload=json.dumps({"sleepMs": 3000}))
             return out["StatusCode"], None
         except lam.exceptions.TooManyRequestsException as e:
             return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response.get("Reason")
