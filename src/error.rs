@@ -106,6 +106,8 @@ pub mod codes {
 pub struct AwsError {
     pub code: &'static ErrorCode,
     pub message: String,
+    /// The `Reason` member some REST-JSON errors carry (Lambda's throttles).
+    pub reason: Option<&'static str>,
 }
 
 pub type AwsResult<T> = Result<T, AwsError>;
@@ -115,7 +117,13 @@ impl AwsError {
         AwsError {
             code,
             message: message.into(),
+            reason: None,
         }
+    }
+
+    pub fn with_reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
     }
 
     /// `Sender` for client faults (4xx), `Receiver` for server faults.

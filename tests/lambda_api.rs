@@ -348,6 +348,174 @@ async fn invoke_types_and_payload_checks() {
     server.stop().await;
 }
 
+/// On AWS the Invoke response's request id (`x-amzn-RequestId`) is the invocation's own: the
+/// one the handler's context and the START/REPORT log lines carry.
+#[tokio::test]
+async fn invoke_answers_with_the_invocations_request_id() {
+    use aws_sdk_lambda::operation::RequestId;
+
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "whoami",
+        "nodejs20.x",
+        "index.handler",
+        &[(
+            "index.js",
+            "exports.handler = async (e, context) => context.awsRequestId;",
+        )],
+    )
+    .await;
+    let out = client
+        .invoke()
+        .function_name("whoami")
+        .log_type(aws_sdk_lambda::types::LogType::Tail)
+        .send()
+        .await
+        .unwrap();
+    let in_handler: String = serde_json::from_slice(out.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(out.request_id(), Some(in_handler.as_str()));
+    let records = lambda::invocations(&server, Some("whoami")).await;
+    assert_eq!(records[0]["request_id"], in_handler.as_str());
+    use base64::Engine as _;
+    let log = base64::engine::general_purpose::STANDARD
+        .decode(out.log_result().unwrap())
+        .unwrap();
+    let log = String::from_utf8(log).unwrap();
+    assert!(
+        log.contains(&format!("REPORT RequestId: {in_handler}")),
+        "{log}"
+    );
+    server.stop().await;
+}
+
+/// An `Event` Invoke answers with the request id the asynchronous invocation runs under, and
+/// Lambda's retries of it keep that id (AWS-recorded: the notification's `request_id` is the
+/// Invoke's `RequestId`).
+#[tokio::test]
+async fn an_event_invoke_runs_under_the_request_id_it_answered() {
+    use aws_sdk_lambda::operation::RequestId;
+
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "fails",
+        "nodejs20.x",
+        "index.handler",
+        &[(
+            "index.js",
+            "exports.handler = async (e, context) => { throw new Error(context.awsRequestId); };",
+        )],
+    )
+    .await;
+    let out = client
+        .invoke()
+        .function_name("fails")
+        .invocation_type(InvocationType::Event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status_code, 202);
+    let id = out.request_id().unwrap().to_string();
+    let attempts = |n: usize| {
+        let server = &server;
+        async move {
+            for _ in 0..100 {
+                let records = lambda::invocations(server, Some("fails")).await;
+                if records.len() >= n {
+                    return records;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("{n} attempts did not run");
+        }
+    };
+    let records = attempts(1).await;
+    assert_eq!(records[0]["request_id"], id.as_str());
+    assert_eq!(records[0]["error"], format!("Error: {id}").as_str());
+    common::advance_clock(&server, 61.0).await;
+    let records = attempts(2).await;
+    assert_eq!(
+        records[1]["request_id"],
+        id.as_str(),
+        "a retry keeps the id"
+    );
+    server.stop().await;
+}
+
+/// AWS's throttle for exhausted reserved concurrency carries
+/// `"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"` (AWS-recorded), for a busy
+/// function and for one whose reserved concurrency is 0.
+#[tokio::test]
+async fn reserved_concurrency_throttles_say_why() {
+    let server = common::server().await;
+    // The SDK would retry a throttle (and succeed once the slot frees): seen once, as sent.
+    let client = lambda::client(&server);
+    let client = aws_sdk_lambda::Client::from_conf(
+        client
+            .config()
+            .to_builder()
+            .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    lambda::create(
+        &client,
+        "slow",
+        "nodejs20.x",
+        "index.handler",
+        &[(
+            "index.js",
+            "exports.handler = async () => new Promise(r => setTimeout(r, 1500));",
+        )],
+    )
+    .await;
+    let reserve = |n: i32| {
+        client
+            .put_function_concurrency()
+            .function_name("slow")
+            .reserved_concurrent_executions(n)
+            .send()
+    };
+    reserve(1).await.unwrap();
+    let busy = {
+        let client = client.clone();
+        tokio::spawn(async move { client.invoke().function_name("slow").send().await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let reason = |e: aws_sdk_lambda::operation::invoke::InvokeError| match e {
+        aws_sdk_lambda::operation::invoke::InvokeError::TooManyRequestsException(t) => (
+            t.message().map(str::to_string),
+            t.reason().map(|r| r.as_str().to_string()),
+        ),
+        other => panic!("not throttled: {other:?}"),
+    };
+    let e = client
+        .invoke()
+        .function_name("slow")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    let want = (
+        Some("Rate Exceeded.".to_string()),
+        Some("ReservedFunctionConcurrentInvocationLimitExceeded".to_string()),
+    );
+    assert_eq!(reason(e), want);
+    assert_eq!(busy.await.unwrap().unwrap().status_code, 200);
+    reserve(0).await.unwrap();
+    let e = client
+        .invoke()
+        .function_name("slow")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(reason(e), want);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn functions_survive_a_restart_on_a_data_dir() {
     let dir = std::env::temp_dir().join(format!("lyrebird-lambda-{}", uuid::Uuid::new_v4()));

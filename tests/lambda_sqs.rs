@@ -453,6 +453,39 @@ async fn maximum_concurrency_bounds_parallel_batches() {
     assert!(most == 2, "two batches should run side by side: {spans:?}");
 }
 
+/// On AWS an idle SQS poller uses none of the function's concurrency: with reserved concurrency
+/// 1 and a mapping on an empty queue, a direct Invoke still runs, and the mapping still
+/// delivers afterwards.
+#[tokio::test]
+async fn an_idle_mapping_holds_none_of_the_functions_reserved_concurrency() {
+    let f = Fixture::new("return 'done';").await;
+    f.lambda
+        .put_function_concurrency()
+        .function_name("f")
+        .reserved_concurrent_executions(1)
+        .send()
+        .await
+        .unwrap();
+    let (url, arn) = queue(&f, "idle", &[]).await;
+    f.map(&arn, |b| b.batch_size(1)).await;
+    // Let the poller settle into its long poll of the empty queue.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for _ in 0..3 {
+        let out = f
+            .lambda
+            .invoke()
+            .function_name("f")
+            .payload(aws_sdk_lambda::primitives::Blob::new(r#"{"Records":[]}"#))
+            .send()
+            .await
+            .expect("a direct invoke is not throttled by an idle mapping");
+        assert_eq!(out.status_code, 200);
+    }
+    common::send(&f.sqs, &url, "after").await;
+    let records = f.wait_for_records(1).await;
+    assert_eq!(records.last().unwrap()["body"], "after");
+}
+
 #[tokio::test]
 async fn mapping_api_answers_and_errors_as_aws() {
     let f = Fixture::new("return null;").await;

@@ -115,7 +115,10 @@ impl LambdaService {
                 source,
                 batch_size,
                 permit,
+                request_id,
             } = request;
+            // Every attempt runs under one request id, as Lambda's retries do.
+            let request_id = request_id.or_else(|| Some(uuid::Uuid::new_v4().to_string()));
             let mut permit = permit;
             let mut attempts = 0u32;
             let failure = loop {
@@ -125,6 +128,7 @@ impl LambdaService {
                     source: source.clone(),
                     batch_size,
                     permit: permit.take(),
+                    request_id: request_id.clone(),
                 };
                 let (request_id, error) = match service
                     .invoke_on(&pool, request, "Event", false, false)
@@ -182,7 +186,9 @@ impl LambdaService {
         }
         .inspect_err(|_| pool.stats.throttled())?;
         let running = pool.stats.running();
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = request
+            .request_id
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let started_ms = self.clock.now_ms();
         let started = Instant::now();
         let log = Arc::new(Mutex::new(format!(
@@ -287,13 +293,15 @@ impl LambdaService {
                 ));
             }
         }
-        let request = InvokeRequest::new(input.payload, InvocationSource::Api);
+        let mut request = InvokeRequest::new(input.payload, InvocationSource::Api);
         match input.invocation_type {
             InvocationType::DryRun => Ok(InvokeOutput {
                 status: 204,
                 ..InvokeOutput::default()
             }),
             InvocationType::Event => {
+                // The caller is answered with the id the invocation (and its retries) runs under.
+                request.request_id = Some(ctx.request_id.clone());
                 let this = self.arc();
                 this.queue_event(&id, pool, request, Box::new(|_| {}), Some(ctx), None)?;
                 Ok(InvokeOutput {
@@ -316,6 +324,7 @@ impl LambdaService {
                     function_error: result.function_error,
                     executed_version: Some("$LATEST"),
                     payload: result.payload,
+                    invocation_request_id: Some(result.request_id),
                 })
             }
         }
@@ -351,8 +360,10 @@ fn try_acquire(pool: &Arc<Pool>, key: &str) -> AwsResult<ConcurrencyPermit> {
     })
 }
 
+/// Reserved concurrency exhausted (or 0), with the reason AWS gives.
 fn throttled() -> AwsError {
     AwsError::new(&codes::LAMBDA_TOO_MANY_REQUESTS, "Rate Exceeded.")
+        .with_reason("ReservedFunctionConcurrentInvocationLimitExceeded")
 }
 
 fn too_large(max: usize, operation: &str) -> AwsError {

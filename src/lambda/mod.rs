@@ -104,6 +104,9 @@ pub struct InvokeRequest {
     pub batch_size: usize,
     /// A slot already taken with [`LambdaService::concurrency_permit`] for this function.
     pub permit: Option<ConcurrencyPermit>,
+    /// The request id to run under (an `Event` Invoke's, already answered to its caller, kept
+    /// through retries as on AWS); a new one when `None`.
+    pub request_id: Option<String>,
 }
 
 impl InvokeRequest {
@@ -113,6 +116,7 @@ impl InvokeRequest {
             source,
             batch_size: 1,
             permit: None,
+            request_id: None,
         }
     }
 }

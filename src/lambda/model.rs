@@ -184,4 +184,7 @@ pub struct InvokeOutput {
     pub log_result: Option<String>,
     pub executed_version: Option<&'static str>,
     pub payload: Bytes,
+    /// The invocation's request id, answered as `x-amzn-RequestId` (AWS answers a synchronous
+    /// Invoke with the id the handler's context and log lines carry).
+    pub invocation_request_id: Option<String>,
 }

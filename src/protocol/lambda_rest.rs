@@ -157,6 +157,9 @@ impl RestBinding for LambdaService {
                 if let Some(v) = out.executed_version {
                     headers.push(("x-amz-executed-version", v.to_string()));
                 }
+                if let Some(id) = out.invocation_request_id {
+                    headers.push(("x-amzn-requestid", id));
+                }
                 RestReply {
                     status: StatusCode::from_u16(out.status).unwrap_or(StatusCode::OK),
                     content_type: "application/json",

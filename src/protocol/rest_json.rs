@@ -264,17 +264,21 @@ fn unknown_operation(method: &Method, path: &str) -> AwsError {
     )
 }
 
-/// `{"Type": "User"|"Service", "message"}` with the shape name in `x-amzn-errortype`.
+/// `{"Type": "User"|"Service", "message"}` (and `Reason` when the error has one) with the shape
+/// name in `x-amzn-errortype`.
 fn rest_error(ctx: &RequestContext, e: &AwsError) -> Response<Body> {
     let status = if e.code == &codes::UNKNOWN_OPERATION {
         StatusCode::NOT_FOUND
     } else {
         status_of(e)
     };
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "Type": if e.is_sender_fault() { "User" } else { "Service" },
         "message": e.message,
     });
+    if let Some(reason) = e.reason {
+        body["Reason"] = reason.into();
+    }
     let mut response = respond(ctx, status, "application/json", body.to_string());
     if let Ok(v) = HeaderValue::from_str(e.code.shape) {
         response.headers_mut().insert("x-amzn-errortype", v);

@@ -36,8 +36,18 @@ def error_document(exc, request_id=""):
         "errorMessage": str(exc),
         "errorType": type(exc).__name__,
         "requestId": request_id,
-        "stackTrace": traceback.format_list(traceback.extract_tb(exc.__traceback__)),
+        "stackTrace": traceback.format_list(user_frames(exc.__traceback__)),
     }
+
+
+def user_frames(tb):
+    """The traceback without this client's own leading frames: AWS's runtime shows a handler's
+    error from the handler's frame on (an import error from importlib's)."""
+    frames = list(traceback.extract_tb(tb))
+    own = os.path.abspath(__file__)
+    while frames and os.path.abspath(frames[0].filename) == own:
+        frames.pop(0)
+    return frames
 
 
 def log_error(document):

@@ -138,13 +138,16 @@ impl SqsPoller {
                     Err(_) => return,
                 },
             };
+            // A free slot of the function is waited for before receiving (no batch is taken
+            // that could not run), but not held through the long poll: on AWS an idle poller
+            // uses none of the function's concurrency. The slot is taken again for the batch.
             let function_slot = tokio::select! {
                 biased;
                 _ = &mut changed => continue,
                 slot = this.runtime.permit(&plan.config.function_arn) => slot,
             };
-            let function_slot = match function_slot {
-                Ok(slot) => slot,
+            match function_slot {
+                Ok(slot) => drop(slot),
                 Err(why) => {
                     // Throttled (reserved concurrency 0) or gone: nothing is received.
                     tracing::debug!(mapping = %plan.config.uuid, "not polling: {why}");
@@ -165,6 +168,15 @@ impl SqsPoller {
                 Ok(messages) if messages.is_empty() => {}
                 Ok(messages) => {
                     missing_logged = false;
+                    // Messages in hand are not dropped for a mapping change; if the function
+                    // cannot run them any more, they return after the visibility timeout.
+                    let function_slot = match this.runtime.permit(&plan.config.function_arn).await {
+                        Ok(slot) => slot,
+                        Err(why) => {
+                            tracing::warn!(mapping = %plan.config.uuid, "batch not invoked, back to the queue after its visibility timeout: {why}");
+                            continue;
+                        }
+                    };
                     while batches.try_join_next().is_some() {}
                     batches.spawn(
                         this.clone()

@@ -1,0 +1,3 @@
+'use strict';
+
+exports.describe = (shipment) => `${shipment.id} to ${shipment.to || 'nowhere'}`;
