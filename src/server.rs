@@ -119,6 +119,14 @@ impl App {
             lambda.clone(),
             store.clone(),
         ));
+        // Lambda's destinations and dead letters reach SQS, SNS and EventBridge through this
+        // (connected before stored events are restored, which may need it at once).
+        lambda.connect_destinations(Arc::new(crate::destinations::Destinations {
+            sqs: sqs.clone(),
+            sns: sns.clone(),
+            events: events.clone(),
+            host: format!("localhost:{}", local_addr.port()),
+        }));
         if store.persistent() {
             let started = Instant::now();
             let (queues, messages) = sqs.restore()?;

@@ -164,12 +164,16 @@ impl SqsPoller {
             match batch {
                 Ok(messages) if messages.is_empty() => {}
                 Ok(messages) => {
+                    // lyrebird's own time in this invocation counts from here.
+                    let received = std::time::Instant::now();
                     missing_logged = false;
                     while batches.try_join_next().is_some() {}
-                    batches.spawn(
-                        this.clone()
-                            .process(plan, messages, (permit, function_slot)),
-                    );
+                    batches.spawn(this.clone().process(
+                        plan,
+                        messages,
+                        (permit, function_slot),
+                        received,
+                    ));
                 }
                 Err(missing) => {
                     if !missing_logged {
@@ -255,6 +259,7 @@ impl SqsPoller {
         plan: Plan,
         messages: Vec<ReceivedMessage>,
         (_mapping_slot, function_slot): (OwnedSemaphorePermit, Permit),
+        received: std::time::Instant,
     ) {
         let source = QueueSource {
             arn: &plan.config.event_source_arn,
@@ -276,7 +281,7 @@ impl SqsPoller {
         }
         let payload = sqs_event(&admitted, &source);
         let started = self.clock.now_ms();
-        let outcome = self
+        let (outcome, settled) = self
             .runtime
             .invoke(
                 &plan.config.function_arn,
@@ -287,6 +292,7 @@ impl SqsPoller {
                 },
                 admitted.len(),
                 Some(function_slot),
+                received,
             )
             .await;
         let keep: Vec<usize> = match outcome {
@@ -328,6 +334,8 @@ impl SqsPoller {
             .filter(|(i, _)| !keep.contains(i))
             .map(|(_, m)| m);
         self.delete(&plan, done).await;
+        // The batch is settled: the invocation is logged with lyrebird's own time in it.
+        drop(settled);
     }
 
     async fn delete<'a>(&self, plan: &Plan, messages: impl Iterator<Item = &'a ReceivedMessage>) {
