@@ -508,6 +508,7 @@ async fn invocations_log_lyrebirds_own_time() {
         assert!(duration_micros >= 300_000, "{r}");
         // The 300 ms the handler waits, and the cold start, are not lyrebird's.
         assert!(overhead < 250_000, "{r}");
+        assert!(r["dispatch_micros"].as_u64().unwrap() <= overhead, "{r}");
     }
     server.stop().await;
 }

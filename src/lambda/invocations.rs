@@ -35,6 +35,9 @@ pub struct InvocationRecord {
     /// the runtime never answered (a timeout, a crash).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overhead_micros: Option<u64>,
+    /// Its dispatch part: from ready to the event written to the runtime.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatch_micros: Option<u64>,
 }
 
 #[derive(Debug, Default)]

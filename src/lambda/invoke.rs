@@ -146,6 +146,7 @@ impl LambdaService {
             error,
             started_ms,
             overhead_micros: None,
+            dispatch_micros: None,
         };
         Ok(InvokeResult {
             payload,

@@ -119,6 +119,9 @@ impl Drop for Settle {
                     .saturating_sub(m.excluded)
                     .as_micros() as u64
             });
+            record.dispatch_micros = self
+                .measured
+                .map(|m| m.dispatch.saturating_sub(m.excluded).as_micros() as u64);
             self.log.record(record);
         }
     }
