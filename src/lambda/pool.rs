@@ -136,6 +136,7 @@ impl Pool {
             reply: reply_tx,
             log: log.clone(),
             exchange: exchange.clone(),
+            tail_log: settle_logs,
         };
         exchange.handed();
         if sandbox.submit(job).is_err() {
