@@ -10,6 +10,7 @@ pub mod config;
 pub mod console;
 pub mod context;
 pub mod credentials;
+pub mod destinations;
 pub mod developer;
 pub mod error;
 pub mod events;

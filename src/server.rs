@@ -122,6 +122,14 @@ impl App {
             )
             .with_replay_interval_ms(config.events_replay_interval_ms),
         );
+        // Lambda's destinations and dead letters reach SQS, SNS and EventBridge through this
+        // (connected before stored events are restored, which may need it at once).
+        lambda.connect_destinations(Arc::new(crate::destinations::Destinations {
+            sqs: sqs.clone(),
+            sns: sns.clone(),
+            events: events.clone(),
+            host: format!("localhost:{}", local_addr.port()),
+        }));
         if store.persistent() {
             let started = Instant::now();
             let (queues, messages) = sqs.restore()?;

@@ -6,11 +6,9 @@ mod common;
 #[path = "common/lambda.rs"]
 mod lambda;
 
-use std::sync::{Arc, Mutex};
-
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, InvocationType, Runtime};
-use lyrebird::lambda::{InvocationSource, InvokeRequest};
+use lyrebird::lambda::{DeadLetter, FailureRoute, InvocationSource, InvokeRequest};
 
 const ECHO: &str = "exports.handler = async (e) => e;";
 
@@ -562,10 +560,13 @@ async fn functions_survive_a_restart_on_a_data_dir() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The invoke seam's asynchronous path: two retries by default (1 and 2 minutes of the service
+/// clock), then the caller's failure route (a dead-letter queue) gets its body.
 #[tokio::test]
-async fn async_invocations_retry_twice_then_report_the_failure() {
+async fn async_invocations_retry_twice_then_follow_the_failure_route() {
     let server = common::server().await;
     let client = lambda::client(&server);
+    let sqs = common::sqs(&server);
     lambda::create(
         &client,
         "always-fails",
@@ -577,8 +578,8 @@ async fn async_invocations_retry_twice_then_report_the_failure() {
         )],
     )
     .await;
-    let failures = Arc::new(Mutex::new(Vec::new()));
-    let seen = failures.clone();
+    let dlq = common::create_queue(&sqs, "seam-dlq", &[]).await;
+    let dlq_arn = common::queue_arn(&sqs, &dlq).await;
     server
         .app
         .lambda
@@ -592,9 +593,26 @@ async fn async_invocations_retry_twice_then_report_the_failure() {
                     arn: "arn:aws:sns:us-east-1:000000000000:t".into(),
                 },
             ),
-            Box::new(move |failure| seen.lock().unwrap().push(failure)),
+            FailureRoute {
+                dead_letter: Some(DeadLetter {
+                    queue_arn: dlq_arn,
+                    body: "the notification".into(),
+                    sender: "sns".into(),
+                }),
+            },
         )
         .unwrap();
+    let dead_letters = || async {
+        sqs.receive_message()
+            .queue_url(&dlq)
+            .send()
+            .await
+            .unwrap()
+            .messages()
+            .iter()
+            .map(|m| m.body().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+    };
     // The first attempt runs at once; the retries wait 1 and 2 minutes of the service clock.
     for expected in 1..=3 {
         let mut attempts = 0;
@@ -608,25 +626,58 @@ async fn async_invocations_retry_twice_then_report_the_failure() {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert_eq!(attempts, expected);
-        assert!(failures.lock().unwrap().is_empty() || expected == 3);
+        if expected < 3 {
+            assert!(dead_letters().await.is_empty());
+        }
         common::advance_clock(&server, 120.0).await;
     }
+    let mut got = Vec::new();
     for _ in 0..100 {
-        if !failures.lock().unwrap().is_empty() {
+        got = dead_letters().await;
+        if !got.is_empty() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let failures = std::mem::take(&mut *failures.lock().unwrap());
-    assert_eq!(failures.len(), 1);
-    assert_eq!(failures[0].attempts, 3);
-    assert_eq!(&failures[0].payload[..], br#"{"n":1}"#);
-    let error: serde_json::Value = serde_json::from_slice(&failures[0].error).unwrap();
-    assert_eq!(error["errorMessage"], "nope 1");
+    assert_eq!(got, vec!["the notification".to_string()]);
     let records = lambda::invocations(&server, Some("always-fails")).await;
     assert!(records
         .iter()
         .all(|r| r["source"] == "aws:sns" && r["outcome"] == "error"));
+    server.stop().await;
+}
+
+/// lyrebird's own time per invocation (`overhead_micros`): logged for every answered
+/// invocation, and a small part of it (the handler's time is left out).
+#[tokio::test]
+async fn invocations_log_lyrebirds_own_time() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "slowish",
+        "nodejs20.x",
+        "index.handler",
+        &[(
+            "index.js",
+            "exports.handler = async (e) => { await new Promise(r => setTimeout(r, 300)); return e; };",
+        )],
+    )
+    .await;
+    for _ in 0..3 {
+        let (_, error) = lambda::invoke(&client, "slowish", r#"{"a":1}"#).await;
+        assert_eq!(error, None);
+    }
+    let records = lambda::invocations(&server, Some("slowish")).await;
+    assert_eq!(records.len(), 3);
+    for r in &records {
+        let overhead = r["overhead_micros"].as_u64().expect("overhead_micros");
+        let duration_micros = (r["duration_ms"].as_f64().unwrap() * 1000.0) as u64;
+        assert!(duration_micros >= 300_000, "{r}");
+        // The 300 ms the handler waits, and the cold start, are not lyrebird's.
+        assert!(overhead < 250_000, "{r}");
+        assert!(r["dispatch_micros"].as_u64().unwrap() <= overhead, "{r}");
+    }
     server.stop().await;
 }
 
@@ -670,6 +721,9 @@ async fn seam_invoke_reports_source_and_batch_size() {
     assert_eq!(&result.payload[..], b"3");
     assert_eq!(result.function_error, None);
     assert!(result.log_tail.contains(&result.request_id));
+    // Logged once the caller has handled the outcome (drops the result's `settle`).
+    assert!(lambda::invocations(&server, Some("batch")).await.is_empty());
+    drop(result);
     let records = lambda::invocations(&server, Some("batch")).await;
     assert_eq!(records[0]["source"], "aws:sqs");
     assert_eq!(

@@ -309,3 +309,279 @@ async fn sam_eventbridge_rule_and_schedule_events_invoke_the_function() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+const MISSING_CODE: &str = r#"
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Poison:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: broken-dlq
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: broken-jobs
+      VisibilityTimeout: 30
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt Poison.Arn
+        maxReceiveCount: 2
+  Other:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: other-jobs
+  Broken:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: broken
+      Runtime: nodejs20.x
+      Handler: index.handler
+      CodeUri: does/not/exist
+      Events:
+        Jobs:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Jobs.Arn
+            BatchSize: 1
+  Fine:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: fine
+      Runtime: nodejs20.x
+      Handler: index.handler
+      InlineCode: "exports.handler = async (e) => { console.log('FINE', e.Records[0].body); };"
+      Events:
+        Other:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Other.Arn
+"#;
+
+/// A mapping to a function whose CodeUri does not exist: a clear log line, each batch fails as
+/// Lambda's would (back to the queue after its visibility timeout, then the dead-letter queue),
+/// and the rest of the template keeps working.
+#[tokio::test]
+async fn a_mapping_to_a_function_with_missing_code_returns_its_messages() {
+    let dir = std::env::temp_dir().join(format!("lyrebird-missing-code-{}", uuid_text()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let template = dir.join("template.yaml");
+    std::fs::write(&template, MISSING_CODE).unwrap();
+    let args = [
+        "--init".to_string(),
+        template.display().to_string(),
+        "--test-endpoints".to_string(),
+    ];
+    let server = common::process::start(&args, &[]).await;
+    let sqs = common::sqs_at(&server.endpoint, "test", "us-east-1");
+    let url = |name: &str| {
+        let sqs = sqs.clone();
+        let name = name.to_string();
+        async move {
+            sqs.get_queue_url()
+                .queue_name(name)
+                .send()
+                .await
+                .unwrap()
+                .queue_url
+                .unwrap()
+        }
+    };
+    let (jobs, poison, other) = (
+        url("broken-jobs").await,
+        url("broken-dlq").await,
+        url("other-jobs").await,
+    );
+    common::send(&sqs, &jobs, "poison pill").await;
+    common::send(&sqs, &other, "still served").await;
+
+    let failed = wait_for("the first failed batch", &server.endpoint, "broken", 1).await;
+    assert_eq!(failed[0]["outcome"], "runtime_error", "{failed:?}");
+    assert_eq!(failed[0]["source"], "aws:sqs");
+    let fine = wait_for("the fine function", &server.endpoint, "fine", 1).await;
+    assert_eq!(fine[0]["outcome"], "success");
+    {
+        let log = server.output.lock().unwrap().join("\n");
+        assert!(
+            log.contains("CodeUri does/not/exist"),
+            "a clear line names the missing code: {log}"
+        );
+        assert!(
+            log.contains("cannot start the function: its code folder")
+                && log.contains("does/not/exist does not exist"),
+            "each failed start says why: {log}"
+        );
+        assert!(
+            log.contains("back to the queue after its visibility timeout"),
+            "{log}"
+        );
+    }
+    // Back to the queue after the visibility timeout; the second failure is the last one the
+    // redrive policy allows, and the next receive moves it to the dead-letter queue.
+    advance(&server.endpoint, 31.0).await;
+    wait_for("the second failed batch", &server.endpoint, "broken", 2).await;
+    advance(&server.endpoint, 31.0).await;
+    let mut moved = Vec::new();
+    for _ in 0..10 {
+        let got = sqs
+            .receive_message()
+            .queue_url(&poison)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        moved.extend(
+            got.messages()
+                .iter()
+                .map(|m| m.body().unwrap_or_default().to_string()),
+        );
+        if !moved.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(moved, vec!["poison pill".to_string()]);
+    assert_eq!(invocations(&server.endpoint, "broken").await.len(), 2);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn uuid_text() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+async fn advance(endpoint: &str, seconds: f64) {
+    let resp = common::http()
+        .post(format!("{endpoint}/_lyrebird/clock/advance"))
+        .header("content-type", "application/json")
+        .body(format!("{{\"seconds\":{seconds}}}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+}
+
+const ASYNC_CONFIG: &str = r#"
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Failures:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: async-failures
+  Sam:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: sam-async
+      Runtime: nodejs20.x
+      Handler: index.handler
+      InlineCode: "exports.handler = async () => { throw new Error('sam says no'); };"
+      EventInvokeConfig:
+        MaximumRetryAttempts: 0
+        DestinationConfig:
+          OnFailure:
+            Type: SQS
+            Destination: !GetAtt Failures.Arn
+  Plain:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: plain-async
+      Runtime: nodejs20.x
+      Handler: index.handler
+      Role: arn:aws:iam::000000000000:role/r
+      Code:
+        ZipFile: "exports.handler = async () => 'ok';"
+  PlainConfig:
+    Type: AWS::Lambda::EventInvokeConfig
+    Properties:
+      FunctionName: !Ref Plain
+      Qualifier: $LATEST
+      MaximumEventAgeInSeconds: 120
+      MaximumRetryAttempts: 1
+"#;
+
+/// `AWS::Lambda::EventInvokeConfig` and SAM's `EventInvokeConfig` set the functions' async
+/// settings, which asynchronous invocations then follow.
+#[tokio::test]
+async fn templates_set_event_invoke_configs() {
+    let dir = std::env::temp_dir().join(format!("lyrebird-async-templates-{}", uuid_text()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let template = dir.join("template.yaml");
+    std::fs::write(&template, ASYNC_CONFIG).unwrap();
+    let args = ["--init".to_string(), template.display().to_string()];
+    let server = common::process::start(&args, &[]).await;
+    let client = lambda::client_at(&server.endpoint);
+    let plain = client
+        .get_function_event_invoke_config()
+        .function_name("plain-async")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            plain.maximum_retry_attempts(),
+            plain.maximum_event_age_in_seconds()
+        ),
+        (Some(1), Some(120))
+    );
+    let sam = client
+        .get_function_event_invoke_config()
+        .function_name("sam-async")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sam.maximum_retry_attempts(), Some(0));
+    let sqs = common::sqs_at(&server.endpoint, "test", "us-east-1");
+    let failures = sqs
+        .get_queue_url()
+        .queue_name("async-failures")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    assert_eq!(
+        sam.destination_config()
+            .unwrap()
+            .on_failure()
+            .unwrap()
+            .destination(),
+        Some(common::queue_arn(&sqs, &failures).await.as_str())
+    );
+    client
+        .invoke()
+        .function_name("sam-async")
+        .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+        .payload(aws_sdk_lambda::primitives::Blob::new(b"{}".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let mut bodies = Vec::new();
+    for _ in 0..10 {
+        let got = sqs
+            .receive_message()
+            .queue_url(&failures)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        bodies.extend(
+            got.messages()
+                .iter()
+                .map(|m| m.body().unwrap_or_default().to_string()),
+        );
+        if !bodies.is_empty() {
+            break;
+        }
+    }
+    let record: Value = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
+    assert_eq!(record["responsePayload"]["errorMessage"], "sam says no");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -255,8 +255,15 @@ async fn the_event_is_lambdas_sqs_event_and_success_deletes_the_batch() {
         f.counts(&url).await == (0, 0)
     })
     .await;
+    // Logged once the batch is settled (deleted), with lyrebird's own time in it.
+    wait_until_async("the invocation to be logged", || async {
+        !lambda::invocations(&f.server, Some("f")).await.is_empty()
+    })
+    .await;
     let log = lambda::invocations(&f.server, Some("f")).await;
     assert_eq!(log[0]["source"], "aws:sqs", "{log:?}");
+    let overhead = log[0]["overhead_micros"].as_u64().expect("overhead_micros");
+    assert!(overhead < 1_000_000, "{log:?}");
 }
 
 #[tokio::test]
@@ -855,4 +862,60 @@ async fn fifo_a_reported_failure_holds_back_the_rest_of_its_group() {
         .map(|r| r["body"].as_str().unwrap())
         .collect();
     assert_eq!(again, ["m1", "m2", "m3"], "redelivered in order");
+}
+
+/// DestinationConfig, MaximumRetryAttempts and the other stream-source settings are refused on
+/// an SQS mapping (its failures go through the queue's redrive policy), not silently ignored.
+#[tokio::test]
+async fn stream_only_settings_are_refused_on_an_sqs_mapping() {
+    let f = Fixture::new("return null;").await;
+    let (_, arn) = queue(&f, "no-streams", &[]).await;
+    let e = f
+        .lambda
+        .create_event_source_mapping()
+        .function_name("f")
+        .event_source_arn(&arn)
+        .maximum_retry_attempts(1)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_invalid_parameter_value_exception(), "{e:?}");
+    assert_eq!(
+        aws_sdk_lambda::error::ProvideErrorMetadata::message(&e),
+        Some("Unsupported MaximumRetryAttempts parameter for given event source mapping type.")
+    );
+    let e = f
+        .lambda
+        .create_event_source_mapping()
+        .function_name("f")
+        .event_source_arn(&arn)
+        .destination_config(
+            aws_sdk_lambda::types::DestinationConfig::builder()
+                .on_failure(
+                    aws_sdk_lambda::types::OnFailure::builder()
+                        .destination("arn:aws:sqs:us-east-1:000000000000:x")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        aws_sdk_lambda::error::ProvideErrorMetadata::message(&e),
+        Some("Unsupported DestinationConfig parameter for given event source mapping type.")
+    );
+    let created = f.map(&arn, |b| b.enabled(false)).await;
+    let e = f
+        .lambda
+        .update_event_source_mapping()
+        .uuid(created.uuid().unwrap())
+        .bisect_batch_on_function_error(true)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(e.is_invalid_parameter_value_exception(), "{e:?}");
 }

@@ -294,7 +294,13 @@ impl EventsService {
         );
         let _ = event;
         self.lambda
-            .invoke_async(account, region, &target.arn, request, Box::new(|_| {}))
+            .invoke_async(
+                account,
+                region,
+                &target.arn,
+                request,
+                crate::lambda::FailureRoute::default(),
+            )
             .map_err(|e| {
                 if e.code.status == 404 || e.code.shape == "ResourceNotFoundException" {
                     Failure::final_("NO_RESOURCE", e.message)

@@ -198,6 +198,10 @@ impl LambdaService {
         pool.stop_idle();
         code::remove(&pool.config().code);
         self.forget(ctx, &key);
+        // Its asynchronous invocation settings go with it, as on AWS.
+        if self.event_invoke.write().remove(&key).is_some() {
+            self.forget_event_invoke_config(Some(ctx), &key);
+        }
         Ok(Empty {})
     }
 

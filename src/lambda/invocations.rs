@@ -31,6 +31,13 @@ pub struct InvocationRecord {
     pub error: Option<String>,
     /// When it started, epoch milliseconds on the service clock.
     pub started_ms: u64,
+    /// lyrebird's own time in this invocation, microseconds (see `overhead.rs`): absent when
+    /// the runtime never answered (a timeout, a crash).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overhead_micros: Option<u64>,
+    /// Its dispatch part: from ready to the event written to the runtime.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatch_micros: Option<u64>,
 }
 
 #[derive(Debug, Default)]

@@ -1,7 +1,7 @@
-//! Invocation: the seam event sources call ([`LambdaService::invoke`], `invoke_async`,
-//! `concurrency_permit`) and the Invoke API on top of it.
+//! Invocation: the seam event sources call ([`LambdaService::invoke`], `concurrency_permit`;
+//! `invoke_async` is in `async_invoke.rs`) and the Invoke API on top of it.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,22 +12,19 @@ use parking_lot::Mutex;
 use crate::context::RequestContext;
 use crate::error::{codes, AwsError, AwsResult};
 
-use super::function::{self, FunctionId};
+use super::async_invoke::MAX_ASYNC_PAYLOAD;
+use super::destinations::FailureRoute;
+use super::function;
 use super::invocations::InvocationRecord;
 use super::model::{InvocationType, InvokeInput, InvokeOutput};
+use super::overhead::{Exchange, Settle};
 use super::pool::{ErrorKind, Outcome, Pool};
-use super::{
-    AsyncFailure, ConcurrencyPermit, InvocationSource, InvokeRequest, InvokeResult, LambdaService,
-    OnFailure,
-};
+use super::{ConcurrencyPermit, InvocationSource, InvokeRequest, InvokeResult, LambdaService};
 
-/// Lambda's payload quotas: 6 MB synchronous, 1 MB asynchronous.
+/// Lambda's payload quota for a synchronous invocation (asynchronous: `MAX_ASYNC_PAYLOAD`).
 const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
-const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
 /// What `LogType: Tail` returns of the log.
 const LOG_TAIL_BYTES: usize = 4 * 1024;
-/// Lambda retries a failed asynchronous invocation twice, after about 1 and then 2 minutes.
-const ASYNC_RETRY_DELAYS_MS: [u64; 2] = [60_000, 120_000];
 
 /// Events queued or running asynchronously, per function (by key).
 pub(super) type Backlogs = Mutex<std::collections::HashMap<String, Arc<AtomicUsize>>>;
@@ -60,116 +57,9 @@ impl LambdaService {
         acquire(&pool).await
     }
 
-    /// Queues an Event invocation: returns once accepted; the invocation runs in the background,
-    /// is retried twice on error, and `on_failure` is then called with the last error.
-    pub fn invoke_async(
-        self: &Arc<Self>,
-        account: &str,
-        region: &str,
-        function: &str,
-        request: InvokeRequest,
-        on_failure: OnFailure,
-    ) -> AwsResult<()> {
-        let id = function::resolve(account, region, function, None)?;
-        let pool = self.pool_of(&id)?;
-        self.queue_event(&id, pool, request, on_failure, None, None)
-    }
-
-    /// Accepts an Event invocation: kept in the store until it is done (`ctx`'s request waits
-    /// for that write), then run with its retries. `restored` is the store key of an event read
-    /// back at start-up.
-    pub(super) fn queue_event(
-        self: &Arc<Self>,
-        id: &FunctionId,
-        pool: Arc<Pool>,
-        request: InvokeRequest,
-        on_failure: OnFailure,
-        ctx: Option<&RequestContext>,
-        restored: Option<Vec<u8>>,
-    ) -> AwsResult<()> {
-        if request.payload.len() > MAX_ASYNC_PAYLOAD {
-            return Err(too_large(MAX_ASYNC_PAYLOAD, "InvokeAsync"));
-        }
-        let backlog = self
-            .backlogs
-            .lock()
-            .entry(function::key(&id.account, &id.region, &id.name))
-            .or_default()
-            .clone();
-        if backlog.fetch_add(1, Ordering::AcqRel) >= self.options.async_backlog {
-            backlog.fetch_sub(1, Ordering::AcqRel);
-            pool.stats.throttled();
-            return Err(AwsError::new(
-                &codes::LAMBDA_TOO_MANY_REQUESTS,
-                "Rate Exceeded.",
-            ));
-        }
-        let stored = match restored {
-            Some(key) => Some(key),
-            None => self.keep_event(id, &request, ctx),
-        };
-        let service = self.clone();
-        tokio::spawn(async move {
-            let InvokeRequest {
-                payload,
-                source,
-                batch_size,
-                permit,
-                request_id,
-            } = request;
-            // Every attempt runs under one request id, as Lambda's retries do.
-            let request_id = request_id.or_else(|| Some(uuid::Uuid::new_v4().to_string()));
-            let mut permit = permit;
-            let mut attempts = 0u32;
-            let failure = loop {
-                attempts += 1;
-                let request = InvokeRequest {
-                    payload: payload.clone(),
-                    source: source.clone(),
-                    batch_size,
-                    permit: permit.take(),
-                    request_id: request_id.clone(),
-                };
-                let (request_id, error) = match service
-                    .invoke_on(&pool, request, "Event", false, false)
-                    .await
-                {
-                    Ok(result) if result.function_error.is_none() => break None,
-                    Ok(result) => (result.request_id, result.payload),
-                    Err(e) => (
-                        String::new(),
-                        super::pool::error_document(e.code.shape, &e.message),
-                    ),
-                };
-                match ASYNC_RETRY_DELAYS_MS.get(attempts as usize - 1) {
-                    Some(delay) => {
-                        let at = service.clock.now_ms() + delay;
-                        service.clock.sleep_until_ms(at).await;
-                    }
-                    None => break Some((request_id, error)),
-                }
-            };
-            backlog.fetch_sub(1, Ordering::AcqRel);
-            if let Some(key) = stored {
-                service.forget_event(key);
-            }
-            if let Some((request_id, error)) = failure {
-                let function_arn = pool.config().arn();
-                tracing::warn!(function = %function_arn, attempts, "asynchronous invocation failed after its retries");
-                on_failure(AsyncFailure {
-                    function_arn,
-                    request_id,
-                    payload,
-                    error,
-                    attempts,
-                });
-            }
-        });
-        Ok(())
-    }
-
-    /// One invocation on `pool`, logged in the invocation ring.
-    async fn invoke_on(
+    /// One invocation on `pool`, logged in the invocation ring once the caller has handled its
+    /// outcome (when it drops the result's `settle`).
+    pub(super) async fn invoke_on(
         &self,
         pool: &Arc<Pool>,
         request: InvokeRequest,
@@ -179,12 +69,16 @@ impl LambdaService {
     ) -> AwsResult<InvokeResult> {
         let config = pool.config();
         let key = config.key();
+        let exchange = Arc::new(Exchange::default());
+        let waiting = Instant::now();
         let permit = match request.permit {
             Some(p) if p.function_key == key => Ok(p),
             _ if throttle_if_busy => try_acquire(pool, &key),
             _ => acquire(pool).await,
         }
         .inspect_err(|_| pool.stats.throttled())?;
+        // Waiting for a free slot is the function's concurrency, not lyrebird's work.
+        exchange.exclude(waiting.elapsed());
         let running = pool.stats.running();
         let request_id = request
             .request_id
@@ -212,6 +106,7 @@ impl LambdaService {
                 trace_id,
                 log.clone(),
                 settle_logs,
+                exchange.clone(),
             )
             .await;
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -243,7 +138,7 @@ impl LambdaService {
             ));
             tail(&log, LOG_TAIL_BYTES).to_string()
         };
-        self.invocations.record(InvocationRecord {
+        let record = InvocationRecord {
             function: config.name.clone(),
             function_arn: config.arn(),
             request_id: request_id.clone(),
@@ -255,13 +150,21 @@ impl LambdaService {
             duration_ms,
             error,
             started_ms,
-        });
+            overhead_micros: None,
+            dispatch_micros: None,
+        };
         Ok(InvokeResult {
             payload,
             function_error,
             log_tail,
             duration_ms,
             request_id,
+            settle: Settle::new(
+                self.invocations.clone(),
+                record,
+                &exchange,
+                request.ready_at,
+            ),
         })
     }
 
@@ -303,7 +206,8 @@ impl LambdaService {
                 // The caller is answered with the id the invocation (and its retries) runs under.
                 request.request_id = Some(ctx.request_id.clone());
                 let this = self.arc();
-                this.queue_event(&id, pool, request, Box::new(|_| {}), Some(ctx), None)?;
+                let event = this.new_event(request, FailureRoute::default());
+                this.queue_event(&id, pool, event, Some(ctx), None)?;
                 Ok(InvokeOutput {
                     status: 202,
                     ..InvokeOutput::default()
@@ -316,7 +220,7 @@ impl LambdaService {
                 let result = self
                     .invoke_on(&pool, request, "RequestResponse", throttle, input.log_tail)
                     .await?;
-                Ok(InvokeOutput {
+                let output = InvokeOutput {
                     status: 200,
                     log_result: input.log_tail.then(|| {
                         base64::engine::general_purpose::STANDARD.encode(&result.log_tail)
@@ -325,7 +229,10 @@ impl LambdaService {
                     executed_version: Some("$LATEST"),
                     payload: result.payload,
                     invocation_request_id: Some(result.request_id),
-                })
+                };
+                // The Invoke is answered: lyrebird's own time in it ends here.
+                drop(result.settle);
+                Ok(output)
             }
         }
     }
@@ -366,7 +273,7 @@ fn throttled() -> AwsError {
         .with_reason("ReservedFunctionConcurrentInvocationLimitExceeded")
 }
 
-fn too_large(max: usize, operation: &str) -> AwsError {
+pub(super) fn too_large(max: usize, operation: &str) -> AwsError {
     AwsError::new(
         &codes::LAMBDA_REQUEST_TOO_LARGE,
         format!("Request must be smaller than {max} bytes for the {operation} operation"),

@@ -9,8 +9,13 @@
 //!   `sandbox.rs`: one environment (process + its Runtime API on 127.0.0.1); `launch.rs`: how a
 //!   runtime is started and Lambda's environment variables; `bootstrap/`: the Node and Python
 //!   runtime clients lyrebird ships.
+//! - `async_invoke.rs`: Event invocations (backlog, retries, event age, outcome routing);
+//!   `event_invoke.rs`: their settings (Put/Get/Update/Delete/ListFunctionEventInvokeConfigs);
+//!   `destinations.rs`: destination records, failure routes and the sink SQS/SNS/EventBridge
+//!   destinations are reached through.
 //! - `invocations.rs`: the recent-invocations ring behind `/_lyrebird/lambda/invocations`;
-//!   `stats.rs`: per-function counters for `/metrics`.
+//!   `overhead.rs`: lyrebird's own time per invocation in it; `stats.rs`: per-function
+//!   counters for `/metrics`.
 //!
 //! # The invoke seam (for event sources: SQS mappings, SNS, EventBridge)
 //!
@@ -20,14 +25,18 @@
 //!   [`InvokeResult`]. A function error is an `Ok` with `function_error: Some("Unhandled")`;
 //!   `Err` is an AWS error (no such function, throttled by reserved concurrency 0).
 //! - [`LambdaService::invoke_async`]: Event invocation. Accepted at once (or refused when the
-//!   function's backlog of queued events is full), run in the background, retried twice on error
-//!   after 1 and 2 minutes of the service clock (`/_lyrebird/clock/advance` skips the wait); then
-//!   `on_failure` is called.
+//!   function's backlog of queued events is full), run in the background, retried on error (the
+//!   function's MaximumRetryAttempts, default 2) after 1 and 2 minutes of the service clock
+//!   (`/_lyrebird/clock/advance` skips the wait) within its MaximumEventAgeInSeconds; then its
+//!   destinations, and the caller's [`FailureRoute`] (data, so it survives a restart).
 //! - [`LambdaService::concurrency_permit`]: waits for a free slot and holds it; a poller takes one
 //!   before receiving a batch and passes it in [`InvokeRequest::permit`], so batches in flight
 //!   never exceed the function's concurrency.
 
+mod async_invoke;
 mod code;
+pub mod destinations;
+mod event_invoke;
 pub mod event_sources;
 pub mod function;
 mod functions;
@@ -35,6 +44,7 @@ pub mod invocations;
 mod invoke;
 pub mod launch;
 pub mod model;
+mod overhead;
 mod persist;
 mod pool;
 mod sandbox;
@@ -42,7 +52,8 @@ pub mod stats;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::RwLock;
@@ -54,6 +65,8 @@ use crate::service::Service;
 use crate::store::SharedStore;
 
 pub use code::{code_root, folder as code_folder, unpack as unpack_zip};
+pub use destinations::{DeadLetter, Delivery, DestinationSink, FailureRoute, SinkFuture};
+pub use event_invoke::EventInvokeConfig;
 pub use function::{FunctionConfig, FunctionId};
 pub use functions::PutOutcome;
 pub use invocations::{InvocationRecord, Invocations};
@@ -72,6 +85,8 @@ pub enum InvocationSource {
     Sns { arn: String },
     /// An EventBridge rule `arn`.
     Events { arn: String },
+    /// A destination of the function `arn` (its invocation record).
+    Lambda { arn: String },
 }
 
 impl InvocationSource {
@@ -81,6 +96,7 @@ impl InvocationSource {
             InvocationSource::Sqs { .. } => "aws:sqs",
             InvocationSource::Sns { .. } => "aws:sns",
             InvocationSource::Events { .. } => "aws:events",
+            InvocationSource::Lambda { .. } => "aws:lambda",
         }
     }
 
@@ -89,7 +105,8 @@ impl InvocationSource {
             InvocationSource::Api => None,
             InvocationSource::Sqs { arn }
             | InvocationSource::Sns { arn }
-            | InvocationSource::Events { arn } => Some(arn),
+            | InvocationSource::Events { arn }
+            | InvocationSource::Lambda { arn } => Some(arn),
         }
     }
 }
@@ -104,6 +121,9 @@ pub struct InvokeRequest {
     pub batch_size: usize,
     /// A slot already taken with [`LambdaService::concurrency_permit`] for this function.
     pub permit: Option<ConcurrencyPermit>,
+    /// When the invocation was ready (a batch received, an Invoke accepted): lyrebird's own
+    /// time in it counts from here.
+    pub ready_at: Instant,
     /// The request id to run under (an `Event` Invoke's, already answered to its caller, kept
     /// through retries as on AWS); a new one when `None`.
     pub request_id: Option<String>,
@@ -116,13 +136,14 @@ impl InvokeRequest {
             source,
             batch_size: 1,
             permit: None,
+            ready_at: Instant::now(),
             request_id: None,
         }
     }
 }
 
 /// One synchronous invocation's result.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct InvokeResult {
     /// The handler's response, or Lambda's error document when `function_error` is set.
     pub payload: Bytes,
@@ -133,23 +154,12 @@ pub struct InvokeResult {
     pub log_tail: String,
     pub duration_ms: f64,
     pub request_id: String,
+    /// Drop it once the outcome is handled (the batch deleted, the Invoke answered): the
+    /// invocation is then logged with lyrebird's own time in it.
+    pub settle: Settle,
 }
 
-/// What `on_failure` of an asynchronous invocation is told once its retries are spent.
-#[derive(Debug, Clone)]
-pub struct AsyncFailure {
-    pub function_arn: String,
-    pub request_id: String,
-    /// The event that could not be processed.
-    pub payload: Bytes,
-    /// The last error document (`{"errorType", "errorMessage"}`).
-    pub error: Bytes,
-    /// Attempts made (1 + retries).
-    pub attempts: u32,
-}
-
-/// Called once when an asynchronous invocation finally fails.
-pub type OnFailure = Box<dyn FnOnce(AsyncFailure) + Send + 'static>;
+pub use overhead::Settle;
 
 /// A held concurrency slot of one function; released when dropped.
 #[derive(Debug)]
@@ -181,7 +191,11 @@ pub struct LambdaService {
     options: LambdaOptions,
     /// By `account/region/name`.
     functions: RwLock<BTreeMap<String, Arc<Pool>>>,
-    invocations: Invocations,
+    /// Asynchronous invocation settings, by function key.
+    event_invoke: RwLock<BTreeMap<String, EventInvokeConfig>>,
+    /// SQS, SNS and EventBridge, for destinations and dead letters (connected at start-up).
+    sink: OnceLock<Arc<dyn DestinationSink>>,
+    invocations: Arc<Invocations>,
     /// Events queued or running asynchronously, per function.
     backlogs: invoke::Backlogs,
     /// This service, for the background tasks of asynchronous invocations.
@@ -203,7 +217,9 @@ impl LambdaService {
             store,
             options,
             functions: RwLock::new(BTreeMap::new()),
-            invocations: Invocations::default(),
+            event_invoke: RwLock::new(BTreeMap::new()),
+            sink: OnceLock::new(),
+            invocations: Arc::default(),
             backlogs: Default::default(),
             me: me.clone(),
         })
@@ -213,6 +229,12 @@ impl LambdaService {
         self.me
             .upgrade()
             .expect("the service outlives its requests")
+    }
+
+    /// Connects the services destinations and dead letters go to (once, at start-up, before
+    /// stored events are restored).
+    pub fn connect_destinations(&self, sink: Arc<dyn DestinationSink>) {
+        let _ = self.sink.set(sink);
     }
 
     /// Where lyrebird writes function code it holds (unpacked zips, inline code).
@@ -289,6 +311,7 @@ impl LambdaService {
             code::remove(&pool.config().code);
         }
         drop(pools);
+        self.event_invoke.write().clear();
         self.invocations.clear();
         if self.store.persistent() {
             self.store.submit(vec![
@@ -298,6 +321,10 @@ impl LambdaService {
                 },
                 crate::store::Change::DeletePrefix {
                     space: crate::store::Space::LambdaEvents,
+                    prefix: Vec::new(),
+                },
+                crate::store::Change::DeletePrefix {
+                    space: crate::store::Space::LambdaEventInvokeConfigs,
                     prefix: Vec::new(),
                 },
             ])
@@ -355,6 +382,27 @@ impl Service for LambdaService {
             Request::DeleteFunctionConcurrency(input) => {
                 self.set_concurrency(ctx, &input, None)?;
                 Response::DeleteFunctionConcurrency(crate::service::Empty {})
+            }
+            Request::PutFunctionEventInvokeConfig(input) => Response::PutFunctionEventInvokeConfig(
+                self.put_function_event_invoke_config(ctx, input)?,
+            ),
+            Request::UpdateFunctionEventInvokeConfig(input) => {
+                Response::UpdateFunctionEventInvokeConfig(
+                    self.update_function_event_invoke_config(ctx, input)?,
+                )
+            }
+            Request::GetFunctionEventInvokeConfig(input) => Response::GetFunctionEventInvokeConfig(
+                self.get_function_event_invoke_config(ctx, &input)?,
+            ),
+            Request::DeleteFunctionEventInvokeConfig(input) => {
+                Response::DeleteFunctionEventInvokeConfig(
+                    self.delete_function_event_invoke_config(ctx, &input)?,
+                )
+            }
+            Request::ListFunctionEventInvokeConfigs(input) => {
+                Response::ListFunctionEventInvokeConfigs(
+                    self.list_function_event_invoke_configs(ctx, &input)?,
+                )
             }
         })
     }

@@ -20,6 +20,73 @@ crate::service::operations! {
     PutFunctionConcurrency(PutFunctionConcurrencyInput) -> Concurrency;
     GetFunctionConcurrency(FunctionRef) -> Concurrency;
     DeleteFunctionConcurrency(FunctionRef) -> Empty;
+    PutFunctionEventInvokeConfig(EventInvokeConfigInput) -> FunctionEventInvokeConfig;
+    UpdateFunctionEventInvokeConfig(EventInvokeConfigInput) -> FunctionEventInvokeConfig;
+    GetFunctionEventInvokeConfig(FunctionRef) -> FunctionEventInvokeConfig;
+    DeleteFunctionEventInvokeConfig(FunctionRef) -> Empty;
+    ListFunctionEventInvokeConfigs(ListEventInvokeConfigsInput) -> ListFunctionEventInvokeConfigsOutput;
+}
+
+/// The body of Put/UpdateFunctionEventInvokeConfig.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EventInvokeConfigBody {
+    pub maximum_retry_attempts: Option<i64>,
+    pub maximum_event_age_in_seconds: Option<i64>,
+    pub destination_config: Option<DestinationConfig>,
+}
+
+#[derive(Debug, Default)]
+pub struct EventInvokeConfigInput {
+    pub function: FunctionRef,
+    pub body: EventInvokeConfigBody,
+}
+
+/// `DestinationConfig`: where Lambda sends the record of an asynchronous invocation.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct DestinationConfig {
+    #[serde(default)]
+    pub on_success: Option<OnOutcome>,
+    #[serde(default)]
+    pub on_failure: Option<OnOutcome>,
+}
+
+/// `OnSuccess` / `OnFailure`: `{"Destination": arn}` (AWS answers `{}` when none is set).
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct OnOutcome {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+}
+
+/// `FunctionEventInvokeConfig` as AWS answers it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FunctionEventInvokeConfig {
+    /// Epoch seconds.
+    pub last_modified: f64,
+    pub function_arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maximum_retry_attempts: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maximum_event_age_in_seconds: Option<u32>,
+    pub destination_config: DestinationConfig,
+}
+
+#[derive(Debug, Default)]
+pub struct ListEventInvokeConfigsInput {
+    pub function: FunctionRef,
+    pub marker: Option<String>,
+    pub max_items: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListFunctionEventInvokeConfigsOutput {
+    pub function_event_invoke_configs: Vec<FunctionEventInvokeConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

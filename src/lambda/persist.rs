@@ -9,10 +9,13 @@ use serde::{Deserialize, Serialize};
 use crate::context::RequestContext;
 use crate::store::{Change, Space};
 
+use super::async_invoke::AsyncEvent;
+use super::destinations::FailureRoute;
 use super::function::{self, FunctionConfig};
-use super::{InvocationSource, InvokeRequest, LambdaService};
+use super::{InvocationSource, LambdaService};
 
-/// An accepted asynchronous invocation, kept until it is done.
+/// An accepted asynchronous invocation, kept until it is done: what it runs and where its
+/// outcome goes, so a restart loses neither.
 #[derive(Debug, Serialize, Deserialize)]
 struct EventRecord {
     account: String,
@@ -23,6 +26,12 @@ struct EventRecord {
     #[serde(default)]
     source_arn: Option<String>,
     batch_size: usize,
+    #[serde(default)]
+    request_id: Option<String>,
+    #[serde(default)]
+    accepted_ms: Option<u64>,
+    #[serde(default)]
+    route: FailureRoute,
 }
 
 impl LambdaService {
@@ -51,7 +60,7 @@ impl LambdaService {
     pub(super) fn keep_event(
         &self,
         id: &function::FunctionId,
-        request: &InvokeRequest,
+        event: &AsyncEvent,
         ctx: Option<&RequestContext>,
     ) -> Option<Vec<u8>> {
         if !self.store.persistent() {
@@ -61,10 +70,13 @@ impl LambdaService {
             account: id.account.clone(),
             region: id.region.clone(),
             function: id.name.clone(),
-            payload: String::from_utf8_lossy(&request.payload).into_owned(),
-            source: request.source.label().to_string(),
-            source_arn: request.source.arn().map(str::to_string),
-            batch_size: request.batch_size,
+            payload: String::from_utf8_lossy(&event.payload).into_owned(),
+            source: event.source.label().to_string(),
+            source_arn: event.source.arn().map(str::to_string),
+            batch_size: event.batch_size,
+            request_id: Some(event.request_id.clone()),
+            accepted_ms: Some(event.accepted_ms),
+            route: event.route.clone(),
         };
         let key = format!(
             "{}/{}",
@@ -93,8 +105,8 @@ impl LambdaService {
         drop(tokio::spawn(ticket.durable()));
     }
 
-    /// Runs again the Event invocations accepted before a restart and not finished (their
-    /// failure callbacks did not survive it: a final failure is logged).
+    /// Runs again the Event invocations accepted before a restart and not finished, with their
+    /// request ids, ages and failure routes.
     fn restore_events(&self) -> Result<usize, String> {
         let records = self.store.load(Space::LambdaEvents)?;
         let this = self.arc();
@@ -120,16 +132,21 @@ impl LambdaService {
                 "aws:sqs" => InvocationSource::Sqs { arn },
                 "aws:sns" => InvocationSource::Sns { arn },
                 "aws:events" => InvocationSource::Events { arn },
+                "aws:lambda" => InvocationSource::Lambda { arn },
                 _ => InvocationSource::Api,
             };
-            let mut request = InvokeRequest::new(record.payload, source);
-            request.batch_size = record.batch_size;
-            let function_arn = id.arn();
-            let on_failure = Box::new(move |failure: super::AsyncFailure| {
-                tracing::warn!(function = %function_arn, request_id = %failure.request_id, "an event accepted before the restart failed after its retries");
-            });
+            let event = AsyncEvent {
+                request_id: record
+                    .request_id
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                payload: record.payload.into(),
+                source,
+                batch_size: record.batch_size,
+                accepted_ms: record.accepted_ms.unwrap_or_else(|| self.clock.now_ms()),
+                route: record.route,
+            };
             if this
-                .queue_event(&id, pool, request, on_failure, None, Some(key.clone()))
+                .queue_event(&id, pool, event, None, Some(key.clone()))
                 .is_err()
             {
                 self.forget_event(key);
@@ -142,6 +159,7 @@ impl LambdaService {
 
     /// Reads the stored functions back; returns how many.
     pub fn restore(&self) -> Result<usize, String> {
+        self.restore_event_invoke_configs()?;
         let records = self.store.load(Space::LambdaFunctions)?;
         let mut restored = 0;
         for (key, value) in records {

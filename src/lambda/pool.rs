@@ -11,6 +11,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::function::FunctionConfig;
 use super::launch::launch_for;
+use super::overhead::Exchange;
 use super::sandbox::{Failure, Job, Reply, Sandbox};
 
 /// How long a new process may take to ask for its first event (Lambda's init phase limit).
@@ -101,7 +102,9 @@ impl Pool {
     }
 
     /// Runs one invocation, holding `_permit` (a slot of this pool) throughout; `settle_logs`
-    /// waits for the handler's last output lines (for a Tail log).
+    /// waits for the handler's last output lines (for a Tail log). A cold start and the log's
+    /// settling are left out of lyrebird's own time (`exchange`).
+    #[allow(clippy::too_many_arguments)]
     pub async fn run(
         &self,
         _permit: OwnedSemaphorePermit,
@@ -110,13 +113,17 @@ impl Pool {
         trace_id: String,
         log: Arc<Mutex<String>>,
         settle_logs: bool,
+        exchange: Arc<Exchange>,
     ) -> Outcome {
         let config = self.config();
         let sandbox = match self.take_idle() {
             Some(s) => s,
             None => {
+                let cold = std::time::Instant::now();
                 let launch = launch_for(&config, self.command.as_deref());
-                Sandbox::start(&config, launch, &self.endpoint).await
+                let sandbox = Sandbox::start(&config, launch, &self.endpoint).await;
+                exchange.exclude(cold.elapsed());
+                sandbox
             }
         };
         let timeout = Duration::from_secs(config.timeout_secs.max(1) as u64);
@@ -131,7 +138,10 @@ impl Pool {
             trace_id,
             reply: reply_tx,
             log: log.clone(),
+            exchange: exchange.clone(),
+            tail_log: settle_logs,
         };
+        exchange.handed();
         if sandbox.submit(job).is_err() {
             sandbox.kill();
             return runtime_exit(request_id, None);
@@ -180,7 +190,9 @@ impl Pool {
             },
         };
         if settle_logs && ended.is_ok() {
+            let settling = std::time::Instant::now();
             sandbox.settle_output().await;
+            exchange.exclude(settling.elapsed());
         }
         match ended {
             Ok(Reply::Response(body)) => {

@@ -6,8 +6,8 @@ use http::{Method, StatusCode};
 
 use crate::error::{AwsError, AwsResult};
 use crate::lambda::model::{
-    FunctionRef, InvocationType, InvokeInput, ListFunctionsInput, PutFunctionConcurrencyInput,
-    UpdateFunctionCodeInput,
+    EventInvokeConfigInput, FunctionRef, InvocationType, InvokeInput, ListEventInvokeConfigsInput,
+    ListFunctionsInput, PutFunctionConcurrencyInput, UpdateFunctionCodeInput,
 };
 use crate::lambda::{LambdaService, Operation, Request, Response};
 
@@ -64,6 +64,31 @@ const ROUTES: &[Route<Operation>] = &[
         "/2017-10-31/functions/{FunctionName}/concurrency",
         Operation::DeleteFunctionConcurrency,
     ),
+    route(
+        Method::PUT,
+        "/2019-09-25/functions/{FunctionName}/event-invoke-config",
+        Operation::PutFunctionEventInvokeConfig,
+    ),
+    route(
+        Method::POST,
+        "/2019-09-25/functions/{FunctionName}/event-invoke-config",
+        Operation::UpdateFunctionEventInvokeConfig,
+    ),
+    route(
+        Method::GET,
+        "/2019-09-25/functions/{FunctionName}/event-invoke-config",
+        Operation::GetFunctionEventInvokeConfig,
+    ),
+    route(
+        Method::DELETE,
+        "/2019-09-25/functions/{FunctionName}/event-invoke-config",
+        Operation::DeleteFunctionEventInvokeConfig,
+    ),
+    route(
+        Method::GET,
+        "/2019-09-25/functions/{FunctionName}/event-invoke-config/list",
+        Operation::ListFunctionEventInvokeConfigs,
+    ),
 ];
 
 const fn route(method: Method, path: &'static str, op: Operation) -> Route<Operation> {
@@ -75,6 +100,7 @@ impl RestBinding for LambdaService {
         "/2015-03-31/",
         "/2017-10-31/functions/",
         "/2019-09-30/functions/",
+        "/2019-09-25/functions/",
     ];
 
     fn routes() -> &'static [Route<Operation>] {
@@ -107,6 +133,31 @@ impl RestBinding for LambdaService {
             }
             Operation::GetFunctionConcurrency => Request::GetFunctionConcurrency(function()),
             Operation::DeleteFunctionConcurrency => Request::DeleteFunctionConcurrency(function()),
+            Operation::PutFunctionEventInvokeConfig => {
+                Request::PutFunctionEventInvokeConfig(EventInvokeConfigInput {
+                    function: function(),
+                    body: request.json()?,
+                })
+            }
+            Operation::UpdateFunctionEventInvokeConfig => {
+                Request::UpdateFunctionEventInvokeConfig(EventInvokeConfigInput {
+                    function: function(),
+                    body: request.json()?,
+                })
+            }
+            Operation::GetFunctionEventInvokeConfig => {
+                Request::GetFunctionEventInvokeConfig(function())
+            }
+            Operation::DeleteFunctionEventInvokeConfig => {
+                Request::DeleteFunctionEventInvokeConfig(function())
+            }
+            Operation::ListFunctionEventInvokeConfigs => {
+                Request::ListFunctionEventInvokeConfigs(ListEventInvokeConfigsInput {
+                    function: function(),
+                    marker: request.query("Marker"),
+                    max_items: request.query("MaxItems"),
+                })
+            }
             Operation::Invoke => {
                 let invocation_type = match request.header("x-amz-invocation-type") {
                     None | Some("RequestResponse") => InvocationType::RequestResponse,
@@ -140,7 +191,13 @@ impl RestBinding for LambdaService {
             Response::UpdateFunctionCode(c) => json(StatusCode::OK, &c),
             Response::PutFunctionConcurrency(c) => json(StatusCode::OK, &c),
             Response::GetFunctionConcurrency(c) => json(StatusCode::OK, &c),
-            Response::DeleteFunction(_) | Response::DeleteFunctionConcurrency(_) => RestReply {
+            Response::PutFunctionEventInvokeConfig(c)
+            | Response::UpdateFunctionEventInvokeConfig(c)
+            | Response::GetFunctionEventInvokeConfig(c) => json(StatusCode::OK, &c),
+            Response::ListFunctionEventInvokeConfigs(l) => json(StatusCode::OK, &l),
+            Response::DeleteFunction(_)
+            | Response::DeleteFunctionConcurrency(_)
+            | Response::DeleteFunctionEventInvokeConfig(_) => RestReply {
                 status: StatusCode::NO_CONTENT,
                 content_type: "application/json",
                 headers: Vec::new(),

@@ -1,7 +1,10 @@
 //! `lambda` subscriptions: SNS invokes the function asynchronously (Event) with Lambda's SNS
-//! event; Lambda retries an error twice, and then the subscription's dead-letter queue gets the
-//! notification (its JSON envelope, as an SQS subscription would have). The delivery is also
-//! captured (`/_lyrebird/sns/deliveries`), as before functions could run.
+//! event; Lambda retries an error (the function's event invoke config), and then the
+//! subscription's dead-letter queue gets the notification (its JSON envelope, as an SQS
+//! subscription would have). The dead letter travels with the event as data (a
+//! `FailureRoute`), so an event accepted before a restart still reaches it. A refusal to queue
+//! goes to the dead-letter queue at once. The delivery is also captured
+//! (`/_lyrebird/sns/deliveries`), as before functions could run.
 //!
 //! SNS reaches Lambda only through `event_sources::FunctionRuntime`, a seam the App connects at
 //! start-up (`SnsService::connect_lambda`); the lambda module knows nothing of SNS.
@@ -13,6 +16,7 @@ use crate::context::RequestContext;
 use crate::lambda::event_sources::runtime::Source;
 use crate::lambda::event_sources::sns_event::{sns_event, SnsNotification};
 use crate::lambda::event_sources::FunctionRuntime;
+use crate::lambda::{DeadLetter, FailureRoute};
 use crate::sqs::messages::Forwarded;
 
 use super::delivery::{attribute_text, signature_version};
@@ -96,38 +100,38 @@ impl SnsService {
                 })
                 .collect(),
         };
-        let dead_letter = state.dead_letter_target().map(|dlq| {
-            let forwarded = Forwarded {
+        let route = FailureRoute {
+            dead_letter: state.dead_letter_target().map(|queue_arn| DeadLetter {
+                queue_arn,
                 body: envelope,
-                attributes: MessageAttributes::new(),
-                trace_header: ctx.trace_header.clone(),
-                ..Default::default()
-            };
-            (dlq, forwarded)
-        });
-        let sqs = self.sqs.clone();
-        let ctx = ctx.clone();
-        let sub_arn = sub.arn.clone();
-        let function = sub.endpoint.clone();
-        runtime.invoke_async(
+                sender: "sns".to_string(),
+            }),
+        };
+        let queued = runtime.invoke_async(
             &sub.endpoint,
             sns_event(&notification),
             Source {
                 kind: "aws:sns",
                 arn: &topic.arn,
             },
-            Box::new(move |error| {
-                tracing::warn!(
-                    subscription = %sub_arn,
-                    %function,
-                    "Lambda delivery failed after retries: {error}"
-                );
-                if let Some((dlq, forwarded)) = dead_letter {
-                    if let Err(e) = sqs.send_from_service(&ctx, &dlq, forwarded, "sns") {
-                        tracing::warn!(subscription = %sub_arn, %dlq, error = %e, "dead-letter delivery failed");
-                    }
-                }
-            }),
+            route.clone(),
         );
+        if let Err(error) = queued {
+            tracing::warn!(subscription = %sub.arn, function = %sub.endpoint, "Lambda delivery refused: {error}");
+            if let Some(dead_letter) = route.dead_letter {
+                let forwarded = Forwarded {
+                    body: dead_letter.body,
+                    attributes: MessageAttributes::new(),
+                    trace_header: ctx.trace_header.clone(),
+                    ..Default::default()
+                };
+                if let Err(e) =
+                    self.sqs
+                        .send_from_service(ctx, &dead_letter.queue_arn, forwarded, "sns")
+                {
+                    tracing::warn!(subscription = %sub.arn, dlq = %dead_letter.queue_arn, error = %e, "dead-letter delivery failed");
+                }
+            }
+        }
     }
 }

@@ -39,10 +39,12 @@ pub enum Space {
     LambdaEvents,
     /// Lambda event source mappings: UUID → configuration.
     EventSourceMappings,
+    /// Lambda asynchronous invocation settings: `account/region/name` → JSON.
+    LambdaEventInvokeConfigs,
 }
 
 impl Space {
-    pub const ALL: [Space; 12] = [
+    pub const ALL: [Space; 13] = [
         Space::Queues,
         Space::Messages,
         Space::Deduplication,
@@ -55,6 +57,7 @@ impl Space {
         Space::LambdaFunctions,
         Space::LambdaEvents,
         Space::EventSourceMappings,
+        Space::LambdaEventInvokeConfigs,
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,6 +74,7 @@ impl Space {
             Space::LambdaFunctions => "lambda_functions",
             Space::LambdaEvents => "lambda_events",
             Space::EventSourceMappings => "event_source_mappings",
+            Space::LambdaEventInvokeConfigs => "lambda_event_invoke_configs",
         }
     }
 }

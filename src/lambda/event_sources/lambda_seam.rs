@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
-use crate::lambda::{InvocationSource, InvokeRequest, LambdaService};
+use crate::lambda::{FailureRoute, InvocationSource, InvokeRequest, LambdaService};
 
-use super::runtime::{FunctionRuntime, InvokeFuture, Invoked, Permit, PermitFuture, Source};
+use super::runtime::{
+    FunctionRuntime, InvokeFuture, Invoked, Permit, PermitFuture, Settled, Source,
+};
 
 /// (account, region) of a function ARN, which the seam resolves itself; the ARN is passed whole.
 fn scope(arn: &str) -> (String, String) {
@@ -52,22 +54,30 @@ impl FunctionRuntime for LambdaRuntime {
         source: Source<'_>,
         batch_size: usize,
         permit: Option<Permit>,
+        ready_at: std::time::Instant,
     ) -> InvokeFuture {
         let service = self.0.clone();
         let arn = function_arn.to_string();
         let mut request = InvokeRequest::new(payload, invocation_source(source));
         request.batch_size = batch_size;
         request.permit = permit.and_then(|p| p.downcast().ok()).map(|p| *p);
+        request.ready_at = ready_at;
         Box::pin(async move {
             let (account, region) = scope(&arn);
             match service.invoke(&account, &region, &arn, request).await {
-                Ok(result) => match result.function_error {
-                    None => Invoked::Answered(result.payload.to_vec()),
-                    Some(_) => {
-                        Invoked::FunctionError(String::from_utf8_lossy(&result.payload).into())
-                    }
-                },
-                Err(e) => Invoked::NotRun(format!("{}: {}", e.code.shape, e.message)),
+                Ok(result) => {
+                    let invoked = match result.function_error {
+                        None => Invoked::Answered(result.payload.to_vec()),
+                        Some(_) => {
+                            Invoked::FunctionError(String::from_utf8_lossy(&result.payload).into())
+                        }
+                    };
+                    (invoked, Box::new(result.settle) as Settled)
+                }
+                Err(e) => (
+                    Invoked::NotRun(format!("{}: {}", e.code.shape, e.message)),
+                    Box::new(()) as Settled,
+                ),
             }
         })
     }
@@ -77,28 +87,12 @@ impl FunctionRuntime for LambdaRuntime {
         function_arn: &str,
         payload: Vec<u8>,
         source: Source<'_>,
-        on_failure: Box<dyn FnOnce(String) + Send>,
-    ) {
+        route: FailureRoute,
+    ) -> Result<(), String> {
         let (account, region) = scope(function_arn);
         let request = InvokeRequest::new(payload, invocation_source(source));
-        // The failure callback is needed in two places: a refusal now, or failure later.
-        let on_failure = Arc::new(parking_lot::Mutex::new(Some(on_failure)));
-        let later = on_failure.clone();
-        let queued = self.0.invoke_async(
-            &account,
-            &region,
-            function_arn,
-            request,
-            Box::new(move |failure| {
-                if let Some(f) = later.lock().take() {
-                    f(String::from_utf8_lossy(&failure.error).into());
-                }
-            }),
-        );
-        if let Err(e) = queued {
-            if let Some(f) = on_failure.lock().take() {
-                f(format!("{}: {}", e.code.shape, e.message));
-            }
-        }
+        self.0
+            .invoke_async(&account, &region, function_arn, request, route)
+            .map_err(|e| format!("{}: {}", e.code.shape, e.message))
     }
 }

@@ -73,6 +73,51 @@ pub struct CreateEventSourceMappingInput {
     pub function_response_types: Option<Vec<String>>,
     pub filter_criteria: Option<FilterCriteria>,
     pub scaling_config: Option<ScalingConfig>,
+    #[serde(flatten)]
+    pub stream_only: StreamOnlySettings,
+}
+
+/// Settings Lambda has for stream sources only (Kinesis, DynamoDB Streams, Kafka): an SQS
+/// mapping refuses them, as AWS's does, rather than accepting what it would not do.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct StreamOnlySettings {
+    pub destination_config: Option<serde_json::Value>,
+    pub maximum_retry_attempts: Option<serde_json::Value>,
+    pub maximum_record_age_in_seconds: Option<serde_json::Value>,
+    pub bisect_batch_on_function_error: Option<serde_json::Value>,
+    pub parallelization_factor: Option<serde_json::Value>,
+    pub tumbling_window_in_seconds: Option<serde_json::Value>,
+    pub starting_position: Option<serde_json::Value>,
+}
+
+impl StreamOnlySettings {
+    /// The refusal of the first one given, if any.
+    pub fn refuse_for_sqs(&self) -> Result<(), Refusal> {
+        let given = [
+            ("DestinationConfig", &self.destination_config),
+            ("MaximumRetryAttempts", &self.maximum_retry_attempts),
+            (
+                "MaximumRecordAgeInSeconds",
+                &self.maximum_record_age_in_seconds,
+            ),
+            (
+                "BisectBatchOnFunctionError",
+                &self.bisect_batch_on_function_error,
+            ),
+            ("ParallelizationFactor", &self.parallelization_factor),
+            ("TumblingWindowInSeconds", &self.tumbling_window_in_seconds),
+            ("StartingPosition", &self.starting_position),
+        ]
+        .into_iter()
+        .find(|(_, v)| v.as_ref().is_some_and(|v| !v.is_null()));
+        match given {
+            Some((name, _)) => Err(invalid(format!(
+                "Unsupported {name} parameter for given event source mapping type."
+            ))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// `UpdateEventSourceMapping`'s body: every member optional, absent means unchanged.
@@ -86,6 +131,8 @@ pub struct UpdateEventSourceMappingInput {
     pub function_response_types: Option<Vec<String>>,
     pub filter_criteria: Option<FilterCriteria>,
     pub scaling_config: Option<ScalingConfig>,
+    #[serde(flatten)]
+    pub stream_only: StreamOnlySettings,
 }
 
 /// `ListEventSourceMappings`' answer.

@@ -171,6 +171,7 @@ impl EventSources {
                 "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist.",
             ));
         };
+        input.stream_only.refuse_for_sqs()?;
         let settings = Settings::check(
             input.batch_size,
             input.maximum_batching_window_in_seconds,
@@ -298,6 +299,7 @@ impl EventSources {
         writes: &PendingWrites,
     ) -> Result<EventSourceMapping, Refusal> {
         let mapping = self.find(account, region, uuid)?;
+        input.stream_only.refuse_for_sqs()?;
         let function_arn = match input.function_name.as_deref() {
             Some(f) => Some(self.function_arn(account, region, f)?),
             None => None,

@@ -4,6 +4,9 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Instant;
+
+use crate::lambda::destinations::FailureRoute;
 
 /// How a synchronous invocation ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +30,11 @@ pub struct Source<'a> {
 /// A held concurrency slot of a function, released when dropped or used by an invocation.
 pub type Permit = Box<dyn std::any::Any + Send>;
 
-pub type InvokeFuture = Pin<Box<dyn Future<Output = Invoked> + Send>>;
+/// Dropped by the caller once it has handled an invocation's outcome (a batch deleted): the
+/// invocation is logged then, with lyrebird's own time in it.
+pub type Settled = Box<dyn Send>;
+
+pub type InvokeFuture = Pin<Box<dyn Future<Output = (Invoked, Settled)> + Send>>;
 pub type PermitFuture = Pin<Box<dyn Future<Output = Result<Permit, String>> + Send>>;
 
 pub trait FunctionRuntime: Send + Sync + 'static {
@@ -39,7 +46,7 @@ pub trait FunctionRuntime: Send + Sync + 'static {
     fn permit(&self, function_arn: &str) -> PermitFuture;
 
     /// Invokes synchronously (RequestResponse) with the records of one batch, in the slot
-    /// `permit` holds when given.
+    /// `permit` holds when given; `ready_at` is when the batch was received.
     fn invoke(
         &self,
         function_arn: &str,
@@ -47,15 +54,17 @@ pub trait FunctionRuntime: Send + Sync + 'static {
         source: Source<'_>,
         batch_size: usize,
         permit: Option<Permit>,
+        ready_at: Instant,
     ) -> InvokeFuture;
 
-    /// Invokes asynchronously (Event): two retries after an error, then `on_failure` with the
-    /// error (SNS → Lambda). A refusal to queue calls `on_failure` too.
+    /// Invokes asynchronously (Event, SNS → Lambda): the function's retries and destinations,
+    /// then `route` on a final failure (kept with the event, so a restart does not lose it). An
+    /// error is a refusal to queue (the caller's own failure handling applies).
     fn invoke_async(
         &self,
         function_arn: &str,
         payload: Vec<u8>,
         source: Source<'_>,
-        on_failure: Box<dyn FnOnce(String) + Send>,
-    );
+        route: FailureRoute,
+    ) -> Result<(), String>;
 }

@@ -167,6 +167,8 @@ impl SqsPoller {
             match batch {
                 Ok(messages) if messages.is_empty() => {}
                 Ok(messages) => {
+                    // lyrebird's own time in this invocation counts from here.
+                    let received = std::time::Instant::now();
                     missing_logged = false;
                     // Messages in hand are not dropped for a mapping change; if the function
                     // cannot run them any more, they return after the visibility timeout.
@@ -178,10 +180,12 @@ impl SqsPoller {
                         }
                     };
                     while batches.try_join_next().is_some() {}
-                    batches.spawn(
-                        this.clone()
-                            .process(plan, messages, (permit, function_slot)),
-                    );
+                    batches.spawn(this.clone().process(
+                        plan,
+                        messages,
+                        (permit, function_slot),
+                        received,
+                    ));
                 }
                 Err(missing) => {
                     if !missing_logged {
@@ -267,6 +271,7 @@ impl SqsPoller {
         plan: Plan,
         messages: Vec<ReceivedMessage>,
         (_mapping_slot, function_slot): (OwnedSemaphorePermit, Permit),
+        received: std::time::Instant,
     ) {
         let source = QueueSource {
             arn: &plan.config.event_source_arn,
@@ -288,7 +293,7 @@ impl SqsPoller {
         }
         let payload = sqs_event(&admitted, &source);
         let started = self.clock.now_ms();
-        let outcome = self
+        let (outcome, settled) = self
             .runtime
             .invoke(
                 &plan.config.function_arn,
@@ -299,6 +304,7 @@ impl SqsPoller {
                 },
                 admitted.len(),
                 Some(function_slot),
+                received,
             )
             .await;
         let keep: Vec<usize> = match outcome {
@@ -340,6 +346,8 @@ impl SqsPoller {
             .filter(|(i, _)| !keep.contains(i))
             .map(|(_, m)| m);
         self.delete(&plan, done).await;
+        // The batch is settled: the invocation is logged with lyrebird's own time in it.
+        drop(settled);
     }
 
     async fn delete<'a>(&self, plan: &Plan, messages: impl Iterator<Item = &'a ReceivedMessage>) {

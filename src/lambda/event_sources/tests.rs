@@ -9,10 +9,13 @@ use parking_lot::Mutex;
 use super::mapping::{
     CreateEventSourceMappingInput, Filter, FilterCriteria, UpdateEventSourceMappingInput,
 };
-use super::runtime::{FunctionRuntime, InvokeFuture, Invoked, Permit, PermitFuture, Source};
+use super::runtime::{
+    FunctionRuntime, InvokeFuture, Invoked, Permit, PermitFuture, Settled, Source,
+};
 use super::EventSources;
 use crate::clock::Clock;
 use crate::context::RequestContext;
+use crate::lambda::FailureRoute;
 use crate::sqs::model::{CreateQueueInput, GetQueueAttributesInput, SendMessageInput};
 use crate::sqs::{SqsOptions, SqsService};
 use crate::store::memory::MemoryStore;
@@ -39,15 +42,24 @@ impl FunctionRuntime for Scripted {
         source: Source<'_>,
         size: usize,
         _: Option<Permit>,
+        _: std::time::Instant,
     ) -> InvokeFuture {
         assert_eq!(source.kind, "aws:sqs");
         let event: serde_json::Value = serde_json::from_slice(&payload).unwrap();
         assert_eq!(event["Records"].as_array().unwrap().len(), size);
         let answer = (self.answer)(&event);
         self.events.lock().push(event);
-        Box::pin(async move { answer })
+        Box::pin(async move { (answer, Box::new(()) as Settled) })
     }
-    fn invoke_async(&self, _: &str, _: Vec<u8>, _: Source<'_>, _: Box<dyn FnOnce(String) + Send>) {}
+    fn invoke_async(
+        &self,
+        _: &str,
+        _: Vec<u8>,
+        _: Source<'_>,
+        _: FailureRoute,
+    ) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 struct Bench {

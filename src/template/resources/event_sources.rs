@@ -296,6 +296,7 @@ impl Provisioner<'_> {
                         function_response_types: Some(wanted.response_types),
                         filter_criteria: wanted.filter_criteria,
                         scaling_config: wanted.scaling,
+                        stream_only: Default::default(),
                     },
                     &self.ctx.writes,
                 )
@@ -330,6 +331,7 @@ impl Provisioner<'_> {
                     function_response_types: Some(wanted.response_types),
                     filter_criteria: Some(wanted.filter_criteria.unwrap_or_default()),
                     scaling_config: Some(wanted.scaling.unwrap_or_default()),
+                    stream_only: Default::default(),
                 },
                 &self.ctx.writes,
             )

@@ -198,6 +198,7 @@ impl Provisioner<'_> {
             PutOutcome::Unchanged => {}
         }
         if serverless {
+            self.function_event_invoke_config(&name, props)?;
             self.function_events(id, &name, props)?;
         }
         Ok(Physical {

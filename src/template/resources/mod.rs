@@ -11,6 +11,7 @@
 //! `events.rs`, `lambda.rs` provision each service's resource types. Unit tests are in
 //! `tests.rs`.
 
+mod event_invoke;
 mod event_sources;
 mod events;
 mod lambda;
@@ -44,6 +45,7 @@ pub enum Kind {
     Function,
     Permission,
     EventSourceMapping,
+    EventInvokeConfig,
 }
 
 impl Kind {
@@ -60,6 +62,7 @@ impl Kind {
             "AWS::Serverless::Function" | "AWS::Lambda::Function" => Kind::Function,
             "AWS::Lambda::Permission" => Kind::Permission,
             "AWS::Lambda::EventSourceMapping" => Kind::EventSourceMapping,
+            "AWS::Lambda::EventInvokeConfig" => Kind::EventInvokeConfig,
             _ => return None,
         })
     }
@@ -74,7 +77,7 @@ impl Kind {
             Kind::EventBus => &["Arn", "Name"],
             Kind::EventRule | Kind::EventArchive => &["Arn"],
             Kind::Function => &["Arn"],
-            Kind::Permission => &[],
+            Kind::Permission | Kind::EventInvokeConfig => &[],
             Kind::EventSourceMapping => &["EventSourceMappingArn", "Id"],
         }
     }
@@ -92,6 +95,7 @@ impl Kind {
             Kind::Function => lambda::LAMBDA_FUNCTION_PROPERTIES,
             Kind::Permission => lambda::PERMISSION_PROPERTIES,
             Kind::EventSourceMapping => event_sources::EVENT_SOURCE_MAPPING_PROPERTIES,
+            Kind::EventInvokeConfig => event_invoke::EVENT_INVOKE_CONFIG_PROPERTIES,
         }
     }
 }
@@ -130,6 +134,7 @@ impl Provisioner<'_> {
             Kind::Function => self.function(type_name, id, &props),
             Kind::Permission => self.permission(id, &props),
             Kind::EventSourceMapping => self.event_source_mapping(&props),
+            Kind::EventInvokeConfig => self.event_invoke_config(id, &props),
         }?;
         Ok((physical, self.outcome.get()))
     }
