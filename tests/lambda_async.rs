@@ -18,6 +18,18 @@ use serde_json::Value;
 const FAILS: &str = "exports.handler = async (e) => { throw new Error('nope ' + e.n); };";
 const ECHOES: &str = "exports.handler = async (e) => ({ echoed: e });";
 
+/// A Node function named `name` whose handler echoes its event.
+async fn echo_function(client: &aws_sdk_lambda::Client, name: &str) -> String {
+    lambda::create(
+        client,
+        name,
+        "nodejs20.x",
+        "index.handler",
+        &[("index.js", ECHOES)],
+    )
+    .await
+}
+
 fn error_of<E: aws_sdk_lambda::error::ProvideErrorMetadata>(e: &E) -> (String, String) {
     (
         e.code().unwrap_or_default().to_string(),
@@ -96,22 +108,8 @@ async fn advance(endpoint: &str, seconds: f64) {
 async fn event_invoke_config_api_answers_as_aws() {
     let server = common::server().await;
     let client = lambda::client(&server);
-    let arn = lambda::create(
-        &client,
-        "f",
-        "nodejs20.x",
-        "index.handler",
-        &[("index.js", ECHOES)],
-    )
-    .await;
-    let other = lambda::create(
-        &client,
-        "g",
-        "nodejs20.x",
-        "index.handler",
-        &[("index.js", ECHOES)],
-    )
-    .await;
+    let arn = echo_function(&client, "f").await;
+    let other = echo_function(&client, "g").await;
 
     // Nothing to set: refused before the function is even looked up.
     let e = client
@@ -451,22 +449,8 @@ async fn success_records_reach_a_topic_and_a_function() {
     let client = lambda::client(&server);
     let sqs = common::sqs(&server);
     let sns = common::sns(&server);
-    let arn = lambda::create(
-        &client,
-        "ok",
-        "nodejs20.x",
-        "index.handler",
-        &[("index.js", ECHOES)],
-    )
-    .await;
-    let next = lambda::create(
-        &client,
-        "next",
-        "nodejs20.x",
-        "index.handler",
-        &[("index.js", ECHOES)],
-    )
-    .await;
+    let arn = echo_function(&client, "ok").await;
+    let next = echo_function(&client, "next").await;
     let topic = sns
         .create_topic()
         .name("outcomes")
