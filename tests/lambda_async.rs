@@ -20,14 +20,35 @@ const ECHOES: &str = "exports.handler = async (e) => ({ echoed: e });";
 
 /// A Node function named `name` whose handler echoes its event.
 async fn echo_function(client: &aws_sdk_lambda::Client, name: &str) -> String {
+    node_function(client, name, ECHOES).await
+}
+
+/// A Node function named `name` with `code` as its `index.js`.
+async fn node_function(client: &aws_sdk_lambda::Client, name: &str, code: &str) -> String {
     lambda::create(
         client,
         name,
         "nodejs20.x",
         "index.handler",
-        &[("index.js", ECHOES)],
+        &[("index.js", code)],
     )
     .await
+}
+
+/// Sets `function`'s retries and its on-failure destination.
+async fn on_failure_to(client: &aws_sdk_lambda::Client, function: &str, retries: i32, arn: &str) {
+    client
+        .put_function_event_invoke_config()
+        .function_name(function)
+        .maximum_retry_attempts(retries)
+        .destination_config(
+            DestinationConfig::builder()
+                .on_failure(OnFailure::builder().destination(arn).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
 }
 
 fn error_of<E: aws_sdk_lambda::error::ProvideErrorMetadata>(e: &E) -> (String, String) {
@@ -342,28 +363,10 @@ async fn retries_then_the_on_failure_destination_gets_the_record() {
     let server = common::server().await;
     let client = lambda::client(&server);
     let sqs = common::sqs(&server);
-    let arn = lambda::create(
-        &client,
-        "fails",
-        "nodejs20.x",
-        "index.handler",
-        &[("index.js", FAILS)],
-    )
-    .await;
+    let arn = node_function(&client, "fails", FAILS).await;
     let url = common::create_queue(&sqs, "failures", &[]).await;
     let queue_arn = common::queue_arn(&sqs, &url).await;
-    client
-        .put_function_event_invoke_config()
-        .function_name("fails")
-        .maximum_retry_attempts(1)
-        .destination_config(
-            DestinationConfig::builder()
-                .on_failure(OnFailure::builder().destination(&queue_arn).build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    on_failure_to(&client, "fails", 1, &queue_arn).await;
     invoke_event(&client, "fails", r#"{"n":7}"#).await;
     let first = invocations_at_least(&server.endpoint(), "fails", 1).await;
     assert_eq!(first[0]["invocation_type"], "Event");
@@ -406,14 +409,7 @@ async fn an_event_too_old_for_its_next_retry_is_routed_at_once() {
     let server = common::server().await;
     let client = lambda::client(&server);
     let sqs = common::sqs(&server);
-    lambda::create(
-        &client,
-        "old",
-        "nodejs20.x",
-        "index.handler",
-        &[("index.js", FAILS)],
-    )
-    .await;
+    node_function(&client, "old", FAILS).await;
     let url = common::create_queue(&sqs, "too-old", &[]).await;
     let queue_arn = common::queue_arn(&sqs, &url).await;
     client
@@ -523,14 +519,7 @@ async fn failure_records_reach_an_event_bus() {
     let server = common::server().await;
     let client = lambda::client(&server);
     let sqs = common::sqs(&server);
-    let arn = lambda::create(
-        &client,
-        "eb",
-        "nodejs20.x",
-        "index.handler",
-        &[("index.js", FAILS)],
-    )
-    .await;
+    let arn = node_function(&client, "eb", FAILS).await;
     let url = common::create_queue(&sqs, "from-bus", &[]).await;
     let queue_arn = common::queue_arn(&sqs, &url).await;
     let bus = "arn:aws:events:us-east-1:000000000000:event-bus/default";
@@ -610,30 +599,12 @@ async fn an_accepted_events_failure_route_survives_a_restart() {
     let client = lambda::client_at(&server.endpoint);
     let sqs = common::sqs_at(&server.endpoint, "test", "us-east-1");
     let sns = common::sns_at(&server.endpoint);
-    let function = lambda::create(
-        &client,
-        "flaky",
-        "nodejs20.x",
-        "index.handler",
-        &[("index.js", FAILS)],
-    )
-    .await;
+    let function = node_function(&client, "flaky", FAILS).await;
     let dlq = common::create_queue(&sqs, "sub-dlq", &[]).await;
     let dlq_arn = common::queue_arn(&sqs, &dlq).await;
     let failures = common::create_queue(&sqs, "on-failure", &[]).await;
     let failures_arn = common::queue_arn(&sqs, &failures).await;
-    client
-        .put_function_event_invoke_config()
-        .function_name("flaky")
-        .maximum_retry_attempts(1)
-        .destination_config(
-            DestinationConfig::builder()
-                .on_failure(OnFailure::builder().destination(&failures_arn).build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    on_failure_to(&client, "flaky", 1, &failures_arn).await;
     let topic = sns
         .create_topic()
         .name("t")
