@@ -128,6 +128,10 @@ pub struct Config {
     /// ReservedConcurrentExecutions says otherwise.
     pub lambda_concurrency: usize,
 
+    /// The CPU priority of Lambda function processes against lyrebird's own threads
+    /// (src/lambda/priority.rs).
+    pub lambda_priority: crate::lambda::HandlerPriority,
+
     /// Asynchronous (Event) invocations queued per function; more are refused with
     /// TooManyRequestsException.
     pub lambda_async_backlog: usize,
@@ -172,6 +176,7 @@ impl Default for Config {
             credentials: None,
             lambda_commands: Vec::new(),
             lambda_concurrency: 10,
+            lambda_priority: Default::default(),
             lambda_async_backlog: 10_000,
             events_replay_interval_ms: crate::events::DEFAULT_REPLAY_INTERVAL_MS,
         }

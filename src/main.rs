@@ -3,6 +3,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use lyrebird::lambda::HandlerPriority;
 use lyrebird::server::{serve, App};
 use lyrebird::store::Durability;
 use lyrebird::Config;
@@ -192,6 +193,13 @@ struct Flags {
     #[arg(long, env = "LYREBIRD_LAMBDA_CONCURRENCY", default_value_t = 10)]
     lambda_concurrency: usize,
 
+    /// CPU priority of Lambda function processes. `idle` (SCHED_IDLE): handlers use only the
+    /// CPU that lyrebird and other work leave, so they never delay lyrebird; on a machine kept
+    /// busy by other work they can run into their Timeout. `low`: nice 10, a share under any
+    /// load. `normal`: the same as lyrebird.
+    #[arg(long, env = "LYREBIRD_LAMBDA_PRIORITY", value_enum, default_value_t = PriorityArg::Idle)]
+    lambda_priority: PriorityArg,
+
     /// Asynchronous (Event) invocations queued per function; more are refused with
     /// TooManyRequestsException.
     #[arg(long, env = "LYREBIRD_LAMBDA_ASYNC_BACKLOG", default_value_t = 10_000)]
@@ -208,6 +216,14 @@ struct Flags {
 enum AuthArg {
     Open,
     Sigv4,
+}
+
+/// `--lambda-priority`; `lyrebird::lambda::HandlerPriority` without clap.
+#[derive(Clone, Copy, ValueEnum)]
+enum PriorityArg {
+    Idle,
+    Low,
+    Normal,
 }
 
 /// `--durability`; `lyrebird::store::Durability` without clap.
@@ -254,6 +270,11 @@ impl From<Flags> for Config {
             credentials: flags.credentials,
             lambda_commands: flags.lambda_commands,
             lambda_concurrency: flags.lambda_concurrency,
+            lambda_priority: match flags.lambda_priority {
+                PriorityArg::Idle => HandlerPriority::Idle,
+                PriorityArg::Low => HandlerPriority::Low,
+                PriorityArg::Normal => HandlerPriority::Normal,
+            },
             lambda_async_backlog: flags.lambda_async_backlog,
             events_replay_interval_ms: flags.events_replay_interval_ms,
             durability: match flags.durability {

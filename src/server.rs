@@ -109,6 +109,7 @@ impl App {
                 commands: config.lambda_command_map()?,
                 code_root: crate::lambda::code_root(config.storage_dir().as_deref()),
                 endpoint: format!("http://127.0.0.1:{}", local_addr.port()),
+                handler_priority: config.lambda_priority,
             },
         );
         let event_sources = EventSources::new(sqs.clone(), clock.clone(), store.clone());

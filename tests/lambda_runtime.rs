@@ -819,3 +819,57 @@ async fn huge_output_lines_are_cut_and_logging_goes_on() {
     assert!(log.contains("after the flood"), "{log}");
     server.stop().await;
 }
+
+/// `--lambda-priority`: function processes give way to lyrebird's threads (SCHED_IDLE by
+/// default, nice 10 for `low`, untouched for `normal`), and their own threads and children
+/// inherit it.
+#[tokio::test]
+async fn handler_processes_run_at_the_configured_cpu_priority() {
+    let code = r#"
+import os, subprocess
+def handler(event, context):
+    child = subprocess.run(["python3", "-c", "import os; print(os.sched_getscheduler(0), os.nice(0))"],
+                           capture_output=True, text=True).stdout.split()
+    return {"policy": os.sched_getscheduler(0), "nice": os.nice(0),
+            "child": [int(v) for v in child]}
+"#;
+    let mut seen = Vec::new();
+    for priority in [
+        lyrebird::lambda::HandlerPriority::default(),
+        lyrebird::lambda::HandlerPriority::Low,
+        lyrebird::lambda::HandlerPriority::Normal,
+    ] {
+        let server = lyrebird::spawn(lyrebird::Config {
+            port: 0,
+            test_endpoints: true,
+            lambda_priority: priority,
+            ..lyrebird::Config::default()
+        })
+        .await
+        .unwrap();
+        let client = lambda::client(&server);
+        lambda::create(
+            &client,
+            "prio",
+            "python3.12",
+            "app.handler",
+            &[("app.py", code)],
+        )
+        .await;
+        let (body, error) = lambda::invoke(&client, "prio", "{}").await;
+        assert_eq!(error, None, "{body}");
+        seen.push(json(&body));
+        server.stop().await;
+    }
+    // Linux's policy numbers: SCHED_OTHER 0, SCHED_IDLE 5; lyrebird's own nice is the base.
+    let base = unsafe { libc::nice(0) };
+    let low = (base + 10).min(19);
+    assert_eq!(
+        seen,
+        [
+            serde_json::json!({"policy": 5, "nice": base, "child": [5, base]}),
+            serde_json::json!({"policy": 0, "nice": low, "child": [0, low]}),
+            serde_json::json!({"policy": 0, "nice": base, "child": [0, base]}),
+        ]
+    );
+}

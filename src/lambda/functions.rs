@@ -19,6 +19,7 @@ use super::model::{
     ListFunctionsInput, ListFunctionsOutput, UpdateFunctionCodeInput,
 };
 use super::pool::Pool;
+use super::sandbox::ProcessSettings;
 use super::{code, LambdaService};
 
 /// ListFunctions' page size when MaxItems is not given (AWS's is 50).
@@ -361,7 +362,10 @@ impl LambdaService {
             config.clone(),
             command,
             self.options.default_concurrency,
-            self.options.endpoint.clone(),
+            ProcessSettings {
+                endpoint: self.options.endpoint.clone(),
+                priority: self.options.handler_priority,
+            },
         );
         // A function replaced (new code, concurrency) keeps its metrics.
         if let Some(old) = self.functions.read().get(&config.key()) {

@@ -47,6 +47,7 @@ pub mod model;
 mod overhead;
 mod persist;
 mod pool;
+mod priority;
 mod sandbox;
 pub mod stats;
 
@@ -71,6 +72,7 @@ pub use function::{FunctionConfig, FunctionId};
 pub use functions::PutOutcome;
 pub use invocations::{InvocationRecord, Invocations};
 pub use model::{Operation, Request, Response};
+pub use priority::HandlerPriority;
 
 use pool::Pool;
 
@@ -182,6 +184,8 @@ pub struct LambdaOptions {
     pub code_root: PathBuf,
     /// lyrebird's own endpoint for handlers' `AWS_ENDPOINT_URL` (`http://127.0.0.1:PORT`).
     pub endpoint: String,
+    /// The CPU priority of function processes (`--lambda-priority`).
+    pub handler_priority: HandlerPriority,
 }
 
 /// The Lambda service.

@@ -12,7 +12,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use super::function::FunctionConfig;
 use super::launch::launch_for;
 use super::overhead::Exchange;
-use super::sandbox::{Failure, Job, Reply, Sandbox};
+use super::sandbox::{Failure, Job, ProcessSettings, Reply, Sandbox};
 
 /// How long a new process may take to ask for its first event (Lambda's init phase limit).
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,8 +57,8 @@ pub struct Pool {
     /// One permit per concurrent invocation (the function's concurrency).
     pub slots: Arc<Semaphore>,
     pub concurrency: usize,
-    /// lyrebird's own endpoint, for `AWS_ENDPOINT_URL`.
-    endpoint: String,
+    /// How its processes are started.
+    process: ProcessSettings,
     /// The function's counters for `/metrics` (kept when the pool is replaced).
     pub stats: Arc<super::stats::FunctionStats>,
 }
@@ -68,7 +68,7 @@ impl Pool {
         config: Arc<FunctionConfig>,
         command: Option<String>,
         default_concurrency: usize,
-        endpoint: String,
+        process: ProcessSettings,
     ) -> Pool {
         let concurrency = config
             .reserved_concurrency
@@ -79,7 +79,7 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             slots: Arc::new(Semaphore::new(concurrency)),
             concurrency,
-            endpoint,
+            process,
             stats: Arc::default(),
         }
     }
@@ -121,7 +121,7 @@ impl Pool {
             None => {
                 let cold = std::time::Instant::now();
                 let launch = launch_for(&config, self.command.as_deref());
-                let sandbox = Sandbox::start(&config, launch, &self.endpoint).await;
+                let sandbox = Sandbox::start(&config, launch, &self.process).await;
                 exchange.exclude(cold.elapsed());
                 sandbox
             }

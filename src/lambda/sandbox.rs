@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::function::FunctionConfig;
 use super::launch::{self, Launch};
 use super::overhead::Exchange;
+use super::priority::HandlerPriority;
 
 /// The largest response a function may return synchronously (Lambda's 6 MB quota).
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
@@ -94,13 +95,22 @@ pub struct Sandbox {
     kill: Mutex<Option<oneshot::Sender<()>>>,
 }
 
+/// How every function process is started.
+#[derive(Debug, Clone)]
+pub struct ProcessSettings {
+    /// lyrebird's own endpoint, for the handlers' `AWS_ENDPOINT_URL`.
+    pub endpoint: String,
+    /// Their CPU priority against lyrebird's own threads (`--lambda-priority`).
+    pub priority: HandlerPriority,
+}
+
 impl Sandbox {
     /// Starts the Runtime API and the process. A process that cannot be started gives a sandbox
     /// that has already failed (its invocation fails with Lambda's error, nothing else does).
     pub async fn start(
         function: &FunctionConfig,
         launch: Result<Launch, String>,
-        endpoint: &str,
+        process: &ProcessSettings,
     ) -> Arc<Sandbox> {
         let (inbox, jobs) = mpsc::channel(1);
         let (failed_tx, failed) = watch::channel(None);
@@ -118,7 +128,7 @@ impl Sandbox {
             failed,
             kill: Mutex::new(Some(kill_tx)),
         });
-        if let Err(reason) = run(function, launch, endpoint, shared.clone(), kill_rx).await {
+        if let Err(reason) = run(function, launch, process, shared.clone(), kill_rx).await {
             tracing::error!(function = %function.name, "cannot start the function: {reason}");
             shared.failed.send_replace(Some(Failure::Spawn(reason)));
         }
@@ -185,7 +195,7 @@ impl Drop for Sandbox {
 async fn run(
     function: &FunctionConfig,
     launch: Result<Launch, String>,
-    endpoint: &str,
+    process: &ProcessSettings,
     shared: Arc<Shared>,
     kill: oneshot::Receiver<()>,
 ) -> Result<(), String> {
@@ -217,13 +227,21 @@ async fn run(
         .args(&launch.args)
         .current_dir(&function.code.dir)
         .env_clear()
-        .envs(launch::environment(function, &api, endpoint))
+        .envs(launch::environment(function, &api, &process.endpoint))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         // Its own process group, so a timeout stops whatever the bootstrap started too.
         .process_group(0);
+    let priority = process.priority;
+    // SAFETY: the closure runs between fork and exec and makes async-signal-safe calls only.
+    unsafe {
+        command.pre_exec(move || {
+            priority.apply_to_self();
+            Ok(())
+        });
+    }
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {

@@ -239,6 +239,7 @@ fn services() -> Services {
             commands: Default::default(),
             code_root: std::env::temp_dir().join("lyrebird-unit-code"),
             endpoint: "http://127.0.0.1:4566".into(),
+            handler_priority: Default::default(),
         },
     );
     let events =
