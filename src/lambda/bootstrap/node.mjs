@@ -58,6 +58,14 @@ class RuntimeError extends Error {
 }
 
 let currentRequestId = '';
+
+// What the handler printed reaches lyrebird before its answer does, as it reaches Lambda's log
+// before the invocation ends: Node queues writes to a full pipe, and a handler that prints a lot
+// and returns would otherwise answer first (its lines then miss the invocation's Tail log).
+function flushed() {
+  const pending = [process.stdout, process.stderr].filter((s) => s.writableLength > 0);
+  return Promise.all(pending.map((s) => new Promise((resolve) => s.write('', () => resolve()))));
+}
 function patchConsole() {
   const levels = { log: 'INFO', info: 'INFO', warn: 'WARN', error: 'ERROR', debug: 'DEBUG', trace: 'TRACE' };
   for (const [method, level] of Object.entries(levels)) {
@@ -195,6 +203,7 @@ async function main() {
     } catch (err) {
       const doc = errorDocument(err);
       console.error(`Invoke Error \t${JSON.stringify(doc)}`);
+      await flushed();
       await call('POST', `${BASE}/invocation/${requestId}/error`, JSON.stringify(doc), { 'lambda-runtime-function-error-type': doc.errorType });
       continue;
     }
@@ -203,9 +212,11 @@ async function main() {
       body = JSON.stringify(result === undefined ? null : result);
     } catch (err) {
       const doc = { errorType: 'Runtime.MarshalError', errorMessage: `Unable to stringify response body: ${err.message}`, trace: [] };
+      await flushed();
       await call('POST', `${BASE}/invocation/${requestId}/error`, JSON.stringify(doc), { 'lambda-runtime-function-error-type': doc.errorType });
       continue;
     }
+    await flushed();
     await call('POST', `${BASE}/invocation/${requestId}/response`, body);
   }
 }
