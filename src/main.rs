@@ -193,11 +193,11 @@ struct Flags {
     #[arg(long, env = "LYREBIRD_LAMBDA_CONCURRENCY", default_value_t = 10)]
     lambda_concurrency: usize,
 
-    /// CPU priority of Lambda function processes. `idle` (SCHED_IDLE): handlers use only the
-    /// CPU that lyrebird and other work leave, so they never delay lyrebird; on a machine kept
-    /// busy by other work they can run into their Timeout. `low`: nice 10, a share under any
-    /// load. `normal`: the same as lyrebird.
-    #[arg(long, env = "LYREBIRD_LAMBDA_PRIORITY", value_enum, default_value_t = PriorityArg::Idle)]
+    /// CPU priority of Lambda function processes. `normal`: the same as lyrebird. `idle`
+    /// (SCHED_IDLE): handlers use only the CPU that lyrebird and other work leave, so they never
+    /// delay lyrebird (its lowest latency), but on a machine kept busy by other work they run
+    /// into their Timeout. `low`: nice 10, in between.
+    #[arg(long, env = "LYREBIRD_LAMBDA_PRIORITY", value_enum, default_value_t = PriorityArg::Normal)]
     lambda_priority: PriorityArg,
 
     /// Asynchronous (Event) invocations queued per function; more are refused with

@@ -820,9 +820,9 @@ async fn huge_output_lines_are_cut_and_logging_goes_on() {
     server.stop().await;
 }
 
-/// `--lambda-priority`: function processes give way to lyrebird's threads (SCHED_IDLE by
-/// default, nice 10 for `low`, untouched for `normal`), and their own threads and children
-/// inherit it.
+/// `--lambda-priority`: function processes give way to lyrebird's threads (SCHED_IDLE for
+/// `idle`, nice 10 for `low`; untouched for `normal`, the default), and their children inherit
+/// it.
 #[tokio::test]
 async fn handler_processes_run_at_the_configured_cpu_priority() {
     let code = r#"
@@ -834,8 +834,12 @@ def handler(event, context):
             "child": [int(v) for v in child]}
 "#;
     let mut seen = Vec::new();
-    for priority in [
+    assert_eq!(
         lyrebird::lambda::HandlerPriority::default(),
+        lyrebird::lambda::HandlerPriority::Normal
+    );
+    for priority in [
+        lyrebird::lambda::HandlerPriority::Idle,
         lyrebird::lambda::HandlerPriority::Low,
         lyrebird::lambda::HandlerPriority::Normal,
     ] {
