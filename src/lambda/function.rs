@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{codes, AwsError};
 
-use super::model::{Environment, FunctionConfiguration};
+use super::model::{Environment, FunctionConfiguration, RuntimeVersionConfig};
 
 /// Lambda's defaults for an omitted Timeout (seconds) and MemorySize (MB).
 pub const DEFAULT_TIMEOUT_SECS: u32 = 3;
@@ -69,7 +69,32 @@ impl FunctionConfig {
         key(&self.account, &self.region, &self.name)
     }
 
-    /// `FunctionConfiguration` as AWS answers it.
+    /// The answer to a request that changed the function (`transition`), as AWS records it: the
+    /// state the function passes through, under a revision of its own. lyrebird's creation and
+    /// updates complete at once, so the function itself settles straight away, with a new
+    /// revision, as AWS's does when the transition ends (later reads show `Active`/`Successful`).
+    pub fn settle(&mut self, transition: Transition) -> FunctionConfiguration {
+        self.revision_id = uuid::Uuid::new_v4().to_string();
+        let mut answer = self.configuration();
+        match transition {
+            Transition::Creating => {
+                answer.state = "Pending";
+                answer.state_reason = Some("The function is being created.");
+                answer.state_reason_code = Some("Creating");
+                answer.last_update_status = None;
+            }
+            Transition::Updating => {
+                // AWS words an update's reason as it does a creation's (recorded).
+                answer.last_update_status = Some("InProgress");
+                answer.last_update_status_reason = Some("The function is being created.");
+                answer.last_update_status_reason_code = Some("Creating");
+            }
+        }
+        self.revision_id = uuid::Uuid::new_v4().to_string();
+        answer
+    }
+
+    /// `FunctionConfiguration` of the function at rest, as AWS answers reads of it.
     pub fn configuration(&self) -> FunctionConfiguration {
         FunctionConfiguration {
             function_name: self.name.clone(),
@@ -90,7 +115,11 @@ impl FunctionConfig {
             tracing_config: serde_json::json!({ "Mode": "PassThrough" }),
             revision_id: self.revision_id.clone(),
             state: "Active",
-            last_update_status: "Successful",
+            state_reason: None,
+            state_reason_code: None,
+            last_update_status: Some("Successful"),
+            last_update_status_reason: None,
+            last_update_status_reason_code: None,
             package_type: "Zip",
             architectures: if self.architectures.is_empty() {
                 vec!["x86_64".into()]
@@ -103,8 +132,30 @@ impl FunctionConfig {
                 "LogGroup": format!("/aws/lambda/{}", self.name),
             }),
             snap_start: serde_json::json!({ "ApplyOn": "None", "OptimizationStatus": "Off" }),
+            runtime_version_config: RuntimeVersionConfig {
+                runtime_version_arn: runtime_version_arn(&self.region, &self.runtime),
+            },
         }
     }
+}
+
+/// What a request did to a function, for the state its answer reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// CreateFunction: `State: Pending` (reason `Creating`), no `LastUpdateStatus` yet.
+    Creating,
+    /// UpdateFunctionCode / UpdateFunctionConfiguration: `LastUpdateStatus: InProgress`.
+    Updating,
+}
+
+/// `arn:aws:lambda:<region>::runtime:<64 hex>`. AWS's hex identifies the runtime build a
+/// function runs on; lyrebird has no builds, so it derives a stable value from the runtime's
+/// name (the same runtime always answers the same ARN, a different runtime a different one).
+pub fn runtime_version_arn(region: &str, runtime: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("lyrebird-runtime:{runtime}").as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("arn:aws:lambda:{region}::runtime:{hex}")
 }
 
 pub fn function_arn(region: &str, account: &str, name: &str) -> String {
@@ -243,6 +294,17 @@ mod tests {
         assert!(resolve("0", "r", "a/b", None).is_err());
         assert!(resolve("0", "r", "f:1", Some("2")).is_err());
         assert!(resolve("0", "r", "", None).is_err());
+    }
+
+    #[test]
+    fn runtime_version_arns_are_stable_per_runtime() {
+        let a = runtime_version_arn("us-east-1", "nodejs20.x");
+        assert_eq!(a, runtime_version_arn("us-east-1", "nodejs20.x"));
+        assert_ne!(a, runtime_version_arn("us-east-1", "python3.12"));
+        let hex = a
+            .strip_prefix("arn:aws:lambda:us-east-1::runtime:")
+            .unwrap();
+        assert!(hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
     }
 
     #[test]
