@@ -439,3 +439,43 @@ async fn updated_configuration_survives_a_restart_on_a_data_dir() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What AWS leaves out (recorded: test_list_functions, test_lambda_code_location_zipfile):
+/// ListFunctions' entries carry no State, LastUpdateStatus or RuntimeVersionConfig, and a
+/// function without variables has no Environment.
+#[tokio::test]
+async fn list_entries_and_functions_without_variables_leave_out_what_aws_does() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    lambda::create(
+        &client,
+        "plain",
+        "nodejs20.x",
+        "index.handler",
+        &[("index.js", REPORTER)],
+    )
+    .await;
+    let read = configuration_json(&server, "plain").await;
+    assert!(read.get("Environment").is_none(), "{read}");
+    assert_eq!(read["State"], "Active", "{read}");
+
+    let response = common::http()
+        .get(format!("{}/2015-03-31/functions/", server.endpoint()))
+        .send()
+        .await
+        .unwrap();
+    let listed: serde_json::Value =
+        serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let entry = &listed["Functions"][0];
+    assert_eq!(entry["FunctionName"], "plain", "{listed}");
+    assert_eq!(entry["RevisionId"], read["RevisionId"], "{listed}");
+    for absent in [
+        "State",
+        "LastUpdateStatus",
+        "RuntimeVersionConfig",
+        "Environment",
+    ] {
+        assert!(entry.get(absent).is_none(), "{absent} in {entry}");
+    }
+    server.stop().await;
+}

@@ -78,7 +78,7 @@ impl FunctionConfig {
         let mut answer = self.configuration();
         match transition {
             Transition::Creating => {
-                answer.state = "Pending";
+                answer.state = Some("Pending");
                 answer.state_reason = Some("The function is being created.");
                 answer.state_reason_code = Some("Creating");
                 answer.last_update_status = None;
@@ -109,12 +109,12 @@ impl FunctionConfig {
             last_modified: lambda_timestamp(self.last_modified_ms),
             code_sha256: self.code.sha256.clone(),
             version: "$LATEST",
-            environment: Environment {
+            environment: (!self.environment.is_empty()).then(|| Environment {
                 variables: self.environment.clone(),
-            },
+            }),
             tracing_config: serde_json::json!({ "Mode": "PassThrough" }),
             revision_id: self.revision_id.clone(),
-            state: "Active",
+            state: Some("Active"),
             state_reason: None,
             state_reason_code: None,
             last_update_status: Some("Successful"),
@@ -132,9 +132,20 @@ impl FunctionConfig {
                 "LogGroup": format!("/aws/lambda/{}", self.name),
             }),
             snap_start: serde_json::json!({ "ApplyOn": "None", "OptimizationStatus": "Off" }),
-            runtime_version_config: RuntimeVersionConfig {
+            runtime_version_config: Some(RuntimeVersionConfig {
                 runtime_version_arn: runtime_version_arn(&self.region, &self.runtime),
-            },
+            }),
+        }
+    }
+
+    /// The function as a ListFunctions entry: AWS leaves out its state, last update status and
+    /// runtime version there (recorded).
+    pub fn listed(&self) -> FunctionConfiguration {
+        FunctionConfiguration {
+            state: None,
+            last_update_status: None,
+            runtime_version_config: None,
+            ..self.configuration()
         }
     }
 }

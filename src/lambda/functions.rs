@@ -173,7 +173,7 @@ impl LambdaService {
             next_marker: more
                 .then(|| chosen.last().map(|c| c.name.clone()))
                 .flatten(),
-            functions: chosen.iter().map(|c| c.configuration()).collect(),
+            functions: chosen.iter().map(|c| c.listed()).collect(),
         })
     }
 

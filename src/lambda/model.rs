@@ -215,10 +215,15 @@ pub struct FunctionConfiguration {
     pub last_modified: String,
     pub code_sha256: String,
     pub version: &'static str,
-    pub environment: Environment,
+    /// Absent while the function has no variables (recorded on AWS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
     pub tracing_config: serde_json::Value,
     pub revision_id: String,
-    pub state: &'static str,
+    /// Absent from ListFunctions' entries, as are LastUpdateStatus and RuntimeVersionConfig
+    /// (recorded on AWS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -235,7 +240,8 @@ pub struct FunctionConfiguration {
     pub ephemeral_storage: serde_json::Value,
     pub logging_config: serde_json::Value,
     pub snap_start: serde_json::Value,
-    pub runtime_version_config: RuntimeVersionConfig,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime_version_config: Option<RuntimeVersionConfig>,
 }
 
 /// `RuntimeVersionConfig`: the runtime build a function runs on.
