@@ -214,40 +214,112 @@ impl FunctionId {
 }
 
 /// Resolves `name`, `name:qualifier`, `account:function:name[:qualifier]` or
-/// `arn:aws:lambda:region:account:function:name[:qualifier]`; `qualifier` is the `Qualifier`
-/// parameter, which must agree with one in the name.
+/// `arn:aws:lambda:region:account:function:name[:qualifier]` named by a request that reads or
+/// acts on an existing function; `qualifier` is the `Qualifier` parameter, which must agree with
+/// one in the name. A name longer than a function's can be is not refused: no such function
+/// exists (AWS answers ResourceNotFoundException, recorded).
 pub fn resolve(
     account: &str,
     region: &str,
     given: &str,
     qualifier: Option<&str>,
 ) -> Result<FunctionId, AwsError> {
-    let invalid = || {
+    resolve_as(account, region, given, qualifier, Naming::Existing)
+}
+
+/// As `resolve`, for CreateFunction: AWS checks the name against a stricter pattern (no dots,
+/// no `$LATEST.PUBLISHED`) and refuses one longer than 64 characters.
+pub fn resolve_new(account: &str, region: &str, given: &str) -> Result<FunctionId, AwsError> {
+    resolve_as(account, region, given, None, Naming::New)
+}
+
+/// Which of AWS's two `functionName` patterns applies (their texts are AWS's, recorded).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Naming {
+    Existing,
+    New,
+}
+
+impl Naming {
+    fn pattern(self) -> &'static str {
+        match self {
+            Naming::Existing => "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?",
+            Naming::New => "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
+        }
+    }
+
+    fn valid_name(self, name: &str) -> bool {
+        !name.is_empty()
+            && name.bytes().all(|b| {
+                b.is_ascii_alphanumeric()
+                    || b == b'-'
+                    || b == b'_'
+                    || (b == b'.' && self == Naming::Existing)
+            })
+    }
+
+    fn valid_qualifier(self, q: &str) -> bool {
+        q == "$LATEST"
+            || (self == Naming::Existing && q == "$LATEST.PUBLISHED")
+            || Naming::New.valid_name(q)
+    }
+}
+
+fn resolve_as(
+    account: &str,
+    region: &str,
+    given: &str,
+    qualifier: Option<&str>,
+    naming: Naming,
+) -> Result<FunctionId, AwsError> {
+    let validation = |constraint: String| {
         AwsError::new(
             &codes::VALIDATION,
-            format!(
-                "1 validation error detected: Value '{given}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{{2}}(-gov)?-[a-z]+-\\d{{1}}:)?(\\d{{12}}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
-            ),
+            format!("1 validation error detected: Value '{given}' at 'functionName' failed to satisfy constraint: {constraint}"),
         )
     };
+    if given.len() > 140 {
+        return Err(validation(
+            "Member must have length less than or equal to 140".into(),
+        ));
+    }
+    let invalid = || {
+        validation(format!(
+            "Member must satisfy regular expression pattern: {}",
+            naming.pattern()
+        ))
+    };
     let parts: Vec<&str> = given.split(':').collect();
-    let (acct, reg, name, in_name) = match parts.as_slice() {
-        [name] => (account, region, *name, None),
-        [name, q] => (account, region, *name, Some(*q)),
-        [acct, "function", name] => (*acct, region, *name, None),
-        [acct, "function", name, q] => (*acct, region, *name, Some(*q)),
-        ["arn", _, "lambda", reg, acct, "function", name] => (*acct, *reg, *name, None),
-        ["arn", _, "lambda", reg, acct, "function", name, q] => (*acct, *reg, *name, Some(*q)),
+    let (given_account, reg, name, in_name) = match parts.as_slice() {
+        [name] => (None, region, *name, None),
+        [name, q] => (None, region, *name, Some(*q)),
+        [acct, "function", name] => (Some(*acct), region, *name, None),
+        [acct, "function", name, q] => (Some(*acct), region, *name, Some(*q)),
+        ["arn", partition, "lambda", reg, acct, "function", name]
+            if valid_region(reg) && valid_partition(partition) =>
+        {
+            (Some(*acct), *reg, *name, None)
+        }
+        ["arn", partition, "lambda", reg, acct, "function", name, q]
+            if valid_region(reg) && valid_partition(partition) =>
+        {
+            (Some(*acct), *reg, *name, Some(*q))
+        }
         _ => return Err(invalid()),
     };
-    if !valid_name(name) || in_name.is_some_and(|q| !valid_qualifier(q)) {
+    let account_ok =
+        given_account.is_none_or(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()));
+    if !account_ok
+        || !naming.valid_name(name)
+        || in_name.is_some_and(|q| !naming.valid_qualifier(q))
+    {
         return Err(invalid());
     }
-    if name.len() > 64 {
-        return Err(AwsError::new(
-            &codes::VALIDATION,
-            format!("1 validation error detected: Value '{given}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64"),
-        ));
+    let acct = given_account.unwrap_or(account);
+    if name.len() > 64 && naming == Naming::New {
+        return Err(AwsError::invalid_parameter_value(format!(
+            "1 validation error detected: Value '{given}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64"
+        )));
     }
     let qualifier = match (in_name, qualifier) {
         (Some(a), Some(b)) if a != b => return Err(AwsError::invalid_parameter_value(
@@ -263,15 +335,39 @@ pub fn resolve(
     })
 }
 
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+/// `aws[a-zA-Z-]*` or empty.
+fn valid_partition(partition: &str) -> bool {
+    partition.is_empty()
+        || partition
+            .strip_prefix("aws")
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-'))
 }
 
-fn valid_qualifier(q: &str) -> bool {
-    q == "$LATEST" || valid_name(q)
+/// `(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}`.
+fn valid_region(region: &str) -> bool {
+    let rest = region.strip_prefix("eusc-").unwrap_or(region);
+    let lower = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase());
+    let Some((country, rest)) = rest.split_at_checked(2) else {
+        return false;
+    };
+    if !lower(country) {
+        return false;
+    }
+    let Some(rest) = rest.strip_prefix('-') else {
+        return false;
+    };
+    let mut parts: Vec<&str> = rest.split('-').collect();
+    // Optional `gov` / `iso[a-z]?` before the area.
+    if parts.len() == 3 {
+        let tag = parts.remove(0);
+        let iso = tag
+            .strip_prefix("iso")
+            .is_some_and(|t| t.len() <= 1 && t.bytes().all(|b| b.is_ascii_lowercase()));
+        if tag != "gov" && !iso {
+            return false;
+        }
+    }
+    matches!(parts.as_slice(), [area, digit] if lower(area) && digit.len() == 1 && digit.as_bytes()[0].is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -303,6 +399,24 @@ mod tests {
             ("111111111111", "g")
         );
         assert!(resolve("0", "r", "a/b", None).is_err());
+        assert!(resolve("0", "r", "invalid-account:function:f", None).is_err());
+        for region in ["invalid-region", "", "us-east-12"] {
+            let arn = format!("arn:aws:lambda:{region}:111111111111:function:f");
+            assert!(resolve("0", "r", &arn, None).is_err(), "{arn}");
+        }
+        for region in [
+            "us-gov-west-1",
+            "us-isob-east-1",
+            "eusc-de-east-1",
+            "eu-central-2",
+        ] {
+            let arn = format!("arn:aws:lambda:{region}:111111111111:function:f");
+            assert!(resolve("0", "r", &arn, None).is_ok(), "{arn}");
+        }
+        assert!(resolve("0", "r", "my.function", None).is_ok());
+        assert!(resolve_new("0", "r", "my.function").is_err());
+        assert!(resolve("0", "r", &"a".repeat(65), None).is_ok());
+        assert!(resolve_new("0", "r", &"a".repeat(65)).is_err());
         assert!(resolve("0", "r", "f:1", Some("2")).is_err());
         assert!(resolve("0", "r", "", None).is_err());
     }

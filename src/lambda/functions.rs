@@ -45,7 +45,7 @@ impl LambdaService {
             .function_name
             .as_deref()
             .ok_or_else(|| not_null("functionName"))?;
-        let id = function::resolve(&ctx.account, &ctx.region, name, None)?;
+        let id = function::resolve_new(&ctx.account, &ctx.region, name)?;
         if id.qualifier.is_some() {
             return Err(AwsError::invalid_parameter_value(
                 "Function name cannot be qualified in CreateFunction.",
@@ -66,6 +66,7 @@ impl LambdaService {
                 ))
             }
         };
+        let architectures = check_architectures(input.architectures.unwrap_or_default())?;
         let timeout = check_range(
             "timeout",
             input.timeout,
@@ -103,7 +104,7 @@ impl LambdaService {
             environment: input.environment.map(|e| e.variables).unwrap_or_default(),
             reserved_concurrency: None,
             code,
-            architectures: input.architectures.unwrap_or_default(),
+            architectures,
             tags: input.tags.unwrap_or_default(),
             last_modified_ms: self.clock.now_ms(),
             revision_id: String::new(),
@@ -514,6 +515,24 @@ fn check_role(role: &str) -> AwsResult<()> {
         &codes::VALIDATION,
         format!("1 validation error detected: Value '{role}' at 'role' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{{12}}:role/?[a-zA-Z_0-9+=,.@\\-_/]+"),
     ))
+}
+
+/// `Architectures`: at most one, `x86_64` or `arm64` (AWS's wordings, recorded).
+fn check_architectures(architectures: Vec<String>) -> AwsResult<Vec<String>> {
+    let listed = || format!("[{}]", architectures.join(", "));
+    if architectures.len() > 1 {
+        return Err(AwsError::new(
+            &codes::VALIDATION,
+            format!("1 validation error detected: Value '{}' at 'architectures' failed to satisfy constraint: Member must have length less than or equal to 1", listed()),
+        ));
+    }
+    if architectures.iter().any(|a| a != "x86_64" && a != "arm64") {
+        return Err(AwsError::new(
+            &codes::VALIDATION,
+            format!("1 validation error detected: Value '{}' at 'architectures' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]", listed()),
+        ));
+    }
+    Ok(architectures)
 }
 
 fn check_runtime(runtime: &str) -> AwsResult<()> {
