@@ -391,7 +391,30 @@ async fn invoke_types_and_payload_checks() {
     assert!(e.is_resource_not_found_exception());
     assert_eq!(
         error_code(&e).1,
-        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope"
+        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope:$LATEST"
+    );
+    // A function named by the ARN of another region (recorded: test_get_function_wrong_region).
+    let e = client
+        .invoke()
+        .function_name("arn:aws:lambda:eu-central-1:000000000000:function:echo")
+        .send()
+        .await
+        .unwrap_err();
+    let e = e.into_service_error();
+    assert!(e.is_resource_not_found_exception());
+    assert_eq!(
+        error_code(&e).1,
+        "Functions from 'eu-central-1' are not reachable in this region ('us-east-1')"
+    );
+    let e = client
+        .get_function()
+        .function_name("arn:aws:lambda:eu-central-1:000000000000:function:echo")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&e.into_service_error()).1,
+        "Functions from 'eu-central-1' are not reachable in this region ('us-east-1')"
     );
     let e = client
         .invoke()

@@ -224,13 +224,43 @@ pub fn resolve(
     given: &str,
     qualifier: Option<&str>,
 ) -> Result<FunctionId, AwsError> {
-    resolve_as(account, region, given, qualifier, Naming::Existing)
+    in_region(
+        region,
+        resolve_as(account, region, given, qualifier, Naming::Existing)?,
+    )
 }
 
 /// As `resolve`, for CreateFunction: AWS checks the name against a stricter pattern (no dots,
 /// no `$LATEST.PUBLISHED`) and refuses one longer than 64 characters.
 pub fn resolve_new(account: &str, region: &str, given: &str) -> Result<FunctionId, AwsError> {
-    resolve_as(account, region, given, None, Naming::New)
+    in_region(
+        region,
+        resolve_as(account, region, given, None, Naming::New)?,
+    )
+}
+
+/// As `resolve`, for the invoke seam: an event source (an SNS subscription, an EventBridge
+/// target) may name a function of another region by its ARN, as AWS allows them to.
+pub fn resolve_any_region(
+    account: &str,
+    region: &str,
+    given: &str,
+) -> Result<FunctionId, AwsError> {
+    resolve_as(account, region, given, None, Naming::Existing)
+}
+
+/// The API reaches only the functions of the region it is called in (AWS's wording, recorded).
+fn in_region(region: &str, id: FunctionId) -> Result<FunctionId, AwsError> {
+    if id.region == region {
+        return Ok(id);
+    }
+    Err(AwsError::new(
+        &codes::RESOURCE_NOT_FOUND,
+        format!(
+            "Functions from '{}' are not reachable in this region ('{region}')",
+            id.region
+        ),
+    ))
 }
 
 /// Which of AWS's two `functionName` patterns applies (their texts are AWS's, recorded).
@@ -381,11 +411,10 @@ mod tests {
             id.arn(),
             "arn:aws:lambda:us-east-1:000000000000:function:fn"
         );
-        let id = resolve(
+        let id = resolve_any_region(
             "000000000000",
             "us-east-1",
             "arn:aws:lambda:eu-west-1:111111111111:function:f:$LATEST",
-            None,
         )
         .unwrap();
         assert_eq!(
@@ -411,7 +440,8 @@ mod tests {
             "eu-central-2",
         ] {
             let arn = format!("arn:aws:lambda:{region}:111111111111:function:f");
-            assert!(resolve("0", "r", &arn, None).is_ok(), "{arn}");
+            assert!(resolve("0", region, &arn, None).is_ok(), "{arn}");
+            assert!(resolve("0", "us-east-1", &arn, None).is_err(), "{arn}");
         }
         assert!(resolve("0", "r", "my.function", None).is_ok());
         assert!(resolve_new("0", "r", "my.function").is_err());

@@ -287,7 +287,7 @@ impl LambdaService {
 
     /// The pool of an existing function, `$LATEST` (the only version lyrebird keeps).
     fn pool(&self, account: &str, region: &str, function: &str) -> AwsResult<Arc<Pool>> {
-        let id = function::resolve(account, region, function, None)?;
+        let id = function::resolve_any_region(account, region, function)?;
         self.pool_of(&id)
     }
 
