@@ -37,6 +37,25 @@ async fn configuration_json(server: &lyrebird::RunningServer, name: &str) -> ser
     serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
 }
 
+/// A CreateFunction request for a Node function answering with `REPORTER`.
+fn create_reporter(
+    client: &aws_sdk_lambda::Client,
+    name: &str,
+    role: &str,
+) -> aws_sdk_lambda::operation::create_function::builders::CreateFunctionFluentBuilder {
+    client
+        .create_function()
+        .function_name(name)
+        .runtime(Runtime::Nodejs20x)
+        .handler("index.handler")
+        .role(role)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(Blob::new(lambda::zip(&[("index.js", REPORTER)])))
+                .build(),
+        )
+}
+
 fn runtime_version_hex(arn: &str) -> &str {
     let hex = arn
         .strip_prefix("arn:aws:lambda:us-east-1::runtime:")
@@ -52,20 +71,14 @@ fn runtime_version_hex(arn: &str) -> &str {
 async fn create_answers_pending_then_reads_show_active_under_a_new_revision() {
     let server = common::server().await;
     let client = lambda::client(&server);
-    let created = client
-        .create_function()
-        .function_name("fresh")
-        .runtime(Runtime::Nodejs20x)
-        .handler("index.handler")
-        .role("arn:aws:iam::000000000000:role/lambda-role")
-        .code(
-            aws_sdk_lambda::types::FunctionCode::builder()
-                .zip_file(Blob::new(lambda::zip(&[("index.js", REPORTER)])))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let created = create_reporter(
+        &client,
+        "fresh",
+        "arn:aws:iam::000000000000:role/lambda-role",
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(created.state, Some(State::Pending));
     assert_eq!(
         created.state_reason.as_deref(),
@@ -372,17 +385,7 @@ async fn update_function_configuration_rejects_what_aws_rejects() {
     assert_eq!(read["Description"], "");
 
     // CreateFunction checks the role the same way.
-    let e = client
-        .create_function()
-        .function_name("badrole")
-        .runtime(Runtime::Nodejs20x)
-        .handler("index.handler")
-        .role("r1")
-        .code(
-            aws_sdk_lambda::types::FunctionCode::builder()
-                .zip_file(Blob::new(lambda::zip(&[("index.js", REPORTER)])))
-                .build(),
-        )
+    let e = create_reporter(&client, "badrole", "r1")
         .send()
         .await
         .unwrap_err()

@@ -240,12 +240,23 @@ impl LambdaService {
             code::remove(&old.code);
         }
         config.code = code;
+        Ok(self.apply_update(ctx, &pool, config))
+    }
+
+    /// Keeps an updated function and hands it to its pool (whose warm processes stop); the
+    /// answer shows the update in progress, as AWS's does.
+    fn apply_update(
+        &self,
+        ctx: &RequestContext,
+        pool: &Pool,
+        mut config: FunctionConfig,
+    ) -> FunctionConfiguration {
         config.last_modified_ms = self.clock.now_ms();
         let answer = config.settle(Transition::Updating);
         let config = Arc::new(config);
         self.persist(ctx, &config);
         pool.reconfigure(config);
-        Ok(answer)
+        answer
     }
 
     /// UpdateFunctionConfiguration: the members given replace the function's (Environment as a
@@ -296,12 +307,7 @@ impl LambdaService {
         if let Some(environment) = body.environment {
             config.environment = environment.variables;
         }
-        config.last_modified_ms = self.clock.now_ms();
-        let answer = config.settle(Transition::Updating);
-        let config = Arc::new(config);
-        self.persist(ctx, &config);
-        pool.reconfigure(config);
-        Ok(answer)
+        Ok(self.apply_update(ctx, &pool, config))
     }
 
     /// PutFunctionConcurrency (`Some(n)`) and DeleteFunctionConcurrency (`None`).
