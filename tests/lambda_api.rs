@@ -7,7 +7,7 @@ mod common;
 mod lambda;
 
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{FunctionCode, InvocationType, Runtime};
+use aws_sdk_lambda::types::{Architecture, FunctionCode, InvocationType, Runtime};
 use lyrebird::lambda::{DeadLetter, FailureRoute, InvocationSource, InvokeRequest};
 
 const ECHO: &str = "exports.handler = async (e) => e;";
@@ -225,18 +225,79 @@ async fn create_function_rejects_bad_input_as_aws_does() {
         .unwrap_err();
     assert_eq!(error_code(&e.into_service_error()).0, "ValidationException");
 
-    let e = client
-        .get_function()
-        .function_name("a".repeat(65))
+    // A name longer than 64: CreateFunction refuses it, reads answer that no such function
+    // exists (recorded: test_function_name_and_qualifier_validation[function_name_too_long]).
+    let long = "a".repeat(65);
+    let e = base()
+        .function_name(&long)
+        .runtime(Runtime::Nodejs20x)
+        .code(code())
         .send()
         .await
         .unwrap_err();
-    let (code_name, message) = error_code(&e.into_service_error());
-    assert_eq!(code_name, "ValidationException");
-    assert!(
-        message.ends_with("Member must have length less than or equal to 64"),
-        "{message}"
+    assert_eq!(
+        error_code(&e.into_service_error()),
+        (
+            "InvalidParameterValueException".into(),
+            format!("1 validation error detected: Value '{long}' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64")
+        )
     );
+    let e = client
+        .get_function()
+        .function_name(&long)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&e.into_service_error()),
+        (
+            "ResourceNotFoundException".into(),
+            format!("Function not found: arn:aws:lambda:us-east-1:000000000000:function:{long}")
+        )
+    );
+    // AWS's two functionName patterns: reads allow dots, CreateFunction does not.
+    let e = client
+        .get_function()
+        .function_name("arn:aws:lambda:invalid-region:000000000000:function:f")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&e.into_service_error()),
+        (
+            "ValidationException".into(),
+            "1 validation error detected: Value 'arn:aws:lambda:invalid-region:000000000000:function:f' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?".into()
+        )
+    );
+    let e = base()
+        .function_name("invalid-account:function:my-function")
+        .runtime(Runtime::Nodejs20x)
+        .code(code())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&e.into_service_error()).1,
+        "1 validation error detected: Value 'invalid-account:function:my-function' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
+    );
+
+    // Architectures: one, x86_64 or arm64 (recorded: test_create_lambda_exceptions).
+    for (architectures, constraint) in [
+        (vec![Architecture::X8664, Architecture::Arm64], "Value '[x86_64, arm64]' at 'architectures' failed to satisfy constraint: Member must have length less than or equal to 1"),
+        (vec![Architecture::from("X86_64")], "Value '[X86_64]' at 'architectures' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]"),
+    ] {
+        let e = base()
+            .runtime(Runtime::Nodejs20x)
+            .set_architectures(Some(architectures))
+            .code(code())
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error_code(&e.into_service_error()),
+            ("ValidationException".into(), format!("1 validation error detected: {constraint}"))
+        );
+    }
     server.stop().await;
 }
 
@@ -330,7 +391,23 @@ async fn invoke_types_and_payload_checks() {
     assert!(e.is_resource_not_found_exception());
     assert_eq!(
         error_code(&e).1,
-        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope"
+        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope:$LATEST"
+    );
+    // A function named by the ARN of another region (recorded: test_get_function_wrong_region).
+    let elsewhere = "arn:aws:lambda:eu-central-1:000000000000:function:echo";
+    let unreachable = (
+        "ResourceNotFoundException".to_string(),
+        "Functions from 'eu-central-1' are not reachable in this region ('us-east-1')".to_string(),
+    );
+    let e = client.invoke().function_name(elsewhere).send().await;
+    assert_eq!(
+        error_code(&e.unwrap_err().into_service_error()),
+        unreachable
+    );
+    let e = client.get_function().function_name(elsewhere).send().await;
+    assert_eq!(
+        error_code(&e.unwrap_err().into_service_error()),
+        unreachable
     );
     let e = client
         .invoke()

@@ -50,7 +50,7 @@ impl LambdaService {
         request: InvokeRequest,
         route: FailureRoute,
     ) -> AwsResult<()> {
-        let id = function::resolve(account, region, function, None)?;
+        let id = function::resolve_any_region(account, region, function)?;
         let pool = self.pool_of(&id)?;
         let event = self.new_event(request, route);
         self.queue_event(&id, pool, event, None, None)

@@ -1,5 +1,6 @@
 //! CreateFunction, GetFunction(Configuration), ListFunctions, DeleteFunction,
-//! UpdateFunctionCode; and `put_function`, which templates use to converge a function.
+//! UpdateFunctionCode, UpdateFunctionConfiguration; and `put_function`, which templates use to
+//! converge a function.
 
 use std::sync::Arc;
 
@@ -10,13 +11,14 @@ use crate::error::{codes, AwsError, AwsResult};
 use crate::service::Empty;
 
 use super::function::{
-    self, CodeLocation, FunctionConfig, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECS, MAX_TIMEOUT_SECS,
-    MEMORY_RANGE,
+    self, CodeLocation, FunctionConfig, Transition, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECS,
+    MAX_TIMEOUT_SECS, MEMORY_RANGE,
 };
 use super::launch::{self, RuntimeKind, KNOWN_RUNTIMES};
 use super::model::{
     Concurrency, CreateFunctionInput, FunctionConfiguration, FunctionRef, GetFunctionOutput,
     ListFunctionsInput, ListFunctionsOutput, UpdateFunctionCodeInput,
+    UpdateFunctionConfigurationInput,
 };
 use super::pool::Pool;
 use super::sandbox::ProcessSettings;
@@ -43,13 +45,14 @@ impl LambdaService {
             .function_name
             .as_deref()
             .ok_or_else(|| not_null("functionName"))?;
-        let id = function::resolve(&ctx.account, &ctx.region, name, None)?;
+        let id = function::resolve_new(&ctx.account, &ctx.region, name)?;
         if id.qualifier.is_some() {
             return Err(AwsError::invalid_parameter_value(
                 "Function name cannot be qualified in CreateFunction.",
             ));
         }
         let role = input.role.ok_or_else(|| not_null("role"))?;
+        check_role(&role)?;
         let runtime = input.runtime.ok_or_else(|| {
             AwsError::invalid_parameter_value("Runtime and Handler are mandatory parameters for functions created with deployment packages.")
         })?;
@@ -63,6 +66,7 @@ impl LambdaService {
                 ))
             }
         };
+        let architectures = check_architectures(input.architectures.unwrap_or_default())?;
         let timeout = check_range(
             "timeout",
             input.timeout,
@@ -87,7 +91,7 @@ impl LambdaService {
             input.code.image_uri.is_some(),
             &id,
         )?;
-        let config = FunctionConfig {
+        let mut config = FunctionConfig {
             account: id.account.clone(),
             region: id.region.clone(),
             name: id.name.clone(),
@@ -100,15 +104,15 @@ impl LambdaService {
             environment: input.environment.map(|e| e.variables).unwrap_or_default(),
             reserved_concurrency: None,
             code,
-            architectures: input.architectures.unwrap_or_default(),
+            architectures,
             tags: input.tags.unwrap_or_default(),
             last_modified_ms: self.clock.now_ms(),
-            revision_id: uuid::Uuid::new_v4().to_string(),
+            revision_id: String::new(),
             stack: None,
         };
-        let configuration = config.configuration();
+        let answer = config.settle(Transition::Creating);
         self.install(ctx, config);
-        Ok(configuration)
+        Ok(answer)
     }
 
     pub(super) fn get_function(
@@ -170,7 +174,7 @@ impl LambdaService {
             next_marker: more
                 .then(|| chosen.last().map(|c| c.name.clone()))
                 .flatten(),
-            functions: chosen.iter().map(|c| c.configuration()).collect(),
+            functions: chosen.iter().map(|c| c.listed()).collect(),
         })
     }
 
@@ -219,14 +223,7 @@ impl LambdaService {
         )?;
         let pool = self.pool_of(&id)?;
         let old = pool.config();
-        if let Some(revision) = input.body.revision_id.as_deref() {
-            if revision != old.revision_id {
-                return Err(AwsError::new(
-                    &codes::LAMBDA_PRECONDITION_FAILED,
-                    "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
-                ));
-            }
-        }
+        check_revision(input.body.revision_id.as_deref(), &old)?;
         if input.body.image_uri.is_some() {
             return Err(AwsError::invalid_parameter_value(
                 "Please don't provide ImageUri when updating a function with packageType Zip.",
@@ -243,13 +240,74 @@ impl LambdaService {
             code::remove(&old.code);
         }
         config.code = code;
+        Ok(self.apply_update(ctx, &pool, config))
+    }
+
+    /// Keeps an updated function and hands it to its pool (whose warm processes stop); the
+    /// answer shows the update in progress, as AWS's does.
+    fn apply_update(
+        &self,
+        ctx: &RequestContext,
+        pool: &Pool,
+        mut config: FunctionConfig,
+    ) -> FunctionConfiguration {
         config.last_modified_ms = self.clock.now_ms();
-        config.revision_id = uuid::Uuid::new_v4().to_string();
-        let configuration = config.configuration();
+        let answer = config.settle(Transition::Updating);
         let config = Arc::new(config);
         self.persist(ctx, &config);
         pool.reconfigure(config);
-        Ok(configuration)
+        answer
+    }
+
+    /// UpdateFunctionConfiguration: the members given replace the function's (Environment as a
+    /// whole, as on AWS); warm processes are stopped so the next invocation starts with them.
+    pub(super) fn update_function_configuration(
+        &self,
+        ctx: &RequestContext,
+        input: UpdateFunctionConfigurationInput,
+    ) -> AwsResult<FunctionConfiguration> {
+        let body = input.body;
+        if let Some(role) = body.role.as_deref() {
+            check_role(role)?;
+        }
+        let id = function::resolve(
+            &ctx.account,
+            &ctx.region,
+            &input.function.function_name,
+            input.function.qualifier.as_deref(),
+        )?;
+        let pool = self.pool_of(&id)?;
+        let old = pool.config();
+        let timeout = check_range(
+            "timeout",
+            body.timeout,
+            old.timeout_secs,
+            1..=MAX_TIMEOUT_SECS,
+        )?;
+        let memory = check_range("memorySize", body.memory_size, old.memory_mb, MEMORY_RANGE)?;
+        if let Some(runtime) = body.runtime.as_deref() {
+            check_runtime(runtime)?;
+        }
+        check_revision(body.revision_id.as_deref(), &old)?;
+        let mut config = (*old).clone();
+        config.timeout_secs = timeout;
+        config.memory_mb = memory;
+        if let Some(role) = body.role {
+            config.role = role;
+        }
+        if let Some(handler) = body.handler {
+            config.handler = handler;
+        }
+        if let Some(description) = body.description {
+            config.description = description;
+        }
+        if let Some(runtime) = body.runtime {
+            config.runtime = runtime;
+        }
+        if let Some(environment) = body.environment {
+            config.environment = environment.variables;
+        }
+        Ok(self.apply_update(ctx, &pool, config))
     }
 
     /// PutFunctionConcurrency (`Some(n)`) and DeleteFunctionConcurrency (`None`).
@@ -422,6 +480,65 @@ fn not_null(member: &str) -> AwsError {
         &codes::VALIDATION,
         format!("1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"),
     )
+}
+
+/// A request's `RevisionId`, when given, must be the function's latest.
+fn check_revision(given: Option<&str>, config: &FunctionConfig) -> AwsResult<()> {
+    match given {
+        Some(revision) if revision != config.revision_id => Err(AwsError::new(
+            &codes::LAMBDA_PRECONDITION_FAILED,
+            "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `Role` must match AWS's pattern `arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+`.
+fn check_role(role: &str) -> AwsResult<()> {
+    let matches = (|| {
+        let rest = role.strip_prefix("arn:")?;
+        let (partition, rest) = rest.split_once(':')?;
+        let partition_ok = partition.is_empty()
+            || partition
+                .strip_prefix("aws")
+                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-'));
+        let rest = rest.strip_prefix("iam::")?;
+        let (account, rest) = rest.split_once(':')?;
+        let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+        let name = rest.strip_prefix("role")?;
+        let name = name.strip_prefix('/').unwrap_or(name);
+        let name_ok = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-/".contains(&b));
+        Some(partition_ok && account_ok && name_ok)
+    })()
+    .unwrap_or(false);
+    if matches {
+        return Ok(());
+    }
+    Err(AwsError::new(
+        &codes::VALIDATION,
+        format!("1 validation error detected: Value '{role}' at 'role' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{{12}}:role/?[a-zA-Z_0-9+=,.@\\-_/]+"),
+    ))
+}
+
+/// `Architectures`: at most one, `x86_64` or `arm64` (AWS's wordings, recorded).
+fn check_architectures(architectures: Vec<String>) -> AwsResult<Vec<String>> {
+    let listed = || format!("[{}]", architectures.join(", "));
+    if architectures.len() > 1 {
+        return Err(AwsError::new(
+            &codes::VALIDATION,
+            format!("1 validation error detected: Value '{}' at 'architectures' failed to satisfy constraint: Member must have length less than or equal to 1", listed()),
+        ));
+    }
+    if architectures.iter().any(|a| a != "x86_64" && a != "arm64") {
+        return Err(AwsError::new(
+            &codes::VALIDATION,
+            format!("1 validation error detected: Value '{}' at 'architectures' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], Member must not be null]", listed()),
+        ));
+    }
+    Ok(architectures)
 }
 
 fn check_runtime(runtime: &str) -> AwsResult<()> {

@@ -39,7 +39,7 @@ impl LambdaService {
         function: &str,
         request: InvokeRequest,
     ) -> AwsResult<InvokeResult> {
-        let id = function::resolve(account, region, function, None)?;
+        let id = function::resolve_any_region(account, region, function)?;
         let pool = self.pool_of(&id)?;
         self.invoke_on(&pool, request, "RequestResponse", false, false)
             .await
@@ -174,12 +174,15 @@ impl LambdaService {
         ctx: &RequestContext,
         input: InvokeInput,
     ) -> AwsResult<InvokeOutput> {
-        let id = function::resolve(
+        let mut id = function::resolve(
             &ctx.account,
             &ctx.region,
             &input.function.function_name,
             input.function.qualifier.as_deref(),
         )?;
+        // Invoke runs `$LATEST` when no version is named, and says so when it is missing
+        // ("Function not found: …:$LATEST", recorded).
+        id.qualifier.get_or_insert_with(|| "$LATEST".to_string());
         let pool = self.pool_of(&id)?;
         let max = match input.invocation_type {
             InvocationType::Event => MAX_ASYNC_PAYLOAD,

@@ -2,7 +2,8 @@
 //! Lambda API (REST-JSON, `protocol::lambda_rest`) and the invoke seam other services call.
 //!
 //! - `model.rs`: the API operations and their types; `function.rs`: a function's configuration,
-//!   ARN and name resolution; `functions.rs`: Create/Get/List/Delete/UpdateFunctionCode;
+//!   ARN and name resolution; `functions.rs`: Create/Get/List/Delete/UpdateFunctionCode/
+//!   UpdateFunctionConfiguration;
 //!   `invoke.rs`: Invoke and the seam below; `code.rs`: code on disk (zips, folders);
 //!   `persist.rs`: functions in the store.
 //! - `pool.rs`: a function's warm execution environments and one invocation's outcome;
@@ -286,7 +287,7 @@ impl LambdaService {
 
     /// The pool of an existing function, `$LATEST` (the only version lyrebird keeps).
     fn pool(&self, account: &str, region: &str, function: &str) -> AwsResult<Arc<Pool>> {
-        let id = function::resolve(account, region, function, None)?;
+        let id = function::resolve_any_region(account, region, function)?;
         self.pool_of(&id)
     }
 
@@ -371,6 +372,9 @@ impl Service for LambdaService {
             Request::UpdateFunctionCode(input) => {
                 Response::UpdateFunctionCode(self.update_function_code(ctx, input)?)
             }
+            Request::UpdateFunctionConfiguration(input) => Response::UpdateFunctionConfiguration(
+                self.update_function_configuration(ctx, input)?,
+            ),
             Request::Invoke(input) => Response::Invoke(self.invoke_api(ctx, input).await?),
             Request::PutFunctionConcurrency(input) => {
                 let reserved = input.body.reserved_concurrent_executions;

@@ -16,6 +16,7 @@ crate::service::operations! {
     ListFunctions(ListFunctionsInput) -> ListFunctionsOutput;
     DeleteFunction(FunctionRef) -> Empty;
     UpdateFunctionCode(UpdateFunctionCodeInput) -> FunctionConfiguration;
+    UpdateFunctionConfiguration(UpdateFunctionConfigurationInput) -> FunctionConfiguration;
     Invoke(InvokeInput) -> InvokeOutput;
     PutFunctionConcurrency(PutFunctionConcurrencyInput) -> Concurrency;
     GetFunctionConcurrency(FunctionRef) -> Concurrency;
@@ -171,6 +172,27 @@ pub struct UpdateFunctionCodeInput {
     pub body: UpdateFunctionCodeBody,
 }
 
+/// The body of UpdateFunctionConfiguration: the members lyrebird applies (others are accepted
+/// and left as they are).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateFunctionConfigurationBody {
+    pub role: Option<String>,
+    pub handler: Option<String>,
+    pub description: Option<String>,
+    pub timeout: Option<i64>,
+    pub memory_size: Option<i64>,
+    pub environment: Option<Environment>,
+    pub runtime: Option<String>,
+    pub revision_id: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct UpdateFunctionConfigurationInput {
+    pub function: FunctionRef,
+    pub body: UpdateFunctionConfigurationBody,
+}
+
 #[derive(Debug, Default)]
 pub struct ListFunctionsInput {
     pub marker: Option<String>,
@@ -193,16 +215,40 @@ pub struct FunctionConfiguration {
     pub last_modified: String,
     pub code_sha256: String,
     pub version: &'static str,
-    pub environment: Environment,
+    /// Absent while the function has no variables (recorded on AWS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
     pub tracing_config: serde_json::Value,
     pub revision_id: String,
-    pub state: &'static str,
-    pub last_update_status: &'static str,
+    /// Absent from ListFunctions' entries, as are LastUpdateStatus and RuntimeVersionConfig
+    /// (recorded on AWS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason_code: Option<&'static str>,
+    /// Absent from CreateFunction's answer (the function has had no update yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_update_status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_update_status_reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_update_status_reason_code: Option<&'static str>,
     pub package_type: &'static str,
     pub architectures: Vec<String>,
     pub ephemeral_storage: serde_json::Value,
     pub logging_config: serde_json::Value,
     pub snap_start: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime_version_config: Option<RuntimeVersionConfig>,
+}
+
+/// `RuntimeVersionConfig`: the runtime build a function runs on.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RuntimeVersionConfig {
+    pub runtime_version_arn: String,
 }
 
 #[derive(Debug, Serialize)]

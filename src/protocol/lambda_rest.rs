@@ -8,6 +8,7 @@ use crate::error::{AwsError, AwsResult};
 use crate::lambda::model::{
     EventInvokeConfigInput, FunctionRef, InvocationType, InvokeInput, ListEventInvokeConfigsInput,
     ListFunctionsInput, PutFunctionConcurrencyInput, UpdateFunctionCodeInput,
+    UpdateFunctionConfigurationInput,
 };
 use crate::lambda::{LambdaService, Operation, Request, Response};
 
@@ -43,6 +44,11 @@ const ROUTES: &[Route<Operation>] = &[
         Method::PUT,
         "/2015-03-31/functions/{FunctionName}/code",
         Operation::UpdateFunctionCode,
+    ),
+    route(
+        Method::PUT,
+        "/2015-03-31/functions/{FunctionName}/configuration",
+        Operation::UpdateFunctionConfiguration,
     ),
     route(
         Method::POST,
@@ -125,6 +131,12 @@ impl RestBinding for LambdaService {
                 function: function(),
                 body: request.json()?,
             }),
+            Operation::UpdateFunctionConfiguration => {
+                Request::UpdateFunctionConfiguration(UpdateFunctionConfigurationInput {
+                    function: function(),
+                    body: request.json()?,
+                })
+            }
             Operation::PutFunctionConcurrency => {
                 Request::PutFunctionConcurrency(PutFunctionConcurrencyInput {
                     function: function(),
@@ -188,7 +200,9 @@ impl RestBinding for LambdaService {
             Response::GetFunction(g) => json(StatusCode::OK, &g),
             Response::GetFunctionConfiguration(c) => json(StatusCode::OK, &c),
             Response::ListFunctions(l) => json(StatusCode::OK, &l),
-            Response::UpdateFunctionCode(c) => json(StatusCode::OK, &c),
+            Response::UpdateFunctionCode(c) | Response::UpdateFunctionConfiguration(c) => {
+                json(StatusCode::OK, &c)
+            }
             Response::PutFunctionConcurrency(c) => json(StatusCode::OK, &c),
             Response::GetFunctionConcurrency(c) => json(StatusCode::OK, &c),
             Response::PutFunctionEventInvokeConfig(c)

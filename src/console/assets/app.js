@@ -334,9 +334,9 @@ const pages = {
   async functions() {
     const { Functions: fns = [] } = await lambda("GET", "/2015-03-31/functions/");
     const reserved = await Promise.all(fns.map(f => lambda("GET", `/2019-09-30/functions/${enc(f.FunctionName)}/concurrency`).then(c => c.ReservedConcurrentExecutions, () => undefined)));
-    main.innerHTML = `<h1>Functions</h1><table><thead><tr><th>Function</th><th>Runtime</th><th>Handler</th><th class="n">Timeout (s)</th><th class="n">Memory (MB)</th><th class="n">Reserved concurrency</th><th>State</th></tr></thead><tbody>
+    main.innerHTML = `<h1>Functions</h1><table><thead><tr><th>Function</th><th>Runtime</th><th>Handler</th><th class="n">Timeout (s)</th><th class="n">Memory (MB)</th><th class="n">Reserved concurrency</th><th>Last modified</th></tr></thead><tbody>
       ${fns.map((f, i) => `<tr data-function="${esc(f.FunctionName)}"><td><a href="#/function/${enc(f.FunctionName)}">${esc(f.FunctionName)}</a></td><td>${esc(f.Runtime)}</td><td>${esc(f.Handler)}</td>
-        <td class="n">${f.Timeout}</td><td class="n">${f.MemorySize}</td><td class="n">${reserved[i] ?? "–"}</td><td>${esc(f.State)}</td></tr>`).join("") || '<tr><td colspan="7" class="muted">No functions.</td></tr>'}</tbody></table>`;
+        <td class="n">${f.Timeout}</td><td class="n">${f.MemorySize}</td><td class="n">${reserved[i] ?? "–"}</td><td>${esc(f.LastModified)}</td></tr>`).join("") || '<tr><td colspan="7" class="muted">No functions.</td></tr>'}</tbody></table>`;
   },
 
   async function(name) {
