@@ -11,8 +11,8 @@ use crate::error::{codes, AwsError, AwsResult};
 use crate::service::Empty;
 
 use super::function::{
-    self, CodeLocation, FunctionConfig, Transition, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_SECS,
-    MAX_TIMEOUT_SECS, MEMORY_RANGE,
+    self, CodeLocation, FunctionConfig, FunctionId, Transition, DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT_SECS, MAX_TIMEOUT_SECS, MEMORY_RANGE,
 };
 use super::launch::{self, RuntimeKind, KNOWN_RUNTIMES};
 use super::model::{
@@ -120,12 +120,7 @@ impl LambdaService {
         ctx: &RequestContext,
         input: &FunctionRef,
     ) -> AwsResult<GetFunctionOutput> {
-        let id = function::resolve(
-            &ctx.account,
-            &ctx.region,
-            &input.function_name,
-            input.qualifier.as_deref(),
-        )?;
+        let id = resolve_in(ctx, input)?;
         let config = self.pool_of(&id)?.config();
         Ok(GetFunctionOutput {
             configuration: config.configuration(),
@@ -183,12 +178,7 @@ impl LambdaService {
         ctx: &RequestContext,
         input: &FunctionRef,
     ) -> AwsResult<Empty> {
-        let id = function::resolve(
-            &ctx.account,
-            &ctx.region,
-            &input.function_name,
-            input.qualifier.as_deref(),
-        )?;
+        let id = resolve_in(ctx, input)?;
         if id.qualifier.as_deref() == Some("$LATEST") {
             return Err(AwsError::invalid_parameter_value(
                 "$LATEST version cannot be deleted without deleting the function.",
@@ -215,12 +205,7 @@ impl LambdaService {
         ctx: &RequestContext,
         input: UpdateFunctionCodeInput,
     ) -> AwsResult<FunctionConfiguration> {
-        let id = function::resolve(
-            &ctx.account,
-            &ctx.region,
-            &input.function.function_name,
-            input.function.qualifier.as_deref(),
-        )?;
+        let id = resolve_in(ctx, &input.function)?;
         let pool = self.pool_of(&id)?;
         let old = pool.config();
         check_revision(input.body.revision_id.as_deref(), &old)?;
@@ -270,12 +255,7 @@ impl LambdaService {
         if let Some(role) = body.role.as_deref() {
             check_role(role)?;
         }
-        let id = function::resolve(
-            &ctx.account,
-            &ctx.region,
-            &input.function.function_name,
-            input.function.qualifier.as_deref(),
-        )?;
+        let id = resolve_in(ctx, &input.function)?;
         let pool = self.pool_of(&id)?;
         let old = pool.config();
         let timeout = check_range(
@@ -317,12 +297,7 @@ impl LambdaService {
         function: &FunctionRef,
         reserved: Option<Option<i64>>,
     ) -> AwsResult<Concurrency> {
-        let id = function::resolve(
-            &ctx.account,
-            &ctx.region,
-            &function.function_name,
-            function.qualifier.as_deref(),
-        )?;
+        let id = resolve_in(ctx, function)?;
         if id.qualifier.is_some() {
             return Err(AwsError::invalid_parameter_value(
                 "This operation is permitted on Lambda functions only. Aliases and versions do not support this operation. Please specify either a function name or an unqualified function ARN.",
@@ -574,4 +549,15 @@ fn check_range(
         ));
     }
     Ok(value as u32)
+}
+
+/// The function a request names, by name or ARN, qualifier included, in the request's account and
+/// region.
+fn resolve_in(ctx: &RequestContext, function: &FunctionRef) -> AwsResult<FunctionId> {
+    function::resolve(
+        &ctx.account,
+        &ctx.region,
+        &function.function_name,
+        function.qualifier.as_deref(),
+    )
 }
