@@ -14,6 +14,10 @@ impl PendingWrites {
         self.0.lock().push(ticket);
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.lock().is_empty()
+    }
+
     /// Waits for every write this request made.
     pub async fn durable(&self) -> Result<(), String> {
         let tickets = std::mem::take(&mut *self.0.lock());
@@ -57,6 +61,9 @@ pub struct RequestContext {
     /// The service and operation the request was decoded as (set by the protocol layer, read
     /// for `/metrics`); unset for a request no service took.
     pub operation: std::sync::OnceLock<(&'static str, &'static str)>,
+    /// The store, while writes that failed wait to be written again (see `Store::settled`): an
+    /// answer that writes nothing waits for them, unless it only reads.
+    pub unsettled_store: Option<crate::store::SharedStore>,
 }
 
 impl RequestContext {
@@ -75,6 +82,7 @@ impl RequestContext {
             authenticated: false,
             action: None,
             operation: Default::default(),
+            unsettled_store: None,
         }
     }
 

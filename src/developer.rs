@@ -160,6 +160,10 @@ impl protocol::Host for Uncounted<'_> {
     fn mark_used(&self, service: &'static str) {
         self.0.mark_used(service)
     }
+
+    fn unsettled_store(&self) -> Option<crate::store::SharedStore> {
+        self.0.unsettled_store()
+    }
 }
 
 fn wants_json(headers: &http::HeaderMap) -> bool {

@@ -447,6 +447,10 @@ impl Host for App {
         &self.default_host
     }
 
+    fn unsettled_store(&self) -> Option<crate::store::SharedStore> {
+        (!self.store.settled()).then(|| self.store.clone())
+    }
+
     fn mark_used(&self, service: &'static str) {
         self.service_states.mark_used(service);
     }

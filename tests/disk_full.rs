@@ -264,3 +264,140 @@ async fn a_full_disk_fails_writes_with_service_unavailable_and_recovers_when_spa
     );
     drop(server);
 }
+
+/// The error a failed call answered: `Some(status) Code`.
+fn failure<E: ProvideErrorMetadata>(
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> String {
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    format!("{status:?} {}", e.code().unwrap_or("no code"))
+}
+
+/// A request that failed on the full disk has already changed lyrebird's state in memory; its
+/// retry once space returns finds that change made (a FIFO duplicate, a message already deleted,
+/// a queue that exists) and is acknowledged. Those acknowledgements must hold after a SIGKILL:
+/// the failed writes are written again before anything newer, and the retry's answer waits for
+/// them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_of_a_request_that_failed_on_a_full_disk_is_acknowledged_only_once_stored() {
+    let Some(fs) = Tmpfs::mount("16m") else {
+        return skip_loudly();
+    };
+    let dir = fs.0.join("data");
+    let mut server = start(&dir).await;
+    let sqs = sqs(&server.endpoint);
+    let create = |name: &'static str| {
+        let sqs = sqs.clone();
+        async move {
+            let mut call = sqs.create_queue().queue_name(name);
+            if name.ends_with(".fifo") {
+                call = call.attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true");
+            }
+            call.send().await
+        }
+    };
+    let fifo = create("f.fifo").await.unwrap().queue_url.unwrap();
+    let plain = create("q").await.unwrap().queue_url.unwrap();
+    send(&sqs, &plain, "to-delete").await.unwrap();
+    let receipt = sqs
+        .receive_message()
+        .queue_url(&plain)
+        .visibility_timeout(1)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap()[0]
+        .receipt_handle
+        .clone()
+        .unwrap();
+    let send_fifo = || {
+        sqs.send_message()
+            .queue_url(&fifo)
+            .message_body("fifo-1")
+            .message_group_id("g")
+            .message_deduplication_id("d1")
+            .send()
+    };
+    let delete = || {
+        sqs.delete_message()
+            .queue_url(&plain)
+            .receipt_handle(&receipt)
+            .send()
+    };
+
+    let filler = fill(&fs.0);
+    let padding = "x".repeat(60 * 1024);
+    let mut full = false;
+    for i in 0..400 {
+        if send(&sqs, &plain, &format!("full-{i}-{padding}"))
+            .await
+            .is_err()
+        {
+            full = true;
+            break;
+        }
+    }
+    assert!(full, "writes fail on a full disk");
+    let unavailable = "Some(503) ServiceUnavailable";
+    assert_eq!(failure(&send_fifo().await.unwrap_err()), unavailable);
+    assert_eq!(failure(&delete().await.unwrap_err()), unavailable);
+    assert_eq!(failure(&create("made").await.unwrap_err()), unavailable);
+
+    // Space returns; each retry finds its change made and succeeds.
+    std::fs::remove_file(&filler).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let first = loop {
+        match send_fifo().await {
+            Ok(out) => break out,
+            Err(e) => assert!(Instant::now() < deadline, "still failing: {}", failure(&e)),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(first.message_id.is_some());
+    delete().await.unwrap();
+    let made = create("made").await.unwrap().queue_url.unwrap();
+    send(&sqs, &made, "in-made").await.unwrap();
+
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let server = start(&dir).await;
+    let sqs = self::sqs(&server.endpoint);
+    let bodies = |queue: &'static str| {
+        let (sqs, url) = (
+            sqs.clone(),
+            format!("{}/000000000000/{queue}", server.endpoint),
+        );
+        async move {
+            let mut bodies = Vec::new();
+            loop {
+                let got = sqs
+                    .receive_message()
+                    .queue_url(&url)
+                    .max_number_of_messages(10)
+                    .visibility_timeout(600)
+                    .send()
+                    .await
+                    .map_err(|e| failure(&e))?
+                    .messages
+                    .unwrap_or_default();
+                if got.is_empty() {
+                    return Ok::<_, String>(bodies);
+                }
+                bodies.extend(got.into_iter().map(|m| m.body.unwrap()));
+            }
+        }
+    };
+    assert_eq!(bodies("f.fifo").await.unwrap(), ["fifo-1"], "the FIFO send");
+    let plain = bodies("q").await.unwrap();
+    assert!(
+        !plain.contains(&"to-delete".to_string()),
+        "the deleted message came back"
+    );
+    assert_eq!(
+        bodies("made").await,
+        Ok(vec!["in-made".to_string()]),
+        "the queue"
+    );
+    drop(server);
+}

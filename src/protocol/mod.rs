@@ -57,6 +57,10 @@ pub trait Host: Send + Sync {
     fn credentials(&self) -> Option<&crate::credentials::Credentials> {
         None
     }
+    /// The store while writes that failed wait to be written again (`Store::settled`).
+    fn unsettled_store(&self) -> Option<crate::store::SharedStore> {
+        None
+    }
     /// The service clock (epoch ms), which signatures' times are checked against.
     fn now_ms(&self) -> u64 {
         crate::clock::Clock::new().now_ms()
@@ -218,5 +222,6 @@ fn context<H: Host + ?Sized>(host: &H, headers: &HeaderMap, uri: &Uri) -> Reques
         authenticated: false,
         action: None,
         operation: Default::default(),
+        unsettled_store: host.unsettled_store(),
     }
 }

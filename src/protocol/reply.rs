@@ -34,6 +34,18 @@ pub(super) async fn durable<T>(
     result: Result<T, AwsError>,
 ) -> Result<T, AwsError> {
     let value = result?;
+    if let Some(store) = &ctx.unsettled_store {
+        // A retry of a request that failed may find its change already made in memory (a FIFO
+        // duplicate, a queue that exists): its success waits for that change's replay.
+        let reads_only = ctx.operation.get().is_some_and(|(_, op)| {
+            ["Get", "List", "Describe"]
+                .iter()
+                .any(|p| op.starts_with(p))
+        });
+        if !reads_only && ctx.writes.is_empty() {
+            ctx.writes.push(store.barrier());
+        }
+    }
     ctx.writes
         .durable()
         .await

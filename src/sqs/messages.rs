@@ -46,7 +46,8 @@ impl SqsService {
         let enqueued = {
             let mut state = queue.lock(now);
             let enqueued = state.enqueue(send.message, now);
-            ctx.writes.push(queue.commit(&mut state));
+            // A FIFO duplicate writes nothing: its answer waits for the original's write.
+            ctx.writes.push(queue.commit_or_wait(&mut state));
             enqueued
         };
         if send.output.apply(enqueued) {
@@ -95,7 +96,7 @@ impl SqsService {
                     result: send.output,
                 });
             }
-            ctx.writes.push(queue.commit(&mut state));
+            ctx.writes.push(queue.commit_or_wait(&mut state));
         }
         if any_visible {
             queue.notify().notify_one();

@@ -57,13 +57,16 @@ impl SqsService {
             .entry(ctx.region.clone())
             .or_default();
         if let Some(existing) = by_name.get(name) {
-            let state = existing.lock(now);
+            let mut state = existing.lock(now);
             if let Some(different) = state.config.first_difference(&config, &supplied) {
                 return Err(AwsError::new(
                     &codes::QUEUE_NAME_EXISTS,
                     format!("A queue already exists with the same name and a different value for attribute {different}"),
                 ));
             }
+            // The queue may be a failed CreateQueue's, not yet on disk: the answer to its retry
+            // waits for the store to have written it.
+            ctx.writes.push(existing.commit_or_wait(&mut state));
             return Ok(QueueUrlOutput {
                 queue_url: Self::queue_url(ctx, existing),
             });

@@ -98,6 +98,17 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// The bytes of keys and values it holds.
+    pub fn size(&self) -> usize {
+        match self {
+            Change::Put { key, value, .. } => key.len() + value.len(),
+            Change::Delete { key, .. } => key.len(),
+            Change::DeletePrefix { prefix, .. } => prefix.len(),
+        }
+    }
+}
+
 /// How much an acknowledgement promises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
@@ -145,6 +156,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn submit(&self, changes: Vec<Change>) -> Ticket;
     /// A ticket that completes once everything submitted so far is durable (for an answer
     /// that changes nothing itself but reports the effect of changes still being written).
+    /// False while writes that failed (whose changes the services made in memory) wait to be
+    /// written again; an answer that changes nothing itself then waits for a `barrier`.
+    fn settled(&self) -> bool {
+        true
+    }
+
     fn barrier(&self) -> Ticket {
         Ticket::done()
     }

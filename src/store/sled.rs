@@ -7,8 +7,18 @@
 //! once one has failed. The writer then reopens the directory (at most every
 //! `REOPEN_INTERVAL`), which recovers what is on disk — everything acknowledged, as only a
 //! flushed job is — and writing resumes once there is room again, without a restart.
+//!
+//! The services changed their state in memory before they submitted each failed job, and they
+//! cannot take it back, so the writer keeps every failed job and, once the directory is open
+//! again, writes them first, in their order, before anything newer. Memory and disk then agree
+//! again: a client's retry of a failed request (its answer was a 503, whose outcome AWS leaves
+//! open) that finds its change already made — a FIFO duplicate, a message already deleted, a
+//! queue that exists — is acknowledged only behind that replay. Kept jobs are bounded
+//! (`MAX_KEPT_BYTES`); past it the process stops (the panic policy's abort: what is on disk is
+//! what was acknowledged, and a restart is safe).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -30,6 +40,8 @@ pub struct SledStore {
     durability: Durability,
     jobs: mpsc::SyncSender<Job>,
     metrics: Arc<StoreMetrics>,
+    /// Set by the writer while failed jobs wait for their replay.
+    unsettled: Arc<AtomicBool>,
 }
 
 #[derive(Debug)]
@@ -53,6 +65,10 @@ impl Handles {
 const REOPEN_INTERVAL: Duration = Duration::from_millis(250);
 
 const VERSION_KEY: &[u8] = b"format_version";
+
+/// Failed jobs kept for their replay at most (their changes' keys and values); past it the
+/// process stops rather than let memory and disk disagree.
+const MAX_KEPT_BYTES: usize = 256 * 1024 * 1024;
 
 /// Jobs waiting for the writer at most; a submitter beyond it waits for room (backpressure).
 pub const JOB_BACKLOG: usize = 16 * 1024;
@@ -115,10 +131,14 @@ impl SledStore {
         // instead of queueing without limit.
         let (jobs, rx) = mpsc::sync_channel::<Job>(backlog);
         let metrics = Arc::new(StoreMetrics::default());
+        let unsettled = Arc::new(AtomicBool::new(false));
         let writer = SledWriter {
+            unsettled: unsettled.clone(),
             dir: dir.to_path_buf(),
             handles: handles.clone(),
             failed_at: None,
+            kept: Vec::new(),
+            kept_bytes: 0,
             metrics: metrics.clone(),
         };
         let store = SledStore {
@@ -126,6 +146,7 @@ impl SledStore {
             durability,
             jobs,
             metrics,
+            unsettled,
         };
         Ok((store, writer, rx))
     }
@@ -190,6 +211,10 @@ impl Store for SledStore {
                 Ticket(Some(rx))
             }
         }
+    }
+
+    fn settled(&self) -> bool {
+        !self.unsettled.load(Ordering::Acquire)
     }
 
     fn barrier(&self) -> Ticket {
@@ -259,26 +284,51 @@ struct SledWriter {
     handles: Arc<RwLock<Option<Handles>>>,
     /// When the last write failed (and the error), until a reopen succeeds.
     failed_at: Option<(Instant, String)>,
+    /// Jobs not on disk whose changes the services already made in memory, oldest first:
+    /// written before anything else once the directory is open again.
+    kept: Vec<Vec<Change>>,
+    kept_bytes: usize,
+    /// Shared with the store: set while `kept` waits for its replay.
+    unsettled: Arc<AtomicBool>,
     metrics: Arc<StoreMetrics>,
 }
 
 impl SledWriter {
     fn run(mut self, rx: mpsc::Receiver<Job>) {
-        while let Ok(first) = rx.recv() {
+        loop {
+            // While jobs wait for their replay, try again on a timer too: no new job may come.
+            let first = if self.failed_at.is_some() {
+                match rx.recv_timeout(REOPEN_INTERVAL) {
+                    Ok(job) => job,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        let _ = self.recover();
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                match rx.recv() {
+                    Ok(job) => job,
+                    Err(_) => break,
+                }
+            };
             let mut waiters = Vec::new();
+            // This round's jobs, until their flush has succeeded (a failed flush loses them too).
+            let mut round = Vec::new();
             let mut result = self.recover();
-            if result.is_ok() {
-                result = self.apply(first.0);
-            }
-            waiters.extend(first.1);
-            let mut jobs = 1u64;
-            // Group commit: take everything that queued up while we were busy.
-            while let Ok((changes, waiter)) = rx.recv_timeout(Duration::ZERO) {
+            let mut jobs = 0u64;
+            let mut next = Some(first);
+            while let Some((changes, waiter)) = next {
                 if result.is_ok() {
-                    result = self.apply(changes);
+                    result = self.apply(&changes);
+                }
+                if !changes.is_empty() {
+                    round.push(changes);
                 }
                 waiters.extend(waiter);
                 jobs += 1;
+                // Group commit: take everything that queued up while we were busy.
+                next = rx.recv_timeout(Duration::ZERO).ok();
             }
             if !waiters.is_empty() && result.is_ok() {
                 let started = Instant::now();
@@ -293,10 +343,28 @@ impl SledWriter {
                     tracing::error!(error = %e, "store write failed; writes fail until the data directory is reopened");
                     self.failed_at = Some((Instant::now(), e.clone()));
                 }
+                self.keep(round);
             }
             for w in waiters {
                 let _ = w.send(result.clone());
             }
+        }
+    }
+
+    /// Keeps failed jobs for their replay; stops the process past `MAX_KEPT_BYTES`.
+    fn keep(&mut self, jobs: Vec<Vec<Change>>) {
+        self.unsettled.store(true, Ordering::Release);
+        for job in jobs {
+            self.kept_bytes += job.iter().map(Change::size).sum::<usize>();
+            self.kept.push(job);
+        }
+        if self.kept_bytes > MAX_KEPT_BYTES {
+            tracing::error!(
+                kept_bytes = self.kept_bytes,
+                jobs = self.kept.len(),
+                "the store has failed for too long to keep what it could not write; stopping (what was acknowledged is on disk)"
+            );
+            std::process::abort();
         }
     }
 
@@ -339,11 +407,24 @@ impl SledWriter {
                 .map(|_| h)
                 .map_err(|e| e.to_string())
         });
+        // Then the jobs that failed, in order, flushed before anything newer is written.
+        let reopened = reopened.and_then(|h| {
+            for job in &self.kept {
+                apply(&h, job)?;
+            }
+            h.db.flush().map(|_| h).map_err(|e| e.to_string())
+        });
         match reopened {
             Ok(handles) => {
                 *slot = Some(handles);
                 self.failed_at = None;
-                tracing::warn!("data directory reopened after a failed write; writing again");
+                tracing::warn!(
+                    replayed = self.kept.len(),
+                    "data directory reopened after a failed write; the failed jobs written again; writing again"
+                );
+                self.kept = Vec::new();
+                self.kept_bytes = 0;
+                self.unsettled.store(false, Ordering::Release);
                 Ok(())
             }
             Err(e) => {
@@ -359,13 +440,13 @@ impl SledWriter {
     /// Either way sled recovers all of the job or none of it, so a failed write or a crash
     /// cannot leave half a job on disk. Neutral on the hot path: a batch replaces the same
     /// number of inserts, taken on this single writer thread, so no lock is contended.
-    fn apply(&self, changes: Vec<Change>) -> Result<(), String> {
+    fn apply(&self, changes: &[Change]) -> Result<(), String> {
         self.with(|h| apply(h, changes))
     }
 }
 
 /// See `SledWriter::apply`.
-fn apply(handles: &Handles, changes: Vec<Change>) -> Result<(), String> {
+fn apply(handles: &Handles, changes: &[Change]) -> Result<(), String> {
     {
         let mut batches: Vec<(usize, sled::Batch)> = Vec::with_capacity(1);
         let mut batch_for = |space: Space| -> usize {
@@ -383,7 +464,7 @@ fn apply(handles: &Handles, changes: Vec<Change>) -> Result<(), String> {
             }
         };
         let mut slots = Vec::with_capacity(changes.len());
-        for change in &changes {
+        for change in changes {
             let space = match change {
                 Change::Put { space, .. }
                 | Change::Delete { space, .. }
@@ -391,14 +472,14 @@ fn apply(handles: &Handles, changes: Vec<Change>) -> Result<(), String> {
             };
             slots.push(batch_for(space));
         }
-        for (change, slot) in changes.into_iter().zip(slots) {
+        for (change, slot) in changes.iter().zip(slots) {
             let (tree, batch) = &mut batches[slot];
             match change {
-                Change::Put { key, value, .. } => batch.insert(key, value),
-                Change::Delete { key, .. } => batch.remove(key),
+                Change::Put { key, value, .. } => batch.insert(key.as_slice(), value.as_slice()),
+                Change::Delete { key, .. } => batch.remove(key.as_slice()),
                 Change::DeletePrefix { prefix, .. } => {
                     // Only this thread writes, so the keys read here are the keys to delete.
-                    for key in handles.trees[*tree].1.scan_prefix(&prefix).keys() {
+                    for key in handles.trees[*tree].1.scan_prefix(prefix).keys() {
                         batch.remove(key.map_err(|e| e.to_string())?);
                     }
                 }
