@@ -248,14 +248,6 @@ pub fn router(app: Arc<App>) -> Router {
             .route("/_lyrebird/clock/wall", post(step_wall_clock))
             .route("/_lyrebird/panic", post(panic_on_request));
     }
-    // Last, so it covers every route above (AWS requests, the fallback, verify their own).
-    if app.credentials.is_some() {
-        // `--auth sigv4`: lyrebird's own endpoints need the console token (health stays open).
-        router = router.layer(axum::middleware::from_fn_with_state(
-            app.clone(),
-            console_token,
-        ));
-    }
     router = router.merge(crate::developer::routes());
     if app.config.metrics {
         router = router.route("/metrics", get(metrics));
@@ -263,18 +255,32 @@ pub fn router(app: Arc<App>) -> Router {
     if app.config.console {
         router = router.merge(crate::console::routes());
     }
+    // After every route of lyrebird's own (a layer covers only the routes added before it);
+    // AWS requests, the fallback, verify their own signatures.
+    if app.credentials.is_some() {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            console_token,
+        ));
+    }
     router.fallback(aws).with_state(app)
 }
 
-/// `--auth sigv4`: `/_lyrebird/*` other than the health report answers only requests bearing
-/// the credentials file's console token (`Authorization: Bearer <token>`).
+/// `--auth sigv4`: lyrebird's own endpoints (`/_lyrebird/*`, the LocalStack-style `/_aws/*` and
+/// `/metrics`) answer only requests bearing the credentials file's console token
+/// (`Authorization: Bearer <token>`). Open: the health reports, and the console's page, which
+/// holds no data (its script sends the token with every call).
 async fn console_token(
     State(app): State<Arc<App>>,
     request: Request,
     next: axum::middleware::Next,
 ) -> Response {
     let path = request.uri().path();
-    let open = !path.starts_with("/_lyrebird/") || path == crate::health::HEALTH_PATH;
+    let own = path.starts_with("/_lyrebird/") || path.starts_with("/_aws/") || path == "/metrics";
+    let open = !own
+        || path == crate::health::HEALTH_PATH
+        || path == "/_lyrebird/console"
+        || path == "/_lyrebird/console/";
     let authorization = request
         .headers()
         .get(http::header::AUTHORIZATION)

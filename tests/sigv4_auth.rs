@@ -442,5 +442,58 @@ async fn lyrebird_endpoints_need_the_console_token() {
         .await
         .unwrap();
     assert_eq!(health.status(), 200, "the health check stays open");
+    // Every endpoint of lyrebird's own that shows or changes state: the developer peek (also
+    // under LocalStack's path), the console's API, the metrics.
+    for path in [
+        "/_lyrebird/sqs/messages?QueueUrl=http://localhost/000000000000/q",
+        "/_aws/sqs/messages?QueueUrl=http://localhost/000000000000/q",
+        "/_lyrebird/console/api/queues",
+        "/_lyrebird/console/api/info",
+        "/metrics",
+    ] {
+        let url = format!("{}{path}", server.endpoint());
+        let refused = common::http().get(&url).send().await.unwrap();
+        assert_eq!(refused.status(), 401, "{path} without the token");
+        let allowed = common::http()
+            .get(&url)
+            .bearer_auth(CONSOLE_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(allowed.status(), 401, "{path} with the token");
+    }
+    // The console's page holds no data and stays reachable; its script sends the token.
+    let page = common::http()
+        .get(format!("{}/_lyrebird/console/", server.endpoint()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    server.stop().await;
+}
+
+/// The console's AWS calls carry the console token instead of a signature (a browser holds no
+/// secret key): accepted with it, refused without it or with a wrong one.
+#[tokio::test]
+async fn the_console_token_stands_in_for_a_signature() {
+    let server = server().await;
+    let call = |token: Option<&'static str>| {
+        let mut request = common::http()
+            .post(server.endpoint())
+            .header("content-type", "application/x-amz-json-1.0")
+            .header("x-amz-target", "AmazonSQS.ListQueues")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=000000000000/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body("{}");
+        if let Some(token) = token {
+            request = request.header("x-lyrebird-console-token", token);
+        }
+        request.send()
+    };
+    assert_eq!(call(Some(CONSOLE_TOKEN)).await.unwrap().status(), 200);
+    assert_ne!(call(None).await.unwrap().status(), 200);
+    assert_ne!(call(Some("guess")).await.unwrap().status(), 200);
     server.stop().await;
 }

@@ -120,6 +120,10 @@ impl std::fmt::Debug for Services {
     }
 }
 
+/// With `--auth sigv4`, an AWS request bearing the credentials file's console token here is
+/// taken without a signature (the console's).
+pub const CONSOLE_TOKEN_HEADER: &str = "x-lyrebird-console-token";
+
 /// Handles one AWS API request, whatever its protocol.
 pub async fn handle<H: Host + ?Sized>(
     host: &H,
@@ -134,6 +138,20 @@ pub async fn handle<H: Host + ?Sized>(
     // With `--auth sigv4` a request that fails verification is answered with the error in its
     // own protocol, as a body that could not be read would be.
     let body = match (host.credentials(), body) {
+        // The console's calls carry the console token instead of a signature (a browser holds
+        // no secret key); the credential scope still names their account and region.
+        (Some(credentials), Ok(bytes))
+            if credentials.console_token_matches(
+                headers
+                    .get(CONSOLE_TOKEN_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| format!("Bearer {v}"))
+                    .as_deref(),
+            ) =>
+        {
+            ctx.authenticated = true;
+            Ok(bytes)
+        }
         (Some(credentials), Ok(bytes)) => {
             match sigv4::verify(credentials, &method, &uri, &headers, &bytes, host.now_ms()) {
                 Ok(caller) => {

@@ -9,6 +9,11 @@ const scope = {
   region: localStorage.getItem("lyrebird.region") || "",
 };
 let timer = null;
+// With `--auth sigv4` the console is opened as /_lyrebird/console/?token=CONSOLE_TOKEN; the token
+// goes with every call (lyrebird's own endpoints: as a bearer; AWS calls: in place of a signature).
+const token = new URLSearchParams(location.search).get("token") || sessionStorage.getItem("lyrebird.token") || "";
+if (token) sessionStorage.setItem("lyrebird.token", token);
+const tokenHeaders = token ? { "x-lyrebird-console-token": token } : {};
 
 function esc(s) {
   return String(s ?? "").replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
@@ -23,7 +28,7 @@ function auth(service) {
 async function awsJson(version, target, service, body) {
   const r = await fetch("/", {
     method: "POST",
-    headers: { "content-type": `application/x-amz-json-${version}`, "x-amz-target": target, authorization: auth(service) },
+    headers: { "content-type": `application/x-amz-json-${version}`, "x-amz-target": target, authorization: auth(service), ...tokenHeaders },
     body: JSON.stringify(body || {}),
   });
   const doc = await r.json().catch(() => ({}));
@@ -39,7 +44,7 @@ async function sns(op, params) {
   const form = new URLSearchParams({ Action: op, Version: "2010-03-31", ...params });
   const r = await fetch("/", {
     method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json", authorization: auth("sns") },
+    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json", authorization: auth("sns"), ...tokenHeaders },
     body: form,
   });
   const doc = await r.json().catch(() => ({}));
@@ -48,7 +53,7 @@ async function sns(op, params) {
 }
 // Lambda's REST API: the raw response (Invoke's headers and payload matter), or its JSON.
 function lambdaFetch(method, path, body, headers = {}) {
-  return fetch(path, { method, headers: { "content-type": "application/json", authorization: auth("lambda"), ...headers }, body });
+  return fetch(path, { method, headers: { "content-type": "application/json", authorization: auth("lambda"), ...tokenHeaders, ...headers }, body });
 }
 async function lambda(method, path, body) {
   const r = await lambdaFetch(method, path, body === undefined ? undefined : JSON.stringify(body));
@@ -65,7 +70,8 @@ function arnLink(arn) {
   return esc(arn);
 }
 async function api(path, body) {
-  const r = await fetch(path, body === undefined ? {} : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const bearer = token ? { authorization: "Bearer " + token } : {};
+  const r = await fetch(path, body === undefined ? { headers: bearer } : { method: "POST", headers: { "content-type": "application/json", ...bearer }, body: JSON.stringify(body) });
   return r.json();
 }
 const q = o => new URLSearchParams(o).toString();
