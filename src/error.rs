@@ -51,6 +51,7 @@ pub mod codes {
         UNKNOWN_OPERATION = ("UnknownOperationException", "UnknownOperationException", 400, true);
         SERIALIZATION = ("SerializationException", "SerializationException", 400, true);
         REQUEST_TOO_LARGE = ("RequestEntityTooLarge", "RequestEntityTooLarge", 413, true);
+        REQUEST_TIMEOUT = ("RequestTimeout", "RequestTimeout", 400, true);
         INTERNAL_ERROR = ("InternalFailure", "InternalFailure", 500, true);
         // SigV4 authentication (--auth sigv4): AWS JSON shapes, query codes.
         INVALID_CLIENT_TOKEN_ID = ("UnrecognizedClientException", "InvalidClientTokenId", 403, true);

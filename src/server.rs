@@ -378,6 +378,41 @@ async fn refuse(mut stream: tokio::net::TcpStream) {
     .await;
 }
 
+/// Reads a request body of at most `MAX_BODY_BYTES`. A client that sends nothing for `stall`
+/// (the header read timeout), or has not sent it all within four times that, is answered
+/// `RequestTimeout` and its connection closed: a body trickled a byte at a time must not hold
+/// a connection slot and its buffer for ever.
+async fn read_body(body: Body, stall: Duration) -> Result<bytes::Bytes, AwsError> {
+    use http_body_util::BodyExt;
+    let timed_out = || {
+        AwsError::new(
+            &codes::REQUEST_TIMEOUT,
+            "Your socket connection to the server was not read from or written to within the timeout period.",
+        )
+    };
+    let deadline = tokio::time::Instant::now() + stall * 4;
+    let mut body = body;
+    let mut read = bytes::BytesMut::new();
+    loop {
+        let wait = stall.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        let frame = match tokio::time::timeout(wait, body.frame()).await {
+            Err(_) => return Err(timed_out()),
+            Ok(None) => return Ok(read.freeze()),
+            Ok(Some(Err(_))) => return Err(timed_out()),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        if let Ok(data) = frame.into_data() {
+            if read.len() + data.len() > MAX_BODY_BYTES {
+                return Err(AwsError::new(
+                    &codes::REQUEST_TOO_LARGE,
+                    format!("Request body is larger than {MAX_BODY_BYTES} bytes."),
+                ));
+            }
+            read.extend_from_slice(&data);
+        }
+    }
+}
+
 /// A server running in the background, for tests and embedding.
 pub struct RunningServer {
     pub addr: SocketAddr,
@@ -419,14 +454,8 @@ pub async fn spawn(config: Config) -> std::io::Result<RunningServer> {
 
 async fn aws(State(app): State<Arc<App>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| {
-            AwsError::new(
-                &codes::REQUEST_TOO_LARGE,
-                format!("Request body is larger than {MAX_BODY_BYTES} bytes."),
-            )
-        });
+    let stall = Duration::from_millis(app.config.header_read_timeout_ms.max(1));
+    let body = read_body(body, stall).await;
     let app = &*app;
     protocol::handle(
         app,

@@ -401,6 +401,38 @@ async fn finished_move_tasks_are_pruned() {
     );
 }
 
+/// Item 2: the move tasks of a deleted queue are forgotten with it, so queues created and
+/// deleted again and again leave none behind, and a queue created again under the same ARN
+/// lists none.
+#[tokio::test]
+async fn move_tasks_of_a_deleted_queue_are_forgotten() {
+    let f = Fixture::new();
+    let (_, dlq_arn, _) = f.queue("dlq", &[]);
+    f.queue("source", &[redrive(&dlq_arn)]);
+    for round in 0..15 {
+        let (dlq_url, dlq_arn, _) = f.queue("dlq", &[]);
+        f.sqs
+            .start_message_move_task(
+                &f.ctx,
+                StartMessageMoveTaskInput {
+                    source_arn: Some(dlq_arn.clone()),
+                    ..Default::default()
+                },
+            )
+            .expect("start");
+        assert_eq!(f.sqs.move_task_count(), 1, "round {round}");
+        f.sqs
+            .delete_queue(
+                &f.ctx,
+                QueueUrlInput {
+                    queue_url: Some(dlq_url),
+                },
+            )
+            .expect("delete");
+        assert_eq!(f.sqs.move_task_count(), 0, "a deleted queue's task kept");
+    }
+}
+
 async fn server_with(change: impl FnOnce(&mut Config)) -> lyrebird::RunningServer {
     let mut config = Config {
         port: 0,
@@ -590,6 +622,46 @@ async fn half_a_request_line_is_cut_off() {
     let (text, closed) = read_until_closed(&mut idle, Duration::from_secs(2)).await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(closed, "an idle keep-alive connection was kept open");
+    server.stop().await;
+}
+
+/// Item 6: a request body that stops arriving, or trickles in a byte at a time, is answered
+/// `RequestTimeout` and its connection closed: the stall after the header read timeout (300 ms
+/// here), the trickle once four times that has passed.
+#[tokio::test]
+async fn slow_request_bodies_are_cut_off() {
+    let server = server_with(|c| c.header_read_timeout_ms = 300).await;
+    let head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\nA";
+    let mut stalled = TcpStream::connect(server.addr).await.unwrap();
+    stalled.write_all(head).await.unwrap();
+    let started = std::time::Instant::now();
+    let (text, closed) = read_until_closed(&mut stalled, Duration::from_secs(3)).await;
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("RequestTimeout"), "{text}");
+    assert!(closed, "a stalled body kept its connection");
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    let mut trickle = TcpStream::connect(server.addr).await.unwrap();
+    trickle.write_all(head).await.unwrap();
+    let started = std::time::Instant::now();
+    let answered = loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if trickle.write_all(b"A").await.is_err() || started.elapsed() > Duration::from_secs(3) {
+            break started.elapsed();
+        }
+        let mut buf = [0u8; 512];
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(1), trickle.read(&mut buf)).await
+        {
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            assert!(n == 0 || text.contains("RequestTimeout"), "{text}");
+            break started.elapsed();
+        }
+    };
+    assert!(
+        answered < Duration::from_millis(2500),
+        "a trickled body was read for {answered:?}"
+    );
     server.stop().await;
 }
 

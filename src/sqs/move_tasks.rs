@@ -328,6 +328,37 @@ impl SqsService {
         }
     }
 
+    /// Forgets every move task of a deleted source queue (ListMessageMoveTasks cannot name a
+    /// queue that does not exist, and a queue created again under the ARN starts with none);
+    /// a running one is cancelled first.
+    pub(super) fn forget_move_tasks_of(&self, source_arn: &str) -> crate::store::Ticket {
+        let forgotten: Vec<Arc<MoveTask>> = {
+            let mut tasks = self.move_tasks.lock();
+            let (gone, kept) = std::mem::take(&mut *tasks)
+                .into_iter()
+                .partition(|t| t.source_arn == source_arn);
+            *tasks = kept;
+            gone
+        };
+        for task in &forgotten {
+            if task.status.lock().0 == "RUNNING" {
+                task.cancel();
+            }
+        }
+        if !self.store.persistent() || forgotten.is_empty() {
+            return crate::store::Ticket::done();
+        }
+        self.store.submit(
+            forgotten
+                .iter()
+                .map(|t| Change::Delete {
+                    space: Space::Meta,
+                    key: format!("{RECORD_PREFIX}{}", t.handle).into_bytes(),
+                })
+                .collect(),
+        )
+    }
+
     /// Move tasks remembered (running or finished), for tests of the pruning.
     pub fn move_task_count(&self) -> usize {
         self.move_tasks.lock().len()

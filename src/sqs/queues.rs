@@ -174,6 +174,7 @@ impl SqsService {
             }
         }
         ctx.writes.push(queue.mark_deleted());
+        ctx.writes.push(self.forget_move_tasks_of(&queue.arn));
         let key = (
             queue.account.clone(),
             queue.region.clone(),
