@@ -152,10 +152,18 @@ impl App {
                 "restored state"
             );
         }
-        // The SNS signing key is loaded, or generated and flushed, at start-up on a thread of
-        // its own, never inside a request: generating one takes ~0.1 s, which start-up (a few
-        // ms) does not wait for; a publish that needs the key first waits for this thread.
-        {
+        // The SNS signing key is loaded, or generated and flushed, here at start-up (on the
+        // blocking thread `App::start` runs this on), never inside a request. With a data
+        // directory the key is ready before the first request is accepted: loading it takes
+        // milliseconds, and generating it (~0.1 s) happens once per directory. In memory the key
+        // is made at every start and never flushed, so start-up (a few ms) does not wait for
+        // it: a thread of its own makes it, and a publish in the first ~0.1 s waits for that.
+        if store.persistent() {
+            let _ = sns.signer();
+        }
+        // A key that could not be stored (a full disk) is written again until it is, on that
+        // thread too: start-up does not wait for room.
+        if !store.persistent() || sns.signing_key_problem().is_some() {
             let sns = sns.clone();
             std::thread::Builder::new()
                 .name("sns-signing-key".into())
