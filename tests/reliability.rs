@@ -433,6 +433,40 @@ async fn move_tasks_of_a_deleted_queue_are_forgotten() {
     }
 }
 
+/// Item 10: a queue's dead-letter queue is in its own account and region, as on AWS; another
+/// account's queue cannot be named (its messages would otherwise be moved there).
+#[test]
+fn a_dead_letter_queue_of_another_account_does_not_exist() {
+    let f = Fixture::new();
+    let (_, dlq_arn, _) = f.queue("dlq", &[]);
+    let other =
+        lyrebird::context::RequestContext::internal("111111111111", "us-east-1", "localhost");
+    let create = |ctx: &lyrebird::context::RequestContext, name: &str| {
+        f.sqs.create_queue(
+            ctx,
+            CreateQueueInput {
+                queue_name: Some(name.into()),
+                attributes: Some(
+                    [redrive(&dlq_arn)]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect(),
+                ),
+                ..Default::default()
+            },
+        )
+    };
+    let e = create(&other, "source").unwrap_err();
+    assert_eq!(e.code.query_code, "InvalidParameterValue");
+    assert!(
+        e.message
+            .ends_with("Reason: Dead letter target does not exist."),
+        "{}",
+        e.message
+    );
+    create(&f.ctx, "source").expect("the same account's queue is allowed");
+}
+
 async fn server_with(change: impl FnOnce(&mut Config)) -> lyrebird::RunningServer {
     let mut config = Config {
         port: 0,

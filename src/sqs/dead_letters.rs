@@ -33,8 +33,14 @@ impl SqsService {
                 policy.render()
             ))
         };
+        // A dead-letter queue is in the source's account and region (AWS's rule): another
+        // account's queue does not exist as far as the source is concerned.
+        fn same_place(arn: &str) -> Vec<&str> {
+            arn.split(':').skip(3).take(2).collect()
+        }
         let target = self
             .queue_by_arn(&policy.dead_letter_target_arn)
+            .filter(|t| same_place(&t.arn) == same_place(source_arn))
             .ok_or_else(|| invalid("Dead letter target does not exist."))?;
         if target.is_fifo() != fifo {
             return Err(invalid(
