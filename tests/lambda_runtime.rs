@@ -221,6 +221,65 @@ def handler(event, context):
     server.stop().await;
 }
 
+/// As AWS's Python runtime does, the root logger has a handler writing
+/// `[LEVEL]\t<UTC time with ms>Z\t<request id>\t<message>`; its level stays Python's WARNING
+/// until the handler lowers it.
+#[tokio::test]
+async fn python_logging_reaches_the_log_with_the_request_id() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    let code = r#"
+import logging
+def handler(event, context):
+    if event.get("info"):
+        logger = logging.getLogger()
+        logger.setLevel(logging.INFO)
+        logger.info("stock checked for %s", event["info"])
+    else:
+        logging.info("dropped below WARNING")
+        logging.warning("low stock")
+    return context.aws_request_id
+"#;
+    lambda::create(
+        &client,
+        "py-log",
+        "python3.12",
+        "app.handler",
+        &[("app.py", code)],
+    )
+    .await;
+    let (body, error, log) = lambda::invoke_tail(&client, "py-log", "{}").await;
+    assert_eq!(error, None, "{body}");
+    let request_id = json(&body);
+    let request_id = request_id.as_str().unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.starts_with("[WARNING]\t"))
+        .unwrap_or_else(|| panic!("no WARNING line: {log}"));
+    let fields: Vec<&str> = line.split('\t').collect();
+    assert_eq!(fields.len(), 4, "{line}");
+    // e.g. 2024-05-01T12:34:56.789Z
+    let time = fields[1];
+    assert!(
+        time.len() == 24 && time.ends_with('Z') && &time[10..11] == "T" && &time[19..20] == ".",
+        "{line}"
+    );
+    assert_eq!(fields[2], request_id, "{line}");
+    assert_eq!(fields[3], "low stock");
+    assert!(!log.contains("dropped below WARNING"), "{log}");
+
+    let (body, error, log) = lambda::invoke_tail(&client, "py-log", r#"{"info":"A-7"}"#).await;
+    assert_eq!(error, None, "{body}");
+    let request_id = json(&body);
+    let expected = format!("\t{}\tstock checked for A-7", request_id.as_str().unwrap());
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("[INFO]\t") && l.ends_with(&expected)),
+        "{log}"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn node_thrown_error_has_the_runtime_shape() {
     let server = common::server().await;
