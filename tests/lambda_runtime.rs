@@ -307,6 +307,48 @@ async fn node_thrown_error_has_the_runtime_shape() {
     server.stop().await;
 }
 
+/// As AWS's Node runtime: a rejection nobody handles fails the invocation with
+/// `Runtime.UnhandledPromiseRejection` (message: the reason as a string) even though the handler
+/// returns, and the process exits; the next invocation runs in a new one.
+#[tokio::test]
+async fn node_unhandled_rejection_fails_the_invocation_and_ends_the_process() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    let code = r#"
+exports.handler = async (event) => {
+  if (event.reject) {
+    Promise.reject(new Error('boom'));
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return process.pid;
+};
+"#;
+    lambda::create(
+        &client,
+        "node-rejects",
+        "nodejs20.x",
+        "index.handler",
+        &[("index.js", code)],
+    )
+    .await;
+    let (first, error) = lambda::invoke(&client, "node-rejects", "{}").await;
+    assert_eq!(error, None, "{first}");
+    let (body, error) = lambda::invoke(&client, "node-rejects", r#"{"reject":true}"#).await;
+    assert_eq!(error.as_deref(), Some("Unhandled"), "{body}");
+    let body = json(&body);
+    assert_eq!(body["errorType"], "Runtime.UnhandledPromiseRejection");
+    assert_eq!(body["errorMessage"], "Error: boom");
+    assert_eq!(
+        body["trace"][0],
+        "Runtime.UnhandledPromiseRejection: Error: boom"
+    );
+    // At once after: a new process answers (the old one exited), not a Runtime.ExitError.
+    let (second, error) = lambda::invoke(&client, "node-rejects", "{}").await;
+    assert_eq!(error, None, "{second}");
+    assert_ne!(json(&first), json(&second), "the same process answered");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn warm_process_is_reused_between_invocations() {
     let server = common::server().await;

@@ -116,47 +116,62 @@ impl Pool {
         exchange: Arc<Exchange>,
     ) -> Outcome {
         let config = self.config();
-        let sandbox = match self.take_idle() {
-            Some(s) => s,
-            None => {
-                let cold = std::time::Instant::now();
-                let launch = launch_for(&config, self.command.as_deref());
-                let sandbox = Sandbox::start(&config, launch, &self.process).await;
-                exchange.exclude(cold.elapsed());
-                sandbox
-            }
-        };
         let timeout = Duration::from_secs(config.timeout_secs.max(1) as u64);
-        let (reply_tx, mut reply_rx) = oneshot::channel();
-        let (taken_tx, taken_rx) = oneshot::channel();
-        let job = Job {
-            request_id: request_id.to_string(),
-            payload,
-            timeout_ms: timeout.as_millis() as u64,
-            taken: taken_tx,
-            function_arn: config.arn(),
-            trace_id,
-            reply: reply_tx,
-            log: log.clone(),
-            exchange: exchange.clone(),
-            tail_log: settle_logs,
-        };
-        exchange.handed();
-        if sandbox.submit(job).is_err() {
-            sandbox.kill();
-            return runtime_exit(request_id, None);
-        }
-        // Init (a cold start) has a limit of its own, as on Lambda; the function's Timeout
-        // runs from when the runtime takes the event.
-        let init = tokio::select! {
-            biased;
-            taken = taken_rx => match taken {
-                Ok(()) => Ok(()),
-                // The job was dropped unread: the sandbox is going away.
-                Err(_) => Err(Some(sandbox.failed().await)),
-            },
-            failure = sandbox.failed() => Err(Some(failure)),
-            _ = tokio::time::sleep(INIT_TIMEOUT) => Err(None),
+        let mut warm = self.take_idle();
+        let (sandbox, init, mut reply_rx) = loop {
+            let was_warm = warm.is_some();
+            let sandbox = match warm.take() {
+                Some(s) => s,
+                None => {
+                    let cold = std::time::Instant::now();
+                    let launch = launch_for(&config, self.command.as_deref());
+                    let sandbox = Sandbox::start(&config, launch, &self.process).await;
+                    exchange.exclude(cold.elapsed());
+                    sandbox
+                }
+            };
+            let (reply_tx, reply_rx) = oneshot::channel();
+            let (taken_tx, taken_rx) = oneshot::channel();
+            let job = Job {
+                request_id: request_id.to_string(),
+                payload: payload.clone(),
+                timeout_ms: timeout.as_millis() as u64,
+                taken: taken_tx,
+                function_arn: config.arn(),
+                trace_id: trace_id.clone(),
+                reply: reply_tx,
+                log: log.clone(),
+                exchange: exchange.clone(),
+                tail_log: settle_logs,
+            };
+            exchange.handed();
+            if sandbox.submit(job).is_err() {
+                sandbox.kill();
+                if was_warm {
+                    continue;
+                }
+                return runtime_exit(request_id, None);
+            }
+            // Init (a cold start) has a limit of its own, as on Lambda; the function's Timeout
+            // runs from when the runtime takes the event.
+            let init = tokio::select! {
+                biased;
+                taken = taken_rx => match taken {
+                    Ok(()) => Ok(()),
+                    // The job was dropped unread: the sandbox is going away.
+                    Err(_) => Err(Some(sandbox.failed().await)),
+                },
+                failure = sandbox.failed() => Err(Some(failure)),
+                _ = tokio::time::sleep(INIT_TIMEOUT) => Err(None),
+            };
+            // A warm process that ended before taking the event (it exited after answering the
+            // last one, as Node's does after an unhandled rejection): the event goes to a new
+            // one, as Lambda starts a new environment for it.
+            if was_warm && matches!(init, Err(Some(Failure::Exited(_)))) {
+                sandbox.kill();
+                continue;
+            }
+            break (sandbox, init, reply_rx);
         };
         let ended = match init {
             Err(failure) => {
