@@ -656,6 +656,58 @@ async fn a_runtime_that_never_asks_for_work_fails_the_invocation_after_the_init_
     server.stop().await;
 }
 
+/// Lambda's init phase is limited (10 s; 500 ms here); a runtime slower than that is retried
+/// within the function's Timeout at the first invocation, so a slow import still answers when
+/// init and handler fit in the Timeout (counted from the invocation), and fails with the
+/// function's own timeout otherwise.
+#[tokio::test]
+async fn an_init_longer_than_the_init_limit_gets_the_functions_timeout() {
+    let server = lyrebird::spawn(lyrebird::Config {
+        port: 0,
+        test_endpoints: true,
+        lambda_init_timeout_ms: 500,
+        ..lyrebird::Config::default()
+    })
+    .await
+    .expect("server starts");
+    let client = lambda::client(&server);
+    let code = r#"
+import time
+time.sleep(1.5)
+def handler(event, context):
+    return context.get_remaining_time_in_millis()
+"#;
+    for (name, timeout) in [("slow-init", 4), ("too-slow-init", 1)] {
+        lambda::create_with(
+            &client,
+            name,
+            "python3.12",
+            "app.handler",
+            &[("app.py", code)],
+            |b| b.timeout(timeout),
+        )
+        .await;
+    }
+    let started = std::time::Instant::now();
+    let (body, error) = lambda::invoke(&client, "slow-init", "{}").await;
+    assert_eq!(error, None, "{body}");
+    // The init's 1.5 s came out of the handler's 4 s.
+    let remaining = json(&body).as_u64().unwrap();
+    assert!(remaining <= 2_600 && remaining > 0, "{remaining}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+
+    let (body, error) = lambda::invoke(&client, "too-slow-init", "{}").await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    let body = json(&body);
+    assert_eq!(body["errorType"], "Sandbox.Timedout");
+    let message = body["errorMessage"].as_str().unwrap();
+    assert!(
+        message.ends_with("Error: Task timed out after 1.00 seconds"),
+        "{message}"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn unsupported_runtimes_fail_their_invocations_and_nothing_else() {
     let server = common::server().await;
