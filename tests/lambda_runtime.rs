@@ -349,6 +349,36 @@ exports.handler = async (event) => {
     server.stop().await;
 }
 
+/// AWS's Node runtime calls a callback handler's callback itself, with a null result, when the
+/// handler never does and its event loop has emptied (instead of letting it run into the
+/// Timeout).
+#[tokio::test]
+async fn node_callback_handler_that_never_calls_back_returns_null() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    let code = "exports.handler = (event, context, callback) => { setTimeout(() => console.log('late work done'), 100); };";
+    lambda::create(
+        &client,
+        "node-no-callback",
+        "nodejs20.x",
+        "index.handler",
+        &[("index.js", code)],
+    )
+    .await;
+    for _ in 0..2 {
+        let started = std::time::Instant::now();
+        let (body, error, log) = lambda::invoke_tail(&client, "node-no-callback", "{}").await;
+        assert_eq!((body.as_str(), error), ("null", None));
+        assert!(log.contains("late work done"), "{log}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(2500),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn warm_process_is_reused_between_invocations() {
     let server = common::server().await;

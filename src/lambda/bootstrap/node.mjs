@@ -142,12 +142,21 @@ async function loadHandler() {
   return handler;
 }
 
+// A callback handler's callback while it has not been called: AWS's Node runtime calls it
+// implicitly (result null) once the event loop is empty ("If you don't use callback in your
+// code, AWS Lambda will call it implicitly and the return value is null").
+let implicitCallback = null;
+process.on('beforeExit', () => {
+  if (implicitCallback) implicitCallback(null, null);
+});
+
 function invoke(handler, event, context) {
   return new Promise((resolve, reject) => {
     let settled = false;
     const callback = (err, result) => {
       if (settled) return;
       settled = true;
+      implicitCallback = null;
       if (err !== undefined && err !== null) reject(err);
       else resolve(result);
     };
@@ -165,6 +174,8 @@ function invoke(handler, event, context) {
       returned.then((r) => callback(null, r), (e) => callback(e ?? new Error('the handler rejected with no reason')));
     } else if (handler.length < 3) {
       callback(null, returned);
+    } else if (!settled) {
+      implicitCallback = callback;
     }
   });
 }
