@@ -136,6 +136,11 @@ pub struct Config {
     /// TooManyRequestsException.
     pub lambda_async_backlog: usize,
 
+    /// Milliseconds a new Lambda process has to ask for its first event (Lambda's 10 s init
+    /// phase); a slower one still runs when it is ready within the function's Timeout, counted
+    /// from the invocation. Not a flag: tests shorten it.
+    pub lambda_init_timeout_ms: u64,
+
     /// Milliseconds (service time) an EventBridge replay waits after each minute of archived
     /// events it sends (AWS replays minute by minute and takes minutes); 0 sends a replay's
     /// whole window at once.
@@ -178,6 +183,7 @@ impl Default for Config {
             lambda_concurrency: 10,
             lambda_priority: Default::default(),
             lambda_async_backlog: 10_000,
+            lambda_init_timeout_ms: crate::lambda::DEFAULT_INIT_TIMEOUT_MS,
             events_replay_interval_ms: crate::events::DEFAULT_REPLAY_INTERVAL_MS,
         }
     }

@@ -276,6 +276,7 @@ impl From<Flags> for Config {
                 PriorityArg::Normal => HandlerPriority::Normal,
             },
             lambda_async_backlog: flags.lambda_async_backlog,
+            lambda_init_timeout_ms: lyrebird::lambda::DEFAULT_INIT_TIMEOUT_MS,
             events_replay_interval_ms: flags.events_replay_interval_ms,
             durability: match flags.durability {
                 DurabilityArg::Strict => Durability::Strict,

@@ -221,6 +221,65 @@ def handler(event, context):
     server.stop().await;
 }
 
+/// As AWS's Python runtime does, the root logger has a handler writing
+/// `[LEVEL]\t<UTC time with ms>Z\t<request id>\t<message>`; its level stays Python's WARNING
+/// until the handler lowers it.
+#[tokio::test]
+async fn python_logging_reaches_the_log_with_the_request_id() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    let code = r#"
+import logging
+def handler(event, context):
+    if event.get("info"):
+        logger = logging.getLogger()
+        logger.setLevel(logging.INFO)
+        logger.info("stock checked for %s", event["info"])
+    else:
+        logging.info("dropped below WARNING")
+        logging.warning("low stock")
+    return context.aws_request_id
+"#;
+    lambda::create(
+        &client,
+        "py-log",
+        "python3.12",
+        "app.handler",
+        &[("app.py", code)],
+    )
+    .await;
+    let (body, error, log) = lambda::invoke_tail(&client, "py-log", "{}").await;
+    assert_eq!(error, None, "{body}");
+    let request_id = json(&body);
+    let request_id = request_id.as_str().unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.starts_with("[WARNING]\t"))
+        .unwrap_or_else(|| panic!("no WARNING line: {log}"));
+    let fields: Vec<&str> = line.split('\t').collect();
+    assert_eq!(fields.len(), 4, "{line}");
+    // e.g. 2024-05-01T12:34:56.789Z
+    let time = fields[1];
+    assert!(
+        time.len() == 24 && time.ends_with('Z') && &time[10..11] == "T" && &time[19..20] == ".",
+        "{line}"
+    );
+    assert_eq!(fields[2], request_id, "{line}");
+    assert_eq!(fields[3], "low stock");
+    assert!(!log.contains("dropped below WARNING"), "{log}");
+
+    let (body, error, log) = lambda::invoke_tail(&client, "py-log", r#"{"info":"A-7"}"#).await;
+    assert_eq!(error, None, "{body}");
+    let request_id = json(&body);
+    let expected = format!("\t{}\tstock checked for A-7", request_id.as_str().unwrap());
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("[INFO]\t") && l.ends_with(&expected)),
+        "{log}"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn node_thrown_error_has_the_runtime_shape() {
     let server = common::server().await;
@@ -245,6 +304,78 @@ async fn node_thrown_error_has_the_runtime_shape() {
         body["trace"].as_array().is_some_and(|t| !t.is_empty()),
         "{body}"
     );
+    server.stop().await;
+}
+
+/// As AWS's Node runtime: a rejection nobody handles fails the invocation with
+/// `Runtime.UnhandledPromiseRejection` (message: the reason as a string) even though the handler
+/// returns, and the process exits; the next invocation runs in a new one.
+#[tokio::test]
+async fn node_unhandled_rejection_fails_the_invocation_and_ends_the_process() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    let code = r#"
+exports.handler = async (event) => {
+  if (event.reject) {
+    Promise.reject(new Error('boom'));
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return process.pid;
+};
+"#;
+    lambda::create(
+        &client,
+        "node-rejects",
+        "nodejs20.x",
+        "index.handler",
+        &[("index.js", code)],
+    )
+    .await;
+    let (first, error) = lambda::invoke(&client, "node-rejects", "{}").await;
+    assert_eq!(error, None, "{first}");
+    let (body, error) = lambda::invoke(&client, "node-rejects", r#"{"reject":true}"#).await;
+    assert_eq!(error.as_deref(), Some("Unhandled"), "{body}");
+    let body = json(&body);
+    assert_eq!(body["errorType"], "Runtime.UnhandledPromiseRejection");
+    assert_eq!(body["errorMessage"], "Error: boom");
+    assert_eq!(
+        body["trace"][0],
+        "Runtime.UnhandledPromiseRejection: Error: boom"
+    );
+    // At once after: a new process answers (the old one exited), not a Runtime.ExitError.
+    let (second, error) = lambda::invoke(&client, "node-rejects", "{}").await;
+    assert_eq!(error, None, "{second}");
+    assert_ne!(json(&first), json(&second), "the same process answered");
+    server.stop().await;
+}
+
+/// AWS's Node runtime calls a callback handler's callback itself, with a null result, when the
+/// handler never does and its event loop has emptied (instead of letting it run into the
+/// Timeout).
+#[tokio::test]
+async fn node_callback_handler_that_never_calls_back_returns_null() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    let code = "exports.handler = (event, context, callback) => { setTimeout(() => console.log('late work done'), 100); };";
+    lambda::create(
+        &client,
+        "node-no-callback",
+        "nodejs20.x",
+        "index.handler",
+        &[("index.js", code)],
+    )
+    .await;
+    for _ in 0..2 {
+        let started = std::time::Instant::now();
+        let (body, error, log) = lambda::invoke_tail(&client, "node-no-callback", "{}").await;
+        assert_eq!((body.as_str(), error), ("null", None));
+        assert!(log.contains("late work done"), "{log}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(2500),
+            "{:?}",
+            started.elapsed()
+        );
+    }
     server.stop().await;
 }
 
@@ -552,6 +683,58 @@ async fn a_runtime_that_never_asks_for_work_fails_the_invocation_after_the_init_
     // Meanwhile lyrebird answered everything else.
     let listed = client.list_functions().send().await.unwrap();
     assert_eq!(listed.functions().len(), 1);
+    server.stop().await;
+}
+
+/// Lambda's init phase is limited (10 s; 500 ms here); a runtime slower than that is retried
+/// within the function's Timeout at the first invocation, so a slow import still answers when
+/// init and handler fit in the Timeout (counted from the invocation), and fails with the
+/// function's own timeout otherwise.
+#[tokio::test]
+async fn an_init_longer_than_the_init_limit_gets_the_functions_timeout() {
+    let server = lyrebird::spawn(lyrebird::Config {
+        port: 0,
+        test_endpoints: true,
+        lambda_init_timeout_ms: 500,
+        ..lyrebird::Config::default()
+    })
+    .await
+    .expect("server starts");
+    let client = lambda::client(&server);
+    let code = r#"
+import time
+time.sleep(1.5)
+def handler(event, context):
+    return context.get_remaining_time_in_millis()
+"#;
+    for (name, timeout) in [("slow-init", 4), ("too-slow-init", 1)] {
+        lambda::create_with(
+            &client,
+            name,
+            "python3.12",
+            "app.handler",
+            &[("app.py", code)],
+            |b| b.timeout(timeout),
+        )
+        .await;
+    }
+    let started = std::time::Instant::now();
+    let (body, error) = lambda::invoke(&client, "slow-init", "{}").await;
+    assert_eq!(error, None, "{body}");
+    // The init's 1.5 s came out of the handler's 4 s.
+    let remaining = json(&body).as_u64().unwrap();
+    assert!(remaining <= 2_600 && remaining > 0, "{remaining}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+
+    let (body, error) = lambda::invoke(&client, "too-slow-init", "{}").await;
+    assert_eq!(error.as_deref(), Some("Unhandled"));
+    let body = json(&body);
+    assert_eq!(body["errorType"], "Sandbox.Timedout");
+    let message = body["errorMessage"].as_str().unwrap();
+    assert!(
+        message.ends_with("Error: Task timed out after 1.00 seconds"),
+        "{message}"
+    );
     server.stop().await;
 }
 

@@ -678,6 +678,32 @@ async fn a_handler_that_exits_mid_invocation_returns_the_batch() {
     f.wait_for_records(2).await;
 }
 
+/// AWS's Node runtime fails an invocation with an unhandled rejection, so the batch is not
+/// deleted even though the handler returned.
+#[tokio::test]
+async fn a_handler_with_an_unhandled_rejection_returns_the_batch() {
+    let f = Fixture::new(
+        "Promise.reject(new Error('boom')); await new Promise(r => setTimeout(r, 300)); return {};",
+    )
+    .await;
+    let (url, arn) = queue(&f, "rejects", &[("VisibilityTimeout", "30")]).await;
+    common::send(&f.sqs, &url, "keep me").await;
+    f.map(&arn, |b| b).await;
+    f.wait_for_records(1).await;
+    wait_until_async("a failed invocation", || async {
+        lambda::invocations(&f.server, Some("f"))
+            .await
+            .iter()
+            .any(|i| i["outcome"] != "success")
+    })
+    .await;
+    assert_eq!(
+        f.counts(&url).await,
+        (0, 1),
+        "back to the queue, not deleted"
+    );
+}
+
 #[tokio::test]
 async fn malformed_batch_item_failures_fail_the_whole_batch() {
     let f = Fixture::new("return { batchItemFailures: [{ foo: 'notvalid' }] };").await;

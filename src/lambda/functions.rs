@@ -398,6 +398,7 @@ impl LambdaService {
             ProcessSettings {
                 endpoint: self.options.endpoint.clone(),
                 priority: self.options.handler_priority,
+                init_timeout: self.options.init_timeout,
             },
         );
         // A function replaced (new code, concurrency) keeps its metrics.

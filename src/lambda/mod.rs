@@ -75,6 +75,10 @@ pub use invocations::{InvocationRecord, Invocations};
 pub use model::{Operation, Request, Response};
 pub use priority::HandlerPriority;
 
+/// Lambda's limit on a new execution environment's init phase, in milliseconds: a runtime
+/// slower to ask for its first event gets the function's Timeout instead (see `pool.rs`).
+pub const DEFAULT_INIT_TIMEOUT_MS: u64 = 10_000;
+
 use pool::Pool;
 
 /// Where an invocation comes from (the invocation log's `source`).
@@ -187,6 +191,8 @@ pub struct LambdaOptions {
     pub endpoint: String,
     /// The CPU priority of function processes (`--lambda-priority`).
     pub handler_priority: HandlerPriority,
+    /// The init phase's limit (`DEFAULT_INIT_TIMEOUT_MS`; shorter in tests).
+    pub init_timeout: std::time::Duration,
 }
 
 /// The Lambda service.

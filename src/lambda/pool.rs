@@ -14,9 +14,6 @@ use super::launch::launch_for;
 use super::overhead::Exchange;
 use super::sandbox::{Failure, Job, ProcessSettings, Reply, Sandbox};
 
-/// How long a new process may take to ask for its first event (Lambda's init phase limit).
-const INIT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// How one invocation ended.
 #[derive(Debug)]
 pub enum Outcome {
@@ -116,47 +113,70 @@ impl Pool {
         exchange: Arc<Exchange>,
     ) -> Outcome {
         let config = self.config();
-        let sandbox = match self.take_idle() {
-            Some(s) => s,
-            None => {
-                let cold = std::time::Instant::now();
-                let launch = launch_for(&config, self.command.as_deref());
-                let sandbox = Sandbox::start(&config, launch, &self.process).await;
-                exchange.exclude(cold.elapsed());
-                sandbox
-            }
-        };
         let timeout = Duration::from_secs(config.timeout_secs.max(1) as u64);
-        let (reply_tx, mut reply_rx) = oneshot::channel();
-        let (taken_tx, taken_rx) = oneshot::channel();
-        let job = Job {
-            request_id: request_id.to_string(),
-            payload,
-            timeout_ms: timeout.as_millis() as u64,
-            taken: taken_tx,
-            function_arn: config.arn(),
-            trace_id,
-            reply: reply_tx,
-            log: log.clone(),
-            exchange: exchange.clone(),
-            tail_log: settle_logs,
-        };
-        exchange.handed();
-        if sandbox.submit(job).is_err() {
-            sandbox.kill();
-            return runtime_exit(request_id, None);
-        }
-        // Init (a cold start) has a limit of its own, as on Lambda; the function's Timeout
-        // runs from when the runtime takes the event.
-        let init = tokio::select! {
-            biased;
-            taken = taken_rx => match taken {
-                Ok(()) => Ok(()),
-                // The job was dropped unread: the sandbox is going away.
-                Err(_) => Err(Some(sandbox.failed().await)),
-            },
-            failure = sandbox.failed() => Err(Some(failure)),
-            _ = tokio::time::sleep(INIT_TIMEOUT) => Err(None),
+        let invoked = tokio::time::Instant::now();
+        // Lambda's init phase has a limit of its own (10 s); a runtime not ready by then gets
+        // its init retried within the function's Timeout at the first invocation. Here the one
+        // init just goes on: it must be ready within the greater of the two, from the
+        // invocation, and then init and handler share the Timeout (the runtime's deadline).
+        let init_wait = self.process.init_timeout.max(timeout);
+        let mut warm = self.take_idle();
+        let (sandbox, init, mut reply_rx) = loop {
+            let was_warm = warm.is_some();
+            let sandbox = match warm.take() {
+                Some(s) => s,
+                None => {
+                    let cold = std::time::Instant::now();
+                    let launch = launch_for(&config, self.command.as_deref());
+                    let sandbox = Sandbox::start(&config, launch, &self.process).await;
+                    exchange.exclude(cold.elapsed());
+                    sandbox
+                }
+            };
+            let (reply_tx, reply_rx) = oneshot::channel();
+            let (taken_tx, taken_rx) = oneshot::channel();
+            let job = Job {
+                request_id: request_id.to_string(),
+                payload: payload.clone(),
+                timeout_ms: timeout.as_millis() as u64,
+                invoked: invoked.into_std(),
+                init_timeout: self.process.init_timeout,
+                taken: taken_tx,
+                function_arn: config.arn(),
+                trace_id: trace_id.clone(),
+                reply: reply_tx,
+                log: log.clone(),
+                exchange: exchange.clone(),
+                tail_log: settle_logs,
+            };
+            exchange.handed();
+            if sandbox.submit(job).is_err() {
+                sandbox.kill();
+                if was_warm {
+                    continue;
+                }
+                return runtime_exit(request_id, None);
+            }
+            // The function's Timeout runs from when the runtime takes the event (the time left
+            // comes with it).
+            let init = tokio::select! {
+                biased;
+                taken = taken_rx => match taken {
+                    Ok(left) => Ok(left),
+                    // The job was dropped unread: the sandbox is going away.
+                    Err(_) => Err(Some(sandbox.failed().await)),
+                },
+                failure = sandbox.failed() => Err(Some(failure)),
+                _ = tokio::time::sleep_until(invoked + init_wait) => Err(None),
+            };
+            // A warm process that ended before taking the event (it exited after answering the
+            // last one, as Node's does after an unhandled rejection): the event goes to a new
+            // one, as Lambda starts a new environment for it.
+            if was_warm && matches!(init, Err(Some(Failure::Exited(_)))) {
+                sandbox.kill();
+                continue;
+            }
+            break (sandbox, init, reply_rx);
         };
         let ended = match init {
             Err(failure) => {
@@ -167,12 +187,12 @@ impl Pool {
                         Ok(reply) => Ok(reply),
                         Err(_) => {
                             sandbox.kill();
-                            return timed_out(&config, request_id, &log, INIT_TIMEOUT);
+                            return timed_out(&config, request_id, &log, timeout);
                         }
                     },
                 }
             }
-            Ok(()) => tokio::select! {
+            Ok(left) => tokio::select! {
                 biased;
                 reply = &mut reply_rx => match reply {
                     Ok(reply) => Ok(reply),
@@ -182,7 +202,7 @@ impl Pool {
                         .unwrap_or(Failure::Exited(None))),
                 },
                 failure = sandbox.failed() => Err(failure),
-                _ = tokio::time::sleep(timeout) => {
+                _ = tokio::time::sleep(left) => {
                     sandbox.abandon();
                     sandbox.kill();
                     return timed_out(&config, request_id, &log, timeout);

@@ -36,10 +36,13 @@ const LOG_KEEP_BYTES: usize = 8 * 1024;
 pub struct Job {
     pub request_id: String,
     pub payload: Bytes,
-    /// The function's timeout; the deadline starts when the runtime takes the job.
+    /// The function's timeout; the deadline starts when the runtime takes the job, or at
+    /// `invoked` when the runtime's init outlasted `init_timeout`.
     pub timeout_ms: u64,
-    /// Told when the runtime takes the job (its init is over).
-    pub taken: oneshot::Sender<()>,
+    pub invoked: std::time::Instant,
+    pub init_timeout: std::time::Duration,
+    /// Told when the runtime takes the job (its init is over), with the time it has left.
+    pub taken: oneshot::Sender<std::time::Duration>,
     pub function_arn: String,
     pub trace_id: String,
     pub reply: oneshot::Sender<Reply>,
@@ -102,6 +105,8 @@ pub struct ProcessSettings {
     pub endpoint: String,
     /// Their CPU priority against lyrebird's own threads (`--lambda-priority`).
     pub priority: HandlerPriority,
+    /// Lambda's init phase limit (see `pool.rs`).
+    pub init_timeout: std::time::Duration,
 }
 
 impl Sandbox {
@@ -416,13 +421,20 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
+    // An init within Lambda's limit leaves the whole Timeout to the handler; a longer one is
+    // (on Lambda) retried within the Timeout, so init and handler share it from the invocation.
+    let mut budget = std::time::Duration::from_millis(job.timeout_ms);
+    let waited = job.invoked.elapsed();
+    if waited > job.init_timeout {
+        budget = budget.saturating_sub(waited);
+    }
     set(
         "lambda-runtime-deadline-ms",
-        &(now_ms + job.timeout_ms).to_string(),
+        &(now_ms + budget.as_millis() as u64).to_string(),
     );
     set("lambda-runtime-invoked-function-arn", &job.function_arn);
     set("lambda-runtime-trace-id", &job.trace_id);
-    let _ = job.taken.send(());
+    let _ = job.taken.send(budget);
     *shared.current.lock() = Some(Current {
         request_id: job.request_id,
         reply: Some(job.reply),

@@ -115,3 +115,33 @@ pub async fn invocations(server: &RunningServer, function: Option<&str>) -> Vec<
     let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     body["Invocations"].as_array().cloned().unwrap_or_default()
 }
+
+/// Invokes synchronously with `LogType: Tail`; returns (payload as text, function error, the
+/// decoded log tail).
+pub async fn invoke_tail(
+    client: &aws_sdk_lambda::Client,
+    name: &str,
+    payload: &str,
+) -> (String, Option<String>, String) {
+    use base64::Engine;
+    let out = client
+        .invoke()
+        .function_name(name)
+        .payload(Blob::new(payload.as_bytes().to_vec()))
+        .log_type(aws_sdk_lambda::types::LogType::Tail)
+        .send()
+        .await
+        .expect("invoke");
+    let body = out
+        .payload
+        .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned())
+        .unwrap_or_default();
+    let log = base64::engine::general_purpose::STANDARD
+        .decode(out.log_result.unwrap_or_default())
+        .expect("base64 log");
+    (
+        body,
+        out.function_error,
+        String::from_utf8_lossy(&log).into_owned(),
+    )
+}

@@ -58,6 +58,11 @@ class RuntimeError extends Error {
 }
 
 let currentRequestId = '';
+// The invocation whose answer is not posted yet (null during init and between invocations),
+// and whether the process is failing it on its way out (an unhandled rejection).
+let unanswered = null;
+let failing = false;
+let initDone = false;
 
 // What the handler printed reaches lyrebird before its answer does, as it reaches Lambda's log
 // before the invocation ends: Node queues writes to a full pipe, and a handler that prints a lot
@@ -137,12 +142,21 @@ async function loadHandler() {
   return handler;
 }
 
+// A callback handler's callback while it has not been called: AWS's Node runtime calls it
+// implicitly (result null) once the event loop is empty ("If you don't use callback in your
+// code, AWS Lambda will call it implicitly and the return value is null").
+let implicitCallback = null;
+process.on('beforeExit', () => {
+  if (implicitCallback) implicitCallback(null, null);
+});
+
 function invoke(handler, event, context) {
   return new Promise((resolve, reject) => {
     let settled = false;
     const callback = (err, result) => {
       if (settled) return;
       settled = true;
+      implicitCallback = null;
       if (err !== undefined && err !== null) reject(err);
       else resolve(result);
     };
@@ -160,6 +174,8 @@ function invoke(handler, event, context) {
       returned.then((r) => callback(null, r), (e) => callback(e ?? new Error('the handler rejected with no reason')));
     } else if (handler.length < 3) {
       callback(null, returned);
+    } else if (!settled) {
+      implicitCallback = callback;
     }
   });
 }
@@ -175,8 +191,10 @@ async function main() {
     await call('POST', `${BASE}/init/error`, JSON.stringify(doc), { 'lambda-runtime-function-error-type': doc.errorType });
     process.exit(1);
   }
+  initDone = true;
   const env = process.env;
   for (;;) {
+    if (failing) await new Promise(() => {});
     const next = await call('GET', `${BASE}/invocation/next`);
     if (next.status !== 200) {
       throw new Error(`invocation/next answered ${next.status}: ${next.body}`);
@@ -197,16 +215,22 @@ async function main() {
       getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     };
     let result;
+    unanswered = requestId;
     try {
       const event = next.body.length ? JSON.parse(next.body) : {};
       result = await invoke(handler, event, context);
     } catch (err) {
+      if (failing) await new Promise(() => {});
+      unanswered = null;
       const doc = errorDocument(err);
       console.error(`Invoke Error \t${JSON.stringify(doc)}`);
       await flushed();
       await call('POST', `${BASE}/invocation/${requestId}/error`, JSON.stringify(doc), { 'lambda-runtime-function-error-type': doc.errorType });
       continue;
     }
+    // The process is reporting an unhandled rejection for this invocation and exiting.
+    if (failing) await new Promise(() => {});
+    unanswered = null;
     let body;
     try {
       body = JSON.stringify(result === undefined ? null : result);
@@ -221,8 +245,29 @@ async function main() {
   }
 }
 
+// As AWS's Node runtime: a rejection nobody handles fails the invocation in progress (or the
+// init) with Runtime.UnhandledPromiseRejection, whose message is the reason as a string, and the
+// process exits; the next invocation gets a new one.
 process.on('unhandledRejection', (reason) => {
-  console.error(`Unhandled Promise Rejection\t${JSON.stringify(errorDocument(reason))}`);
+  if (failing) return;
+  failing = true;
+  const errorType = 'Runtime.UnhandledPromiseRejection';
+  const errorMessage = String(reason);
+  const frames = {};
+  Error.captureStackTrace(frames);
+  const doc = { errorType, errorMessage, trace: [`${errorType}: ${errorMessage}`, ...frames.stack.split('\n').slice(1)] };
+  console.error(`Unhandled Promise Rejection\t${JSON.stringify(doc)}`);
+  const requestId = unanswered;
+  unanswered = null;
+  const path = requestId !== null ? `${BASE}/invocation/${requestId}/error` : initDone ? null : `${BASE}/init/error`;
+  const exit = () => process.exit(128);
+  if (path === null) {
+    flushed().then(exit, exit);
+    return;
+  }
+  flushed()
+    .then(() => call('POST', path, JSON.stringify(doc), { 'lambda-runtime-function-error-type': errorType }))
+    .then(exit, exit);
 });
 
 main().catch((err) => {

@@ -5,6 +5,7 @@
 import http.client
 import importlib
 import json
+import logging
 import os
 import sys
 import time
@@ -13,6 +14,39 @@ import traceback
 API = os.environ["AWS_LAMBDA_RUNTIME_API"]
 BASE = "/2018-06-01/runtime"
 _conn = None
+# The invocation in progress, for the root logger's records (AWS's LambdaLoggerFilter).
+_request_id = ""
+
+
+class LambdaLogHandler(logging.Handler):
+    """What AWS's Python runtime puts on the root logger: records go to the function's log as
+    `[LEVEL]\t<UTC time>.<ms>Z\t<request id>\t<message>`, so `logging` output reaches CloudWatch
+    (without a handler, Python's last resort drops everything below WARNING)."""
+
+    def emit(self, record):
+        try:
+            record.aws_request_id = _request_id
+            text = self.format(record)
+            # One record, one line of the log, as AWS keeps a multi-line record one event.
+            sys.stdout.write(text.replace("\n", "\r") + "\n")
+            sys.stdout.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def setup_logging():
+    formatter = logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+        "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handler = LambdaLogHandler()
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    # The root logger keeps Python's WARNING unless Lambda's log level is set, as on AWS.
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    if level and isinstance(logging.getLevelName(level), int):
+        root.setLevel(level)
+    root.addHandler(handler)
 
 
 def call(method, path, body=None, headers=None):
@@ -107,9 +141,11 @@ class Context:
 
 
 def main():
+    global _request_id
     task_root = os.environ.get("LAMBDA_TASK_ROOT", ".")
     if task_root not in sys.path:
         sys.path.insert(0, task_root)
+    setup_logging()
     handler, init_error = load_handler()
     if init_error is not None:
         log_error(init_error)
@@ -120,6 +156,7 @@ def main():
         if status != 200:
             raise RuntimeError("invocation/next answered %s: %r" % (status, body))
         request_id = headers.get("Lambda-Runtime-Aws-Request-Id")
+        _request_id = request_id or ""
         os.environ["_X_AMZN_TRACE_ID"] = headers.get("Lambda-Runtime-Trace-Id") or ""
         try:
             event = json.loads(body) if body else {}
