@@ -585,3 +585,132 @@ async fn templates_set_event_invoke_configs() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+const SAM_GENERATED: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: generated-jobs
+  Alerts:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: generated-alerts
+  HelloWorldFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: hello-world
+      Runtime: nodejs20.x
+      Handler: index.handler
+      InlineCode: "exports.handler = async () => 'ok';"
+      Events:
+        Work:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Jobs.Arn
+        Alert:
+          Type: SNS
+          Properties:
+            Topic: !Ref Alerts
+        Tick:
+          Type: Schedule
+          Properties:
+            Schedule: rate(1 hour)
+Outputs:
+  RoleArn:
+    Value: !GetAtt HelloWorldFunctionRole.Arn
+  RoleName:
+    Value: !Ref HelloWorldFunctionRole
+  MappingId:
+    Value: !Ref HelloWorldFunctionWork
+  MappingArn:
+    Value: !GetAtt HelloWorldFunctionWork.EventSourceMappingArn
+  SubscriptionArn:
+    Value: !Ref HelloWorldFunctionAlert
+  RuleArn:
+    Value: !GetAtt HelloWorldFunctionTick.Arn
+  Permission:
+    Value: !Ref HelloWorldFunctionAlertPermission
+"#;
+
+async fn outputs_of(endpoint: &str) -> std::collections::HashMap<String, String> {
+    let outputs: Value = serde_json::from_slice(
+        &reqwest::get(format!("{endpoint}/_lyrebird/init/outputs"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    outputs["Outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["OutputKey"].as_str().unwrap().to_string(),
+                o["OutputValue"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `sam init` templates refer to what SAM's transform generates (`HelloWorldFunctionRole`, the
+/// events' mappings and subscriptions): those references resolve to the resources lyrebird made.
+#[tokio::test]
+async fn references_to_sam_generated_resources_resolve() {
+    let dir = std::env::temp_dir().join(format!("lyrebird-sam-generated-{}", uuid_text()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let template = dir.join("template.yaml");
+    std::fs::write(&template, SAM_GENERATED).unwrap();
+    let args = [
+        "--data-dir".to_string(),
+        dir.join("data").display().to_string(),
+        "--init".to_string(),
+        template.display().to_string(),
+    ];
+    let first = {
+        let server = common::process::start(&args, &[]).await;
+        let outputs = outputs_of(&server.endpoint).await;
+        let client = lambda::client_at(&server.endpoint);
+        let function = client
+            .get_function_configuration()
+            .function_name("hello-world")
+            .send()
+            .await
+            .unwrap();
+        let role_name = &outputs["RoleName"];
+        assert!(role_name.contains("HelloWorldFunctionRole"), "{outputs:?}");
+        assert_eq!(
+            outputs["RoleArn"],
+            format!("arn:aws:iam::000000000000:role/{role_name}")
+        );
+        assert_eq!(function.role(), Some(outputs["RoleArn"].as_str()));
+        let mappings = client.list_event_source_mappings().send().await.unwrap();
+        let mapping = &mappings.event_source_mappings()[0];
+        assert_eq!(mapping.uuid(), Some(outputs["MappingId"].as_str()));
+        assert_eq!(
+            mapping.event_source_mapping_arn(),
+            Some(outputs["MappingArn"].as_str())
+        );
+        let sns = common::sns_at(&server.endpoint);
+        let subscriptions = sns.list_subscriptions().send().await.unwrap();
+        assert_eq!(
+            subscriptions.subscriptions()[0].subscription_arn(),
+            Some(outputs["SubscriptionArn"].as_str())
+        );
+        assert!(
+            outputs["RuleArn"].starts_with("arn:aws:events:us-east-1:000000000000:rule/"),
+            "{outputs:?}"
+        );
+        assert!(!outputs["Permission"].is_empty());
+        outputs
+    };
+    // Applied again at the next start: the same names and resources.
+    let server = common::process::start(&args, &[]).await;
+    assert_eq!(outputs_of(&server.endpoint).await, first);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -109,13 +109,16 @@ impl Provisioner<'_> {
         let source = props.required("EventSourceArn")?;
         let wanted = wanted(props)?;
         let config = self.converge_mapping(&function, &source, wanted, "EventSourceArn")?;
-        Ok(Physical {
-            reference: config.uuid.clone(),
-            attributes: BTreeMap::from([
-                ("Id", config.uuid),
-                ("EventSourceMappingArn", config.event_source_mapping_arn),
-            ]),
-        })
+        Ok(mapping_physical(config))
+    }
+
+    /// SAM's `AWS::Lambda::Permission` for an event (lyrebird enforces no resource policies).
+    fn generate_permission(&self, id: &str) {
+        let physical = Physical {
+            reference: self.physical_id(id),
+            attributes: BTreeMap::new(),
+        };
+        self.generate(id.to_string(), physical);
     }
 
     /// SAM `Events` of a function just provisioned (`function` is its name).
@@ -152,20 +155,28 @@ impl Provisioner<'_> {
                         .map_err(blame_property)?;
                     let queue = props.required("Queue").map_err(blame_property)?;
                     let wanted = wanted(&props).map_err(blame_property)?;
-                    self.converge_mapping(function, &queue, wanted, "Events")
+                    let mapping = self
+                        .converge_mapping(function, &queue, wanted, "Events")
                         .map_err(blame_property)?;
+                    self.generate(format!("{id}{name}"), mapping_physical(mapping));
                 }
                 "SNS" => {
                     let props = Props::new(SAM_SNS_PROPERTIES, &type_name, properties)
                         .map_err(blame_property)?;
-                    self.sam_sns_subscription(function, &props)
+                    let subscription = self
+                        .sam_sns_subscription(function, &props)
                         .map_err(blame_property)?;
+                    self.generate(format!("{id}{name}"), subscription);
+                    self.generate_permission(&format!("{id}{name}Permission"));
                 }
                 "EventBridgeRule" | "CloudWatchEvent" | "Schedule" => {
                     let props = Props::new(SAM_RULE_PROPERTIES, &type_name, properties)
                         .map_err(blame_property)?;
-                    self.sam_rule(&format!("{id}{name}"), function, &props)
+                    let rule = self
+                        .sam_rule(&format!("{id}{name}"), function, &props)
                         .map_err(blame_property)?;
+                    self.generate(format!("{id}{name}"), rule);
+                    self.generate_permission(&format!("{id}{name}Permission"));
                 }
                 other => tracing::warn!(
                     "{}: function {id}: event {name} of type {other} is not run by lyrebird (SQS, SNS, EventBridgeRule, CloudWatchEvent and Schedule events are)",
@@ -179,7 +190,7 @@ impl Provisioner<'_> {
     /// SAM's EventBridge events: an `AWS::Events::Rule` (logical id `rule_id`, the function's id
     /// and the event's name, as SAM names it) whose one target is the function, with the event's
     /// pattern or schedule, bus, input and retry settings.
-    fn sam_rule(&self, rule_id: &str, function: &str, props: &Props) -> Applied<()> {
+    fn sam_rule(&self, rule_id: &str, function: &str, props: &Props) -> Applied<Physical> {
         let function_arn = self
             .lambda
             .function_arn(&self.ctx.account, &self.ctx.region, function)
@@ -235,12 +246,12 @@ impl Provisioner<'_> {
             }
         }
         let rule = Props::new(RULE_PROPERTIES, "AWS::Events::Rule", &rule)?;
-        self.event_rule(rule_id, &rule).map(|_| ())
+        self.event_rule(rule_id, &rule)
     }
 
     /// SAM's SNS event: a `lambda` subscription of the topic to the function, with the event's
     /// filter policy and redrive policy.
-    fn sam_sns_subscription(&self, function: &str, props: &Props) -> Applied<()> {
+    fn sam_sns_subscription(&self, function: &str, props: &Props) -> Applied<Physical> {
         let topic = props.required("Topic")?;
         let function_arn = self
             .lambda
@@ -262,7 +273,7 @@ impl Provisioner<'_> {
             }
         }
         let subscription = Props::new(SUBSCRIPTION_PROPERTIES, "AWS::SNS::Subscription", &map)?;
-        self.subscription(&subscription).map(|_| ())
+        self.subscription(&subscription)
     }
 
     /// Creates the mapping of `function` on `source`, or brings an existing one to `wanted`.
@@ -339,6 +350,17 @@ impl Provisioner<'_> {
         updated.state = updated.settled_state().into();
         self.note(Outcome::Updated);
         Ok(updated)
+    }
+}
+
+/// What `Ref` (the UUID) and `Fn::GetAtt` of a mapping return.
+fn mapping_physical(config: EventSourceMapping) -> Physical {
+    Physical {
+        reference: config.uuid.clone(),
+        attributes: BTreeMap::from([
+            ("Id", config.uuid),
+            ("EventSourceMappingArn", config.event_source_mapping_arn),
+        ]),
     }
 }
 

@@ -100,6 +100,40 @@ impl Kind {
     }
 }
 
+/// The logical ids (and `Fn::GetAtt` attributes) of the resources SAM's transform generates for
+/// an `AWS::Serverless::Function` `id`, as its documentation names them: `{id}Role` when no
+/// `Role` is given; per event `{id}{event}` (the mapping, subscription or rule) and, for SNS and
+/// EventBridge events, `{id}{event}Permission`.
+pub fn sam_generated(id: &str, properties: &Map) -> Vec<(String, &'static [&'static str])> {
+    let mut out: Vec<(String, &'static [&'static str])> = Vec::new();
+    if properties.get("Role").is_none() {
+        out.push((format!("{id}Role"), &["Arn", "RoleId"]));
+    }
+    let Some(events) = properties.get("Events").and_then(|e| e.as_map()) else {
+        return out;
+    };
+    for (name, event) in events.iter() {
+        let kind = event
+            .as_map()
+            .and_then(|e| e.get("Type"))
+            .and_then(|t| t.as_str());
+        let base = format!("{id}{name}");
+        match kind {
+            Some("SQS") => out.push((base, Kind::EventSourceMapping.attributes())),
+            Some("SNS") => {
+                out.push((base.clone(), Kind::Subscription.attributes()));
+                out.push((format!("{base}Permission"), &[]));
+            }
+            Some("EventBridgeRule" | "CloudWatchEvent" | "Schedule") => {
+                out.push((base.clone(), Kind::EventRule.attributes()));
+                out.push((format!("{base}Permission"), &[]));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 impl Provisioner<'_> {
     /// Converges one resource of a type lyrebird provisions with its resolved properties:
     /// what `Ref`/`Fn::GetAtt` of it return, and what that changed.

@@ -264,6 +264,7 @@ fn provisioner<'a>(services: &'a Services, stack: &str) -> Provisioner<'a> {
         ctx: RequestContext::internal("000000000000", "us-east-1", "localhost:4566"),
         stack: stack.to_string(),
         outcome: Cell::new(Outcome::Unchanged),
+        generated: Default::default(),
     }
 }
 
