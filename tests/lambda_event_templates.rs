@@ -714,3 +714,51 @@ async fn references_to_sam_generated_resources_resolve() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// CloudFormation reports CreateEventSourceMapping's refusal of a queue whose visibility timeout
+/// is below the function's Timeout: start-up fails naming the resource.
+#[tokio::test]
+async fn a_template_mapping_with_a_short_visibility_timeout_is_refused() {
+    let dir = std::env::temp_dir().join(format!("lyrebird-short-visibility-{}", uuid_text()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let template = dir.join("template.yaml");
+    std::fs::write(
+        &template,
+        r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Jobs:
+    Type: AWS::SQS::Queue
+  Slow:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: index.handler
+      Timeout: 60
+      InlineCode: "exports.handler = async () => 'ok';"
+      Events:
+        Work:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Jobs.Arn
+"#,
+    )
+    .unwrap();
+    let config = lyrebird::Config {
+        port: 0,
+        init: vec![template],
+        ..lyrebird::Config::default()
+    };
+    let error = match lyrebird::spawn(config).await {
+        Ok(_) => panic!("start-up should fail"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("resource Slow"), "{error}");
+    assert!(
+        error.contains(
+            "Queue visibility timeout: 30 seconds is less than Function timeout: 60 seconds"
+        ),
+        "{error}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
