@@ -129,8 +129,12 @@ pub fn sam_generated(id: &str, properties: &Map) -> Vec<(String, &'static [&'sta
                     .and_then(|e| e.get("Properties"))
                     .and_then(|p| p.as_map())
                     .and_then(|p| p.get("SqsSubscription"));
+                let through_queue = match through_queue {
+                    Some(Value::String(s)) if s == "true" => Some(&Value::Bool(true)),
+                    other => other,
+                };
                 match through_queue {
-                    Some(Value::Bool(true)) | Some(Value::Map(_)) => {
+                    Some(Value::Bool(true) | Value::Map(_)) => {
                         let given = through_queue.and_then(|v| v.as_map());
                         if given.and_then(|m| m.get("QueueArn")).is_none() {
                             out.push((format!("{base}Queue"), Kind::Queue.attributes()));

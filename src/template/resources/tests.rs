@@ -408,3 +408,41 @@ fn topics_and_subscriptions_converge_to_the_template() {
         ""
     );
 }
+
+#[test]
+fn sam_generated_ids_follow_sams_names() {
+    let ids = |json: &str| -> Vec<String> {
+        super::sam_generated("Fn", &map(json))
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
+    };
+    assert_eq!(
+        ids(r#"{"Events": {"Q": {"Type": "SQS"}, "T": {"Type": "SNS"}}}"#),
+        ["FnRole", "FnQ", "FnT", "FnTPermission"]
+    );
+    // A given Role: no generated role.
+    assert_eq!(
+        ids(r#"{"Role": "arn", "Events": {}}"#),
+        Vec::<String>::new()
+    );
+    let through_queue = ["FnT", "FnTQueue", "FnTQueuePolicy", "FnTEventSourceMapping"];
+    for on in ["true", r#""true""#, "{}"] {
+        let json = format!(
+            r#"{{"Role": "r", "Events": {{"T": {{"Type": "SNS", "Properties": {{"SqsSubscription": {on}}}}}}}}}"#
+        );
+        assert_eq!(ids(&json), through_queue, "{on}");
+    }
+    assert_eq!(
+        ids(
+            r#"{"Role": "r", "Events": {"T": {"Type": "SNS", "Properties": {"SqsSubscription": {"QueueArn": "a", "QueueUrl": "u", "QueuePolicyLogicalId": "P"}}}}}"#
+        ),
+        ["FnT", "P", "FnTEventSourceMapping"]
+    );
+    assert_eq!(
+        ids(
+            r#"{"Role": "r", "Events": {"T": {"Type": "SNS", "Properties": {"SqsSubscription": false}}}}"#
+        ),
+        ["FnT", "FnTPermission"]
+    );
+}
