@@ -585,3 +585,353 @@ async fn templates_set_event_invoke_configs() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+const SAM_GENERATED: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: generated-jobs
+  Alerts:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: generated-alerts
+  HelloWorldFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: hello-world
+      Runtime: nodejs20.x
+      Handler: index.handler
+      InlineCode: "exports.handler = async () => 'ok';"
+      Events:
+        Work:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Jobs.Arn
+        Alert:
+          Type: SNS
+          Properties:
+            Topic: !Ref Alerts
+        Tick:
+          Type: Schedule
+          Properties:
+            Schedule: rate(1 hour)
+Outputs:
+  RoleArn:
+    Value: !GetAtt HelloWorldFunctionRole.Arn
+  RoleName:
+    Value: !Ref HelloWorldFunctionRole
+  MappingId:
+    Value: !Ref HelloWorldFunctionWork
+  MappingArn:
+    Value: !GetAtt HelloWorldFunctionWork.EventSourceMappingArn
+  SubscriptionArn:
+    Value: !Ref HelloWorldFunctionAlert
+  RuleArn:
+    Value: !GetAtt HelloWorldFunctionTick.Arn
+  Permission:
+    Value: !Ref HelloWorldFunctionAlertPermission
+"#;
+
+async fn outputs_of(endpoint: &str) -> std::collections::HashMap<String, String> {
+    let outputs: Value = serde_json::from_slice(
+        &reqwest::get(format!("{endpoint}/_lyrebird/init/outputs"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    outputs["Outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["OutputKey"].as_str().unwrap().to_string(),
+                o["OutputValue"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `sam init` templates refer to what SAM's transform generates (`HelloWorldFunctionRole`, the
+/// events' mappings and subscriptions): those references resolve to the resources lyrebird made.
+#[tokio::test]
+async fn references_to_sam_generated_resources_resolve() {
+    let dir = std::env::temp_dir().join(format!("lyrebird-sam-generated-{}", uuid_text()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let template = dir.join("template.yaml");
+    std::fs::write(&template, SAM_GENERATED).unwrap();
+    let args = [
+        "--data-dir".to_string(),
+        dir.join("data").display().to_string(),
+        "--init".to_string(),
+        template.display().to_string(),
+    ];
+    let first = {
+        let server = common::process::start(&args, &[]).await;
+        let outputs = outputs_of(&server.endpoint).await;
+        let client = lambda::client_at(&server.endpoint);
+        let function = client
+            .get_function_configuration()
+            .function_name("hello-world")
+            .send()
+            .await
+            .unwrap();
+        let role_name = &outputs["RoleName"];
+        assert!(role_name.contains("HelloWorldFunctionRole"), "{outputs:?}");
+        assert_eq!(
+            outputs["RoleArn"],
+            format!("arn:aws:iam::000000000000:role/{role_name}")
+        );
+        assert_eq!(function.role(), Some(outputs["RoleArn"].as_str()));
+        let mappings = client.list_event_source_mappings().send().await.unwrap();
+        let mapping = &mappings.event_source_mappings()[0];
+        assert_eq!(mapping.uuid(), Some(outputs["MappingId"].as_str()));
+        assert_eq!(
+            mapping.event_source_mapping_arn(),
+            Some(outputs["MappingArn"].as_str())
+        );
+        let sns = common::sns_at(&server.endpoint);
+        let subscriptions = sns.list_subscriptions().send().await.unwrap();
+        assert_eq!(
+            subscriptions.subscriptions()[0].subscription_arn(),
+            Some(outputs["SubscriptionArn"].as_str())
+        );
+        assert!(
+            outputs["RuleArn"].starts_with("arn:aws:events:us-east-1:000000000000:rule/"),
+            "{outputs:?}"
+        );
+        assert!(!outputs["Permission"].is_empty());
+        outputs
+    };
+    // Applied again at the next start: the same stand-in names. (Not the mapping and the
+    // subscription: the first server is killed at once, and start-up's template writes are not
+    // flushed, as the template re-creates them; their convergence is tested above.)
+    let server = common::process::start(&args, &[]).await;
+    let again = outputs_of(&server.endpoint).await;
+    for key in ["RoleArn", "RoleName", "RuleArn", "Permission"] {
+        assert_eq!(again[key], first[key], "{key}");
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// CloudFormation reports CreateEventSourceMapping's refusal of a queue whose visibility timeout
+/// is below the function's Timeout: start-up fails naming the resource.
+#[tokio::test]
+async fn a_template_mapping_with_a_short_visibility_timeout_is_refused() {
+    let dir = std::env::temp_dir().join(format!("lyrebird-short-visibility-{}", uuid_text()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let template = dir.join("template.yaml");
+    std::fs::write(
+        &template,
+        r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Jobs:
+    Type: AWS::SQS::Queue
+  Slow:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: index.handler
+      Timeout: 60
+      InlineCode: "exports.handler = async () => 'ok';"
+      Events:
+        Work:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Jobs.Arn
+"#,
+    )
+    .unwrap();
+    let config = lyrebird::Config {
+        port: 0,
+        init: vec![template],
+        ..lyrebird::Config::default()
+    };
+    let error = match lyrebird::spawn(config).await {
+        Ok(_) => panic!("start-up should fail"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("resource Slow"), "{error}");
+    assert!(
+        error.contains(
+            "Queue visibility timeout: 30 seconds is less than Function timeout: 60 seconds"
+        ),
+        "{error}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+const SQS_SUBSCRIPTION: &str = r#"
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Out:
+    Type: String
+Resources:
+  Orders:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: buffered-orders
+  Mine:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: my-buffer
+  Buffered:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: buffered
+      Runtime: python3.12
+      Handler: index.handler
+      Environment:
+        Variables:
+          OUT: !Ref Out
+      InlineCode: |
+        import json
+        def handler(event, context):
+            with open(__import__('os').environ['OUT'], 'a') as f:
+                f.write(json.dumps(event) + '\n')
+      Events:
+        Order:
+          Type: SNS
+          Properties:
+            Topic: !Ref Orders
+            SqsSubscription: true
+        Audit:
+          Type: SNS
+          Properties:
+            Topic: !Ref Orders
+            SqsSubscription:
+              QueueArn: !GetAtt Mine.Arn
+              QueueUrl: !Ref Mine
+              BatchSize: 3
+              Enabled: false
+Outputs:
+  Queue:
+    Value: !GetAtt BufferedOrderQueue.Arn
+  Subscription:
+    Value: !Ref BufferedOrder
+  Mapping:
+    Value: !Ref BufferedOrderEventSourceMapping
+  AuditMapping:
+    Value: !Ref BufferedAuditEventSourceMapping
+  Policy:
+    Value: !Ref BufferedOrderQueuePolicy
+"#;
+
+/// SAM's SNS event with `SqsSubscription`: the topic feeds a queue (SAM's own, or the one
+/// `QueueArn` names) that a mapping drains into the function, so the handler gets an SQS event
+/// whose record body is the SNS notification.
+#[tokio::test]
+async fn sns_events_with_sqs_subscription_go_through_a_queue() {
+    let dir = std::env::temp_dir().join(format!("lyrebird-sqs-subscription-{}", uuid_text()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let template = dir.join("template.yaml");
+    std::fs::write(&template, SQS_SUBSCRIPTION).unwrap();
+    let out = dir.join("events.jsonl");
+    let args = [
+        "--init".to_string(),
+        template.display().to_string(),
+        "--param".to_string(),
+        format!("Out={}", out.display()),
+    ];
+    let server = common::process::start(&args, &[]).await;
+    let outputs = outputs_of(&server.endpoint).await;
+    let client = lambda::client_at(&server.endpoint);
+    let mapping = client
+        .get_event_source_mapping()
+        .uuid(&outputs["Mapping"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mapping.event_source_arn(), Some(outputs["Queue"].as_str()));
+    assert_eq!(mapping.batch_size(), Some(10), "SAM's default");
+    let audit = client
+        .get_event_source_mapping()
+        .uuid(&outputs["AuditMapping"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        audit.event_source_arn(),
+        Some("arn:aws:sqs:us-east-1:000000000000:my-buffer")
+    );
+    assert_eq!(audit.batch_size(), Some(3));
+    assert_eq!(audit.state(), Some("Disabled"));
+    assert!(!outputs["Policy"].is_empty());
+
+    let sns = common::sns_at(&server.endpoint);
+    let subscriptions = sns.list_subscriptions().send().await.unwrap();
+    let mut protocols: Vec<_> = subscriptions
+        .subscriptions()
+        .iter()
+        .map(|s| (s.protocol().unwrap(), s.endpoint().unwrap()))
+        .collect();
+    protocols.sort();
+    assert_eq!(
+        protocols,
+        vec![
+            ("sqs", "arn:aws:sqs:us-east-1:000000000000:my-buffer"),
+            ("sqs", outputs["Queue"].as_str()),
+        ],
+        "no lambda subscription"
+    );
+    sns.publish()
+        .topic_arn("arn:aws:sns:us-east-1:000000000000:buffered-orders")
+        .message("order 1")
+        .send()
+        .await
+        .unwrap();
+    let mut events = Vec::new();
+    for _ in 0..500 {
+        events = std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .collect();
+        if !events.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(events.len(), 1, "{events:?}");
+    let record = &events[0]["Records"][0];
+    assert_eq!(record["eventSource"], "aws:sqs");
+    assert_eq!(record["eventSourceARN"], outputs["Queue"].as_str());
+    let body: Value = serde_json::from_str(record["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["Type"], "Notification");
+    assert_eq!(body["Message"], "order 1");
+    assert_eq!(
+        body["TopicArn"],
+        "arn:aws:sns:us-east-1:000000000000:buffered-orders"
+    );
+    // The disabled mapping left the copy in the user's queue.
+    let sqs = common::sqs_at(&server.endpoint, "test", "us-east-1");
+    let url = sqs
+        .get_queue_url()
+        .queue_name("my-buffer")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let got = sqs
+        .receive_message()
+        .queue_url(&url)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_str(got.messages()[0].body().unwrap()).unwrap();
+    assert_eq!(body["Message"], "order 1");
+    assert!(
+        outputs["Subscription"].starts_with("arn:aws:sns:us-east-1:000000000000:buffered-orders:")
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -945,3 +945,28 @@ async fn stream_only_settings_are_refused_on_an_sqs_mapping() {
         .into_service_error();
     assert!(e.is_invalid_parameter_value_exception(), "{e:?}");
 }
+
+/// AWS refuses a mapping whose queue could show a batch again while the function may still be
+/// working on it: the queue's visibility timeout must be at least the function's Timeout.
+#[tokio::test]
+async fn a_queue_visibility_timeout_below_the_function_timeout_is_refused() {
+    let f = Fixture::with("return null;", |b| b.timeout(60)).await;
+    let (_, short) = queue(&f, "short-visibility", &[]).await;
+    let err = f
+        .lambda
+        .create_event_source_mapping()
+        .function_name("f")
+        .event_source_arn(&short)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
+    assert_eq!(
+        err.meta().message(),
+        Some("Queue visibility timeout: 30 seconds is less than Function timeout: 60 seconds")
+    );
+    // Equal is enough.
+    let (_, enough) = queue(&f, "enough-visibility", &[("VisibilityTimeout", "60")]).await;
+    f.map(&enough, |b| b).await;
+}

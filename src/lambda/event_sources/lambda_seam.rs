@@ -34,6 +34,12 @@ impl FunctionRuntime for LambdaRuntime {
         self.0.function_arn(account, region, name_or_arn).ok()
     }
 
+    fn timeout_secs(&self, function_arn: &str) -> Option<u32> {
+        let (account, region) = scope(function_arn);
+        let config = self.0.function(&account, &region, function_arn).ok()?;
+        Some(config.timeout_secs)
+    }
+
     fn permit(&self, function_arn: &str) -> PermitFuture {
         let service = self.0.clone();
         let arn = function_arn.to_string();

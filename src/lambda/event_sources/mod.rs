@@ -180,6 +180,15 @@ impl EventSources {
             input.scaling_config,
             queue.is_fifo(),
         )?;
+        // A batch must stay hidden while the function may still be working on it.
+        let visibility = queue.lock(self.clock.now_ms()).config.visibility_timeout;
+        if let Some(timeout) = self.runtime().and_then(|r| r.timeout_secs(&function_arn)) {
+            if visibility < timeout {
+                return Err(invalid(format!(
+                    "Queue visibility timeout: {visibility} seconds is less than Function timeout: {timeout} seconds"
+                )));
+            }
+        }
         let mut mappings = self.mappings.lock();
         if let Some(existing) = mappings.values().find(|m| {
             let c = m.config.lock();

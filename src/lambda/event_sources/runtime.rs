@@ -41,6 +41,12 @@ pub trait FunctionRuntime: Send + Sync + 'static {
     /// The unqualified ARN of a function named by name or ARN, if it exists.
     fn function_arn(&self, account: &str, region: &str, name_or_arn: &str) -> Option<String>;
 
+    /// The function's `Timeout` in seconds (CreateEventSourceMapping compares the queue's
+    /// visibility timeout with it); `None` when unknown, which skips that check.
+    fn timeout_secs(&self, _function_arn: &str) -> Option<u32> {
+        None
+    }
+
     /// Waits for a free concurrency slot of the function (its reserved concurrency, or the
     /// default); an error when it cannot run at all (deleted, reserved concurrency 0).
     fn permit(&self, function_arn: &str) -> PermitFuture;

@@ -1,6 +1,7 @@
 //! `AWS::Lambda::EventSourceMapping` (SQS sources) and the `Events` of an
 //! `AWS::Serverless::Function`: `Type: SQS` becomes an event source mapping of the function,
-//! `Type: SNS` a `lambda` subscription of the topic, as SAM expands them. Re-applying converges:
+//! `Type: SNS` a `lambda` subscription of the topic (with `SqsSubscription`, a queue subscribed to
+//! the topic and mapped to the function), as SAM expands them. Re-applying converges:
 //! a mapping of the same function and queue is updated in place, or left alone when unchanged.
 //! `Enabled` is applied when the template gives it; when it does not, a mapping disabled through
 //! the API stays disabled across restarts (as a stack update that does not touch it would).
@@ -17,6 +18,7 @@ use super::events::RULE_PROPERTIES;
 use super::props::{Applied, Failure, Props, Type};
 use super::provisioner::{Outcome, Physical, Provisioner};
 use super::sns::SUBSCRIPTION_PROPERTIES;
+use super::sqs::{QUEUE_POLICY_PROPERTIES, QUEUE_PROPERTIES};
 
 pub(super) const EVENT_SOURCE_MAPPING_PROPERTIES: &[(&str, Type)] = &[
     ("AmazonManagedKafkaEventSourceConfig", Type::Other),
@@ -109,13 +111,16 @@ impl Provisioner<'_> {
         let source = props.required("EventSourceArn")?;
         let wanted = wanted(props)?;
         let config = self.converge_mapping(&function, &source, wanted, "EventSourceArn")?;
-        Ok(Physical {
-            reference: config.uuid.clone(),
-            attributes: BTreeMap::from([
-                ("Id", config.uuid),
-                ("EventSourceMappingArn", config.event_source_mapping_arn),
-            ]),
-        })
+        Ok(mapping_physical(config))
+    }
+
+    /// SAM's `AWS::Lambda::Permission` for an event (lyrebird enforces no resource policies).
+    fn generate_permission(&self, id: &str) {
+        let physical = Physical {
+            reference: self.physical_id(id),
+            attributes: BTreeMap::new(),
+        };
+        self.generate(id.to_string(), physical);
     }
 
     /// SAM `Events` of a function just provisioned (`function` is its name).
@@ -152,20 +157,38 @@ impl Provisioner<'_> {
                         .map_err(blame_property)?;
                     let queue = props.required("Queue").map_err(blame_property)?;
                     let wanted = wanted(&props).map_err(blame_property)?;
-                    self.converge_mapping(function, &queue, wanted, "Events")
+                    let mapping = self
+                        .converge_mapping(function, &queue, wanted, "Events")
                         .map_err(blame_property)?;
+                    self.generate(format!("{id}{name}"), mapping_physical(mapping));
                 }
                 "SNS" => {
                     let props = Props::new(SAM_SNS_PROPERTIES, &type_name, properties)
                         .map_err(blame_property)?;
-                    self.sam_sns_subscription(function, &props)
-                        .map_err(blame_property)?;
+                    let base = format!("{id}{name}");
+                    match sqs_subscription(props.get("SqsSubscription"))
+                        .map_err(blame_property)?
+                    {
+                        Some(settings) => self
+                            .sam_sns_through_queue(&base, function, &props, settings)
+                            .map_err(blame_property)?,
+                        None => {
+                            let subscription = self
+                                .sam_sns_subscription(function, &props)
+                                .map_err(blame_property)?;
+                            self.generate(base.clone(), subscription);
+                            self.generate_permission(&format!("{base}Permission"));
+                        }
+                    }
                 }
                 "EventBridgeRule" | "CloudWatchEvent" | "Schedule" => {
                     let props = Props::new(SAM_RULE_PROPERTIES, &type_name, properties)
                         .map_err(blame_property)?;
-                    self.sam_rule(&format!("{id}{name}"), function, &props)
+                    let rule = self
+                        .sam_rule(&format!("{id}{name}"), function, &props)
                         .map_err(blame_property)?;
+                    self.generate(format!("{id}{name}"), rule);
+                    self.generate_permission(&format!("{id}{name}Permission"));
                 }
                 other => tracing::warn!(
                     "{}: function {id}: event {name} of type {other} is not run by lyrebird (SQS, SNS, EventBridgeRule, CloudWatchEvent and Schedule events are)",
@@ -179,7 +202,7 @@ impl Provisioner<'_> {
     /// SAM's EventBridge events: an `AWS::Events::Rule` (logical id `rule_id`, the function's id
     /// and the event's name, as SAM names it) whose one target is the function, with the event's
     /// pattern or schedule, bus, input and retry settings.
-    fn sam_rule(&self, rule_id: &str, function: &str, props: &Props) -> Applied<()> {
+    fn sam_rule(&self, rule_id: &str, function: &str, props: &Props) -> Applied<Physical> {
         let function_arn = self
             .lambda
             .function_arn(&self.ctx.account, &self.ctx.region, function)
@@ -235,12 +258,104 @@ impl Provisioner<'_> {
             }
         }
         let rule = Props::new(RULE_PROPERTIES, "AWS::Events::Rule", &rule)?;
-        self.event_rule(rule_id, &rule).map(|_| ())
+        self.event_rule(rule_id, &rule)
+    }
+
+    /// SAM's SNS event with `SqsSubscription`: a queue (`{base}Queue`, unless `QueueArn` names
+    /// one) subscribed to the topic (`{base}`, raw delivery off, so a record's body is the SNS
+    /// envelope), its policy letting the topic send (`{base}QueuePolicy`), and a mapping of the
+    /// queue to the function (`{base}EventSourceMapping`).
+    fn sam_sns_through_queue(
+        &self,
+        base: &str,
+        function: &str,
+        props: &Props,
+        settings: SqsSubscription,
+    ) -> Applied<()> {
+        let topic = props.required("Topic")?;
+        let (queue_arn, queue_url) = match settings.queue {
+            Some(given) => given,
+            None => {
+                let queue_id = format!("{base}Queue");
+                let empty = Map::default();
+                let queue = self.queue(
+                    &queue_id,
+                    &Props::new(QUEUE_PROPERTIES, "AWS::SQS::Queue", &empty)?,
+                )?;
+                let arn = queue.attributes.get("Arn").cloned().unwrap_or_default();
+                let url = queue.reference.clone();
+                self.generate(queue_id, queue);
+                (arn, url)
+            }
+        };
+        let statement = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+            }],
+        });
+        let policy = Map(vec![
+            (
+                "PolicyDocument".to_string(),
+                Value::String(statement.to_string()),
+            ),
+            (
+                "Queues".to_string(),
+                Value::List(vec![Value::String(queue_url)]),
+            ),
+        ]);
+        let policy_id = settings
+            .policy_id
+            .unwrap_or_else(|| format!("{base}QueuePolicy"));
+        let policy = self.queue_policy(
+            &policy_id,
+            &Props::new(QUEUE_POLICY_PROPERTIES, "AWS::SQS::QueuePolicy", &policy)?,
+        )?;
+        self.generate(policy_id, policy);
+
+        let mut map = Map(vec![
+            ("TopicArn".to_string(), Value::String(topic)),
+            ("Protocol".to_string(), Value::String("sqs".into())),
+            ("Endpoint".to_string(), Value::String(queue_arn.clone())),
+        ]);
+        for name in [
+            "FilterPolicy",
+            "FilterPolicyScope",
+            "RedrivePolicy",
+            "Region",
+        ] {
+            if let Some(value) = props.get(name) {
+                map.0.push((name.to_string(), value.clone()));
+            }
+        }
+        let subscription = Props::new(SUBSCRIPTION_PROPERTIES, "AWS::SNS::Subscription", &map)?;
+        let subscription = self.subscription(&subscription)?;
+        self.generate(base.to_string(), subscription);
+
+        let wanted = Wanted {
+            // SAM's default batch size for the queue it subscribes.
+            batch_size: Some(settings.batch_size.unwrap_or(10)),
+            window_s: None,
+            enabled: settings.enabled,
+            response_types: Vec::new(),
+            filter_criteria: None,
+            scaling: None,
+        };
+        let mapping = self.converge_mapping(function, &queue_arn, wanted, "SqsSubscription")?;
+        self.generate(
+            format!("{base}EventSourceMapping"),
+            mapping_physical(mapping),
+        );
+        Ok(())
     }
 
     /// SAM's SNS event: a `lambda` subscription of the topic to the function, with the event's
     /// filter policy and redrive policy.
-    fn sam_sns_subscription(&self, function: &str, props: &Props) -> Applied<()> {
+    fn sam_sns_subscription(&self, function: &str, props: &Props) -> Applied<Physical> {
         let topic = props.required("Topic")?;
         let function_arn = self
             .lambda
@@ -262,7 +377,7 @@ impl Provisioner<'_> {
             }
         }
         let subscription = Props::new(SUBSCRIPTION_PROPERTIES, "AWS::SNS::Subscription", &map)?;
-        self.subscription(&subscription).map(|_| ())
+        self.subscription(&subscription)
     }
 
     /// Creates the mapping of `function` on `source`, or brings an existing one to `wanted`.
@@ -339,6 +454,73 @@ impl Provisioner<'_> {
         updated.state = updated.settled_state().into();
         self.note(Outcome::Updated);
         Ok(updated)
+    }
+}
+
+/// SAM's `SqsSubscription` of an SNS event, when it is on.
+struct SqsSubscription {
+    /// `QueueArn` and `QueueUrl` of a queue of the user's (else SAM creates one).
+    queue: Option<(String, String)>,
+    batch_size: Option<i64>,
+    enabled: Option<bool>,
+    policy_id: Option<String>,
+}
+
+/// `SqsSubscription: true | false | {QueueArn, QueueUrl, BatchSize, Enabled,
+/// QueuePolicyLogicalId}`.
+fn sqs_subscription(value: Option<&Value>) -> Applied<Option<SqsSubscription>> {
+    let fail = |m: &str| Failure::property("SqsSubscription", m);
+    let map = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Bool(false)) => return Ok(None),
+        Some(Value::String(s)) if s == "false" => return Ok(None),
+        Some(Value::Bool(true)) => {
+            return Ok(Some(SqsSubscription {
+                queue: None,
+                batch_size: None,
+                enabled: None,
+                policy_id: None,
+            }))
+        }
+        Some(Value::String(s)) if s == "true" => return sqs_subscription(Some(&Value::Bool(true))),
+        Some(Value::Map(map)) => map,
+        Some(_) => return Err(fail("must be true, false or a map")),
+    };
+    let text = |name: &str| map.get(name).and_then(Value::scalar_text);
+    let queue = match (text("QueueArn"), text("QueueUrl")) {
+        (Some(arn), Some(url)) => Some((arn, url)),
+        (None, None) => None,
+        _ => return Err(fail("QueueArn and QueueUrl are given together")),
+    };
+    let batch_size = match text("BatchSize") {
+        None => None,
+        Some(n) => Some(
+            n.parse::<i64>()
+                .map_err(|_| fail("BatchSize must be an integer"))?,
+        ),
+    };
+    let enabled = match text("Enabled").as_deref() {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => return Err(fail("Enabled must be true or false")),
+    };
+    Ok(Some(SqsSubscription {
+        queue,
+        batch_size,
+        enabled,
+        policy_id: text("QueuePolicyLogicalId"),
+    }))
+}
+
+/// What `Ref` (the UUID) and `Fn::GetAtt` of a mapping return.
+fn mapping_physical(config: EventSourceMapping) -> Physical {
+    Physical {
+        reference: config.uuid.clone(),
+        attributes: BTreeMap::from([
+            ("Id", config.uuid),
+            ("EventSourceMappingArn", config.event_source_mapping_arn),
+        ]),
     }
 }
 

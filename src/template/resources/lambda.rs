@@ -17,6 +17,7 @@ use crate::lambda::function::{
 use crate::lambda::launch::{RuntimeKind, KNOWN_RUNTIMES};
 use crate::lambda::PutOutcome;
 use crate::template::parse::{Map, Value};
+use crate::template::standins::{Place, StandIn};
 
 use super::props::{Applied, Failure, Props, Type};
 use super::provisioner::{Outcome, Physical, Provisioner};
@@ -137,13 +138,40 @@ impl Provisioner<'_> {
                 Failure::property("ReservedConcurrentExecutions", "must be 0 or more")
             })?),
         };
-        let role = props.text("Role", Type::String)?.unwrap_or_else(|| {
-            format!(
-                "arn:aws:iam::{}:role/{}",
-                self.ctx.account,
-                self.generated_name(&format!("{id}Role"), 64, false)
-            )
-        });
+        let role = match props.text("Role", Type::String)? {
+            Some(role) => role,
+            None => {
+                // SAM generates `{id}Role`; lyrebird enforces no IAM, so it is a stand-in.
+                let role_id = format!("{id}Role");
+                let role = StandIn::new(
+                    "AWS::IAM::Role",
+                    &Place {
+                        account: &self.ctx.account,
+                        region: &self.ctx.region,
+                        stack: &self.stack,
+                        id: &role_id,
+                        name: None,
+                        generated: self.generated_name(&role_id, 64, false),
+                    },
+                );
+                if serverless {
+                    let role_arn = role.arn.clone();
+                    self.generate(
+                        role_id,
+                        Physical {
+                            reference: role.reference.clone(),
+                            attributes: BTreeMap::from([
+                                ("Arn", role.arn.clone()),
+                                ("RoleId", role.attribute("RoleId")),
+                            ]),
+                        },
+                    );
+                    role_arn
+                } else {
+                    role.arn
+                }
+            }
+        };
         let code = if serverless {
             match (props.get("InlineCode"), props.get("CodeUri")) {
                 (Some(_), _) => {

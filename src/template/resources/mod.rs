@@ -22,7 +22,7 @@ mod sqs;
 #[cfg(test)]
 mod tests;
 
-use crate::template::parse::Map;
+use crate::template::parse::{Map, Value};
 
 use props::{Applied, Props, Type};
 
@@ -98,6 +98,69 @@ impl Kind {
             Kind::EventInvokeConfig => event_invoke::EVENT_INVOKE_CONFIG_PROPERTIES,
         }
     }
+}
+
+/// The logical ids (and `Fn::GetAtt` attributes) of the resources SAM's transform generates for
+/// an `AWS::Serverless::Function` `id`, as its documentation names them: `{id}Role` when no
+/// `Role` is given; per event `{id}{event}` (the mapping, subscription or rule) and, for SNS and
+/// EventBridge events, `{id}{event}Permission`; an SNS event with `SqsSubscription` has
+/// `{id}{event}Queue` (unless `QueueArn` is given), `{id}{event}QueuePolicy` (or its
+/// `QueuePolicyLogicalId`) and `{id}{event}EventSourceMapping` instead of the permission.
+pub fn sam_generated(id: &str, properties: &Map) -> Vec<(String, &'static [&'static str])> {
+    let mut out: Vec<(String, &'static [&'static str])> = Vec::new();
+    if properties.get("Role").is_none() {
+        out.push((format!("{id}Role"), &["Arn", "RoleId"]));
+    }
+    let Some(events) = properties.get("Events").and_then(|e| e.as_map()) else {
+        return out;
+    };
+    for (name, event) in events.iter() {
+        let kind = event
+            .as_map()
+            .and_then(|e| e.get("Type"))
+            .and_then(|t| t.as_str());
+        let base = format!("{id}{name}");
+        match kind {
+            Some("SQS") => out.push((base, Kind::EventSourceMapping.attributes())),
+            Some("SNS") => {
+                out.push((base.clone(), Kind::Subscription.attributes()));
+                let through_queue = event
+                    .as_map()
+                    .and_then(|e| e.get("Properties"))
+                    .and_then(|p| p.as_map())
+                    .and_then(|p| p.get("SqsSubscription"));
+                let through_queue = match through_queue {
+                    Some(Value::String(s)) if s == "true" => Some(&Value::Bool(true)),
+                    other => other,
+                };
+                match through_queue {
+                    Some(Value::Bool(true) | Value::Map(_)) => {
+                        let given = through_queue.and_then(|v| v.as_map());
+                        if given.and_then(|m| m.get("QueueArn")).is_none() {
+                            out.push((format!("{base}Queue"), Kind::Queue.attributes()));
+                        }
+                        let policy = given
+                            .and_then(|m| m.get("QueuePolicyLogicalId"))
+                            .and_then(|v| v.as_str())
+                            .map(str::to_string)
+                            .unwrap_or_else(|| format!("{base}QueuePolicy"));
+                        out.push((policy, Kind::QueuePolicy.attributes()));
+                        out.push((
+                            format!("{base}EventSourceMapping"),
+                            Kind::EventSourceMapping.attributes(),
+                        ));
+                    }
+                    _ => out.push((format!("{base}Permission"), &[])),
+                }
+            }
+            Some("EventBridgeRule" | "CloudWatchEvent" | "Schedule") => {
+                out.push((base.clone(), Kind::EventRule.attributes()));
+                out.push((format!("{base}Permission"), &[]));
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 impl Provisioner<'_> {

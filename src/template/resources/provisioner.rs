@@ -1,7 +1,7 @@
 //! The state of one template's application: the services, the account, region and stack it
 //! is applied as, and what the resource being applied went through so far.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
@@ -36,6 +36,9 @@ pub struct Provisioner<'a> {
     pub stack: String,
     /// What the resource being applied went through so far.
     pub outcome: Cell<Outcome>,
+    /// The resources SAM's transform generates for the function being applied (its role, event
+    /// mappings, subscriptions, rules, permissions), by logical id, for `Ref` and `Fn::GetAtt`.
+    pub generated: RefCell<Vec<(String, Physical)>>,
 }
 
 /// What applying a resource did to the state, for the summary a re-application logs.
@@ -83,6 +86,16 @@ impl Provisioner<'_> {
         let mut head = format!("{}-{}", clean(&self.stack), clean(id));
         head.truncate(max_len - tail.len());
         head + &tail
+    }
+
+    /// Records a resource SAM would generate for the function being applied.
+    pub(super) fn generate(&self, id: String, physical: Physical) {
+        self.generated.borrow_mut().push((id, physical));
+    }
+
+    /// The generated resources recorded since the last call.
+    pub fn take_generated(&self) -> Vec<(String, Physical)> {
+        std::mem::take(&mut *self.generated.borrow_mut())
     }
 
     pub(super) fn physical_id(&self, id: &str) -> String {

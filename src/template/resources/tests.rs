@@ -265,6 +265,7 @@ fn provisioner<'a>(services: &'a Services, stack: &str) -> Provisioner<'a> {
         ctx: RequestContext::internal("000000000000", "us-east-1", "localhost:4566"),
         stack: stack.to_string(),
         outcome: Cell::new(Outcome::Unchanged),
+        generated: Default::default(),
     }
 }
 
@@ -406,5 +407,43 @@ fn topics_and_subscriptions_converge_to_the_template() {
             .map(String::as_str)
             .unwrap_or(""),
         ""
+    );
+}
+
+#[test]
+fn sam_generated_ids_follow_sams_names() {
+    let ids = |json: &str| -> Vec<String> {
+        super::sam_generated("Fn", &map(json))
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
+    };
+    assert_eq!(
+        ids(r#"{"Events": {"Q": {"Type": "SQS"}, "T": {"Type": "SNS"}}}"#),
+        ["FnRole", "FnQ", "FnT", "FnTPermission"]
+    );
+    // A given Role: no generated role.
+    assert_eq!(
+        ids(r#"{"Role": "arn", "Events": {}}"#),
+        Vec::<String>::new()
+    );
+    let through_queue = ["FnT", "FnTQueue", "FnTQueuePolicy", "FnTEventSourceMapping"];
+    for on in ["true", r#""true""#, "{}"] {
+        let json = format!(
+            r#"{{"Role": "r", "Events": {{"T": {{"Type": "SNS", "Properties": {{"SqsSubscription": {on}}}}}}}}}"#
+        );
+        assert_eq!(ids(&json), through_queue, "{on}");
+    }
+    assert_eq!(
+        ids(
+            r#"{"Role": "r", "Events": {"T": {"Type": "SNS", "Properties": {"SqsSubscription": {"QueueArn": "a", "QueueUrl": "u", "QueuePolicyLogicalId": "P"}}}}}"#
+        ),
+        ["FnT", "P", "FnTEventSourceMapping"]
+    );
+    assert_eq!(
+        ids(
+            r#"{"Role": "r", "Events": {"T": {"Type": "SNS", "Properties": {"SqsSubscription": false}}}}"#
+        ),
+        ["FnT", "FnTPermission"]
     );
 }
