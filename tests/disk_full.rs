@@ -235,23 +235,7 @@ async fn a_full_disk_fails_writes_with_service_unavailable_and_recovers_when_spa
     let server = start(&dir).await;
     let sqs = self::sqs(&server.endpoint);
     let url = format!("{}/000000000000/q", server.endpoint);
-    let mut present = Vec::new();
-    loop {
-        let got = sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .visibility_timeout(600)
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
-        if got.is_empty() {
-            break;
-        }
-        present.extend(got.into_iter().map(|m| m.body.unwrap()));
-    }
+    let present = drain(&sqs, &url).await.unwrap();
     let missing: Vec<&String> = acknowledged
         .iter()
         .filter(|b| !present.contains(b))
@@ -263,6 +247,27 @@ async fn a_full_disk_fails_writes_with_service_unavailable_and_recovers_when_spa
         missing.first()
     );
     drop(server);
+}
+
+/// Receives every message of a queue (hiding each for ten minutes); their bodies.
+async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<Vec<String>, String> {
+    let mut bodies = Vec::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(600)
+            .send()
+            .await
+            .map_err(|e| failure(&e))?
+            .messages
+            .unwrap_or_default();
+        if got.is_empty() {
+            return Ok(bodies);
+        }
+        bodies.extend(got.into_iter().map(|m| m.body.unwrap()));
+    }
 }
 
 /// The error a failed call answered: `Some(status) Code`.
@@ -368,25 +373,7 @@ async fn a_retry_of_a_request_that_failed_on_a_full_disk_is_acknowledged_only_on
             sqs.clone(),
             format!("{}/000000000000/{queue}", server.endpoint),
         );
-        async move {
-            let mut bodies = Vec::new();
-            loop {
-                let got = sqs
-                    .receive_message()
-                    .queue_url(&url)
-                    .max_number_of_messages(10)
-                    .visibility_timeout(600)
-                    .send()
-                    .await
-                    .map_err(|e| failure(&e))?
-                    .messages
-                    .unwrap_or_default();
-                if got.is_empty() {
-                    return Ok::<_, String>(bodies);
-                }
-                bodies.extend(got.into_iter().map(|m| m.body.unwrap()));
-            }
-        }
+        async move { drain(&sqs, &url).await }
     };
     assert_eq!(bodies("f.fifo").await.unwrap(), ["fifo-1"], "the FIFO send");
     let plain = bodies("q").await.unwrap();

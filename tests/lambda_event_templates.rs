@@ -362,10 +362,7 @@ Resources:
 /// and the rest of the template keeps working.
 #[tokio::test]
 async fn a_mapping_to_a_function_with_missing_code_returns_its_messages() {
-    let dir = std::env::temp_dir().join(format!("lyrebird-missing-code-{}", uuid_text()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let template = dir.join("template.yaml");
-    std::fs::write(&template, MISSING_CODE).unwrap();
+    let (dir, template) = template_in("lyrebird-missing-code", MISSING_CODE);
     let args = [
         "--init".to_string(),
         template.display().to_string(),
@@ -444,6 +441,15 @@ async fn a_mapping_to_a_function_with_missing_code_returns_its_messages() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A fresh folder holding `text` as its template.yaml: (the folder, the template's path).
+fn template_in(prefix: &str, text: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", uuid_text()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let template = dir.join("template.yaml");
+    std::fs::write(&template, text).unwrap();
+    (dir, template)
+}
+
 fn uuid_text() -> String {
     format!(
         "{}-{}",
@@ -509,10 +515,7 @@ Resources:
 /// settings, which asynchronous invocations then follow.
 #[tokio::test]
 async fn templates_set_event_invoke_configs() {
-    let dir = std::env::temp_dir().join(format!("lyrebird-async-templates-{}", uuid_text()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let template = dir.join("template.yaml");
-    std::fs::write(&template, ASYNC_CONFIG).unwrap();
+    let (dir, template) = template_in("lyrebird-async-templates", ASYNC_CONFIG);
     let args = ["--init".to_string(), template.display().to_string()];
     let server = common::process::start(&args, &[]).await;
     let client = lambda::client_at(&server.endpoint);
@@ -661,10 +664,7 @@ async fn outputs_of(endpoint: &str) -> std::collections::HashMap<String, String>
 /// events' mappings and subscriptions): those references resolve to the resources lyrebird made.
 #[tokio::test]
 async fn references_to_sam_generated_resources_resolve() {
-    let dir = std::env::temp_dir().join(format!("lyrebird-sam-generated-{}", uuid_text()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let template = dir.join("template.yaml");
-    std::fs::write(&template, SAM_GENERATED).unwrap();
+    let (dir, template) = template_in("lyrebird-sam-generated", SAM_GENERATED);
     let args = [
         "--data-dir".to_string(),
         dir.join("data").display().to_string(),
@@ -829,10 +829,7 @@ Outputs:
 /// whose record body is the SNS notification.
 #[tokio::test]
 async fn sns_events_with_sqs_subscription_go_through_a_queue() {
-    let dir = std::env::temp_dir().join(format!("lyrebird-sqs-subscription-{}", uuid_text()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let template = dir.join("template.yaml");
-    std::fs::write(&template, SQS_SUBSCRIPTION).unwrap();
+    let (dir, template) = template_in("lyrebird-sqs-subscription", SQS_SUBSCRIPTION);
     let out = dir.join("events.jsonl");
     let args = [
         "--init".to_string(),
