@@ -111,6 +111,7 @@ impl App {
                 endpoint: format!("http://127.0.0.1:{}", local_addr.port()),
                 handler_priority: config.lambda_priority,
                 init_timeout: std::time::Duration::from_millis(config.lambda_init_timeout_ms),
+                handler_keys: credentials.as_ref().map(|c| Arc::new(c.account_keys())),
             },
         );
         let event_sources = EventSources::new(sqs.clone(), clock.clone(), store.clone());
