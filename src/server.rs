@@ -123,7 +123,8 @@ impl App {
                 lambda.clone(),
                 store.clone(),
             )
-            .with_replay_interval_ms(config.events_replay_interval_ms),
+            .with_replay_interval_ms(config.events_replay_interval_ms)
+            .with_resource_policies(credentials.is_some()),
         );
         // Lambda's destinations and dead letters reach SQS, SNS and EventBridge through this
         // (connected before stored events are restored, which may need it at once).

@@ -196,3 +196,148 @@ async fn a_mapping_reaches_another_accounts_queue_only_through_its_policy() {
         .into_service_error()
         .is_invalid_parameter_value_exception());
 }
+
+fn events_as(server: &RunningServer, who: (&str, &str, &str)) -> aws_sdk_eventbridge::Client {
+    use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_eventbridge::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(who.0, who.1, None, None, "test"))
+        .endpoint_url(server.endpoint())
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    aws_sdk_eventbridge::Client::from_conf(config)
+}
+
+async fn receive_all(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    sqs.receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default()
+}
+
+/// A rule's target in another account (queue or topic) takes its events only where the
+/// resource's Policy allows the rule's account or events.amazonaws.com; a refused delivery is a
+/// failed invocation, dead-lettered with NO_PERMISSIONS.
+#[tokio::test]
+async fn a_rule_reaches_another_accounts_queue_or_topic_only_through_its_policy() {
+    use aws_sdk_eventbridge::types::{DeadLetterConfig, PutEventsRequestEntry, Target};
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let server = server().await;
+    let alice = sqs_as(&server, ALICE);
+    let bob_sqs = sqs_as(&server, BOB);
+    let bob = events_as(&server, BOB);
+    let queue = |client: &aws_sdk_sqs::Client, name: &str| {
+        let client = client.clone();
+        let name = name.to_string();
+        async move {
+            client
+                .create_queue()
+                .queue_name(name)
+                .send()
+                .await
+                .unwrap()
+                .queue_url
+                .unwrap()
+        }
+    };
+    let alices = queue(&alice, "alices").await;
+    let alices_arn = format!("arn:aws:sqs:us-east-1:{}:alices", ALICE.2);
+    let dlq = queue(&bob_sqs, "bobs-dlq").await;
+    let dlq_arn = format!("arn:aws:sqs:us-east-1:{}:bobs-dlq", BOB.2);
+    let topic_arn = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::Config::builder()
+            .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
+            .region(aws_sdk_sns::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sns::config::Credentials::new(
+                ALICE.0, ALICE.1, None, None, "test",
+            ))
+            .endpoint_url(server.endpoint())
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .build(),
+    )
+    .create_topic()
+    .name("alices-topic")
+    .send()
+    .await
+    .unwrap()
+    .topic_arn
+    .unwrap();
+    bob.put_rule()
+        .name("r")
+        .event_pattern(r#"{"source":["app"]}"#)
+        .send()
+        .await
+        .unwrap();
+    let dead_letter = DeadLetterConfig::builder().arn(&dlq_arn).build();
+    bob.put_targets()
+        .rule("r")
+        .targets(
+            Target::builder()
+                .id("q")
+                .arn(&alices_arn)
+                .dead_letter_config(dead_letter.clone())
+                .build()
+                .unwrap(),
+        )
+        .targets(
+            Target::builder()
+                .id("t")
+                .arn(&topic_arn)
+                .dead_letter_config(dead_letter)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let put = || async {
+        let out = bob
+            .put_events()
+            .entries(
+                PutEventsRequestEntry::builder()
+                    .source("app")
+                    .detail_type("t")
+                    .detail("{}")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.failed_entry_count, 0);
+    };
+    put().await;
+    let dead = receive_all(&bob_sqs, &dlq).await;
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    for message in &dead {
+        let attributes = message.message_attributes.as_ref().unwrap();
+        assert_eq!(
+            attributes["ERROR_CODE"].string_value.as_deref(),
+            Some("NO_PERMISSIONS")
+        );
+    }
+    assert!(receive_all(&alice, &alices).await.is_empty());
+    // Granted to the service, the queue takes the events.
+    alice
+        .set_queue_attributes()
+        .queue_url(&alices)
+        .attributes(
+            QueueAttributeName::Policy,
+            format!(
+                r#"{{"Statement":[{{"Effect":"Allow","Principal":{{"Service":"events.amazonaws.com"}},"Action":"sqs:SendMessage","Resource":"{alices_arn}"}}]}}"#
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    put().await;
+    assert_eq!(receive_all(&alice, &alices).await.len(), 1);
+    // The topic still refuses: one more dead letter.
+    assert_eq!(receive_all(&bob_sqs, &dlq).await.len(), 1);
+}
