@@ -35,9 +35,30 @@ pub struct Secret {
     pub account_id: String,
 }
 
+/// A key pair handed to a function's processes (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccountKey {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for AccountKey {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountKey")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// By account id, the first key of the file acting as that account.
+pub type AccountKeys = HashMap<String, AccountKey>;
+
 /// The loaded credentials file.
 pub struct Credentials {
     keys: HashMap<String, Secret>,
+    /// The file's first key of each account (in file order, so the choice is stable).
+    first_by_account: AccountKeys,
     console_token: Option<String>,
 }
 
@@ -77,6 +98,7 @@ impl Credentials {
     pub fn parse(text: &str) -> Result<Self, String> {
         let file: File = serde_json::from_str(text).map_err(|e| e.to_string())?;
         let mut keys = HashMap::new();
+        let mut first_by_account = AccountKeys::new();
         for key in file.keys {
             if key.access_key_id.is_empty() || key.secret_access_key.is_empty() {
                 return Err("an access key id or secret access key is empty".into());
@@ -85,6 +107,12 @@ impl Credentials {
             if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(format!("account_id {account:?} is not 12 digits"));
             }
+            first_by_account
+                .entry(key.account_id.clone())
+                .or_insert_with(|| AccountKey {
+                    access_key_id: key.access_key_id.clone(),
+                    secret_access_key: key.secret_access_key.clone(),
+                });
             let secret = Secret {
                 secret_access_key: key.secret_access_key,
                 account_id: key.account_id,
@@ -102,12 +130,19 @@ impl Credentials {
         let console_token = file.console_token.filter(|t| !t.is_empty());
         Ok(Credentials {
             keys,
+            first_by_account,
             console_token,
         })
     }
 
     pub fn key(&self, access_key_id: &str) -> Option<&Secret> {
         self.keys.get(access_key_id)
+    }
+
+    /// Per account, the key its functions' processes sign their SDK calls with: the file's
+    /// first key of that account.
+    pub fn account_keys(&self) -> AccountKeys {
+        self.first_by_account.clone()
     }
 
     /// Whether an `Authorization` header value carries the console token (`Bearer <token>`).
@@ -139,6 +174,11 @@ mod tests {
         .unwrap();
         assert_eq!(c.key("A").unwrap().account_id, "111111111111");
         assert!(c.key("B").is_none());
+        let two = Credentials::parse(
+            r#"{"keys":[{"access_key_id":"A","secret_access_key":"a","account_id":"111111111111"},{"access_key_id":"B","secret_access_key":"b","account_id":"111111111111"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(two.account_keys()["111111111111"].access_key_id, "A");
         assert!(c.console_token_matches(Some("Bearer t0k3n")));
         assert!(!c.console_token_matches(Some("Bearer u")));
         assert!(!c.console_token_matches(None));

@@ -16,6 +16,31 @@ use serde_json::Value;
 
 /// Whether `policy` lets `caller_account` run `action` (e.g. `sqs:SendMessage`) on `resource`.
 pub fn allows(policy: Option<&str>, caller_account: &str, action: &str, resource: &str) -> bool {
+    evaluate(
+        policy,
+        |p| principal_matches(p, caller_account),
+        action,
+        resource,
+    )
+}
+
+/// Whether `policy` lets the AWS service `service` (`events.amazonaws.com`) run `action` on
+/// `resource`: a `Principal` of `"*"`, `{"AWS": "*"}` or `{"Service": service}`.
+pub fn allows_service(policy: Option<&str>, service: &str, action: &str, resource: &str) -> bool {
+    let matches = |principal: &Value| {
+        principal.as_str() == Some("*")
+            || strings(&principal["AWS"]).any(|p| p == "*")
+            || strings(&principal["Service"]).any(|s| s.eq_ignore_ascii_case(service))
+    };
+    evaluate(policy, matches, action, resource)
+}
+
+fn evaluate(
+    policy: Option<&str>,
+    principal_applies: impl Fn(&Value) -> bool,
+    action: &str,
+    resource: &str,
+) -> bool {
     let Some(document) = policy.and_then(|p| serde_json::from_str::<Value>(p).ok()) else {
         return false;
     };
@@ -29,7 +54,7 @@ pub fn allows(policy: Option<&str>, caller_account: &str, action: &str, resource
         let unevaluated = ["Condition", "NotPrincipal", "NotAction", "NotResource"]
             .iter()
             .any(|k| statement.get(k).is_some());
-        let applies = principal_matches(&statement["Principal"], caller_account)
+        let applies = principal_applies(&statement["Principal"])
             && any_matches(&statement["Action"], action, false)
             && (statement.get("Resource").is_none()
                 || any_matches(&statement["Resource"], resource, true));
@@ -111,6 +136,44 @@ mod tests {
     use super::*;
 
     const QUEUE: &str = "arn:aws:sqs:us-east-1:111111111111:q";
+
+    #[test]
+    fn service_principals() {
+        let service = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"events.amazonaws.com"},"Action":"sqs:SendMessage"}]}"#;
+        assert!(allows_service(
+            Some(service),
+            "events.amazonaws.com",
+            "sqs:SendMessage",
+            QUEUE
+        ));
+        assert!(!allows_service(
+            Some(service),
+            "sns.amazonaws.com",
+            "sqs:SendMessage",
+            QUEUE
+        ));
+        // A service grant is no account's grant, and an account's grant is no service's.
+        assert!(!allows(
+            Some(service),
+            "222222222222",
+            "sqs:SendMessage",
+            QUEUE
+        ));
+        let account = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"222222222222"},"Action":"sqs:*"}]}"#;
+        assert!(!allows_service(
+            Some(account),
+            "events.amazonaws.com",
+            "sqs:SendMessage",
+            QUEUE
+        ));
+        let anyone = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sqs:*"}]}"#;
+        assert!(allows_service(
+            Some(anyone),
+            "events.amazonaws.com",
+            "sqs:SendMessage",
+            QUEUE
+        ));
+    }
 
     fn policy(statement: &str) -> String {
         format!(r#"{{"Version":"2012-10-17","Statement":[{statement}]}}"#)

@@ -111,6 +111,7 @@ impl App {
                 endpoint: format!("http://127.0.0.1:{}", local_addr.port()),
                 handler_priority: config.lambda_priority,
                 init_timeout: std::time::Duration::from_millis(config.lambda_init_timeout_ms),
+                handler_keys: credentials.as_ref().map(|c| Arc::new(c.account_keys())),
             },
         );
         let event_sources = EventSources::new(sqs.clone(), clock.clone(), store.clone());
@@ -122,7 +123,8 @@ impl App {
                 lambda.clone(),
                 store.clone(),
             )
-            .with_replay_interval_ms(config.events_replay_interval_ms),
+            .with_replay_interval_ms(config.events_replay_interval_ms)
+            .with_resource_policies(credentials.is_some()),
         );
         // Lambda's destinations and dead letters reach SQS, SNS and EventBridge through this
         // (connected before stored events are restored, which may need it at once).

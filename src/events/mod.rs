@@ -83,6 +83,9 @@ pub struct EventsService {
     replays_changed: Arc<tokio::sync::Notify>,
     /// Service time a replay waits after each minute of events it sends.
     replay_interval_ms: u64,
+    /// `--auth sigv4`: another account's queue or topic takes a rule's events only where its
+    /// Policy allows it (`delivery::reach`).
+    resource_policies: bool,
     /// The service itself, once started: background work (OAuth token requests, deliveries
     /// that change a connection's state) reaches it through this.
     me: OnceLock<Weak<EventsService>>,
@@ -125,6 +128,7 @@ impl EventsService {
             schedule_changed: Arc::new(tokio::sync::Notify::new()),
             replays_changed: Arc::new(tokio::sync::Notify::new()),
             replay_interval_ms: DEFAULT_REPLAY_INTERVAL_MS,
+            resource_policies: false,
             me: OnceLock::new(),
         }
     }
@@ -151,6 +155,12 @@ impl EventsService {
     /// How long (service time) a replay waits after each minute of archived events it sends.
     pub fn with_replay_interval_ms(mut self, ms: u64) -> Self {
         self.replay_interval_ms = ms;
+        self
+    }
+
+    /// Enforces resource policies on cross-account targets (`--auth sigv4`).
+    pub fn with_resource_policies(mut self, on: bool) -> Self {
+        self.resource_policies = on;
         self
     }
 

@@ -399,6 +399,7 @@ impl LambdaService {
                 endpoint: self.options.endpoint.clone(),
                 priority: self.options.handler_priority,
                 init_timeout: self.options.init_timeout,
+                handler_keys: self.options.handler_keys.clone(),
             },
         );
         // A function replaced (new code, concurrency) keeps its metrics.

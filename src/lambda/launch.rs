@@ -2,11 +2,14 @@
 //! Node bootstrap, `python3` with its Python bootstrap, the function's own `bootstrap` for
 //! `provided*`, or a `--lambda-command` override), and Lambda's standard environment.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use parking_lot::Mutex;
+
 use super::function::FunctionConfig;
+use crate::credentials::AccountKeys;
 
 /// The bootstraps lyrebird ships, compiled in and written to a cache folder on first use.
 const NODE_BOOTSTRAP: &str = include_str!("bootstrap/node.mjs");
@@ -122,10 +125,16 @@ pub fn launch_for(function: &FunctionConfig, command: Option<&str>) -> Result<La
 
 /// Lambda's environment for a process of `function`, talking to the Runtime API at
 /// `runtime_api` (`127.0.0.1:port`) and to lyrebird at `endpoint`.
+///
+/// With `--auth sigv4` (`handler_keys` given), the handler signs with the credentials file's
+/// first key of the function's account, so its SDK calls act as that account; an account
+/// without a key keeps the account-id stand-in (refused under sigv4), with a warning once per
+/// function.
 pub fn environment(
     function: &FunctionConfig,
     runtime_api: &str,
     endpoint: &str,
+    handler_keys: Option<&AccountKeys>,
 ) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     let mut set = |k: &str, v: String| {
@@ -156,11 +165,23 @@ pub fn environment(
     set("LAMBDA_RUNTIME_DIR", runtime_dir().display().to_string());
     set("AWS_REGION", function.region.clone());
     set("AWS_DEFAULT_REGION", function.region.clone());
-    // The account id as the access key: lyrebird attributes the handler's own calls to the
-    // function's account.
-    set("AWS_ACCESS_KEY_ID", function.account.clone());
-    set("AWS_SECRET_ACCESS_KEY", "lyrebird".into());
-    set("AWS_SESSION_TOKEN", "lyrebird".into());
+    match handler_keys.map(|keys| keys.get(&function.account)) {
+        // A long-term key of the file: no session token goes with it.
+        Some(Some(key)) => {
+            set("AWS_ACCESS_KEY_ID", key.access_key_id.clone());
+            set("AWS_SECRET_ACCESS_KEY", key.secret_access_key.clone());
+        }
+        missing => {
+            if missing.is_some() {
+                warn_no_key_once(function);
+            }
+            // The account id as the access key: lyrebird attributes the handler's own calls
+            // to the function's account.
+            set("AWS_ACCESS_KEY_ID", function.account.clone());
+            set("AWS_SECRET_ACCESS_KEY", "lyrebird".into());
+            set("AWS_SESSION_TOKEN", "lyrebird".into());
+        }
+    }
     set("AWS_ENDPOINT_URL", endpoint.to_string());
     set("TZ", ":UTC".into());
     set("LANG", "en_US.UTF-8".into());
@@ -177,6 +198,20 @@ pub fn environment(
         env.insert(k.clone(), v.clone());
     }
     env
+}
+
+/// Warns that `function`'s handlers cannot sign their calls, once per function (processes are
+/// started again and again).
+fn warn_no_key_once(function: &FunctionConfig) {
+    static WARNED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let key = function.key();
+    if WARNED.get_or_init(Default::default).lock().insert(key) {
+        tracing::warn!(
+            function = %function.name,
+            account = %function.account,
+            "the credentials file has no key of the function's account: its handlers' AWS calls will be refused under --auth sigv4"
+        );
+    }
 }
 
 /// Where lyrebird writes its bootstraps (`LAMBDA_RUNTIME_DIR`): one folder per lyrebird
@@ -236,5 +271,55 @@ mod tests {
         assert_eq!(RuntimeKind::of("provided.al2023"), RuntimeKind::Provided);
         assert_eq!(RuntimeKind::of("provided"), RuntimeKind::Provided);
         assert_eq!(RuntimeKind::of("java21"), RuntimeKind::Unsupported);
+    }
+
+    fn function(account: &str) -> FunctionConfig {
+        FunctionConfig {
+            account: account.into(),
+            region: "us-east-1".into(),
+            name: "f".into(),
+            runtime: "python3.12".into(),
+            handler: "h.handler".into(),
+            role: String::new(),
+            description: String::new(),
+            timeout_secs: 3,
+            memory_mb: 128,
+            environment: Default::default(),
+            reserved_concurrency: None,
+            code: super::super::function::CodeLocation {
+                dir: "/tmp".into(),
+                sha256: String::new(),
+                size: 0,
+                owned: false,
+            },
+            architectures: Vec::new(),
+            tags: Default::default(),
+            last_modified_ms: 0,
+            revision_id: String::new(),
+            stack: None,
+        }
+    }
+
+    /// Under sigv4 a handler signs with the file's key of its function's account; an account
+    /// without one, and open mode, keep the account-id stand-in.
+    #[test]
+    fn handlers_sign_with_their_accounts_key() {
+        let mut keys = AccountKeys::new();
+        keys.insert(
+            "111111111111".into(),
+            crate::credentials::AccountKey {
+                access_key_id: "AKIDALICE".into(),
+                secret_access_key: "alice-secret".into(),
+            },
+        );
+        let env = environment(&function("111111111111"), "api", "end", Some(&keys));
+        assert_eq!(env["AWS_ACCESS_KEY_ID"], "AKIDALICE");
+        assert_eq!(env["AWS_SECRET_ACCESS_KEY"], "alice-secret");
+        assert!(!env.contains_key("AWS_SESSION_TOKEN"));
+        for given in [Some(&keys), None] {
+            let env = environment(&function("222222222222"), "api", "end", given);
+            assert_eq!(env["AWS_ACCESS_KEY_ID"], "222222222222");
+            assert_eq!(env["AWS_SECRET_ACCESS_KEY"], "lyrebird");
+        }
     }
 }

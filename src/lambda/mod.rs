@@ -193,6 +193,9 @@ pub struct LambdaOptions {
     pub handler_priority: HandlerPriority,
     /// The init phase's limit (`DEFAULT_INIT_TIMEOUT_MS`; shorter in tests).
     pub init_timeout: std::time::Duration,
+    /// `--auth sigv4`: per account, the key its handlers sign their calls with (`None` when
+    /// requests are not authenticated).
+    pub handler_keys: Option<Arc<crate::credentials::AccountKeys>>,
 }
 
 /// The Lambda service.

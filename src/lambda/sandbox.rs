@@ -107,6 +107,8 @@ pub struct ProcessSettings {
     pub priority: HandlerPriority,
     /// Lambda's init phase limit (see `pool.rs`).
     pub init_timeout: std::time::Duration,
+    /// `--auth sigv4`: the keys handlers sign with, by account (see `launch::environment`).
+    pub handler_keys: Option<Arc<crate::credentials::AccountKeys>>,
 }
 
 impl Sandbox {
@@ -232,7 +234,12 @@ async fn run(
         .args(&launch.args)
         .current_dir(&function.code.dir)
         .env_clear()
-        .envs(launch::environment(function, &api, &process.endpoint))
+        .envs(launch::environment(
+            function,
+            &api,
+            &process.endpoint,
+            process.handler_keys.as_deref(),
+        ))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -181,6 +181,13 @@ fn check_attribute(name: &str, value: &str, fifo: bool) -> AwsResult<Option<Stri
 }
 
 impl SnsService {
+    /// A topic's account and `Policy` attribute, by ARN (for other services' policy checks).
+    pub fn topic_owner_and_policy(&self, arn: &str) -> Option<(String, Option<String>)> {
+        let topic = self.topics.read().get(arn).cloned()?;
+        let policy = topic.state.lock().attributes.get("Policy").cloned();
+        Some((topic.account.clone(), policy))
+    }
+
     pub(crate) fn topic(
         &self,
         ctx: &RequestContext,

@@ -48,9 +48,17 @@ impl Service for EventSources {
     async fn call(&self, ctx: &RequestContext, request: Request) -> AwsResult<Response> {
         let (account, region) = (ctx.account.as_str(), ctx.region.as_str());
         Ok(match request {
-            Request::CreateEventSourceMapping(input) => Response::CreateEventSourceMapping(
-                self.create(account, region, input, &ctx.writes)?,
-            ),
+            Request::CreateEventSourceMapping(input) => {
+                if let Some(source) = input.event_source_arn.as_deref() {
+                    self.may_poll(ctx, source)?;
+                }
+                Response::CreateEventSourceMapping(self.create(
+                    account,
+                    region,
+                    input,
+                    &ctx.writes,
+                )?)
+            }
             Request::GetEventSourceMapping(m) => {
                 Response::GetEventSourceMapping(self.get(account, region, &m.uuid)?)
             }
@@ -62,9 +70,18 @@ impl Service for EventSources {
                 l.marker.as_deref(),
                 l.max_items,
             )),
-            Request::UpdateEventSourceMapping(u) => Response::UpdateEventSourceMapping(
-                self.update(account, region, &u.uuid, u.body, &ctx.writes)?,
-            ),
+            Request::UpdateEventSourceMapping(u) => {
+                // Checked again: the queue's owner may have withdrawn the grant since.
+                let source = self.get(account, region, &u.uuid)?.event_source_arn;
+                self.may_poll(ctx, &source)?;
+                Response::UpdateEventSourceMapping(self.update(
+                    account,
+                    region,
+                    &u.uuid,
+                    u.body,
+                    &ctx.writes,
+                )?)
+            }
             Request::DeleteEventSourceMapping(m) => Response::DeleteEventSourceMapping(
                 self.delete(account, region, &m.uuid, &ctx.writes)?,
             ),

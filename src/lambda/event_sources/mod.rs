@@ -148,6 +148,35 @@ impl EventSources {
         Ok(mappings.len())
     }
 
+    /// With `--auth sigv4`, a mapping may poll another account's queue only where the queue's
+    /// Policy lets the caller's account `sqs:ReceiveMessage` (lyrebird has no execution roles:
+    /// the caller's account stands for the role's). Refused as Lambda refuses a role that cannot
+    /// read the queue. Templates are the operator's own and are not checked.
+    pub fn may_poll(
+        &self,
+        ctx: &crate::context::RequestContext,
+        source: &str,
+    ) -> Result<(), Refusal> {
+        let Some(queue) = self.sqs.queue_by_arn(source) else {
+            return Ok(());
+        };
+        if !ctx.authenticated || queue.account == ctx.account {
+            return Ok(());
+        }
+        let policy = queue.lock_config(|c| c.policy.clone());
+        if crate::policy::allows(
+            policy.as_deref(),
+            &ctx.account,
+            "sqs:ReceiveMessage",
+            &queue.arn,
+        ) {
+            return Ok(());
+        }
+        Err(invalid(
+            "The provided execution role does not have permissions to call ReceiveMessage on SQS",
+        ))
+    }
+
     /// `CreateEventSourceMapping`.
     pub fn create(
         &self,

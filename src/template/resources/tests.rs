@@ -241,6 +241,7 @@ fn services() -> Services {
             endpoint: "http://127.0.0.1:4566".into(),
             handler_priority: Default::default(),
             init_timeout: std::time::Duration::from_millis(crate::lambda::DEFAULT_INIT_TIMEOUT_MS),
+            handler_keys: None,
         },
     );
     let events =
