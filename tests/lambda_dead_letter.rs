@@ -289,3 +289,72 @@ async fn templates_declare_the_dead_letter_queue() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An SNS-triggered invoke is asynchronous: once it has failed, the function's dead-letter queue
+/// gets the SNS event Lambda ran, and the subscription's own dead-letter queue (lyrebird's
+/// stand-in while the function has none) nothing.
+#[tokio::test]
+async fn a_failed_sns_event_goes_to_the_functions_dead_letter_queue() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    let sqs = common::sqs(&server);
+    let sns = common::sns(&server);
+    let dead = common::create_queue(&sqs, "fn-dlq", &[]).await;
+    let dead_arn = common::queue_arn(&sqs, &dead).await;
+    let sub_dlq = common::create_queue(&sqs, "sub-dlq", &[]).await;
+    let sub_dlq_arn = common::queue_arn(&sqs, &sub_dlq).await;
+    let function = lambda::create_with(
+        &client,
+        "fails",
+        "nodejs20.x",
+        "index.handler",
+        &[("index.js", FAILS)],
+        |b| b.dead_letter_config(dlq(&dead_arn)),
+    )
+    .await;
+    client
+        .put_function_event_invoke_config()
+        .function_name("fails")
+        .maximum_retry_attempts(0)
+        .send()
+        .await
+        .unwrap();
+    let topic = sns
+        .create_topic()
+        .name("t")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("lambda")
+        .endpoint(&function)
+        .attributes(
+            "RedrivePolicy",
+            format!(r#"{{"deadLetterTargetArn":"{sub_dlq_arn}"}}"#),
+        )
+        .send()
+        .await
+        .unwrap();
+    sns.publish()
+        .topic_arn(&topic)
+        .message("m1")
+        .send()
+        .await
+        .unwrap();
+    let m = one_message(&sqs, &dead).await;
+    let event: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
+    assert_eq!(event["Records"][0]["Sns"]["Message"], "m1");
+    assert_eq!(attribute(&m, "ErrorMessage").1, "nope undefined");
+    let left = sqs
+        .receive_message()
+        .queue_url(&sub_dlq)
+        .wait_time_seconds(0)
+        .send()
+        .await
+        .unwrap();
+    assert!(left.messages().is_empty(), "{:?}", left.messages());
+    server.stop().await;
+}
