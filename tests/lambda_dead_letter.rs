@@ -358,3 +358,70 @@ async fn a_failed_sns_event_goes_to_the_functions_dead_letter_queue() {
     assert!(left.messages().is_empty(), "{:?}", left.messages());
     server.stop().await;
 }
+
+/// An SNS topic as the dead-letter target: the event is published with the same attributes
+/// (seen here through a raw-delivery queue subscription).
+#[tokio::test]
+async fn a_topic_dead_letter_target_gets_the_event_with_the_attributes() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    let sqs = common::sqs(&server);
+    let sns = common::sns(&server);
+    let topic = sns
+        .create_topic()
+        .name("dead-topic")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let url = common::create_queue(&sqs, "from-topic", &[]).await;
+    let queue_arn = common::queue_arn(&sqs, &url).await;
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .unwrap();
+    lambda::create(
+        &client,
+        "fails",
+        "nodejs20.x",
+        "index.handler",
+        &[("index.js", FAILS)],
+    )
+    .await;
+    client
+        .update_function_configuration()
+        .function_name("fails")
+        .dead_letter_config(dlq(&topic))
+        .send()
+        .await
+        .unwrap();
+    client
+        .put_function_event_invoke_config()
+        .function_name("fails")
+        .maximum_retry_attempts(0)
+        .send()
+        .await
+        .unwrap();
+    client
+        .invoke()
+        .function_name("fails")
+        .invocation_type(InvocationType::Event)
+        .payload(Blob::new(br#"{"n":5}"#.to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let m = one_message(&sqs, &url).await;
+    assert_eq!(m.body(), Some(r#"{"n":5}"#));
+    assert_eq!(
+        attribute(&m, "ErrorCode"),
+        ("Number".to_string(), "200".to_string())
+    );
+    assert_eq!(attribute(&m, "ErrorMessage").1, "nope 5");
+    assert!(!attribute(&m, "RequestID").1.is_empty());
+    server.stop().await;
+}
