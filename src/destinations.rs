@@ -16,6 +16,7 @@ use crate::lambda::{Delivery, DestinationSink, SinkFuture};
 use crate::sns::model::{PublishFields, PublishInput};
 use crate::sns::SnsService;
 use crate::sqs::messages::Forwarded;
+use crate::sqs::model::{MessageAttributeValue, MessageAttributes};
 use crate::sqs::SqsService;
 
 pub struct Destinations {
@@ -39,12 +40,19 @@ impl DestinationSink for Destinations {
         match service.as_str() {
             "sqs" => {
                 let sqs = self.sqs.clone();
+                let attributes = dead_letter_attributes(&what);
                 let sender = match what {
                     Delivery::DeadLetter { sender } => sender,
-                    Delivery::Record { .. } => "lambda".to_string(),
+                    Delivery::Record { .. } | Delivery::FunctionDeadLetter { .. } => {
+                        "lambda".to_string()
+                    }
+                };
+                let message = Forwarded {
+                    attributes,
+                    ..Forwarded::body(body)
                 };
                 Box::pin(async move {
-                    sqs.send_from_service_until_durable(&target, Forwarded::body(body), &sender)
+                    sqs.send_from_service_until_durable(&target, message, &sender)
                         .await
                         .map_err(|e| e.message)
                 })
@@ -56,6 +64,7 @@ impl DestinationSink for Destinations {
                         topic_arn: Some(target),
                         fields: PublishFields {
                             message: Some(body),
+                            message_attributes: dead_letter_attributes(&what),
                             ..Default::default()
                         },
                         ..Default::default()
@@ -72,7 +81,9 @@ impl DestinationSink for Destinations {
                         success,
                         function_arn,
                     } => (success, function_arn),
-                    Delivery::DeadLetter { .. } => (false, String::new()),
+                    Delivery::DeadLetter { .. } | Delivery::FunctionDeadLetter { .. } => {
+                        (false, String::new())
+                    }
                 };
                 let outcome = if success { "Success" } else { "Failure" };
                 // Every account has its default bus, made when first needed.
@@ -112,4 +123,32 @@ impl DestinationSink for Destinations {
             }
         }
     }
+}
+
+/// The message attributes Lambda puts on a function's dead letter (none on anything else).
+fn dead_letter_attributes(what: &Delivery) -> MessageAttributes {
+    let Delivery::FunctionDeadLetter {
+        request_id,
+        error_code,
+        error_message,
+    } = what
+    else {
+        return MessageAttributes::new();
+    };
+    let value = |data_type: &str, text: String| MessageAttributeValue {
+        string_value: Some(text),
+        data_type: Some(data_type.to_string()),
+        ..Default::default()
+    };
+    MessageAttributes::from([
+        ("RequestID".to_string(), value("String", request_id.clone())),
+        (
+            "ErrorCode".to_string(),
+            value("Number", error_code.to_string()),
+        ),
+        (
+            "ErrorMessage".to_string(),
+            value("String", error_message.clone()),
+        ),
+    ])
 }

@@ -970,3 +970,100 @@ async fn a_queue_visibility_timeout_below_the_function_timeout_is_refused() {
     let (_, enough) = queue(&f, "enough-visibility", &[("VisibilityTimeout", "60")]).await;
     f.map(&enough, |b| b).await;
 }
+
+/// Lambda's 6 MB payload quota caps a batch: with BatchSize 100 and ~200 KB messages no event
+/// is over 6,291,456 bytes; the records beyond it go back to the queue at once and a later batch
+/// takes them, so every message is processed once and none is lost.
+#[tokio::test]
+async fn a_batch_is_capped_at_lambdas_6_mb_payload() {
+    let f = Fixture::new("return null;").await;
+    let out = std::env::temp_dir().join(format!("lyrebird-esm-big-{}.jsonl", uuid()));
+    // Records each event's size and message ids only (the events total some 20 MB).
+    let code = r#"
+const fs = require('fs');
+exports.handler = async (event) => {
+  const size = Buffer.byteLength(JSON.stringify(event));
+  fs.appendFileSync(process.env.OUT, JSON.stringify({ size, ids: event.Records.map((r) => r.messageId) }) + '\n');
+};
+"#;
+    let out_text = out.display().to_string();
+    lambda::create_with(
+        &f.lambda,
+        "big",
+        "nodejs20.x",
+        "index.handler",
+        &[("index.js", code)],
+        |b| {
+            b.timeout(10).memory_size(512).environment(
+                aws_sdk_lambda::types::Environment::builder()
+                    .variables("OUT", out_text)
+                    .build(),
+            )
+        },
+    )
+    .await;
+    let (url, arn) = queue(&f, "big-bodies", &[]).await;
+    let body = "x".repeat(200_000);
+    let mut sent = std::collections::BTreeSet::new();
+    for chunk in 0..20 {
+        let mut batch = f.sqs.send_message_batch().queue_url(&url);
+        for i in 0..5 {
+            batch = batch.entries(
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(format!("m{chunk}-{i}"))
+                    .message_body(&body)
+                    .build()
+                    .unwrap(),
+            );
+        }
+        let got = batch.send().await.unwrap();
+        assert!(got.failed().is_empty(), "{:?}", got.failed());
+        sent.extend(got.successful().iter().map(|s| s.message_id().to_string()));
+    }
+    assert_eq!(sent.len(), 100);
+    f.lambda
+        .create_event_source_mapping()
+        .function_name("big")
+        .event_source_arn(&arn)
+        .batch_size(100)
+        .maximum_batching_window_in_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    let lines = || -> Vec<Value> {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let ids = |lines: &[Value]| -> Vec<String> {
+        lines
+            .iter()
+            .flat_map(|l| l["ids"].as_array().unwrap().clone())
+            .map(|id| id.as_str().unwrap().to_string())
+            .collect()
+    };
+    wait_until("all 100 messages", || ids(&lines()).len() >= 100).await;
+    wait_until_async("an empty queue", || async {
+        f.counts(&url).await == (0, 0)
+    })
+    .await;
+    let lines = lines();
+    let sizes: Vec<u64> = lines.iter().map(|l| l["size"].as_u64().unwrap()).collect();
+    assert!(sizes.iter().all(|&s| s <= 6_291_456), "{sizes:?}");
+    // Batches are filled up to the quota, not cut at 10.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["ids"].as_array().unwrap().len() > 10),
+        "{sizes:?}"
+    );
+    let seen = ids(&lines);
+    assert_eq!(seen.len(), 100, "each message once");
+    assert_eq!(
+        seen.into_iter().collect::<std::collections::BTreeSet<_>>(),
+        sent
+    );
+    let _ = std::fs::remove_file(&out);
+}

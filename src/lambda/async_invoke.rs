@@ -3,7 +3,9 @@
 //! function's MaximumRetryAttempts (default 2) after 1 and then 2 minutes of the service clock,
 //! unless the next attempt would come later than MaximumEventAgeInSeconds after acceptance;
 //! then the outcome goes to the OnSuccess / OnFailure destination (an invocation record) and a
-//! final failure also to the event source's own failure route (an SNS dead-letter queue).
+//! final failure also to the function's DeadLetterConfig target (the event, with RequestID,
+//! ErrorCode and ErrorMessage attributes), or without one to the event source's own failure
+//! route (an SNS subscription's dead-letter queue).
 //! Settings are read when each decision is taken, so a change applies to events in flight.
 
 use std::sync::atomic::Ordering;
@@ -14,7 +16,9 @@ use bytes::Bytes;
 use crate::context::RequestContext;
 use crate::error::{codes, AwsError, AwsResult};
 
-use super::destinations::{service_of, Condition, Delivery, DestinationRecord, FailureRoute};
+use super::destinations::{
+    dead_letter_error_message, service_of, Condition, Delivery, DestinationRecord, FailureRoute,
+};
 use super::function::{self, FunctionId};
 use super::pool::{error_document, Pool};
 use super::{InvocationSource, InvokeRequest, LambdaService};
@@ -144,10 +148,29 @@ impl LambdaService {
             drop(settle);
             self.clock.sleep_until_ms(next).await;
         };
-        let function_arn = pool.config().arn();
+        let config = pool.config();
+        let function_arn = config.arn();
+        let settings = self.event_invoke_config(&key);
         if condition != Condition::Success {
             tracing::warn!(function = %function_arn, request_id = %event.request_id, attempts, condition = ?condition, "asynchronous invocation failed");
-            if let Some(dead_letter) = &event.route.dead_letter {
+            if let Some(target) = &config.dead_letter_target {
+                // The function's own dead-letter queue gets the event as it came (for an
+                // SNS-triggered invoke, the SNS event), besides any OnFailure destination:
+                // AWS sends to both when both are configured.
+                self.send(
+                    target,
+                    String::from_utf8_lossy(&event.payload).into_owned(),
+                    Delivery::FunctionDeadLetter {
+                        request_id: event.request_id.clone(),
+                        // A function error is answered with 200; the error is in the payload.
+                        error_code: 200,
+                        error_message: dead_letter_error_message(&response),
+                    },
+                )
+                .await;
+            } else if let Some(dead_letter) = &event.route.dead_letter {
+                // The SNS subscription's dead-letter queue stands in for the function's own
+                // only while the function has none.
                 self.send(
                     &dead_letter.queue_arn,
                     dead_letter.body.clone(),
@@ -158,7 +181,6 @@ impl LambdaService {
                 .await;
             }
         }
-        let settings = self.event_invoke_config(&key);
         let target = match condition {
             Condition::Success => settings.on_success,
             _ => settings.on_failure,
@@ -195,7 +217,9 @@ impl LambdaService {
                 Delivery::Record { function_arn, .. } => InvocationSource::Lambda {
                     arn: function_arn.clone(),
                 },
-                Delivery::DeadLetter { .. } => InvocationSource::Api,
+                Delivery::DeadLetter { .. } | Delivery::FunctionDeadLetter { .. } => {
+                    InvocationSource::Api
+                }
             };
             self.invoke_async(
                 &account,

@@ -31,6 +31,38 @@ pub enum Delivery {
     },
     /// An event source's own dead letter (SNS: the notification's envelope).
     DeadLetter { sender: String },
+    /// The event itself for the function's DeadLetterConfig, with the attributes Lambda adds:
+    /// `RequestID` (String), `ErrorCode` (Number: a 3-digit HTTP code) and `ErrorMessage`
+    /// (String, at most 1 KB).
+    FunctionDeadLetter {
+        request_id: String,
+        error_code: u16,
+        error_message: String,
+    },
+}
+
+/// `ErrorMessage` of a function dead letter: the failure's `errorMessage` (else its
+/// `errorType`), cut to Lambda's 1 KB on a character boundary; never empty, as SQS and SNS
+/// refuse an empty attribute value.
+pub fn dead_letter_error_message(response: &[u8]) -> String {
+    let doc: serde_json::Value = serde_json::from_slice(response).unwrap_or_default();
+    let text = |k: &str| {
+        doc.get(k)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let mut message = text("errorMessage")
+        .or_else(|| text("errorType"))
+        .unwrap_or_else(|| "Unhandled".to_string());
+    if message.len() > 1024 {
+        let mut end = 1024;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+    }
+    message
 }
 
 /// Where an asynchronous invocation's event goes when it finally fails, besides the function's

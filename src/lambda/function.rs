@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{codes, AwsError};
 
-use super::model::{Environment, FunctionConfiguration, RuntimeVersionConfig};
+use super::model::{DeadLetterConfig, Environment, FunctionConfiguration, RuntimeVersionConfig};
 
 /// Lambda's defaults for an omitted Timeout (seconds) and MemorySize (MB).
 pub const DEFAULT_TIMEOUT_SECS: u32 = 3;
@@ -52,6 +52,9 @@ pub struct FunctionConfig {
     pub architectures: Vec<String>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// `DeadLetterConfig.TargetArn`: an SQS queue or SNS topic ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_target: Option<String>,
     pub last_modified_ms: u64,
     pub revision_id: String,
     /// The template stack that declared it, if any (re-applying converges it).
@@ -111,6 +114,9 @@ impl FunctionConfig {
             version: "$LATEST",
             environment: (!self.environment.is_empty()).then(|| Environment {
                 variables: self.environment.clone(),
+            }),
+            dead_letter_config: self.dead_letter_target.clone().map(|arn| DeadLetterConfig {
+                target_arn: Some(arn),
             }),
             tracing_config: serde_json::json!({ "Mode": "PassThrough" }),
             revision_id: self.revision_id.clone(),

@@ -70,7 +70,7 @@ pub use code::{code_root, folder as code_folder, unpack as unpack_zip};
 pub use destinations::{DeadLetter, Delivery, DestinationSink, FailureRoute, SinkFuture};
 pub use event_invoke::EventInvokeConfig;
 pub use function::{FunctionConfig, FunctionId};
-pub use functions::PutOutcome;
+pub use functions::{check_dead_letter, PutOutcome};
 pub use invocations::{InvocationRecord, Invocations};
 pub use model::{Operation, Request, Response};
 pub use priority::HandlerPriority;

@@ -138,6 +138,15 @@ pub struct Environment {
     pub variables: BTreeMap<String, String>,
 }
 
+/// `DeadLetterConfig`: the SQS queue or SNS topic that gets an asynchronous event whose
+/// attempts all failed.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeadLetterConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_arn: Option<String>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateFunctionInput {
@@ -154,6 +163,7 @@ pub struct CreateFunctionInput {
     pub package_type: Option<String>,
     pub architectures: Option<Vec<String>>,
     pub tags: Option<BTreeMap<String, String>>,
+    pub dead_letter_config: Option<DeadLetterConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -185,6 +195,7 @@ pub struct UpdateFunctionConfigurationBody {
     pub environment: Option<Environment>,
     pub runtime: Option<String>,
     pub revision_id: Option<String>,
+    pub dead_letter_config: Option<DeadLetterConfig>,
 }
 
 #[derive(Debug, Default)]
@@ -218,6 +229,9 @@ pub struct FunctionConfiguration {
     /// Absent while the function has no variables (recorded on AWS).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub environment: Option<Environment>,
+    /// Absent while the function has no dead-letter queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_letter_config: Option<DeadLetterConfig>,
     pub tracing_config: serde_json::Value,
     pub revision_id: String,
     /// Absent from ListFunctions' entries, as are LastUpdateStatus and RuntimeVersionConfig

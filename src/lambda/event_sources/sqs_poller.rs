@@ -4,6 +4,8 @@
 //! function synchronously with the SQS event, then delete what succeeded. A failed invocation
 //! deletes nothing: the batch becomes visible again after the queue's visibility timeout, its
 //! receive count grows, and the redrive policy moves poison messages to the dead-letter queue.
+//! A batch's event stays within Lambda's 6 MB payload quota: records beyond it are made visible
+//! again at once, for the next batch.
 //!
 //! Concurrency: up to `ScalingConfig.MaximumConcurrency` batches at once (`UNBOUNDED` without
 //! it), and never more than the function's own concurrency (its reserved concurrency, else the
@@ -20,7 +22,8 @@ use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::codes;
 use crate::sqs::model::{
-    DeleteMessageBatchEntry, DeleteMessageBatchInput, ReceiveMessageInput, ReceivedMessage,
+    ChangeMessageVisibilityBatchEntry, ChangeMessageVisibilityBatchInput, DeleteMessageBatchEntry,
+    DeleteMessageBatchInput, ReceiveMessageInput, ReceivedMessage,
 };
 use crate::sqs::SqsService;
 
@@ -36,6 +39,8 @@ use super::Mapping;
 pub const UNBOUNDED: u32 = 1000;
 /// The long poll of each receive (the most SQS allows, as Lambda's pollers use).
 const LONG_POLL_S: i64 = 20;
+/// Lambda's payload quota for a synchronous invocation (6 MB): no batch's event is larger.
+pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
 /// How long to wait before polling a queue that does not exist (any more) again.
 const MISSING_QUEUE_RETRY: Duration = Duration::from_secs(1);
 
@@ -248,7 +253,10 @@ impl SqsPoller {
         }
         let window = Duration::from_secs(plan.config.maximum_batching_window_in_seconds as u64);
         let deadline = tokio::time::Instant::now() + window;
-        while batch.len() < want {
+        // Lambda invokes once the batch's payload reaches its 6 MB quota (bodies are most of it;
+        // `process` holds the event itself to the quota).
+        let body_bytes = |b: &[ReceivedMessage]| b.iter().map(|m| m.body.len()).sum::<usize>();
+        while batch.len() < want && body_bytes(&batch) < MAX_EVENT_BYTES {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
                 break;
@@ -291,7 +299,9 @@ impl SqsPoller {
         if admitted.is_empty() {
             return;
         }
-        let payload = sqs_event(&admitted, &source);
+        let (admitted, payload, excess) = within_quota(admitted, &source);
+        // Records beyond the quota go back to the queue at once, for the next batch to take.
+        self.release(&plan, excess.iter()).await;
         let started = self.clock.now_ms();
         let (outcome, settled) = self
             .runtime
@@ -350,6 +360,39 @@ impl SqsPoller {
         drop(settled);
     }
 
+    /// Makes messages visible again now (visibility timeout 0). Their receive counts stay as
+    /// the receive left them, as a ChangeMessageVisibility leaves them on SQS.
+    async fn release<'a>(&self, plan: &Plan, messages: impl Iterator<Item = &'a ReceivedMessage>) {
+        let handles: Vec<&str> = messages.map(|m| m.receipt_handle.as_str()).collect();
+        if handles.is_empty() {
+            return;
+        }
+        let ctx = Self::context(plan);
+        for chunk in handles.chunks(10) {
+            let input = ChangeMessageVisibilityBatchInput {
+                queue_url: Some(plan.queue_url.clone()),
+                entries: Some(
+                    chunk
+                        .iter()
+                        .enumerate()
+                        .map(|(i, h)| ChangeMessageVisibilityBatchEntry {
+                            id: Some(i.to_string()),
+                            receipt_handle: Some(h.to_string()),
+                            visibility_timeout: Some(0),
+                        })
+                        .collect(),
+                ),
+            };
+            // A failed release only delays the message until its visibility timeout.
+            if let Err(e) = self.sqs.change_message_visibility_batch(&ctx, input) {
+                tracing::debug!(error = %e.message, "event source release failed");
+            }
+        }
+        if let Err(e) = ctx.writes.durable().await {
+            tracing::warn!(error = %e, "event source releases not stored");
+        }
+    }
+
     async fn delete<'a>(&self, plan: &Plan, messages: impl Iterator<Item = &'a ReceivedMessage>) {
         let handles: Vec<&str> = messages.map(|m| m.receipt_handle.as_str()).collect();
         if handles.is_empty() {
@@ -380,4 +423,29 @@ impl SqsPoller {
             tracing::warn!(error = %e, "event source deletes not stored");
         }
     }
+}
+
+/// Splits a batch at Lambda's 6 MB quota: the longest prefix whose SQS event fits (at least one
+/// record), that event, and the records left over.
+fn within_quota(
+    mut messages: Vec<ReceivedMessage>,
+    source: &QueueSource<'_>,
+) -> (Vec<ReceivedMessage>, Vec<u8>, Vec<ReceivedMessage>) {
+    let payload = sqs_event(&messages, source);
+    if payload.len() <= MAX_EVENT_BYTES || messages.len() <= 1 {
+        return (messages, payload, Vec::new());
+    }
+    // The event grows with each record: the largest prefix that fits, by bisection.
+    let (mut fits, mut too_big) = (1, messages.len());
+    while too_big - fits > 1 {
+        let mid = (fits + too_big) / 2;
+        if sqs_event(&messages[..mid], source).len() <= MAX_EVENT_BYTES {
+            fits = mid;
+        } else {
+            too_big = mid;
+        }
+    }
+    let excess = messages.split_off(fits);
+    let payload = sqs_event(&messages, source);
+    (messages, payload, excess)
 }

@@ -210,6 +210,7 @@ impl Provisioner<'_> {
             reserved_concurrency: reserved,
             code,
             architectures: Vec::new(),
+            dead_letter_target: dead_letter_target(props, serverless)?,
             tags: if serverless {
                 map_tags(props)?
             } else {
@@ -373,6 +374,48 @@ fn environment(props: &Props) -> Applied<BTreeMap<String, String>> {
         out.insert(name.clone(), text);
     }
     Ok(out)
+}
+
+/// The dead-letter queue: SAM's `DeadLetterQueue: {Type: SQS|SNS, TargetArn}` or
+/// `AWS::Lambda::Function`'s `DeadLetterConfig: {TargetArn}`, checked as the API checks it.
+fn dead_letter_target(props: &Props, serverless: bool) -> Applied<Option<String>> {
+    let property = if serverless {
+        "DeadLetterQueue"
+    } else {
+        "DeadLetterConfig"
+    };
+    let Some(value) = props.get(property) else {
+        return Ok(None);
+    };
+    let map = value
+        .as_map()
+        .ok_or_else(|| Failure::property(property, "must be a mapping with TargetArn"))?;
+    let arn = match map.get("TargetArn") {
+        None | Some(Value::Null) => String::new(),
+        Some(v) => v
+            .scalar_text()
+            .ok_or_else(|| Failure::property(property, "TargetArn must be a string"))?,
+    };
+    if serverless {
+        let kind = map.get("Type").and_then(Value::scalar_text);
+        let expected = crate::lambda::destinations::service_of(&arn).to_ascii_uppercase();
+        match kind.as_deref() {
+            Some(k @ ("SQS" | "SNS")) if k == expected => {}
+            Some(k @ ("SQS" | "SNS")) => {
+                return Err(Failure::property(
+                    property,
+                    format!("Type is {k} but TargetArn {arn} is not of that kind"),
+                ))
+            }
+            _ => {
+                return Err(Failure::property(
+                    property,
+                    "Type must be SQS or SNS (SAM's valid values)",
+                ))
+            }
+        }
+    }
+    crate::lambda::check_dead_letter(arn).map_err(|e| Failure::property(property, e.message))
 }
 
 /// SAM's `Tags: {Key: Value}`.
