@@ -286,6 +286,7 @@ mod tests {
             memory_mb: 128,
             environment: Default::default(),
             reserved_concurrency: None,
+            dead_letter_target: None,
             code: super::super::function::CodeLocation {
                 dir: "/tmp".into(),
                 sha256: String::new(),
