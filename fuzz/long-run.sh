@@ -5,9 +5,10 @@
 # carries on where it stopped. Targets run one at a time per slot, SLOTS slots at once.
 #
 # The ledger is committed (fuzz/ledger), so the CPU time adds up across machines; the scratch
-# corpus (fuzz/work/TARGET) is not: `bash fuzz/long-run.sh --merge` folds the inputs of it that
-# add coverage into the committed seed corpus (fuzz/corpus/TARGET), so the next run starts from
-# what this one reached.
+# corpus (fuzz/work/TARGET, tens of MB) is not: `bash fuzz/long-run.sh --merge` reduces it with
+# the seeds to a set cover of their coverage edges (a few hundred KB) and commits that as
+# fuzz/carried/TARGET.tar.gz, which a later run unpacks into an empty fuzz/work/TARGET, so it
+# starts from what this one reached.
 #
 # Priority: PRIORITY=idle (default) runs the fuzzers under SCHED_IDLE, so they take only CPU that
 # nothing else wants; PRIORITY=NUMBER runs them at that nice value. A starved unit waits for a
@@ -43,12 +44,19 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(query_request json_request rest_request filter_policy event_pattern template store_record)
 
 if [ $merge = 1 ]; then
+  mkdir -p fuzz/carried
   for t in "${targets[@]}"; do
     [ -d "fuzz/work/$t" ] || continue
-    before=$(ls "fuzz/corpus/$t" | wc -l)
-    "$BIN/$t" -merge=1 -timeout="$TIMEOUT" -rss_limit_mb=2048 -max_len=65536 \
-      "fuzz/corpus/$t" "fuzz/work/$t" > "fuzz/work/$t.merge.log" 2>&1 || { echo "$t: merge failed, see fuzz/work/$t.merge.log" >&2; continue; }
-    echo "$t: seed corpus $before -> $(ls "fuzz/corpus/$t" | wc -l) inputs ($(du -sh "fuzz/corpus/$t" | cut -f1))"
+    cover=$(mktemp -d)
+    if "$BIN/$t" -merge=1 -set_cover_merge=1 -use_counters=0 -use_value_profile=0 \
+      -timeout="$TIMEOUT" -rss_limit_mb=2048 -max_len=65536 \
+      "$cover" "fuzz/corpus/$t" "fuzz/work/$t" > "fuzz/work/$t.merge.log" 2>&1; then
+      tar czf "fuzz/carried/$t.tar.gz" -C "$cover" .
+      echo "$t: $(ls "$cover" | wc -l) inputs carried ($(du -h "fuzz/carried/$t.tar.gz" | cut -f1))"
+    else
+      echo "$t: merge failed, see fuzz/work/$t.merge.log" >&2
+    fi
+    rm -rf "$cover"
   done
   exit 0
 fi
@@ -60,6 +68,10 @@ spent() { awk -v t="$1" '$1 !~ /^#/ && $2 == t { s += $4 } END { printf "%d", s 
 run_chunk() {
   local t=$1 log=fuzz/work/$1.log times before rc user sys wall cpu execs cov
   mkdir -p "fuzz/work/$t" "fuzz/artifacts/$t"
+  # A fresh machine starts from what the last merged run reached.
+  if [ -z "$(ls -A "fuzz/work/$t")" ] && [ -f "fuzz/carried/$t.tar.gz" ]; then
+    tar xzf "fuzz/carried/$t.tar.gz" -C "fuzz/work/$t"
+  fi
   before=$(ls "fuzz/artifacts/$t" | wc -l)
   times=$(mktemp)
   "${lowered[@]}" /usr/bin/time -o "$times" -f "%U %S %e" "$BIN/$t" "fuzz/work/$t" "fuzz/corpus/$t" \
