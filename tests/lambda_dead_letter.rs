@@ -167,23 +167,7 @@ async fn a_failed_event_lands_in_the_dead_letter_queue_with_lambdas_attributes()
     let sqs = common::sqs(&server);
     let url = common::create_queue(&sqs, "dead-events", &[]).await;
     let queue_arn = common::queue_arn(&sqs, &url).await;
-    lambda::create_with(
-        &client,
-        "fails",
-        "nodejs20.x",
-        "index.handler",
-        &[("index.js", FAILS)],
-        |b| b.dead_letter_config(dlq(&queue_arn)),
-    )
-    .await;
-    // No retries, so the one failed attempt is the last.
-    client
-        .put_function_event_invoke_config()
-        .function_name("fails")
-        .maximum_retry_attempts(0)
-        .send()
-        .await
-        .unwrap();
+    failing_function(&client, &queue_arn).await;
     let out = client
         .invoke()
         .function_name("fails")
@@ -303,22 +287,7 @@ async fn a_failed_sns_event_goes_to_the_functions_dead_letter_queue() {
     let dead_arn = common::queue_arn(&sqs, &dead).await;
     let sub_dlq = common::create_queue(&sqs, "sub-dlq", &[]).await;
     let sub_dlq_arn = common::queue_arn(&sqs, &sub_dlq).await;
-    let function = lambda::create_with(
-        &client,
-        "fails",
-        "nodejs20.x",
-        "index.handler",
-        &[("index.js", FAILS)],
-        |b| b.dead_letter_config(dlq(&dead_arn)),
-    )
-    .await;
-    client
-        .put_function_event_invoke_config()
-        .function_name("fails")
-        .maximum_retry_attempts(0)
-        .send()
-        .await
-        .unwrap();
+    let function = failing_function(&client, &dead_arn).await;
     let topic = sns
         .create_topic()
         .name("t")
@@ -424,4 +393,26 @@ async fn a_topic_dead_letter_target_gets_the_event_with_the_attributes() {
     assert_eq!(attribute(&m, "ErrorMessage").1, "nope 5");
     assert!(!attribute(&m, "RequestID").1.is_empty());
     server.stop().await;
+}
+
+/// The function "fails" (it throws), with `dead_letter_arn` as its dead-letter queue and no
+/// retries, so its one failed attempt is the last; its ARN.
+async fn failing_function(client: &aws_sdk_lambda::Client, dead_letter_arn: &str) -> String {
+    let function = lambda::create_with(
+        client,
+        "fails",
+        "nodejs20.x",
+        "index.handler",
+        &[("index.js", FAILS)],
+        |b| b.dead_letter_config(dlq(dead_letter_arn)),
+    )
+    .await;
+    client
+        .put_function_event_invoke_config()
+        .function_name("fails")
+        .maximum_retry_attempts(0)
+        .send()
+        .await
+        .unwrap();
+    function
 }
