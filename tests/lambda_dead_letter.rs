@@ -79,23 +79,22 @@ async fn dead_letter_config_round_trips_is_checked_and_survives_a_restart() {
     );
 
     // AWS refuses an empty TargetArn on creation, and a value that is not an ARN at all.
-    let refused =
-        |b: aws_sdk_lambda::operation::create_function::builders::CreateFunctionFluentBuilder| {
-            b.role("arn:aws:iam::000000000000:role/r")
-                .runtime("nodejs20.x".into())
-                .handler("index.handler")
-                .code(
-                    aws_sdk_lambda::types::FunctionCode::builder()
-                        .zip_file(Blob::new(lambda::zip(&[("index.js", FAILS)])))
-                        .build(),
-                )
-        };
-    let e = refused(client.create_function().function_name("g"))
-        .dead_letter_config(dlq(""))
-        .send()
-        .await
-        .unwrap_err();
-    let e = e.into_service_error();
+    let refused = |target: &'static str| {
+        client
+            .create_function()
+            .function_name("g")
+            .role("arn:aws:iam::000000000000:role/r")
+            .runtime("nodejs20.x".into())
+            .handler("index.handler")
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(Blob::new(lambda::zip(&[("index.js", FAILS)])))
+                    .build(),
+            )
+            .dead_letter_config(dlq(target))
+            .send()
+    };
+    let e = refused("").await.unwrap_err().into_service_error();
     assert_eq!(
         (e.meta().code(), e.meta().message()),
         (
@@ -103,24 +102,16 @@ async fn dead_letter_config_round_trips_is_checked_and_survives_a_restart() {
             Some("Invalid dead letter queue ARN: ARNs must start with 'arn:'")
         )
     );
-    let e = refused(client.create_function().function_name("g"))
-        .dead_letter_config(dlq("not-an-arn"))
-        .send()
+    let e = refused("not-an-arn")
         .await
-        .unwrap_err();
-    assert_eq!(
-        e.into_service_error().meta().code(),
-        Some("ValidationException")
-    );
-    let e = refused(client.create_function().function_name("g"))
-        .dead_letter_config(dlq("arn:aws:s3:::bucket"))
-        .send()
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(e.meta().code(), Some("ValidationException"));
+    let e = refused("arn:aws:s3:::bucket")
         .await
-        .unwrap_err();
-    assert_eq!(
-        e.into_service_error().meta().code(),
-        Some("InvalidParameterValueException")
-    );
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(e.meta().code(), Some("InvalidParameterValueException"));
 
     let updated = client
         .update_function_configuration()
