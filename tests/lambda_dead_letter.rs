@@ -319,6 +319,90 @@ async fn a_failed_sns_event_goes_to_the_functions_dead_letter_queue() {
     server.stop().await;
 }
 
+/// With an OnFailure destination and no dead-letter queue, a failed SNS-triggered event goes to
+/// the destination (as AWS sends it), not to the subscription's dead-letter queue, which stands
+/// in only for a function with no failure handling of its own.
+#[tokio::test]
+async fn a_failed_sns_event_goes_to_the_on_failure_destination_not_the_subscription_dlq() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    let sqs = common::sqs(&server);
+    let sns = common::sns(&server);
+    let destination = common::create_queue(&sqs, "on-failure", &[]).await;
+    let destination_arn = common::queue_arn(&sqs, &destination).await;
+    let sub_dlq = common::create_queue(&sqs, "sub-dlq", &[]).await;
+    let sub_dlq_arn = common::queue_arn(&sqs, &sub_dlq).await;
+    let function = lambda::create_with(
+        &client,
+        "fails",
+        "nodejs20.x",
+        "index.handler",
+        &[("index.js", FAILS)],
+        |b| b,
+    )
+    .await;
+    client
+        .put_function_event_invoke_config()
+        .function_name("fails")
+        .maximum_retry_attempts(0)
+        .destination_config(
+            aws_sdk_lambda::types::DestinationConfig::builder()
+                .on_failure(
+                    aws_sdk_lambda::types::OnFailure::builder()
+                        .destination(&destination_arn)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let topic = sns
+        .create_topic()
+        .name("t")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("lambda")
+        .endpoint(&function)
+        .attributes(
+            "RedrivePolicy",
+            format!(r#"{{"deadLetterTargetArn":"{sub_dlq_arn}"}}"#),
+        )
+        .send()
+        .await
+        .unwrap();
+    sns.publish()
+        .topic_arn(&topic)
+        .message("m1")
+        .send()
+        .await
+        .unwrap();
+    let m = one_message(&sqs, &destination).await;
+    let record: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
+    assert_eq!(
+        record["requestContext"]["condition"], "RetriesExhausted",
+        "{record}"
+    );
+    assert_eq!(
+        record["requestPayload"]["Records"][0]["Sns"]["Message"],
+        "m1"
+    );
+    let left = sqs
+        .receive_message()
+        .queue_url(&sub_dlq)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    assert!(left.messages().is_empty(), "{:?}", left.messages());
+    server.stop().await;
+}
+
 /// An SNS topic as the dead-letter target: the event is published with the same attributes
 /// (seen here through a raw-delivery queue subscription).
 #[tokio::test]

@@ -168,9 +168,13 @@ impl LambdaService {
                     },
                 )
                 .await;
-            } else if let Some(dead_letter) = &event.route.dead_letter {
+            } else if let Some(dead_letter) = (event.route.dead_letter.as_ref())
+                .filter(|_| settings.on_failure.is_none())
+            {
                 // The SNS subscription's dead-letter queue stands in for the function's own
-                // only while the function has none.
+                // failure handling only while it has none: with an OnFailure destination, AWS
+                // sends the failed event there, and SNS (whose delivery Lambda accepted) has
+                // nothing to dead-letter.
                 self.send(
                     &dead_letter.queue_arn,
                     dead_letter.body.clone(),

@@ -1,7 +1,8 @@
 //! `lambda` subscriptions: SNS invokes the function asynchronously (Event) with Lambda's SNS
-//! event; Lambda retries an error (the function's event invoke config), and then the
-//! subscription's dead-letter queue gets the notification (its JSON envelope, as an SQS
-//! subscription would have). The dead letter travels with the event as data (a
+//! event; Lambda retries an error (the function's event invoke config), and then, for a
+//! function with no OnFailure destination or dead-letter queue of its own, the subscription's
+//! dead-letter queue gets the notification (its JSON envelope, as an SQS subscription would
+//! have). The dead letter travels with the event as data (a
 //! `FailureRoute`), so an event accepted before a restart still reaches it. A refusal to queue
 //! goes to the dead-letter queue at once. The delivery is also captured
 //! (`/_lyrebird/sns/deliveries`), as before functions could run.
