@@ -132,6 +132,10 @@ pub struct Config {
     /// (src/lambda/priority.rs).
     pub lambda_priority: crate::lambda::HandlerPriority,
 
+    /// When `auto`-priority function processes are raised out of `SCHED_IDLE` and lowered
+    /// again. Not a flag: tests shorten it.
+    pub lambda_promotion: crate::lambda::Promotion,
+
     /// Asynchronous (Event) invocations queued per function; more are refused with
     /// TooManyRequestsException.
     pub lambda_async_backlog: usize,
@@ -182,6 +186,7 @@ impl Default for Config {
             lambda_commands: Vec::new(),
             lambda_concurrency: 10,
             lambda_priority: Default::default(),
+            lambda_promotion: Default::default(),
             lambda_async_backlog: 10_000,
             lambda_init_timeout_ms: crate::lambda::DEFAULT_INIT_TIMEOUT_MS,
             events_replay_interval_ms: crate::events::DEFAULT_REPLAY_INTERVAL_MS,

@@ -193,11 +193,13 @@ struct Flags {
     #[arg(long, env = "LYREBIRD_LAMBDA_CONCURRENCY", default_value_t = 10)]
     lambda_concurrency: usize,
 
-    /// CPU priority of Lambda function processes. `normal`: the same as lyrebird. `idle`
-    /// (SCHED_IDLE): handlers use only the CPU that lyrebird and other work leave, so they never
-    /// delay lyrebird (its lowest latency), but on a machine kept busy by other work they run
-    /// into their Timeout. `low`: nice 10, in between.
-    #[arg(long, env = "LYREBIRD_LAMBDA_PRIORITY", value_enum, default_value_t = PriorityArg::Normal)]
+    /// CPU priority of Lambda function processes. `auto`: SCHED_IDLE, raised to lyrebird's
+    /// priority while an invocation runs past 250 ms (or an init past 1 s), so a busy machine
+    /// delays handlers but never starves them; `normal` where lyrebird lacks CAP_SYS_NICE.
+    /// `normal`: the same as lyrebird. `idle` (SCHED_IDLE): handlers use only the CPU that
+    /// lyrebird and other work leave, so they never delay lyrebird, but on a machine kept busy by
+    /// other work they run into their Timeout. `low`: nice 10, in between.
+    #[arg(long, env = "LYREBIRD_LAMBDA_PRIORITY", value_enum, default_value_t = PriorityArg::Auto)]
     lambda_priority: PriorityArg,
 
     /// Asynchronous (Event) invocations queued per function; more are refused with
@@ -221,6 +223,7 @@ enum AuthArg {
 /// `--lambda-priority`; `lyrebird::lambda::HandlerPriority` without clap.
 #[derive(Clone, Copy, ValueEnum)]
 enum PriorityArg {
+    Auto,
     Idle,
     Low,
     Normal,
@@ -271,11 +274,13 @@ impl From<Flags> for Config {
             lambda_commands: flags.lambda_commands,
             lambda_concurrency: flags.lambda_concurrency,
             lambda_priority: match flags.lambda_priority {
+                PriorityArg::Auto => HandlerPriority::Auto,
                 PriorityArg::Idle => HandlerPriority::Idle,
                 PriorityArg::Low => HandlerPriority::Low,
                 PriorityArg::Normal => HandlerPriority::Normal,
             },
             lambda_async_backlog: flags.lambda_async_backlog,
+            lambda_promotion: Default::default(),
             lambda_init_timeout_ms: lyrebird::lambda::DEFAULT_INIT_TIMEOUT_MS,
             events_replay_interval_ms: flags.events_replay_interval_ms,
             durability: match flags.durability {

@@ -110,6 +110,7 @@ impl App {
                 code_root: crate::lambda::code_root(config.storage_dir().as_deref()),
                 endpoint: format!("http://127.0.0.1:{}", local_addr.port()),
                 handler_priority: config.lambda_priority,
+                promotion: config.lambda_promotion,
                 init_timeout: std::time::Duration::from_millis(config.lambda_init_timeout_ms),
                 handler_keys: credentials.as_ref().map(|c| Arc::new(c.account_keys())),
             },

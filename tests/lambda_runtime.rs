@@ -1004,8 +1004,8 @@ async fn huge_output_lines_are_cut_and_logging_goes_on() {
 }
 
 /// `--lambda-priority`: function processes give way to lyrebird's threads (SCHED_IDLE for
-/// `idle`, nice 10 for `low`; untouched for `normal`, the default), and their children inherit
-/// it.
+/// `idle`, nice 10 for `low`; untouched for `normal`), and their children inherit it. (`auto`,
+/// the default, has a test of its own below.)
 #[tokio::test]
 async fn handler_processes_run_at_the_configured_cpu_priority() {
     let code = r#"
@@ -1017,10 +1017,6 @@ def handler(event, context):
             "child": [int(v) for v in child]}
 "#;
     let mut seen = Vec::new();
-    assert_eq!(
-        lyrebird::lambda::HandlerPriority::default(),
-        lyrebird::lambda::HandlerPriority::Normal
-    );
     for priority in [
         lyrebird::lambda::HandlerPriority::Idle,
         lyrebird::lambda::HandlerPriority::Low,
@@ -1062,4 +1058,110 @@ def handler(event, context):
             serde_json::json!({"policy": 0, "nice": base, "child": [0, base]}),
         ]
     );
+}
+
+/// `--lambda-priority auto` (the default): a process starts under SCHED_IDLE; one still busy
+/// with an invocation, or with its init, past the promotion's limit is raised to lyrebird's
+/// priority with every process of its group (so a machine busy with other work cannot starve
+/// it), and lowered again when handed an event `hold` after that. Where lyrebird may not raise a
+/// process again (no CAP_SYS_NICE), `auto` is `normal` throughout.
+#[tokio::test]
+async fn auto_priority_raises_a_handler_that_runs_long_and_lowers_it_later() {
+    use std::time::{Duration, Instant};
+    // Long enough that a quick handler is done first even on a busy machine, which is what the
+    // lowered runs check; on one so busy that it was not, they check nothing (see `quick`).
+    const LIMIT: Duration = Duration::from_millis(1000);
+    const INIT_LIMIT: Duration = Duration::from_millis(2500);
+    const HOLD: Duration = Duration::from_millis(1200);
+    let code = r#"
+import os, subprocess, time
+def policy():
+    return os.sched_getscheduler(0)
+def wait_for_normal():
+    deadline = time.monotonic() + 10
+    while policy() != 0 and time.monotonic() < deadline:
+        pass
+    return policy()
+INIT = [policy(), wait_for_normal() if os.environ.get("LONG_INIT") else None]
+def handler(event, context):
+    start = policy()
+    if not event.get("long"):
+        return {"start": start, "init": INIT}
+    child = subprocess.Popen(["python3", "-c", "import os, sys; sys.stdin.read(); print(os.sched_getscheduler(0))"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    end = wait_for_normal()
+    child_policy = int(child.communicate("")[0])
+    return {"start": start, "end": end, "child": child_policy}
+"#;
+    let server = lyrebird::spawn(lyrebird::Config {
+        port: 0,
+        test_endpoints: true,
+        lambda_promotion: lyrebird::lambda::Promotion {
+            invocation: LIMIT,
+            init: INIT_LIMIT,
+            hold: HOLD,
+        },
+        ..lyrebird::Config::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        lyrebird::lambda::HandlerPriority::default(),
+        lyrebird::lambda::HandlerPriority::Auto
+    );
+    // Linux's policy numbers: SCHED_OTHER 0, SCHED_IDLE 5.
+    let idle = if lyrebird::lambda::may_raise_from_idle() {
+        5
+    } else {
+        0
+    };
+    let client = lambda::client(&server);
+    lambda::create_with(&client, "auto", "python3.12", "app.handler", &[("app.py", code)], |b| {
+        b.timeout(60)
+    })
+    .await;
+    let invoke = |payload: &'static str| {
+        let client = client.clone();
+        async move {
+            let (body, error) = lambda::invoke(&client, "auto", payload).await;
+            assert_eq!(error, None, "{body}");
+            json(&body)
+        }
+    };
+    // A quick invocation (a cold start, then a warm one): the process stays lowered. Unless
+    // the machine was so busy that the invocation outlasted the limits: then it was raised.
+    let quick = || async {
+        let started = Instant::now();
+        let got = invoke("{}").await;
+        if started.elapsed() < LIMIT {
+            assert_eq!(got, serde_json::json!({"start": idle, "init": [idle, null]}));
+        }
+    };
+    quick().await;
+    quick().await;
+    // A long one: raised while it runs, with the child it started.
+    assert_eq!(
+        invoke(r#"{"long": true}"#).await,
+        serde_json::json!({"start": idle, "end": 0, "child": 0})
+    );
+    // `hold` later, the next event finds it lowered again.
+    tokio::time::sleep(HOLD).await;
+    quick().await;
+
+    // A long init is raised too.
+    lambda::create_with(&client, "auto-init", "python3.12", "app.handler", &[("app.py", code)], |b| {
+        b.timeout(60).environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .variables("LONG_INIT", "1")
+                .build(),
+        )
+    })
+    .await;
+    let (body, error) = lambda::invoke(&client, "auto-init", "{}").await;
+    assert_eq!(error, None, "{body}");
+    assert_eq!(
+        json(&body),
+        serde_json::json!({"start": 0, "init": [idle, 0]})
+    );
+    server.stop().await;
 }

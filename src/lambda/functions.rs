@@ -414,6 +414,7 @@ impl LambdaService {
             ProcessSettings {
                 endpoint: self.options.endpoint.clone(),
                 priority: self.options.handler_priority,
+                promotion: self.options.promotion,
                 init_timeout: self.options.init_timeout,
                 handler_keys: self.options.handler_keys.clone(),
             },

@@ -73,7 +73,7 @@ pub use function::{FunctionConfig, FunctionId};
 pub use functions::{check_dead_letter, PutOutcome};
 pub use invocations::{InvocationRecord, Invocations};
 pub use model::{Operation, Request, Response};
-pub use priority::HandlerPriority;
+pub use priority::{may_raise_from_idle, HandlerPriority, Promotion};
 
 /// Lambda's limit on a new execution environment's init phase, in milliseconds: a runtime
 /// slower to ask for its first event gets the function's Timeout instead (see `pool.rs`).
@@ -191,6 +191,8 @@ pub struct LambdaOptions {
     pub endpoint: String,
     /// The CPU priority of function processes (`--lambda-priority`).
     pub handler_priority: HandlerPriority,
+    /// When `auto`-priority processes are raised and lowered again.
+    pub promotion: Promotion,
     /// The init phase's limit (`DEFAULT_INIT_TIMEOUT_MS`; shorter in tests).
     pub init_timeout: std::time::Duration,
     /// `--auth sigv4`: per account, the key its handlers sign their calls with (`None` when
@@ -225,7 +227,8 @@ impl std::fmt::Debug for LambdaService {
 }
 
 impl LambdaService {
-    pub fn new(clock: Arc<Clock>, store: SharedStore, options: LambdaOptions) -> Arc<Self> {
+    pub fn new(clock: Arc<Clock>, store: SharedStore, mut options: LambdaOptions) -> Arc<Self> {
+        options.handler_priority = options.handler_priority.resolved();
         Arc::new_cyclic(|me| LambdaService {
             clock,
             store,

@@ -149,6 +149,7 @@ impl Pool {
                 exchange: exchange.clone(),
                 tail_log: settle_logs,
             };
+            sandbox.prepare().await;
             exchange.handed();
             if sandbox.submit(job).is_err() {
                 sandbox.kill();
@@ -168,6 +169,7 @@ impl Pool {
                 },
                 failure = sandbox.failed() => Err(Some(failure)),
                 _ = tokio::time::sleep_until(invoked + init_wait) => Err(None),
+                never = sandbox.raise_if_busy(invoked, true) => match never {},
             };
             // A warm process that ended before taking the event (it exited after answering the
             // last one, as Node's does after an unhandled rejection): the event goes to a new
@@ -192,7 +194,9 @@ impl Pool {
                     },
                 }
             }
-            Ok(left) => tokio::select! {
+            Ok(left) => {
+                let taken = tokio::time::Instant::now();
+                tokio::select! {
                 biased;
                 reply = &mut reply_rx => match reply {
                     Ok(reply) => Ok(reply),
@@ -207,7 +211,9 @@ impl Pool {
                     sandbox.kill();
                     return timed_out(&config, request_id, &log, timeout);
                 }
-            },
+                never = sandbox.raise_if_busy(taken, false) => match never {},
+                }
+            }
         };
         if settle_logs && ended.is_ok() {
             let settling = std::time::Instant::now();

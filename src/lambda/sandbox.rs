@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::function::FunctionConfig;
 use super::launch::{self, Launch};
 use super::overhead::Exchange;
-use super::priority::HandlerPriority;
+use super::priority::{self, HandlerPriority, Promotion};
 
 /// The largest response a function may return synchronously (Lambda's 6 MB quota).
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
@@ -96,6 +96,15 @@ pub struct Sandbox {
     shared: Arc<Shared>,
     failed: watch::Receiver<Option<Failure>>,
     kill: Mutex<Option<oneshot::Sender<()>>>,
+    /// The process group of an `auto`-priority process (see `priority.rs`), and when it was last
+    /// raised out of `SCHED_IDLE`; `None` for other priorities.
+    raisable: Option<Raisable>,
+}
+
+struct Raisable {
+    pgid: i32,
+    promotion: Promotion,
+    raised_at: Mutex<Option<std::time::Instant>>,
 }
 
 /// How every function process is started.
@@ -103,8 +112,10 @@ pub struct Sandbox {
 pub struct ProcessSettings {
     /// lyrebird's own endpoint, for the handlers' `AWS_ENDPOINT_URL`.
     pub endpoint: String,
-    /// Their CPU priority against lyrebird's own threads (`--lambda-priority`).
+    /// Their CPU priority against lyrebird's own threads (`--lambda-priority`, resolved).
     pub priority: HandlerPriority,
+    /// When an `auto` process is raised and lowered again.
+    pub promotion: Promotion,
     /// Lambda's init phase limit (see `pool.rs`).
     pub init_timeout: std::time::Duration,
     /// `--auth sigv4`: the keys handlers sign with, by account (see `launch::environment`).
@@ -129,17 +140,81 @@ impl Sandbox {
             current: Mutex::new(None),
             failed: failed_tx,
         });
-        let sandbox = Arc::new(Sandbox {
+        let pid = match run(function, launch, process, shared.clone(), kill_rx).await {
+            Ok(pid) => pid,
+            Err(reason) => {
+                tracing::error!(function = %function.name, "cannot start the function: {reason}");
+                shared.failed.send_replace(Some(Failure::Spawn(reason)));
+                None
+            }
+        };
+        let raisable = pid
+            .filter(|_| process.priority == HandlerPriority::Auto)
+            .and_then(|pid| i32::try_from(pid).ok())
+            .map(|pgid| Raisable {
+                pgid,
+                promotion: process.promotion,
+                raised_at: Mutex::new(None),
+            });
+        Arc::new(Sandbox {
             inbox,
-            shared: shared.clone(),
+            shared,
             failed,
             kill: Mutex::new(Some(kill_tx)),
-        });
-        if let Err(reason) = run(function, launch, process, shared.clone(), kill_rx).await {
-            tracing::error!(function = %function.name, "cannot start the function: {reason}");
-            shared.failed.send_replace(Some(Failure::Spawn(reason)));
+            raisable,
+        })
+    }
+
+    /// Before an event is handed over: an `auto` process raised `hold` ago or more goes back
+    /// under `SCHED_IDLE`, as the machine may be quiet again.
+    pub async fn prepare(&self) {
+        let Some(r) = &self.raisable else { return };
+        let due = {
+            let mut raised_at = r.raised_at.lock();
+            let due = raised_at.is_some_and(|at| at.elapsed() >= r.promotion.hold);
+            if due {
+                *raised_at = None;
+            }
+            due
+        };
+        if due {
+            let pgid = r.pgid;
+            let _ = tokio::task::spawn_blocking(move || priority::set_group(pgid, true)).await;
+            tracing::debug!(function = %self.shared.function, pgid, "function process lowered to SCHED_IDLE again");
         }
-        sandbox
+    }
+
+    /// The init (`init: true`, from `since` = the invocation) or the invocation (from `since` =
+    /// when the runtime took the event) of an `auto` process still going after the promotion's
+    /// limit: the process may be starved by other work, so it is raised to lyrebird's priority.
+    /// Never resolves; meant to be raced against the invocation's outcome.
+    pub async fn raise_if_busy(
+        &self,
+        since: tokio::time::Instant,
+        init: bool,
+    ) -> std::convert::Infallible {
+        if let Some(r) = self.raisable.as_ref().filter(|r| r.raised_at.lock().is_none()) {
+            let limit = if init {
+                r.promotion.init
+            } else {
+                r.promotion.invocation
+            };
+            tokio::time::sleep_until(since + limit).await;
+            let first = {
+                let mut raised_at = r.raised_at.lock();
+                let first = raised_at.is_none();
+                *raised_at = Some(std::time::Instant::now());
+                first
+            };
+            if first && self.is_alive() {
+                let pgid = r.pgid;
+                let threads = tokio::task::spawn_blocking(move || priority::set_group(pgid, false))
+                    .await
+                    .unwrap_or(0);
+                tracing::debug!(function = %self.shared.function, pgid, threads, "function process busy for {limit:?}: raised to lyrebird's priority");
+            }
+        }
+        std::future::pending().await
     }
 
     /// Hands a job over; the sandbox must be idle (the pool checks it out first). Fails when
@@ -205,7 +280,7 @@ async fn run(
     process: &ProcessSettings,
     shared: Arc<Shared>,
     kill: oneshot::Receiver<()>,
-) -> Result<(), String> {
+) -> Result<Option<u32>, String> {
     let launch = launch?;
     // Said plainly: spawning in a missing folder would report the interpreter as missing.
     if !function.code.dir.is_dir() {
@@ -292,7 +367,7 @@ async fn run(
             }
         });
     });
-    Ok(())
+    Ok(pid)
 }
 
 /// Handler output, line by line, to lyrebird's log (prefixed with the function and request id)

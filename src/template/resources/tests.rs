@@ -240,6 +240,7 @@ fn services() -> Services {
             code_root: std::env::temp_dir().join("lyrebird-unit-code"),
             endpoint: "http://127.0.0.1:4566".into(),
             handler_priority: Default::default(),
+            promotion: Default::default(),
             init_timeout: std::time::Duration::from_millis(crate::lambda::DEFAULT_INIT_TIMEOUT_MS),
             handler_keys: None,
         },
