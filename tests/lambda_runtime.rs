@@ -1116,9 +1116,14 @@ def handler(event, context):
         0
     };
     let client = lambda::client(&server);
-    lambda::create_with(&client, "auto", "python3.12", "app.handler", &[("app.py", code)], |b| {
-        b.timeout(60)
-    })
+    lambda::create_with(
+        &client,
+        "auto",
+        "python3.12",
+        "app.handler",
+        &[("app.py", code)],
+        |b| b.timeout(60),
+    )
     .await;
     let invoke = |payload: &'static str| {
         let client = client.clone();
@@ -1134,7 +1139,10 @@ def handler(event, context):
         let started = Instant::now();
         let got = invoke("{}").await;
         if started.elapsed() < LIMIT {
-            assert_eq!(got, serde_json::json!({"start": idle, "init": [idle, null]}));
+            assert_eq!(
+                got,
+                serde_json::json!({"start": idle, "init": [idle, null]})
+            );
         }
     };
     quick().await;
@@ -1149,13 +1157,20 @@ def handler(event, context):
     quick().await;
 
     // A long init is raised too.
-    lambda::create_with(&client, "auto-init", "python3.12", "app.handler", &[("app.py", code)], |b| {
-        b.timeout(60).environment(
-            aws_sdk_lambda::types::Environment::builder()
-                .variables("LONG_INIT", "1")
-                .build(),
-        )
-    })
+    lambda::create_with(
+        &client,
+        "auto-init",
+        "python3.12",
+        "app.handler",
+        &[("app.py", code)],
+        |b| {
+            b.timeout(60).environment(
+                aws_sdk_lambda::types::Environment::builder()
+                    .variables("LONG_INIT", "1")
+                    .build(),
+            )
+        },
+    )
     .await;
     let (body, error) = lambda::invoke(&client, "auto-init", "{}").await;
     assert_eq!(error, None, "{body}");

@@ -168,8 +168,8 @@ impl LambdaService {
                     },
                 )
                 .await;
-            } else if let Some(dead_letter) = (event.route.dead_letter.as_ref())
-                .filter(|_| settings.on_failure.is_none())
+            } else if let Some(dead_letter) =
+                (event.route.dead_letter.as_ref()).filter(|_| settings.on_failure.is_none())
             {
                 // The SNS subscription's dead-letter queue stands in for the function's own
                 // failure handling only while it has none: with an OnFailure destination, AWS

@@ -193,7 +193,11 @@ impl Sandbox {
         since: tokio::time::Instant,
         init: bool,
     ) -> std::convert::Infallible {
-        if let Some(r) = self.raisable.as_ref().filter(|r| r.raised_at.lock().is_none()) {
+        if let Some(r) = self
+            .raisable
+            .as_ref()
+            .filter(|r| r.raised_at.lock().is_none())
+        {
             let limit = if init {
                 r.promotion.init
             } else {
