@@ -437,6 +437,121 @@ async fn an_event_too_old_for_its_next_retry_is_routed_at_once() {
     server.stop().await;
 }
 
+/// A throttled event (reserved concurrency 0) is not an attempt: Lambda keeps it and tries again
+/// at growing intervals (1 s, 2 s, … up to 5 min) until MaximumEventAgeInSeconds, then routes it
+/// as EventAgeExceeded with no invocation; one whose function gets concurrency meanwhile runs,
+/// as its first attempt.
+#[tokio::test]
+async fn a_throttled_event_waits_for_concurrency_until_it_is_too_old() {
+    let server = common::server().await;
+    let client = lambda::client(&server);
+    let sqs = common::sqs(&server);
+    echo_function(&client, "throttled").await;
+    let failures = common::create_queue(&sqs, "throttled-failures", &[]).await;
+    let failures_arn = common::queue_arn(&sqs, &failures).await;
+    let successes = common::create_queue(&sqs, "throttled-successes", &[]).await;
+    let successes_arn = common::queue_arn(&sqs, &successes).await;
+    client
+        .put_function_concurrency()
+        .function_name("throttled")
+        .reserved_concurrent_executions(0)
+        .send()
+        .await
+        .unwrap();
+    client
+        .put_function_event_invoke_config()
+        .function_name("throttled")
+        .maximum_event_age_in_seconds(60)
+        .destination_config(
+            DestinationConfig::builder()
+                .on_failure(OnFailure::builder().destination(&failures_arn).build())
+                .on_success(
+                    aws_sdk_lambda::types::OnSuccess::builder()
+                        .destination(&successes_arn)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    invoke_event(&client, "throttled", r#"{"n":1}"#).await;
+    // Retried 1, 2, 4, 8 and 16 s later (31 s in all); the next, 32 s later, would be too old.
+    let mut record = None;
+    for _ in 0..40 {
+        let got = sqs
+            .receive_message()
+            .queue_url(&failures)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .unwrap();
+        if let Some(m) = got.messages().first() {
+            record = Some(m.body().unwrap().to_string());
+            break;
+        }
+        let before = common::http()
+            .get(format!(
+                "{}/_lyrebird/lambda/invocations",
+                server.endpoint()
+            ))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!before.contains("request_id"), "nothing ran: {before}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        common::advance_clock(&server, 5.0).await;
+    }
+    let record: Value = serde_json::from_str(&record.expect("a failure record")).unwrap();
+    assert_eq!(record["requestContext"]["condition"], "EventAgeExceeded");
+    assert_eq!(record["requestContext"]["approximateInvokeCount"], 0);
+    assert_eq!(record["requestPayload"], serde_json::json!({"n": 1}));
+
+    // Throttled, then given concurrency: it runs once, successfully.
+    invoke_event(&client, "throttled", r#"{"n":2}"#).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    client
+        .delete_function_concurrency()
+        .function_name("throttled")
+        .send()
+        .await
+        .unwrap();
+    let mut record = None;
+    for _ in 0..40 {
+        let got = sqs
+            .receive_message()
+            .queue_url(&successes)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .unwrap();
+        if let Some(m) = got.messages().first() {
+            record = Some(m.body().unwrap().to_string());
+            break;
+        }
+        common::advance_clock(&server, 1.0).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let record: Value = serde_json::from_str(&record.expect("a success record")).unwrap();
+    assert_eq!(record["requestContext"]["condition"], "Success");
+    assert_eq!(record["requestContext"]["approximateInvokeCount"], 1);
+    assert_eq!(
+        record["responsePayload"],
+        serde_json::json!({"echoed": {"n": 2}})
+    );
+    assert_eq!(
+        invocations_at_least(&server.endpoint(), "throttled", 1)
+            .await
+            .len(),
+        1
+    );
+    no_message(&sqs, &failures).await;
+    server.stop().await;
+}
+
 /// OnSuccess: an SNS topic (delivered to its SQS subscription) and another function, which is
 /// invoked with the record.
 #[tokio::test]

@@ -5,7 +5,10 @@
 //! then the outcome goes to the OnSuccess / OnFailure destination (an invocation record) and a
 //! final failure also to the function's DeadLetterConfig target (the event, with RequestID,
 //! ErrorCode and ErrorMessage attributes), or without one to the event source's own failure
-//! route (an SNS subscription's dead-letter queue).
+//! route (an SNS subscription's dead-letter queue, only while the function has no OnFailure
+//! destination either). A throttled attempt (reserved concurrency 0) is not an attempt: the
+//! event goes back to the queue and is tried again 1 s later, then at doubling intervals of at
+//! most 5 minutes, for as long as MaximumEventAgeInSeconds allows (6 h by default), as AWS does.
 //! Settings are read when each decision is taken, so a change applies to events in flight.
 
 use std::sync::atomic::Ordering;
@@ -27,6 +30,9 @@ use super::{InvocationSource, InvokeRequest, LambdaService};
 pub const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
 /// Lambda waits about 1 minute before the first retry and 2 before the second.
 const RETRY_DELAYS_MS: [u64; 2] = [60_000, 120_000];
+/// After a throttle Lambda tries again 1 s later, the interval growing exponentially to 5 min.
+const THROTTLE_FIRST_DELAY_MS: u64 = 1_000;
+const THROTTLE_MAX_DELAY_MS: u64 = 300_000;
 
 /// One accepted asynchronous event: everything needed to run and route it, also after a
 /// restart (`persist.rs` keeps it).
@@ -118,32 +124,52 @@ impl LambdaService {
     /// Runs one event with its retries and routes the outcome.
     async fn run_event(self: &Arc<Self>, pool: &Arc<Pool>, event: &AsyncEvent) {
         let key = pool.config().key();
+        let mut pool = pool.clone();
         let mut attempts = 0u32;
-        let (condition, response, function_error, settle) = loop {
-            attempts += 1;
+        let mut throttle_delay = THROTTLE_FIRST_DELAY_MS;
+        let (condition, response, function_error, error_code, settle) = loop {
             let mut request = InvokeRequest::new(event.payload.clone(), event.source.clone());
             request.batch_size = event.batch_size;
             request.request_id = Some(event.request_id.clone());
-            let (response, error, settle) =
-                match self.invoke_on(pool, request, "Event", false, false).await {
-                    Ok(result) => (result.payload, result.function_error, Some(result.settle)),
-                    Err(e) => (
-                        error_document(e.code.shape, &e.message),
-                        Some("Unhandled".to_string()),
-                        None,
-                    ),
-                };
+            let outcome = self.invoke_on(&pool, request, "Event", false, false).await;
+            if let Err(e) = &outcome {
+                if e.code.shape == codes::LAMBDA_TOO_MANY_REQUESTS.shape {
+                    // Throttled: back to the queue, not an attempt; tried again until too old.
+                    let next = self.clock.now_ms() + throttle_delay;
+                    let max_age = self.event_invoke_config(&key).max_age_ms();
+                    if next.saturating_sub(event.accepted_ms) > max_age {
+                        let response = error_document(e.code.shape, &e.message);
+                        break (Condition::EventAgeExceeded, response, None, 429, None);
+                    }
+                    self.clock.sleep_until_ms(next).await;
+                    throttle_delay = (throttle_delay * 2).min(THROTTLE_MAX_DELAY_MS);
+                    // A new concurrency setting comes with a new pool.
+                    if let Some(current) = self.functions.read().get(&key).cloned() {
+                        pool = current;
+                    }
+                    continue;
+                }
+            }
+            attempts += 1;
+            let (response, error, settle) = match outcome {
+                Ok(result) => (result.payload, result.function_error, Some(result.settle)),
+                Err(e) => (
+                    error_document(e.code.shape, &e.message),
+                    Some("Unhandled".to_string()),
+                    None,
+                ),
+            };
             if error.is_none() {
-                break (Condition::Success, response, None, settle);
+                break (Condition::Success, response, None, 200, settle);
             }
             let settings = self.event_invoke_config(&key);
             if attempts > settings.retries() {
-                break (Condition::RetriesExhausted, response, error, settle);
+                break (Condition::RetriesExhausted, response, error, 200, settle);
             }
             let now = self.clock.now_ms();
             let next = now + RETRY_DELAYS_MS[(attempts as usize - 1).min(1)];
             if next.saturating_sub(event.accepted_ms) > settings.max_age_ms() {
-                break (Condition::EventAgeExceeded, response, error, settle);
+                break (Condition::EventAgeExceeded, response, error, 200, settle);
             }
             drop(settle);
             self.clock.sleep_until_ms(next).await;
@@ -162,8 +188,9 @@ impl LambdaService {
                     String::from_utf8_lossy(&event.payload).into_owned(),
                     Delivery::FunctionDeadLetter {
                         request_id: event.request_id.clone(),
-                        // A function error is answered with 200; the error is in the payload.
-                        error_code: 200,
+                        // A function error is answered with 200 (the error is in the
+                        // payload); an event that aged out throttled, with 429.
+                        error_code,
                         error_message: dead_letter_error_message(&response),
                     },
                 )
