@@ -268,7 +268,11 @@ pub fn router(app: Arc<App>) -> Router {
         router = router.merge(crate::console::routes());
     }
     // After every route of lyrebird's own (a layer covers only the routes added before it);
-    // AWS requests, the fallback, verify their own signatures.
+    // AWS requests, the fallback, read their bodies and verify their signatures themselves.
+    router = router.layer(axum::middleware::from_fn_with_state(
+        app.clone(),
+        bounded_body,
+    ));
     if app.credentials.is_some() {
         router = router.layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -388,6 +392,29 @@ async fn refuse(mut stream: tokio::net::TcpStream) {
         let _ = stream.shutdown().await;
     })
     .await;
+}
+
+/// lyrebird's own endpoints read their request bodies under the same limits as AWS requests
+/// (`read_body`), before their handlers' extractors see them: a client stalling or trickling a
+/// body to the console or a developer endpoint is cut off too.
+async fn bounded_body(
+    State(app): State<Arc<App>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let stall = Duration::from_millis(app.config.header_read_timeout_ms.max(1));
+    match read_body(body, stall).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(e) => (
+            StatusCode::from_u16(e.code.status).unwrap_or(StatusCode::BAD_REQUEST),
+            axum::Json(serde_json::json!({ "error": e.code.query_code, "message": e.message })),
+        )
+            .into_response(),
+    }
 }
 
 /// Reads a request body of at most `MAX_BODY_BYTES`. A client that sends nothing for `stall`

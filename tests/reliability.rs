@@ -657,7 +657,8 @@ async fn half_a_request_line_is_cut_off() {
 
 /// Item 6: a request body that stops arriving, or trickles in a byte at a time, is answered
 /// `RequestTimeout` and its connection closed: the stall after the header read timeout (300 ms
-/// here), the trickle once four times that has passed.
+/// here), the trickle once four times that has passed; on AWS requests and on lyrebird's own
+/// endpoints alike.
 #[tokio::test]
 async fn slow_request_bodies_are_cut_off() {
     let server = server_with(|c| c.header_read_timeout_ms = 300).await;
@@ -692,6 +693,18 @@ async fn slow_request_bodies_are_cut_off() {
         answered < Duration::from_millis(2500),
         "a trickled body was read for {answered:?}"
     );
+
+    // lyrebird's own endpoints too (here a developer one, whose handler reads JSON).
+    let mut own = TcpStream::connect(server.addr).await.unwrap();
+    own.write_all(b"POST /_lyrebird/sns/opt-outs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let (text, closed) = read_until_closed(&mut own, Duration::from_secs(3)).await;
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("RequestTimeout"), "{text}");
+    assert!(closed, "a stalled body kept its connection");
+    assert!(started.elapsed() < Duration::from_secs(2));
     server.stop().await;
 }
 
