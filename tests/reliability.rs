@@ -870,6 +870,94 @@ async fn http_deliveries_are_bounded() {
     server.stop().await;
 }
 
+/// Item 2: a delivery the full HTTP/S backlog turns away fails at once, and its subscription's
+/// dead-letter queue has the message by the time the publish is answered (it is written with the
+/// publish's own writes).
+#[tokio::test]
+async fn deliveries_beyond_the_backlog_go_to_the_dead_letter_queue_at_once() {
+    let server = server_with(|c| {
+        c.sns_http_concurrency = 1;
+        c.sns_http_backlog = 1;
+    })
+    .await;
+    // An endpoint that takes connections and never answers; it passes on the subscription
+    // confirmation's token.
+    let endpoint = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = endpoint.local_addr().unwrap().port();
+    let (token_tx, mut token_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut stream, _)) = endpoint.accept().await {
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !String::from_utf8_lossy(&seen).contains("\"Token\"") {
+                match tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf)).await {
+                    Ok(Ok(n)) if n > 0 => seen.extend_from_slice(&buf[..n]),
+                    _ => break,
+                }
+            }
+            let text = String::from_utf8_lossy(&seen).to_string();
+            if let Some(rest) = text
+                .split("\"Token\" : \"")
+                .nth(1)
+                .or(text.split("\"Token\":\"").nth(1))
+            {
+                let _ = token_tx.send(rest.split('"').next().unwrap_or_default().to_string());
+            }
+            held.push(stream);
+        }
+    });
+    let sns = common::sns(&server);
+    let sqs = common::sqs(&server);
+    let dlq = common::create_queue(&sqs, "backlog-dlq", &[]).await;
+    let dlq_arn = common::queue_arn(&sqs, &dlq).await;
+    let topic = sns.create_topic().name("backlog").send().await.unwrap();
+    let topic = topic.topic_arn().unwrap();
+    sns.subscribe()
+        .topic_arn(topic)
+        .protocol("http")
+        .endpoint(format!("http://127.0.0.1:{port}/hook"))
+        .attributes(
+            "RedrivePolicy",
+            format!(r#"{{"deadLetterTargetArn":"{dlq_arn}"}}"#),
+        )
+        .return_subscription_arn(true)
+        .send()
+        .await
+        .unwrap();
+    // The confirmation request holds the one backlog place (it never gets an answer).
+    let token = tokio::time::timeout(Duration::from_secs(5), token_rx.recv())
+        .await
+        .unwrap()
+        .expect("a confirmation token");
+    sns.confirm_subscription()
+        .topic_arn(topic)
+        .token(token)
+        .send()
+        .await
+        .unwrap();
+    for n in 0..3 {
+        sns.publish()
+            .topic_arn(topic)
+            .message(format!("m{n}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut messages: Vec<String> = common::drain(&sqs, &dlq)
+        .await
+        .iter()
+        .map(|body| {
+            let envelope: serde_json::Value = serde_json::from_str(body).unwrap();
+            envelope["Message"].as_str().unwrap().to_string()
+        })
+        .collect();
+    messages.sort();
+    assert_eq!(messages, ["m0", "m1", "m2"]);
+    hold.abort();
+    server.stop().await;
+}
+
 /// Item 2 (saturating deadline arithmetic): the test clock cannot be moved so far that clock
 /// arithmetic overflows; the server keeps answering.
 #[tokio::test]

@@ -282,16 +282,19 @@ impl SnsService {
                     };
                     (dlq, forwarded)
                 });
-                self.post(HttpDelivery {
-                    url: sub.endpoint.clone(),
-                    headers,
-                    body,
-                    raw: state.raw,
-                    policy,
-                    dead_letter,
-                    subscription_arn: sub.arn.clone(),
-                    stats: Some((topic.stats.clone(), sub.protocol.clone())),
-                });
+                self.post(
+                    ctx,
+                    HttpDelivery {
+                        url: sub.endpoint.clone(),
+                        headers,
+                        body,
+                        raw: state.raw,
+                        policy,
+                        dead_letter,
+                        subscription_arn: sub.arn.clone(),
+                        stats: Some((topic.stats.clone(), sub.protocol.clone())),
+                    },
+                );
             }
             "application" => {
                 let delivered = self.deliver_to_endpoint(topic, sub, prepared);
@@ -402,16 +405,19 @@ impl SnsService {
                 ("x-amz-sns-topic-arn", topic.arn.clone()),
             ];
             // Confirmations are not retried through a DLQ; one try per AWS's default policy.
-            self.post(HttpDelivery {
-                stats: None,
-                url: sub.endpoint.clone(),
-                headers,
-                body,
-                raw: false,
-                policy: RetryPolicy::default(),
-                dead_letter: None,
-                subscription_arn: sub.arn.clone(),
-            });
+            self.post(
+                ctx,
+                HttpDelivery {
+                    stats: None,
+                    url: sub.endpoint.clone(),
+                    headers,
+                    body,
+                    raw: false,
+                    policy: RetryPolicy::default(),
+                    dead_letter: None,
+                    subscription_arn: sub.arn.clone(),
+                },
+            );
         } else {
             self.deliveries.capture(Outgoing {
                 kind,
@@ -505,8 +511,23 @@ impl SnsService {
     }
 
     /// POSTs in the background, retrying per the delivery's policy; exhausted or rejected
-    /// messages go to its dead-letter queue, if any. A slow endpoint holds up nobody else.
-    fn post(&self, delivery: HttpDelivery) {
+    /// messages go to its dead-letter queue, if any. A slow endpoint holds up nobody else. One
+    /// the full backlog turns away fails at once, its dead letter written with the request's
+    /// own writes (so the publish is acknowledged only once it is stored), and takes no task.
+    fn post(&self, ctx: &RequestContext, delivery: HttpDelivery) {
+        let pending = self.deliveries.http_pending.clone();
+        // Bounded backlog: beyond it a delivery fails at once instead of adding a task.
+        if pending.fetch_add(1, Ordering::AcqRel) >= self.deliveries.http_backlog {
+            pending.fetch_sub(1, Ordering::AcqRel);
+            if let Some((stats, protocol)) = &delivery.stats {
+                stats.delivery(protocol, false);
+            }
+            tracing::warn!(subscription = %delivery.subscription_arn, url = %delivery.url, "HTTP delivery backlog full; delivery failed");
+            if let Some((dlq, message)) = delivery.dead_letter {
+                self.dead_letter_to(ctx, &delivery.subscription_arn, &dlq, message);
+            }
+            return;
+        }
         let HttpDelivery {
             url,
             headers,
@@ -527,16 +548,10 @@ impl SnsService {
         let sqs = self.sqs.clone();
         let content_type = policy.content_type.clone();
         let slots = self.deliveries.http_slots.clone();
-        let pending = self.deliveries.http_pending.clone();
-        // Bounded backlog: beyond it a delivery fails at once instead of adding a task.
-        let admitted = pending.fetch_add(1, Ordering::AcqRel) < self.deliveries.http_backlog;
         tokio::spawn(async move {
             let _pending = PendingGuard(pending);
             let mut attempt = 0usize;
             loop {
-                if !admitted {
-                    break;
-                }
                 let mut request = http::Request::post(url.as_str())
                     .header("content-type", content_type.as_str())
                     .header("user-agent", "Amazon Simple Notification Service Agent");
@@ -578,11 +593,7 @@ impl SnsService {
                     .await;
             }
             count(false);
-            if admitted {
-                tracing::warn!(subscription = %sub_arn, %url, "HTTP delivery failed");
-            } else {
-                tracing::warn!(subscription = %sub_arn, %url, "HTTP delivery backlog full; delivery failed");
-            }
+            tracing::warn!(subscription = %sub_arn, %url, "HTTP delivery failed");
             if let Some((dlq, message)) = dead_letter {
                 // Nobody waits for this write: it is retried until the store takes it.
                 if let Err(e) = sqs
