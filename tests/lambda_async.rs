@@ -437,6 +437,38 @@ async fn an_event_too_old_for_its_next_retry_is_routed_at_once() {
     server.stop().await;
 }
 
+/// Polls `url` for a destination record, moving the service clock `step` seconds between polls
+/// (throttled events wait on it); with `nothing_runs`, checks each time that no invocation ran.
+async fn record_while_advancing(
+    server: &lyrebird::RunningServer,
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    step: f64,
+    nothing_runs: bool,
+) -> Value {
+    for _ in 0..40 {
+        let got = sqs
+            .receive_message()
+            .queue_url(url)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .unwrap();
+        if let Some(m) = got.messages().first() {
+            return serde_json::from_str(m.body().unwrap()).unwrap();
+        }
+        if nothing_runs {
+            let url = format!("{}/_lyrebird/lambda/invocations", server.endpoint());
+            let log = common::http().get(url).send().await.unwrap();
+            let log = log.text().await.unwrap();
+            assert!(!log.contains("request_id"), "nothing ran: {log}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        common::advance_clock(server, step).await;
+    }
+    panic!("no record in {url}");
+}
+
 /// A throttled event (reserved concurrency 0) is not an attempt: Lambda keeps it and tries again
 /// at growing intervals (1 s, 2 s, … up to 5 min) until MaximumEventAgeInSeconds, then routes it
 /// as EventAgeExceeded with no invocation; one whose function gets concurrency meanwhile runs,
@@ -477,35 +509,7 @@ async fn a_throttled_event_waits_for_concurrency_until_it_is_too_old() {
         .unwrap();
     invoke_event(&client, "throttled", r#"{"n":1}"#).await;
     // Retried 1, 2, 4, 8 and 16 s later (31 s in all); the next, 32 s later, would be too old.
-    let mut record = None;
-    for _ in 0..40 {
-        let got = sqs
-            .receive_message()
-            .queue_url(&failures)
-            .wait_time_seconds(0)
-            .send()
-            .await
-            .unwrap();
-        if let Some(m) = got.messages().first() {
-            record = Some(m.body().unwrap().to_string());
-            break;
-        }
-        let before = common::http()
-            .get(format!(
-                "{}/_lyrebird/lambda/invocations",
-                server.endpoint()
-            ))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(!before.contains("request_id"), "nothing ran: {before}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        common::advance_clock(&server, 5.0).await;
-    }
-    let record: Value = serde_json::from_str(&record.expect("a failure record")).unwrap();
+    let record = record_while_advancing(&server, &sqs, &failures, 5.0, true).await;
     assert_eq!(record["requestContext"]["condition"], "EventAgeExceeded");
     assert_eq!(record["requestContext"]["approximateInvokeCount"], 0);
     assert_eq!(record["requestPayload"], serde_json::json!({"n": 1}));
@@ -519,23 +523,7 @@ async fn a_throttled_event_waits_for_concurrency_until_it_is_too_old() {
         .send()
         .await
         .unwrap();
-    let mut record = None;
-    for _ in 0..40 {
-        let got = sqs
-            .receive_message()
-            .queue_url(&successes)
-            .wait_time_seconds(0)
-            .send()
-            .await
-            .unwrap();
-        if let Some(m) = got.messages().first() {
-            record = Some(m.body().unwrap().to_string());
-            break;
-        }
-        common::advance_clock(&server, 1.0).await;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let record: Value = serde_json::from_str(&record.expect("a success record")).unwrap();
+    let record = record_while_advancing(&server, &sqs, &successes, 1.0, false).await;
     assert_eq!(record["requestContext"]["condition"], "Success");
     assert_eq!(record["requestContext"]["approximateInvokeCount"], 1);
     assert_eq!(

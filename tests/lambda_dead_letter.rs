@@ -279,43 +279,12 @@ async fn a_failed_sns_event_goes_to_the_functions_dead_letter_queue() {
     let sub_dlq = common::create_queue(&sqs, "sub-dlq", &[]).await;
     let sub_dlq_arn = common::queue_arn(&sqs, &sub_dlq).await;
     let function = failing_function(&client, &dead_arn).await;
-    let topic = sns
-        .create_topic()
-        .name("t")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    sns.subscribe()
-        .topic_arn(&topic)
-        .protocol("lambda")
-        .endpoint(&function)
-        .attributes(
-            "RedrivePolicy",
-            format!(r#"{{"deadLetterTargetArn":"{sub_dlq_arn}"}}"#),
-        )
-        .send()
-        .await
-        .unwrap();
-    sns.publish()
-        .topic_arn(&topic)
-        .message("m1")
-        .send()
-        .await
-        .unwrap();
+    publish_to_function(&sns, &function, &sub_dlq_arn, "m1").await;
     let m = one_message(&sqs, &dead).await;
     let event: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
     assert_eq!(event["Records"][0]["Sns"]["Message"], "m1");
     assert_eq!(attribute(&m, "ErrorMessage").1, "nope undefined");
-    let left = sqs
-        .receive_message()
-        .queue_url(&sub_dlq)
-        .wait_time_seconds(0)
-        .send()
-        .await
-        .unwrap();
-    assert!(left.messages().is_empty(), "{:?}", left.messages());
+    assert_empty(&sqs, &sub_dlq).await;
     server.stop().await;
 }
 
@@ -357,31 +326,7 @@ async fn a_failed_sns_event_goes_to_the_on_failure_destination_not_the_subscript
         .send()
         .await
         .unwrap();
-    let topic = sns
-        .create_topic()
-        .name("t")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    sns.subscribe()
-        .topic_arn(&topic)
-        .protocol("lambda")
-        .endpoint(&function)
-        .attributes(
-            "RedrivePolicy",
-            format!(r#"{{"deadLetterTargetArn":"{sub_dlq_arn}"}}"#),
-        )
-        .send()
-        .await
-        .unwrap();
-    sns.publish()
-        .topic_arn(&topic)
-        .message("m1")
-        .send()
-        .await
-        .unwrap();
+    publish_to_function(&sns, &function, &sub_dlq_arn, "m1").await;
     let m = one_message(&sqs, &destination).await;
     let record: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
     assert_eq!(
@@ -392,14 +337,7 @@ async fn a_failed_sns_event_goes_to_the_on_failure_destination_not_the_subscript
         record["requestPayload"]["Records"][0]["Sns"]["Message"],
         "m1"
     );
-    let left = sqs
-        .receive_message()
-        .queue_url(&sub_dlq)
-        .wait_time_seconds(1)
-        .send()
-        .await
-        .unwrap();
-    assert!(left.messages().is_empty(), "{:?}", left.messages());
+    assert_empty(&sqs, &sub_dlq).await;
     server.stop().await;
 }
 
@@ -468,6 +406,53 @@ async fn a_topic_dead_letter_target_gets_the_event_with_the_attributes() {
     assert_eq!(attribute(&m, "ErrorMessage").1, "nope 5");
     assert!(!attribute(&m, "RequestID").1.is_empty());
     server.stop().await;
+}
+
+/// Publishes `message` to a new topic with a `lambda` subscription to `function` whose
+/// dead-letter queue is `sub_dlq_arn`.
+async fn publish_to_function(
+    sns: &aws_sdk_sns::Client,
+    function: &str,
+    sub_dlq_arn: &str,
+    message: &str,
+) {
+    let topic = sns
+        .create_topic()
+        .name("t")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("lambda")
+        .endpoint(function)
+        .attributes(
+            "RedrivePolicy",
+            format!(r#"{{"deadLetterTargetArn":"{sub_dlq_arn}"}}"#),
+        )
+        .send()
+        .await
+        .unwrap();
+    sns.publish()
+        .topic_arn(&topic)
+        .message(message)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// `url` has no message (after a short long poll).
+async fn assert_empty(sqs: &aws_sdk_sqs::Client, url: &str) {
+    let left = sqs
+        .receive_message()
+        .queue_url(url)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    assert!(left.messages().is_empty(), "{:?}", left.messages());
 }
 
 /// The function "fails" (it throws), with `dead_letter_arn` as its dead-letter queue and no
