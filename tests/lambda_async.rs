@@ -537,6 +537,40 @@ async fn a_throttled_event_waits_for_concurrency_until_it_is_too_old() {
         1
     );
     no_message(&sqs, &failures).await;
+
+    // A throttled event of a function deleted meanwhile is discarded, as on AWS: it does not run
+    // on a function created again under the same name.
+    client
+        .put_function_concurrency()
+        .function_name("throttled")
+        .reserved_concurrent_executions(0)
+        .send()
+        .await
+        .unwrap();
+    invoke_event(&client, "throttled", r#"{"n":3}"#).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    client
+        .delete_function()
+        .function_name("throttled")
+        .send()
+        .await
+        .unwrap();
+    echo_function(&client, "throttled").await;
+    for _ in 0..5 {
+        common::advance_clock(&server, 10.0).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let url = format!(
+        "{}/_lyrebird/lambda/invocations?function=throttled",
+        server.endpoint()
+    );
+    let log = common::http().get(url).send().await.unwrap();
+    let log: Value = serde_json::from_str(&log.text().await.unwrap()).unwrap();
+    assert_eq!(
+        log["Invocations"].as_array().unwrap().len(),
+        1,
+        "only the earlier event ran: {log}"
+    );
     server.stop().await;
 }
 

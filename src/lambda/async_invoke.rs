@@ -134,18 +134,29 @@ impl LambdaService {
             let outcome = self.invoke_on(&pool, request, "Event", false, false).await;
             if let Err(e) = &outcome {
                 if e.code.shape == codes::LAMBDA_TOO_MANY_REQUESTS.shape {
-                    // Throttled: back to the queue, not an attempt; tried again until too old.
-                    let next = self.clock.now_ms() + throttle_delay;
+                    // Throttled: back to the queue, not an attempt; tried again until too old
+                    // (a last time when its age is up).
                     let max_age = self.event_invoke_config(&key).max_age_ms();
-                    if next.saturating_sub(event.accepted_ms) > max_age {
+                    let too_old = event.accepted_ms.saturating_add(max_age);
+                    let now = self.clock.now_ms();
+                    if now >= too_old {
                         let response = error_document(e.code.shape, &e.message);
                         break (Condition::EventAgeExceeded, response, None, 429, None);
                     }
-                    self.clock.sleep_until_ms(next).await;
+                    self.clock
+                        .sleep_until_ms(now.saturating_add(throttle_delay).min(too_old))
+                        .await;
                     throttle_delay = (throttle_delay * 2).min(THROTTLE_MAX_DELAY_MS);
-                    // A new concurrency setting comes with a new pool.
-                    if let Some(current) = self.functions.read().get(&key).cloned() {
-                        pool = current;
+                    // A new concurrency setting comes with a new pool, which keeps the
+                    // function's stats; a function deleted (or deleted and created again, with
+                    // new stats) meanwhile has its queued events discarded, as on AWS.
+                    let current = self.functions.read().get(&key).cloned();
+                    match current {
+                        Some(current) if Arc::ptr_eq(&current.stats, &pool.stats) => pool = current,
+                        _ => {
+                            tracing::info!(function = %key, request_id = %event.request_id, "function deleted; its throttled event is discarded");
+                            return;
+                        }
                     }
                     continue;
                 }

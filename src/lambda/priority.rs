@@ -125,7 +125,8 @@ pub(super) fn set_group(pgid: i32, idle: bool) -> usize {
         let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
             continue;
         };
-        if pid != pgid && process_group(pid) != Some(pgid) {
+        // The leader too is checked: its number may have been reused after the group ended.
+        if process_group(pid) != Some(pgid) {
             continue;
         }
         let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {

@@ -177,7 +177,7 @@ impl Sandbox {
             }
             due
         };
-        if due {
+        if due && self.is_alive() {
             let pgid = r.pgid;
             let _ = tokio::task::spawn_blocking(move || priority::set_group(pgid, true)).await;
             tracing::debug!(function = %self.shared.function, pgid, "function process lowered to SCHED_IDLE again");
@@ -216,6 +216,11 @@ impl Sandbox {
                     .await
                     .unwrap_or(0);
                 tracing::debug!(function = %self.shared.function, pgid, threads, "function process busy for {limit:?}: raised to lyrebird's priority");
+                if threads == 0 {
+                    // Nothing raised (refused, or the process is ending): the next invocation
+                    // tries again rather than waiting out `hold`.
+                    *r.raised_at.lock() = None;
+                }
             }
         }
         std::future::pending().await
